@@ -1,0 +1,122 @@
+#include "engine/io/file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "engine/error.h"
+
+namespace sendense {
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    fd_ = other.Release();
+  }
+  return *this;
+}
+
+File::~File() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+int File::Release() {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+File File::OpenReadOnly(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      throw Error(ErrorKind::kNotFound, "cannot open " + path + ": no such file",
+                  ENOENT);
+    }
+    ThrowSystemError("cannot open " + path);
+  }
+  return File(fd);
+}
+
+File File::CreateExclusive(const std::string& path, int mode) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      throw Error(ErrorKind::kAlreadyExists,
+                  "cannot create " + path + ": it already exists", EEXIST);
+    }
+    ThrowSystemError("cannot create " + path);
+  }
+  return File(fd);
+}
+
+size_t File::ReadAt(std::span<std::byte> buf, uint64_t offset) const {
+  size_t done = 0;
+  while (done < buf.size()) {
+    const ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done,
+                              static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      ThrowSystemError("read failed");
+    }
+    if (n == 0) {
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+void File::ReadExact(std::span<std::byte> buf, uint64_t offset) const {
+  if (ReadAt(buf, offset) != buf.size()) {
+    throw Error(ErrorKind::kCorrupt,
+                "unexpected end of file at offset " + std::to_string(offset));
+  }
+}
+
+void File::WriteAll(std::span<const std::byte> buf, uint64_t offset) const {
+  size_t done = 0;
+  while (done < buf.size()) {
+    const ssize_t n = ::pwrite(fd_, buf.data() + done, buf.size() - done,
+                               static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      ThrowSystemError("write failed");
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+uint64_t File::Size() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    ThrowSystemError("fstat failed");
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+void File::Sync() const {
+  if (::fsync(fd_) != 0) {
+    ThrowSystemError("fsync failed");
+  }
+}
+
+void SyncDirectory(const std::string& dir) {
+  File d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d.is_open()) {
+    ThrowSystemError("cannot open directory " + dir);
+  }
+  d.Sync();
+}
+
+}  // namespace sendense

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace sendense {
+
+// An owned file descriptor with positional I/O that retries short transfers
+// and EINTR. Every method throws sendense::Error (kIo, kNoSpace) on failure.
+// Positional reads and writes are safe to call from many threads at once.
+class File {
+ public:
+  File() = default;
+  explicit File(int fd) : fd_(fd) {}
+  File(File&& other) noexcept : fd_(other.Release()) {}
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File();
+
+  // Opens `path` read-only (O_CLOEXEC).
+  static File OpenReadOnly(const std::string& path);
+  // Creates `path`, which must not exist, for reading and writing.
+  static File CreateExclusive(const std::string& path, int mode = 0644);
+
+  int fd() const { return fd_; }
+  bool is_open() const { return fd_ >= 0; }
+  int Release();
+
+  // Reads exactly buf.size() bytes at `offset`; throws on a short file.
+  void ReadExact(std::span<std::byte> buf, uint64_t offset) const;
+  // Reads up to buf.size() bytes at `offset`; returns the count (short only
+  // at end of file).
+  size_t ReadAt(std::span<std::byte> buf, uint64_t offset) const;
+  // Writes all of `buf` at `offset`.
+  void WriteAll(std::span<const std::byte> buf, uint64_t offset) const;
+  uint64_t Size() const;
+  void Sync() const;
+
+ private:
+  int fd_ = -1;
+};
+
+// fsyncs the directory `dir` so that a rename or create inside it is durable.
+void SyncDirectory(const std::string& dir);
+
+}  // namespace sendense

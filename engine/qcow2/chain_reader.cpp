@@ -1,0 +1,170 @@
+#include "engine/qcow2/chain_reader.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "engine/error.h"
+#include "engine/qcow2/backing_path.h"
+
+namespace sendense::qcow2 {
+
+std::unique_ptr<ChainReader> ChainReader::Open(const std::string& path,
+                                               const Options& options) {
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr) {
+    throw Error(ErrorKind::kNotFound, path + ": no such image");
+  }
+  std::vector<std::unique_ptr<Image>> layers;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  std::string current(resolved);
+  while (true) {
+    struct stat st {};
+    if (::stat(current.c_str(), &st) != 0) {
+      throw Error(ErrorKind::kNotFound, current + ": no such image");
+    }
+    if (!S_ISREG(st.st_mode)) {
+      throw Error(ErrorKind::kUnsupported, current + ": not a regular file");
+    }
+    if (!seen.insert({st.st_dev, st.st_ino}).second) {
+      throw Error(ErrorKind::kCorrupt,
+                  path + ": backing chain loops back to " + current);
+    }
+    if (layers.size() >= options.max_depth) {
+      throw Error(ErrorKind::kCorrupt, path + ": backing chain deeper than " +
+                                           std::to_string(options.max_depth));
+    }
+    layers.push_back(
+        std::make_unique<Image>(current, options.l2_cache_bytes_per_image));
+    const Header& h = layers.back()->header();
+    if (h.backing_name.empty()) {
+      break;
+    }
+    if (h.backing_format.empty()) {
+      throw Error(ErrorKind::kUnsupported,
+                  current + ": the backing format is not recorded "
+                            "(refusing to probe it)");
+    }
+    if (h.backing_format != "qcow2") {
+      throw Error(ErrorKind::kUnsupported,
+                  current + ": backing format '" + h.backing_format +
+                      "' is not supported (only qcow2)");
+    }
+    current = ResolveBackingPath(current, h.backing_name);
+  }
+  return std::unique_ptr<ChainReader>(new ChainReader(std::move(layers)));
+}
+
+ChainReader::Segment ChainReader::Resolve(uint64_t offset,
+                                          uint64_t max_length) const {
+  Segment seg;
+  seg.length = max_length;
+  for (const auto& layer : layers_) {
+    const Header& h = layer->header();
+    if (offset >= h.virtual_size) {
+      seg.kind = ExtentKind::kZero;  // past a shorter backing file
+      return seg;
+    }
+    seg.length = std::min(seg.length, h.virtual_size - offset);
+    if (const uint64_t unmapped = layer->UnmappedSpan(offset)) {
+      seg.length = std::min(seg.length, unmapped);
+      continue;
+    }
+    const uint64_t cs = h.cluster_size();
+    const uint64_t in_cluster = offset & (cs - 1);
+    seg.length = std::min(seg.length, cs - in_cluster);
+    const ClusterMapping m = layer->Lookup(offset >> h.cluster_bits);
+    switch (m.kind) {
+      case ClusterMapping::Kind::kUnallocated:
+        continue;
+      case ClusterMapping::Kind::kZero:
+        seg.kind = ExtentKind::kZero;
+        return seg;
+      case ClusterMapping::Kind::kData:
+      case ClusterMapping::Kind::kCompressed:
+        seg.kind = ExtentKind::kData;
+        seg.image = layer.get();
+        seg.mapping = m;
+        seg.offset_in_cluster = in_cluster;
+        return seg;
+    }
+  }
+  seg.kind = ExtentKind::kHole;
+  return seg;
+}
+
+void ChainReader::CheckRange(uint64_t offset, uint64_t length) const {
+  if (offset > size() || length > size() - offset) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "range past the end of the virtual disk");
+  }
+}
+
+void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
+  CheckRange(offset, out.size());
+  // Consecutive segments of one file at consecutive host offsets are
+  // gathered into a single pread.
+  const Image* pending_image = nullptr;
+  uint64_t pending_host = 0;
+  size_t pending_pos = 0;
+  size_t pending_len = 0;
+  auto flush = [&] {
+    if (pending_len != 0) {
+      pending_image->ReadHost(out.subspan(pending_pos, pending_len),
+                              pending_host);
+      pending_len = 0;
+    }
+  };
+  thread_local std::vector<std::byte> cluster;
+
+  size_t pos = 0;
+  while (pos < out.size()) {
+    const Segment seg = Resolve(offset + pos, out.size() - pos);
+    auto dst = out.subspan(pos, seg.length);
+    if (seg.kind != ExtentKind::kData) {
+      std::memset(dst.data(), 0, dst.size());
+    } else if (seg.mapping.kind == ClusterMapping::Kind::kCompressed) {
+      cluster.resize(seg.image->header().cluster_size());
+      seg.image->ReadCompressed(seg.mapping, cluster);
+      std::memcpy(dst.data(), cluster.data() + seg.offset_in_cluster,
+                  dst.size());
+    } else {
+      const uint64_t host = seg.mapping.host_offset + seg.offset_in_cluster;
+      if (pending_image != seg.image || pending_host + pending_len != host ||
+          pending_pos + pending_len != pos) {
+        flush();
+        pending_image = seg.image;
+        pending_host = host;
+        pending_pos = pos;
+      }
+      pending_len += seg.length;
+    }
+    pos += seg.length;
+  }
+  flush();
+}
+
+std::vector<Extent> ChainReader::Extents(uint64_t offset,
+                                         uint64_t length) const {
+  CheckRange(offset, length);
+  std::vector<Extent> result;
+  uint64_t pos = offset;
+  const uint64_t end = offset + length;
+  while (pos < end) {
+    const Segment seg = Resolve(pos, end - pos);
+    if (!result.empty() && result.back().kind == seg.kind) {
+      result.back().length += seg.length;
+    } else {
+      result.push_back({pos, seg.length, seg.kind});
+    }
+    pos += seg.length;
+  }
+  return result;
+}
+
+}  // namespace sendense::qcow2

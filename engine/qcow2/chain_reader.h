@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/qcow2/image.h"
+
+namespace sendense::qcow2 {
+
+// What a range of the virtual disk holds.
+enum class ExtentKind {
+  kData,  // stored data (may still happen to be zeros)
+  kZero,  // reads as zeros: a zero cluster, or past a shorter backing file
+  kHole,  // allocated nowhere in the chain: reads as zeros
+};
+
+struct Extent {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  ExtentKind kind = ExtentKind::kHole;
+};
+
+// A whole QCOW2 backing chain opened read-only: the top image and every
+// backing file below it, each checked (see ResolveBackingPath, ReadHeader)
+// before anything of it is read. The backing format must be recorded in
+// the image and be qcow2; nothing is probed. Backing files may be shorter
+// than their overlay (the rest reads as zeros) and use other cluster sizes.
+// Reads and extent queries are thread-safe.
+class ChainReader {
+ public:
+  struct Options {
+    size_t l2_cache_bytes_per_image = size_t{1} << 20;
+    size_t max_depth = 1024;
+  };
+
+  // Opens the chain whose top image is `path`. Throws Error (kNotFound,
+  // kCorrupt, kUnsupported) naming the offending file.
+  static std::unique_ptr<ChainReader> Open(const std::string& path,
+                                           const Options& options);
+  static std::unique_ptr<ChainReader> Open(const std::string& path) {
+    return Open(path, Options{});
+  }
+
+  uint64_t size() const { return layers_.front()->header().virtual_size; }
+  size_t depth() const { return layers_.size(); }
+  const Image& layer(size_t i) const { return *layers_[i]; }
+
+  // Fills `out` with the virtual disk's bytes at `offset`. The range must
+  // lie within size() (Error kInvalidArgument otherwise).
+  void Read(std::span<std::byte> out, uint64_t offset) const;
+
+  // The extents covering [offset, offset + length), merged, in order.
+  std::vector<Extent> Extents(uint64_t offset, uint64_t length) const;
+
+ private:
+  // One contiguous run of the virtual disk served by one layer.
+  struct Segment {
+    uint64_t length = 0;
+    ExtentKind kind = ExtentKind::kHole;
+    const Image* image = nullptr;  // kData only
+    ClusterMapping mapping;        // kData only
+    uint64_t offset_in_cluster = 0;
+  };
+  explicit ChainReader(std::vector<std::unique_ptr<Image>> layers)
+      : layers_(std::move(layers)) {}
+  Segment Resolve(uint64_t offset, uint64_t max_length) const;
+  void CheckRange(uint64_t offset, uint64_t length) const;
+
+  std::vector<std::unique_ptr<Image>> layers_;  // [0] is the top
+};
+
+}  // namespace sendense::qcow2

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/io/file.h"
+#include "engine/qcow2/header.h"
+
+namespace sendense::qcow2 {
+
+// Where one guest cluster of one image lives.
+struct ClusterMapping {
+  enum class Kind { kUnallocated, kZero, kData, kCompressed };
+  Kind kind = Kind::kUnallocated;
+  uint64_t host_offset = 0;      // kData: cluster start; kCompressed: byte
+  uint64_t compressed_size = 0;  // kCompressed: bytes holding the data
+};
+
+// One QCOW2 file, opened read-only, with its L1 table in memory and a
+// bounded LRU cache of L2 tables. Every L1 and L2 entry is checked against
+// the file's size and alignment before use. Thread-safe.
+class Image {
+ public:
+  // Opens the image at `real_path` (canonical). Throws Error.
+  Image(const std::string& real_path, size_t l2_cache_bytes);
+
+  const Header& header() const { return header_; }
+  const std::string& path() const { return path_; }
+  uint64_t file_size() const { return file_size_; }
+
+  // The mapping of guest cluster `index` (< number of clusters). Throws
+  // Error kCorrupt when an L2 table is damaged.
+  ClusterMapping Lookup(uint64_t index) const;
+
+  // When no L2 table maps guest `offset`, the bytes from `offset` to the
+  // end of the span that table would map (all unallocated); otherwise 0.
+  uint64_t UnmappedSpan(uint64_t offset) const;
+
+  // Reads `out` from host offset `host`; bytes past the end of the file
+  // read as zeros (as in qemu).
+  void ReadHost(std::span<std::byte> out, uint64_t host) const;
+
+  // Decompresses the cluster described by `m` into `out` (one cluster).
+  void ReadCompressed(const ClusterMapping& m, std::span<std::byte> out) const;
+
+ private:
+  using L2Table = std::vector<uint64_t>;
+  std::shared_ptr<const L2Table> LoadL2(uint64_t l1_index) const;
+  std::shared_ptr<const L2Table> ReadL2(uint64_t l2_offset) const;
+
+  std::string path_;
+  File file_;
+  uint64_t file_size_ = 0;
+  Header header_;
+  std::vector<uint64_t> l1_;  // host offsets of L2 tables, 0 if none
+
+  // L2 cache: most recently used at the front.
+  mutable std::mutex cache_mutex_;
+  size_t cache_capacity_;  // in tables
+  mutable std::list<std::pair<uint64_t, std::shared_ptr<const L2Table>>> lru_;
+  mutable std::unordered_map<uint64_t, decltype(lru_)::iterator> cache_;
+};
+
+}  // namespace sendense::qcow2

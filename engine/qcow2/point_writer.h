@@ -1,0 +1,126 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <list>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/io/file.h"
+
+namespace sendense::qcow2 {
+
+struct PointWriterOptions {
+  uint64_t virtual_size = 0;
+  uint32_t cluster_bits = 16;  // 64 KiB
+  // Relative name of the backing file (an overlay), empty for a full image.
+  std::string backing_name;
+  std::string backing_format = "qcow2";
+  bool compress = false;          // zstd, on worker threads
+  unsigned compress_threads = 2;  // used when compress is set
+  size_t l2_cache_bytes = size_t{2} << 20;
+};
+
+struct PointWriterStats {
+  uint64_t data_bytes = 0;  // non-zero data written
+  uint64_t zero_bytes = 0;  // ranges recorded as zeros (given or detected)
+  uint64_t file_bytes = 0;  // size of the finished file
+};
+
+// Writes one new QCOW2 v3 image sequentially: a full image, or an overlay
+// of a backing file named relative to it with its format recorded.
+//
+// Each guest cluster may be written once, by WriteData or WriteZeroes, with
+// cluster-aligned ranges (the last one may end at virtual_size). Clusters
+// never written fall through to the backing file (or read as zeros). In an
+// overlay, zero ranges and all-zero data become zero clusters that hide the
+// backing data; in a full image they are simply left unallocated.
+//
+// Host space is allocated with a bump pointer; L2 tables live in a bounded
+// write-back cache; refcounts are kept as one 16-bit count per host cluster
+// (32 MiB per TiB stored at 64 KiB clusters) and written at Finish with the
+// L1 table and the header, so the file only becomes a valid image at the
+// very end and `qemu-img check` finds no errors and no leaks.
+//
+// Thread model: WriteData/WriteZeroes/Finish are called from one thread;
+// with compression, clusters are compressed by an internal pool and
+// written as they complete. Errors are thrown as sendense::Error, including
+// errors from the pool (on the next call).
+class PointWriter {
+ public:
+  // Creates `path`, which must not exist.
+  PointWriter(const std::string& path, const PointWriterOptions& options);
+  ~PointWriter();
+  PointWriter(const PointWriter&) = delete;
+  PointWriter& operator=(const PointWriter&) = delete;
+
+  void WriteData(uint64_t offset, std::span<const std::byte> data);
+  void WriteZeroes(uint64_t offset, uint64_t length);
+  // Writes tables, refcounts and the header, then fsyncs the file.
+  void Finish();
+
+  const PointWriterStats& stats() const { return stats_; }
+  uint64_t cluster_size() const { return cluster_size_; }
+
+ private:
+  struct L2Slot {
+    std::vector<uint64_t> entries;
+    bool dirty = false;
+    std::list<uint64_t>::iterator lru;
+  };
+  struct Job {
+    uint64_t cluster = 0;
+    std::vector<std::byte> data;
+  };
+
+  void CheckRange(uint64_t offset, uint64_t length) const;
+  // Metadata helpers; callers hold mutex_.
+  uint64_t AllocateClusters(uint64_t count);
+  uint64_t& Entry(uint64_t cluster);
+  L2Slot& Table(uint64_t l1_index);
+  void EvictOne();
+  void WriteTable(uint64_t l1_index, const L2Slot& slot);
+  void MarkWritten(uint64_t cluster, uint64_t entry);
+
+  void WriteRun(uint64_t first_cluster, std::span<const std::byte> data);
+  void StoreCompressed(uint64_t cluster, std::span<const std::byte> data,
+                       std::span<std::byte> scratch);
+  void CompressWorker();
+  void WaitForJobs(size_t max_pending);
+  void RethrowWorkerError();
+  void WriteRefcounts(uint64_t& table_offset, uint32_t& table_clusters);
+
+  std::string path_;
+  PointWriterOptions options_;
+  File file_;
+  uint64_t cluster_size_;
+  uint64_t l2_entries_;
+  uint64_t l1_offset_;
+  bool finished_ = false;
+  PointWriterStats stats_;
+
+  std::mutex mutex_;  // guards everything below
+  uint64_t next_host_cluster_ = 0;
+  std::vector<uint16_t> refcounts_;  // per host cluster
+  std::vector<uint64_t> l1_;         // host offsets of L2 tables
+  std::unordered_map<uint64_t, L2Slot> tables_;
+  std::list<uint64_t> lru_;  // cached L1 indexes, most recent first
+  size_t table_capacity_;
+  uint64_t compressed_cursor_ = 0;  // next free byte in a compressed cluster
+
+  // Compression pool.
+  std::condition_variable jobs_changed_;
+  std::deque<Job> jobs_;
+  size_t jobs_in_flight_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr worker_error_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace sendense::qcow2

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of Sendense from Debian packages.
+# Idempotent: packages already present are left alone, and apt is only asked
+# when something is missing.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config clang-format git
+  # libraries
+  libfuse3-dev fuse3 libnbd-dev libguestfs-dev libboost-dev libsqlite3-dev
+  libcurl4-openssl-dev nlohmann-json3-dev libarchive-dev libspdlog-dev
+  libcli11-dev libzstd-dev zlib1g-dev libgtest-dev libgmock-dev
+  # real parts the tests and benchmarks start
+  qemu-utils qemu-system-common qemu-block-extra nbdkit libnbd-bin
+  libguestfs-tools guestmount linux-image-amd64 samba smbclient
+  e2fsprogs xfsprogs dosfstools ntfs-3g lvm2 fdisk rsync curl
+  wrk hyperfine fio
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

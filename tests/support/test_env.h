@@ -1,0 +1,55 @@
+#pragma once
+
+// Helpers shared by the tests: scratch directories, running the real qemu
+// tools, and byte-level file access.
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace sendense::test {
+
+// A fresh directory under $TMPDIR (or /var/tmp), removed with its contents
+// by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const {
+    return path_ + "/" + name;
+  }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int status = -1;  // exit status, or -1 when killed by a signal
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `command` through /bin/sh and returns its status and output.
+CommandResult Run(const std::string& command);
+// Runs `command` and fails the current test (ADD_FAILURE) unless it exits 0.
+std::string RunOrFail(const std::string& command);
+// Quotes `s` for /bin/sh.
+std::string Quote(const std::string& s);
+
+std::vector<std::byte> ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::vector<std::byte>& data);
+// Overwrites bytes of an existing file.
+void PatchFile(const std::string& path, uint64_t offset,
+               const std::vector<std::byte>& bytes);
+void PatchBe64(const std::string& path, uint64_t offset, uint64_t value);
+void PatchBe32(const std::string& path, uint64_t offset, uint32_t value);
+uint64_t ReadBe64(const std::string& path, uint64_t offset);
+
+// `n` bytes of seeded pseudo-random data.
+std::vector<std::byte> RandomBytes(std::mt19937_64& rng, size_t n);
+
+}  // namespace sendense::test
