@@ -111,6 +111,12 @@ void File::Sync() const {
   }
 }
 
+void File::StartWriteback(uint64_t offset, uint64_t length) const {
+  // Advisory: a failure here shows up again at Sync().
+  (void)::sync_file_range(fd_, static_cast<off_t>(offset),
+                          static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE);
+}
+
 void SyncDirectory(const std::string& dir) {
   File d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!d.is_open()) {

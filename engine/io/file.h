@@ -38,6 +38,9 @@ class File {
   void WriteAll(std::span<const std::byte> buf, uint64_t offset) const;
   uint64_t Size() const;
   void Sync() const;
+  // Asks the kernel to start writing [offset, offset + length) back to disk
+  // without waiting, so that a later Sync() has little left to do.
+  void StartWriteback(uint64_t offset, uint64_t length) const;
 
  private:
   int fd_ = -1;

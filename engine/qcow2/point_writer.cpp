@@ -173,11 +173,11 @@ void PointWriter::MarkWritten(uint64_t cluster, uint64_t entry) {
 void PointWriter::WriteZeroes(uint64_t offset, uint64_t length) {
   CheckRange(offset, length);
   RethrowWorkerError();
+  std::lock_guard lock(mutex_);
   stats_.zero_bytes += length;
   if (options_.backing_name.empty()) {
     return;  // unallocated clusters of a full image read as zeros
   }
-  std::lock_guard lock(mutex_);
   const uint64_t first = offset / cluster_size_;
   const uint64_t end = DivRoundUp(offset + length, cluster_size_);
   for (uint64_t c = first; c < end; ++c) {
@@ -206,9 +206,9 @@ void PointWriter::WriteData(uint64_t offset, std::span<const std::byte> data) {
         std::lock_guard lock(mutex_);
         jobs_.push_back(std::move(job));
         ++jobs_in_flight_;
+        stats_.data_bytes += n;
       }
       jobs_changed_.notify_one();
-      stats_.data_bytes += n;
       pos += n;
       continue;
     }
@@ -222,7 +222,10 @@ void PointWriter::WriteData(uint64_t offset, std::span<const std::byte> data) {
       run += m;
     }
     WriteRun(first + pos / cluster_size_, data.subspan(pos, run));
-    stats_.data_bytes += run;
+    {
+      std::lock_guard lock(mutex_);
+      stats_.data_bytes += run;
+    }
     pos += run;
   }
 }
@@ -251,6 +254,23 @@ void PointWriter::WriteRun(uint64_t first_cluster,
     std::vector<std::byte> pad(cluster_size_ - data.size() % cluster_size_);
     file_.WriteAll(pad, host + data.size());
   }
+  KickWriteback();
+}
+
+void PointWriter::KickWriteback() {
+  // Stream dirty pages to the disk as we go rather than all at Finish.
+  constexpr uint64_t kBatch = 32 << 20;
+  uint64_t from, to;
+  {
+    std::lock_guard lock(mutex_);
+    to = next_host_cluster_ * cluster_size_;
+    if (to - writeback_from_ < kBatch) {
+      return;
+    }
+    from = writeback_from_;
+    writeback_from_ = to;
+  }
+  file_.StartWriteback(from, to - from);
 }
 
 void PointWriter::StoreCompressed(uint64_t cluster,
@@ -282,6 +302,7 @@ void PointWriter::StoreCompressed(uint64_t cluster,
     MarkWritten(cluster, kFlagCompressed | (sectors << shift) | offset);
   }
   file_.WriteAll(scratch.first(size), offset);
+  KickWriteback();
 }
 
 void PointWriter::CompressWorker() {

@@ -48,10 +48,12 @@ struct PointWriterStats {
 // L1 table and the header, so the file only becomes a valid image at the
 // very end and `qemu-img check` finds no errors and no leaks.
 //
-// Thread model: WriteData/WriteZeroes/Finish are called from one thread;
-// with compression, clusters are compressed by an internal pool and
-// written as they complete. Errors are thrown as sendense::Error, including
-// errors from the pool (on the next call).
+// Thread model: WriteData and WriteZeroes may be called from several
+// threads at once for different clusters (metadata is guarded by one mutex,
+// data is written outside it); Finish is called once, after every write
+// has returned. With compression, clusters are compressed by an internal
+// pool and written as they complete. Errors are thrown as sendense::Error,
+// including errors from the pool (on the next call).
 class PointWriter {
  public:
   // Creates `path`, which must not exist.
@@ -65,6 +67,7 @@ class PointWriter {
   // Writes tables, refcounts and the header, then fsyncs the file.
   void Finish();
 
+  // Valid after Finish.
   const PointWriterStats& stats() const { return stats_; }
   uint64_t cluster_size() const { return cluster_size_; }
 
@@ -89,6 +92,7 @@ class PointWriter {
   void MarkWritten(uint64_t cluster, uint64_t entry);
 
   void WriteRun(uint64_t first_cluster, std::span<const std::byte> data);
+  void KickWriteback();
   void StoreCompressed(uint64_t cluster, std::span<const std::byte> data,
                        std::span<std::byte> scratch);
   void CompressWorker();
@@ -113,6 +117,7 @@ class PointWriter {
   std::list<uint64_t> lru_;  // cached L1 indexes, most recent first
   size_t table_capacity_;
   uint64_t compressed_cursor_ = 0;  // next free byte in a compressed cluster
+  uint64_t writeback_from_ = 0;     // host bytes below were handed to the disk
 
   // Compression pool.
   std::condition_variable jobs_changed_;

@@ -113,6 +113,22 @@ TEST_P(ChainReaderQemuTest, ReadsLikeQemuImgConvert) {
   ASSERT_EQ(reader->depth(), static_cast<size_t>(shape.depth));
   ASSERT_EQ(reader->size(), expected.size());
 
+  // The chain really holds what the test is about.
+  uint64_t compressed = 0, zero = 0;
+  for (size_t i = 0; i < reader->depth(); ++i) {
+    const Image& layer = reader->layer(i);
+    const uint64_t cs = layer.header().cluster_size();
+    for (uint64_t c = 0; c * cs < layer.header().virtual_size; ++c) {
+      const auto kind = layer.Lookup(c).kind;
+      compressed += kind == ClusterMapping::Kind::kCompressed;
+      zero += kind == ClusterMapping::Kind::kZero;
+    }
+  }
+  if (shape.depth >= 5) {
+    EXPECT_GT(compressed, 0u);
+    EXPECT_GT(zero, 0u);
+  }
+
   // Whole disk in one read.
   std::vector<std::byte> all(reader->size());
   reader->Read(all, 0);
