@@ -7,8 +7,10 @@
 #include "sendense/version.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"Sendense: VM backups as a live, read-only tree of points-in-time"};
-  app.set_version_flag("--version", std::string("sendense ") + sendense::kVersion);
+  CLI::App app{
+      "Sendense: VM backups as a live, read-only tree of points-in-time"};
+  app.set_version_flag("--version",
+                       std::string("sendense ") + sendense::kVersion);
   app.require_subcommand(0);
   try {
     app.parse(argc, argv);

@@ -36,8 +36,8 @@ File File::OpenReadOnly(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) {
-      throw Error(ErrorKind::kNotFound, "cannot open " + path + ": no such file",
-                  ENOENT);
+      throw Error(ErrorKind::kNotFound,
+                  "cannot open " + path + ": no such file", ENOENT);
     }
     ThrowSystemError("cannot open " + path);
   }
@@ -45,7 +45,8 @@ File File::OpenReadOnly(const std::string& path) {
 }
 
 File File::CreateExclusive(const std::string& path, int mode) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  const int fd =
+      ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     if (errno == EEXIST) {
       throw Error(ErrorKind::kAlreadyExists,

@@ -47,8 +47,9 @@ std::unique_ptr<ChainReader> ChainReader::Open(const std::string& path,
     }
     if (h.backing_format.empty()) {
       throw Error(ErrorKind::kUnsupported,
-                  current + ": the backing format is not recorded "
-                            "(refusing to probe it)");
+                  current +
+                      ": the backing format is not recorded "
+                      "(refusing to probe it)");
     }
     if (h.backing_format != "qcow2") {
       throw Error(ErrorKind::kUnsupported,

@@ -12,7 +12,8 @@ namespace sendense::qcow2 {
 namespace {
 
 [[noreturn]] void Bad(const std::string& why) {
-  throw Error(ErrorKind::kCorrupt, "compressed cluster does not decompress: " + why);
+  throw Error(ErrorKind::kCorrupt,
+              "compressed cluster does not decompress: " + why);
 }
 
 void InflateZlib(std::span<const std::byte> in, std::span<std::byte> out) {

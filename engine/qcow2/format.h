@@ -9,7 +9,7 @@
 
 namespace sendense::qcow2 {
 
-inline constexpr uint32_t kMagic = 0x514649fb;  // "QFI\xfb"
+inline constexpr uint32_t kMagic = 0x514649fb;   // "QFI\xfb"
 inline constexpr uint32_t kMinClusterBits = 9;   // 512 B
 inline constexpr uint32_t kMaxClusterBits = 21;  // 2 MiB
 inline constexpr uint32_t kV2HeaderLength = 72;
@@ -17,8 +17,8 @@ inline constexpr uint32_t kV3MinHeaderLength = 104;
 inline constexpr uint32_t kV3HeaderLength = 112;  // with compression_type
 inline constexpr uint32_t kMaxBackingNameLength = 1023;
 // Upper bounds that reject absurd images before any allocation.
-inline constexpr uint64_t kMaxVirtualSize = uint64_t{1} << 50;   // 1 PiB
-inline constexpr uint64_t kMaxL1Bytes = uint64_t{32} << 20;      // as qemu
+inline constexpr uint64_t kMaxVirtualSize = uint64_t{1} << 50;  // 1 PiB
+inline constexpr uint64_t kMaxL1Bytes = uint64_t{32} << 20;     // as qemu
 inline constexpr uint64_t kMaxRefcountTableBytes = uint64_t{8} << 20;
 
 // Incompatible feature bits.

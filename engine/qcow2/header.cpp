@@ -13,7 +13,8 @@ namespace {
 }
 
 [[noreturn]] void Unsupported(const std::string& name, const std::string& why) {
-  throw Error(ErrorKind::kUnsupported, name + ": unsupported QCOW2 image: " + why);
+  throw Error(ErrorKind::kUnsupported,
+              name + ": unsupported QCOW2 image: " + why);
 }
 
 std::string Hex(uint64_t v) {
@@ -56,7 +57,9 @@ void ParseExtensions(const std::vector<std::byte>& c0,
 
 }  // namespace
 
-Header ReadHeader(const File& file, uint64_t file_size, const std::string& name) {
+Header ReadHeader(const File& file,
+                  uint64_t file_size,
+                  const std::string& name) {
   std::vector<std::byte> c0(kV3HeaderLength);
   if (file.ReadAt(c0, 0) < kV2HeaderLength) {
     Corrupt(name, "file too short for a header");
@@ -117,8 +120,9 @@ Header ReadHeader(const File& file, uint64_t file_size, const std::string& name)
     Unsupported(name, "it uses extended L2 entries (subclusters)");
   }
   const uint64_t known = kIncompatDirty | kIncompatCompressionType;
-  if (h.incompatible_features & ~(known | kIncompatCorrupt |
-                                  kIncompatExternalData | kIncompatExtendedL2)) {
+  if (h.incompatible_features &
+      ~(known | kIncompatCorrupt | kIncompatExternalData |
+        kIncompatExtendedL2)) {
     Unsupported(name, "unknown incompatible features " +
                           Hex(h.incompatible_features & ~known));
   }

@@ -37,7 +37,9 @@ struct Header {
 // Throws Error kCorrupt for a malformed header, kUnsupported for valid
 // features this reader refuses (encryption, external data files, extended
 // L2 entries, unknown incompatible features). `name` is used in messages.
-Header ReadHeader(const File& file, uint64_t file_size, const std::string& name);
+Header ReadHeader(const File& file,
+                  uint64_t file_size,
+                  const std::string& name);
 
 // The first cluster of a new image holding `h` (version 3, its backing name
 // and backing format extension). `h.header_length` is ignored.

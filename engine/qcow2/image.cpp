@@ -29,7 +29,8 @@ Image::Image(const std::string& real_path, size_t l2_cache_bytes)
   l1_.resize(used);
   for (uint64_t i = 0; i < used; ++i) {
     const uint64_t off = LoadBe64(&raw[i * 8]) & kOffsetMask;
-    if (off != 0 && (off % cs != 0 || off > file_size_ || cs > file_size_ - off)) {
+    if (off != 0 &&
+        (off % cs != 0 || off > file_size_ || cs > file_size_ - off)) {
       Corrupt(path_, "L2 table " + std::to_string(i) +
                          " lies outside the file or is misaligned");
     }
@@ -42,7 +43,8 @@ std::shared_ptr<const Image::L2Table> Image::ReadL2(uint64_t l2_offset) const {
   const uint32_t csize_shift = 62 - (header_.cluster_bits - 8);
   const uint64_t csize_mask = (uint64_t{1} << (header_.cluster_bits - 8)) - 1;
   const uint64_t coffset_mask = (uint64_t{1} << csize_shift) - 1;
-  const uint64_t file_end_sectors = DivRoundUp(file_size_, kSectorSize) * kSectorSize;
+  const uint64_t file_end_sectors =
+      DivRoundUp(file_size_, kSectorSize) * kSectorSize;
 
   std::vector<std::byte> raw(cs);
   file_.ReadExact(raw, l2_offset);

@@ -63,7 +63,8 @@ PointWriter::PointWriter(const std::string& path,
   const uint64_t l1_size =
       DivRoundUp(options_.virtual_size, l2_entries_ * cluster_size_);
   l1_.assign(l1_size, 0);
-  table_capacity_ = std::max<size_t>(2, options_.l2_cache_bytes / cluster_size_);
+  table_capacity_ =
+      std::max<size_t>(2, options_.l2_cache_bytes / cluster_size_);
   AllocateClusters(1);  // the header
   l1_offset_ = AllocateClusters(std::max<uint64_t>(
                    1, DivRoundUp(l1_size * 8, cluster_size_))) *
@@ -279,8 +280,8 @@ void PointWriter::StoreCompressed(uint64_t cluster,
   thread_local ZstdCompressor compressor;
   // Only worth it when at least one sector is saved, as in qemu.
   const size_t size = compressor.Compress(
-      data, scratch.first(std::min<size_t>(scratch.size(),
-                                           cluster_size_ - kSectorSize)));
+      data, scratch.first(
+                std::min<size_t>(scratch.size(), cluster_size_ - kSectorSize)));
   if (size == 0) {
     WriteRun(cluster, data);
     return;

@@ -93,7 +93,8 @@ class PointWriter {
 
   void WriteRun(uint64_t first_cluster, std::span<const std::byte> data);
   void KickWriteback();
-  void StoreCompressed(uint64_t cluster, std::span<const std::byte> data,
+  void StoreCompressed(uint64_t cluster,
+                       std::span<const std::byte> data,
                        std::span<std::byte> scratch);
   void CompressWorker();
   void WaitForJobs(size_t max_pending);

@@ -11,16 +11,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <atomic>
 #include <functional>
-#include <thread>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/io/file.h"
@@ -58,9 +58,10 @@ struct Chunk {
 
 // Runs fn(chunk, buffer) over all chunks on `workers` threads, as the
 // backup engine and exports do.
-void ForEachChunk(const std::vector<Chunk>& chunks,
-                  const std::function<void(const Chunk&, std::span<std::byte>)>& fn,
-                  int workers = 2) {
+void ForEachChunk(
+    const std::vector<Chunk>& chunks,
+    const std::function<void(const Chunk&, std::span<std::byte>)>& fn,
+    int workers = 2) {
   std::atomic<size_t> next{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < workers; ++t) {
@@ -179,19 +180,24 @@ void MakeOverlay(const std::string& dir, int i, uint64_t size) {
   w.Finish();
 }
 
-void Report(const char* what, uint64_t bytes, double ours, double peer,
+void Report(const char* what,
+            uint64_t bytes,
+            double ours,
+            double peer,
             const char* peer_name) {
-  std::printf("%-34s sendense %6.2f s (%6.0f MB/s)   %s %6.2f s (%6.0f MB/s)   "
-              "ratio %.2fx\n",
-              what, ours, bytes / ours / 1e6, peer_name, peer,
-              bytes / peer / 1e6, peer / ours);
+  std::printf(
+      "%-34s sendense %6.2f s (%6.0f MB/s)   %s %6.2f s (%6.0f MB/s)   "
+      "ratio %.2fx\n",
+      what, ours, bytes / ours / 1e6, peer_name, peer, bytes / peer / 1e6,
+      peer / ours);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string base = argc > 1 ? argv[1] : "/var/tmp";
-  const uint64_t size = (argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 4) << 30;
+  const uint64_t size = (argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 4)
+                        << 30;
   const std::string dir = base + "/sendense-qcow2-bench";
   std::filesystem::create_directories(dir);
   const std::string src = dir + "/source.raw";
@@ -202,8 +208,10 @@ int main(int argc, char** argv) {
   const double w_ours =
       BestOf3([&] { WriteOurs(src, dir + "/ours.qcow2", size); });
   const double w_qemu = BestOf3([&] {
-    Shell("rm -f " + dir + "/qemu.qcow2 && qemu-img convert -t writeback -f raw "
-          "-O qcow2 " + src + " " + dir + "/qemu.qcow2");
+    Shell("rm -f " + dir +
+          "/qemu.qcow2 && qemu-img convert -t writeback -f raw "
+          "-O qcow2 " +
+          src + " " + dir + "/qemu.qcow2");
   });
   Shell("qemu-img compare -q -f qcow2 -F qcow2 " + dir + "/ours.qcow2 " + dir +
         "/qemu.qcow2");
@@ -219,8 +227,10 @@ int main(int argc, char** argv) {
     const std::string t = dir + "/" + top;
     const double r_ours = BestOf3([&] { ReadOurs(t, dir + "/ours.raw"); });
     const double r_qemu = BestOf3([&] {
-      Shell("rm -f " + dir + "/qemu.raw && qemu-img convert -t writeback -f "
-            "qcow2 -O raw " + t + " " + dir + "/qemu.raw");
+      Shell("rm -f " + dir +
+            "/qemu.raw && qemu-img convert -t writeback -f "
+            "qcow2 -O raw " +
+            t + " " + dir + "/qemu.raw");
     });
     Shell("cmp " + dir + "/ours.raw " + dir + "/qemu.raw");
     Report(label, size / 2, r_ours, r_qemu, "qemu-img");

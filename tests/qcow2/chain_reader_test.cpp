@@ -33,7 +33,8 @@ void PrintTo(const ChainShape& s, std::ostream* os) {
 }
 
 // Builds a chain in `dir` with qemu tools; returns the top image's path.
-std::string BuildChain(const test::TempDir& dir, const ChainShape& shape,
+std::string BuildChain(const test::TempDir& dir,
+                       const ChainShape& shape,
                        std::mt19937_64& rng) {
   const uint64_t kMiB = 1 << 20;
   test::WriteFile(dir / "random.bin", test::RandomBytes(rng, 4 * kMiB));
@@ -43,11 +44,11 @@ std::string BuildChain(const test::TempDir& dir, const ChainShape& shape,
     const uint64_t cs =
         shape.mixed_cluster_sizes ? cluster_sizes[rng() % 4] : 65536;
     // Sizes grow along the chain, so lower images are often shorter.
-    const uint64_t size = 20 * kMiB + (i * 3 * kMiB) / shape.depth +
-                          512 * (rng() % 16);
+    const uint64_t size =
+        20 * kMiB + (i * 3 * kMiB) / shape.depth + 512 * (rng() % 16);
     const std::string name = "p" + std::to_string(i) + ".qcow2";
-    std::string create = "qemu-img create -q -f qcow2 -o cluster_size=" +
-                         std::to_string(cs);
+    std::string create =
+        "qemu-img create -q -f qcow2 -o cluster_size=" + std::to_string(cs);
     if (shape.zstd) {
       create += ",compression_type=zstd";
     }
@@ -60,7 +61,8 @@ std::string BuildChain(const test::TempDir& dir, const ChainShape& shape,
     io << "qemu-io -f qcow2";
     // qemu only writes compressed clusters to unallocated ones: first op.
     if (rng() % 2 == 0) {
-      const uint64_t c_len = cs * (1 + rng() % std::max<uint64_t>(1, kMiB / cs));
+      const uint64_t c_len =
+          cs * (1 + rng() % std::max<uint64_t>(1, kMiB / cs));
       const uint64_t c_off = cs * (rng() % ((size - c_len) / cs));
       io << " -c 'write -q -c -P " << (rng() % 255 + 1) << " " << c_off << " "
          << c_len << "'";
@@ -75,8 +77,8 @@ std::string BuildChain(const test::TempDir& dir, const ChainShape& shape,
              << len << "'";
           break;
         case 1:
-          io << " -c 'write -q -s " << (dir / "random.bin") << " " << off
-             << " " << std::min<uint64_t>(len, 4 * kMiB) << "'";
+          io << " -c 'write -q -s " << (dir / "random.bin") << " " << off << " "
+             << std::min<uint64_t>(len, 4 * kMiB) << "'";
           break;
         case 2:
           io << " -c 'write -q -z " << off << " " << len << "'";
@@ -214,7 +216,8 @@ TEST(ChainReaderTest, ReadsOurOwnWriterOverQemuBase) {
             " 8M && qemu-io -f qcow2 -c 'write -q -P 7 0 8M' " +
             Quote(dir / "base.qcow2"));
   RunOrFail("qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 " +
-            Quote(dir / "top.qcow2") + " 8M && qemu-io -f qcow2 -c "
+            Quote(dir / "top.qcow2") +
+            " 8M && qemu-io -f qcow2 -c "
             "'write -q -z 1M 1M' -c 'write -q -P 9 3M 64k' " +
             Quote(dir / "top.qcow2"));
   const auto expected = QemuRaw(dir, dir / "top.qcow2");

@@ -22,9 +22,9 @@ class HostileImageTest : public testing::Test {
   std::string MakeImage(const std::string& name,
                         const std::string& create_options = "") {
     const std::string path = dir_ / name;
-    RunOrFail("qemu-img create -q -f qcow2 " + create_options + " " +
-              Quote(path) + " 1M && qemu-io -f qcow2 -c 'write -q -P 1 0 64k' " +
-              Quote(path));
+    RunOrFail(
+        "qemu-img create -q -f qcow2 " + create_options + " " + Quote(path) +
+        " 1M && qemu-io -f qcow2 -c 'write -q -P 1 0 64k' " + Quote(path));
     return path;
   }
   // An image whose header names `backing` (not checked by qemu: -u).
@@ -50,8 +50,7 @@ class HostileImageTest : public testing::Test {
       ADD_FAILURE() << path << " was accepted; expected: " << message;
     } catch (const Error& e) {
       EXPECT_EQ(e.what(), message);
-      EXPECT_EQ(static_cast<int>(e.kind()), static_cast<int>(kind))
-          << e.what();
+      EXPECT_EQ(static_cast<int>(e.kind()), static_cast<int>(kind)) << e.what();
     }
   }
 
@@ -98,7 +97,8 @@ TEST_F(HostileImageTest, ProtocolBackingName) {
 TEST_F(HostileImageTest, SymlinkOutOfTheDirectory) {
   MakeImage("outside.qcow2");
   std::filesystem::create_directory(dir_ / "inner");
-  std::filesystem::create_symlink("../outside.qcow2", dir_ / "inner/link.qcow2");
+  std::filesystem::create_symlink("../outside.qcow2",
+                                  dir_ / "inner/link.qcow2");
   const auto top = MakeOverlay("inner/top.qcow2", "link.qcow2");
   ExpectError(top, ErrorKind::kCorrupt,
               Real(top) +
@@ -138,18 +138,18 @@ TEST_F(HostileImageTest, BackingFormatNotRecorded) {
 TEST_F(HostileImageTest, RawBackingFormat) {
   RunOrFail("truncate -s 1M " + Quote(dir_ / "base.raw"));
   const auto top = MakeOverlay("top.qcow2", "base.raw", "raw");
-  ExpectError(top, ErrorKind::kUnsupported,
-              Real(top) +
-                  ": backing format 'raw' is not supported (only qcow2)");
+  ExpectError(
+      top, ErrorKind::kUnsupported,
+      Real(top) + ": backing format 'raw' is not supported (only qcow2)");
 }
 
 TEST_F(HostileImageTest, ExternalDataFile) {
   const auto path = dir_ / "ext.qcow2";
   RunOrFail("qemu-img create -q -f qcow2 -o data_file=" +
             Quote(dir_ / "ext.raw") + " " + Quote(path) + " 1M");
-  ExpectError(path, ErrorKind::kUnsupported,
-              Real(path) +
-                  ": unsupported QCOW2 image: it uses an external data file");
+  ExpectError(
+      path, ErrorKind::kUnsupported,
+      Real(path) + ": unsupported QCOW2 image: it uses an external data file");
 }
 
 TEST_F(HostileImageTest, ExtendedL2Entries) {
@@ -229,8 +229,8 @@ TEST_F(HostileImageTest, L2TablePastEndOfFile) {
 
 TEST_F(HostileImageTest, DataClusterPastEndOfFile) {
   const auto path = MakeImage("img.qcow2");
-  const uint64_t l2 = test::ReadBe64(path, test::ReadBe64(path, 40)) &
-                      0x00fffffffffffe00ULL;
+  const uint64_t l2 =
+      test::ReadBe64(path, test::ReadBe64(path, 40)) & 0x00fffffffffffe00ULL;
   test::PatchBe64(path, l2, (uint64_t{1} << 40) | (uint64_t{1} << 63));
   ExpectError(path, ErrorKind::kCorrupt,
               Real(path) +
@@ -241,18 +241,18 @@ TEST_F(HostileImageTest, DataClusterPastEndOfFile) {
 TEST_F(HostileImageTest, BackingNameLongerThanAllowed) {
   const auto path = MakeOverlay("top.qcow2", "base.qcow2");
   test::PatchBe32(path, 16, 5000);
-  ExpectError(path, ErrorKind::kCorrupt,
-              Real(path) +
-                  ": invalid QCOW2 image: backing file name of 5000 bytes");
+  ExpectError(
+      path, ErrorKind::kCorrupt,
+      Real(path) + ": invalid QCOW2 image: backing file name of 5000 bytes");
 }
 
 TEST_F(HostileImageTest, DamagedCompressedCluster) {
   const auto path = dir_ / "img.qcow2";
-  RunOrFail("qemu-img create -q -f qcow2 -o compression_type=zstd " +
-            Quote(path) + " 1M && qemu-io -f qcow2 -c 'write -q -c -P 3 0 64k' " +
-            Quote(path));
-  const uint64_t l2 = test::ReadBe64(path, test::ReadBe64(path, 40)) &
-                      0x00fffffffffffe00ULL;
+  RunOrFail(
+      "qemu-img create -q -f qcow2 -o compression_type=zstd " + Quote(path) +
+      " 1M && qemu-io -f qcow2 -c 'write -q -c -P 3 0 64k' " + Quote(path));
+  const uint64_t l2 =
+      test::ReadBe64(path, test::ReadBe64(path, 40)) & 0x00fffffffffffe00ULL;
   const uint64_t entry = test::ReadBe64(path, l2);
   const uint64_t data = entry & ((uint64_t{1} << 54) - 1);
   test::PatchFile(path, data, std::vector<std::byte>(16, std::byte{0x5a}));

@@ -142,19 +142,18 @@ TEST_P(PointWriterRandomTest, MatchesExpectedRawAndChecksClean) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllShapes,
-    PointWriterRandomTest,
-    testing::Values(Params{9, false, false},
-                    Params{12, false, true},
-                    Params{16, false, false},
-                    Params{16, false, true},
-                    Params{16, true, false},
-                    Params{16, true, true},
-                    Params{12, true, true},
-                    Params{21, false, true},
-                    Params{21, true, false}),
-    Name);
+INSTANTIATE_TEST_SUITE_P(AllShapes,
+                         PointWriterRandomTest,
+                         testing::Values(Params{9, false, false},
+                                         Params{12, false, true},
+                                         Params{16, false, false},
+                                         Params{16, false, true},
+                                         Params{16, true, false},
+                                         Params{16, true, true},
+                                         Params{12, true, true},
+                                         Params{21, false, true},
+                                         Params{21, true, false}),
+                         Name);
 
 TEST(PointWriterTest, AllZeroDataIsNotStored) {
   test::TempDir dir;

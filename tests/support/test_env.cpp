@@ -13,7 +13,8 @@ namespace sendense::test {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base ? base : "/var/tmp") + "/sendense-test-XXXXXX";
+  std::string tmpl =
+      std::string(base ? base : "/var/tmp") + "/sendense-test-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) {
     throw std::runtime_error("mkdtemp failed");
   }
@@ -77,7 +78,8 @@ void WriteFile(const std::string& path, const std::vector<std::byte>& data) {
             static_cast<std::streamsize>(data.size()));
 }
 
-void PatchFile(const std::string& path, uint64_t offset,
+void PatchFile(const std::string& path,
+               uint64_t offset,
                const std::vector<std::byte>& bytes) {
   std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
   f.seekp(static_cast<std::streamoff>(offset));

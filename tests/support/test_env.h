@@ -29,7 +29,7 @@ class TempDir {
 };
 
 struct CommandResult {
-  int status = -1;  // exit status, or -1 when killed by a signal
+  int status = -1;     // exit status, or -1 when killed by a signal
   std::string output;  // stdout and stderr together
 };
 
@@ -43,7 +43,8 @@ std::string Quote(const std::string& s);
 std::vector<std::byte> ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::vector<std::byte>& data);
 // Overwrites bytes of an existing file.
-void PatchFile(const std::string& path, uint64_t offset,
+void PatchFile(const std::string& path,
+               uint64_t offset,
                const std::vector<std::byte>& bytes);
 void PatchBe64(const std::string& path, uint64_t offset, uint64_t value);
 void PatchBe32(const std::string& path, uint64_t offset, uint32_t value);
