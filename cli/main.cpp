@@ -1,24 +1,67 @@
-// The `sendense` binary: parses the command line and calls the engine.
+// The `sendense` binary: parses the command line and runs a subcommand.
+// This is the one place where errors become an exit status and a sentence.
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
+#include "cli/commands.h"
 #include "engine/error.h"
 #include "sendense/version.h"
 
+namespace sendense::cli {
+
+const std::string& RequireRepo(const GlobalOptions& global) {
+  if (global.repo.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "no repository given: use -r REPO or set SENDENSE_REPO");
+  }
+  return global.repo;
+}
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 5) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes,
+                units[u]);
+  return buf;
+}
+
+}  // namespace sendense::cli
+
 int main(int argc, char** argv) {
+  using namespace sendense::cli;
   CLI::App app{
       "Sendense: VM backups as a live, read-only tree of points-in-time"};
   app.set_version_flag("--version",
                        std::string("sendense ") + sendense::kVersion);
-  app.require_subcommand(0);
+  GlobalOptions global;
+  app.add_option("-r,--repo", global.repo, "Repository directory")
+      ->envname("SENDENSE_REPO");
+  app.require_subcommand(1);
+  RegisterInit(app, global);
+  RegisterBackup(app, global);
+  RegisterList(app, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  }
-  if (argc == 1) {
-    std::cout << app.help();
+  } catch (const sendense::Error& e) {
+    std::cerr << "sendense: " << e.what() << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::cerr << "sendense: " << e.code().message() << ": " << e.path1()
+              << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "sendense: " << e.what() << "\n";
+    return 1;
   }
   return 0;
 }

@@ -1,0 +1,127 @@
+#include <csignal>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/progress_display.h"
+#include "engine/backup/backup_job.h"
+#include "engine/error.h"
+
+namespace sendense::cli {
+namespace {
+
+struct BackupArgs {
+  std::string vm;
+  std::vector<std::string> disks;
+  std::string bitmap;
+  bool full = false;
+  bool json = false;
+  double timeout = 30;
+};
+
+// SIGINT/SIGTERM ask the running backup to stop and clean up.
+std::atomic<bool>* g_cancel = nullptr;
+extern "C" void OnSignal(int) {
+  if (g_cancel != nullptr) {
+    g_cancel->store(true);
+  }
+}
+
+DiskSource ParseDisk(const std::string& arg) {
+  const auto eq = arg.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--disk '" + arg + "' is not of the form NAME=NBD_URI");
+  }
+  return {arg.substr(0, eq), arg.substr(eq + 1)};
+}
+
+nlohmann::json ToJson(const BackupResult& r) {
+  nlohmann::json disks = nlohmann::json::array();
+  for (const auto& d : r.disks) {
+    disks.push_back({{"disk", d.disk},
+                     {"kind", d.kind},
+                     {"reason", d.reason},
+                     {"file", d.file},
+                     {"virtual_size", d.virtual_size},
+                     {"bytes_read", d.bytes_read},
+                     {"bytes_stored", d.bytes_stored},
+                     {"seconds", d.seconds}});
+  }
+  return {{"vm", r.vm},
+          {"backup", r.backup},
+          {"id", r.id},
+          {"state", "complete"},
+          {"seconds", r.seconds},
+          {"disks", disks},
+          {"reclaimed",
+           {{"interrupted_backups", r.reclaimed.interrupted_backups},
+            {"removed_files", r.reclaimed.removed_files},
+            {"removed_bytes", r.reclaimed.removed_bytes}}}};
+}
+
+void PrintText(const BackupResult& r) {
+  std::cout << "Backup " << r.backup << " of VM " << r.vm << " complete in "
+            << r.seconds << " s\n";
+  for (const auto& d : r.disks) {
+    std::cout << "  " << d.disk << ": " << d.kind << " (" << d.reason
+              << "), read " << HumanBytes(d.bytes_read) << ", stored "
+              << HumanBytes(d.bytes_stored) << ", " << d.seconds << " s\n";
+  }
+}
+
+void Run(const GlobalOptions& global, const BackupArgs& args) {
+  Repository repo(RequireRepo(global));
+  BackupRequest request;
+  request.vm = args.vm;
+  request.bitmap = args.bitmap;
+  request.force_full = args.full;
+  request.copy.timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(args.timeout * 1000));
+  for (const auto& d : args.disks) {
+    request.disks.push_back(ParseDisk(d));
+  }
+  BackupProgress progress;
+  g_cancel = &progress.cancel;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  BackupResult result;
+  {
+    ProgressDisplay display(progress);
+    result = RunBackup(repo, request, progress);
+  }
+  g_cancel = nullptr;
+  const auto& rc = result.reclaimed;
+  if (!rc.interrupted_backups.empty() || !rc.removed_files.empty()) {
+    std::cerr << "Reclaimed " << rc.removed_files.size()
+              << " leftover file(s) (" << HumanBytes(rc.removed_bytes)
+              << ") and marked " << rc.interrupted_backups.size()
+              << " interrupted backup(s) failed\n";
+  }
+  if (args.json) {
+    std::cout << ToJson(result).dump(2) << "\n";
+  } else {
+    PrintText(result);
+  }
+}
+
+}  // namespace
+
+void RegisterBackup(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<BackupArgs>();
+  auto* cmd = app.add_subcommand("backup", "Back up the disks of one VM");
+  cmd->add_option("--vm", args->vm, "VM name")->required();
+  cmd->add_option("--disk", args->disks, "DISK=NBD_URI (repeatable)")
+      ->required();
+  cmd->add_option("--bitmap", args->bitmap,
+                  "QEMU dirty bitmap exported by the source, for incrementals");
+  cmd->add_flag("--full", args->full, "Take a full backup");
+  cmd->add_flag("--json", args->json, "Print the result as JSON");
+  cmd->add_option("--timeout", args->timeout,
+                  "Seconds to wait for the NBD source before failing")
+      ->default_val(30)
+      ->check(CLI::PositiveNumber);
+  cmd->callback([&global, args] { Run(global, *args); });
+}
+
+}  // namespace sendense::cli

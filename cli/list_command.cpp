@@ -1,0 +1,106 @@
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "engine/error.h"
+#include "engine/repo/repository.h"
+
+namespace sendense::cli {
+namespace {
+
+struct ListArgs {
+  std::string vm;
+  bool json = false;
+};
+
+nlohmann::json ToJson(const std::vector<std::string>& vms,
+                      const std::vector<BackupRecord>& backups) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& vm : vms) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& b : backups) {
+      if (b.vm != vm) {
+        continue;
+      }
+      nlohmann::json points = nlohmann::json::array();
+      for (const auto& p : b.points) {
+        points.push_back({{"disk", p.disk},
+                          {"kind", p.kind},
+                          {"reason", p.reason},
+                          {"file", p.file},
+                          {"virtual_size", p.virtual_size},
+                          {"bytes_read", p.bytes_read},
+                          {"bytes_stored", p.bytes_stored},
+                          {"seconds", p.seconds}});
+      }
+      list.push_back({{"id", b.id},
+                      {"name", b.name},
+                      {"kind", b.kind()},
+                      {"state", b.state},
+                      {"started_at", b.started_at},
+                      {"finished_at", b.finished_at},
+                      {"error", b.error},
+                      {"points", points}});
+    }
+    out.push_back({{"name", vm}, {"backups", list}});
+  }
+  return {{"vms", out}};
+}
+
+void PrintText(const std::vector<std::string>& vms,
+               const std::vector<BackupRecord>& backups) {
+  if (vms.empty()) {
+    std::cout << "No backups yet.\n";
+  }
+  for (const auto& vm : vms) {
+    std::cout << vm << "\n";
+    for (const auto& b : backups) {
+      if (b.vm != vm) {
+        continue;
+      }
+      std::cout << "  " << std::left << std::setw(24) << b.name << std::setw(13)
+                << (b.kind().empty() ? "-" : b.kind()) << std::setw(10)
+                << b.state;
+      if (!b.error.empty()) {
+        std::cout << b.error;
+      }
+      std::cout << "\n";
+      for (const auto& p : b.points) {
+        std::cout << "      " << std::setw(10) << p.disk << std::setw(13)
+                  << p.kind << HumanBytes(p.virtual_size) << " disk, read "
+                  << HumanBytes(p.bytes_read) << ", stored "
+                  << HumanBytes(p.bytes_stored) << "\n";
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void RegisterList(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<ListArgs>();
+  auto* cmd = app.add_subcommand("list", "List VMs, backups and points");
+  cmd->add_option("--vm", args->vm, "Only this VM");
+  cmd->add_flag("--json", args->json, "Print JSON");
+  cmd->callback([&global, args] {
+    Repository repo(RequireRepo(global));
+    auto catalog = repo.OpenCatalog();
+    std::vector<std::string> vms;
+    if (args->vm.empty()) {
+      vms = catalog->VmNames();
+    } else if (catalog->FindVm(args->vm)) {
+      vms.push_back(args->vm);
+    } else {
+      throw Error(ErrorKind::kNotFound, "no VM named '" + args->vm + "'");
+    }
+    const auto backups = catalog->Backups(args->vm);
+    if (args->json) {
+      std::cout << ToJson(vms, backups).dump(2) << "\n";
+    } else {
+      PrintText(vms, backups);
+    }
+  });
+}
+
+}  // namespace sendense::cli

@@ -1,0 +1,67 @@
+#include "cli/progress_display.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.h"
+
+namespace sendense::cli {
+
+ProgressDisplay::ProgressDisplay(const BackupProgress& progress)
+    : progress_(progress),
+      tty_(::isatty(STDERR_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
+      thread_([this] { Loop(); }) {}
+
+ProgressDisplay::~ProgressDisplay() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void ProgressDisplay::Loop() {
+  const auto period =
+      tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
+  std::unique_lock lock(mutex_);
+  while (!wake_.wait_for(lock, period, [this] { return stop_; })) {
+    Print(false);
+  }
+  if (tty_) {
+    Print(true);
+  }
+}
+
+void ProgressDisplay::Print(bool final) {
+  const double done = static_cast<double>(progress_.bytes_done.load());
+  const double total = static_cast<double>(progress_.bytes_total.load());
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
+  const double rate = secs > 0 ? done / secs : 0;
+  const double fraction = total > 0 ? std::min(1.0, done / total) : 0;
+  std::string eta = "?";
+  if (rate > 0 && total >= done) {
+    eta = std::to_string(static_cast<long>((total - done) / rate)) + " s";
+  }
+  const std::string numbers = HumanBytes(done) + " / " + HumanBytes(total) +
+                              "  " + HumanBytes(rate) + "/s  ETA " + eta;
+  if (tty_) {
+    const int width = 30;
+    const int filled = static_cast<int>(fraction * width);
+    std::fprintf(
+        stderr, "\r[%s%s] %3d%%  %s\033[K%s", std::string(filled, '#').c_str(),
+        std::string(width - filled, '.').c_str(),
+        static_cast<int>(fraction * 100), numbers.c_str(), final ? "\n" : "");
+  } else {
+    std::fprintf(stderr, "progress: %d%%  %s\n",
+                 static_cast<int>(fraction * 100), numbers.c_str());
+  }
+  std::fflush(stderr);
+}
+
+}  // namespace sendense::cli

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "engine/backup/backup_job.h"
+
+namespace sendense::cli {
+
+// Shows a running backup's progress on stderr from its own thread: a bar
+// redrawn in place on a terminal, a line every few seconds otherwise
+// (bytes, rate, ETA).
+class ProgressDisplay {
+ public:
+  explicit ProgressDisplay(const BackupProgress& progress);
+  ~ProgressDisplay();  // stops and prints the last state
+
+ private:
+  void Loop();
+  void Print(bool final);
+
+  const BackupProgress& progress_;
+  const bool tty_;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace sendense::cli

@@ -1,0 +1,211 @@
+#include "engine/backup/backup_job.h"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "engine/backup/copy_plan.h"
+#include "engine/error.h"
+#include "engine/io/file.h"
+#include "engine/qcow2/point_writer.h"
+#include "engine/repo/names.h"
+
+namespace sendense {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// One disk's point being written, not yet published.
+struct PendingPoint {
+  DiskResult result;
+  std::string temp;  // relative to the repository
+  std::optional<int64_t> parent_id;
+};
+
+struct Decision {
+  bool incremental = false;
+  std::string reason;
+};
+
+Decision Decide(const BackupRequest& request,
+                const std::optional<PointRecord>& previous,
+                const NbdConnection& source,
+                const Repository& repo) {
+  if (request.force_full) {
+    return {false, "full backup asked (--full)"};
+  }
+  if (!previous) {
+    return {false, "no earlier point of this disk"};
+  }
+  if (request.bitmap.empty()) {
+    return {false, "no dirty bitmap given (--bitmap)"};
+  }
+  if (!source.CanMetaContext(DirtyBitmapContext(request.bitmap))) {
+    return {false,
+            "the source does not export dirty bitmap '" + request.bitmap + "'"};
+  }
+  if (previous->virtual_size != source.size()) {
+    return {false, "the disk size changed from " +
+                       std::to_string(previous->virtual_size) + " to " +
+                       std::to_string(source.size()) + " bytes"};
+  }
+  std::error_code ec;
+  if (!fs::exists(repo.Absolute(previous->file), ec)) {
+    return {false, "the previous point's file is missing"};
+  }
+  return {true,
+          "dirty bitmap '" + request.bitmap + "' since the previous point"};
+}
+
+PendingPoint WritePoint(const Repository& repo,
+                        Catalog& catalog,
+                        int64_t vm_id,
+                        const std::string& backup_name,
+                        const BackupRequest& request,
+                        const DiskSource& disk,
+                        BackupProgress& progress) {
+  const auto start = Clock::now();
+  std::vector<std::string> contexts{kBaseAllocation};
+  if (!request.bitmap.empty()) {
+    contexts.push_back(DirtyBitmapContext(request.bitmap));
+  }
+  auto source =
+      std::make_unique<NbdConnection>(disk.uri, contexts, request.copy.timeout);
+  const auto previous = catalog.LatestPoint(vm_id, disk.name);
+  const Decision decision = Decide(request, previous, *source, repo);
+
+  qcow2::PointWriterOptions options;
+  options.virtual_size = source->size();
+  if (decision.incremental) {
+    options.backing_name = fs::path(previous->file).filename().string();
+  }
+  std::vector<NbdConnection::Extent> allocation;
+  if (source->CanMetaContext(kBaseAllocation)) {
+    allocation = source->BlockStatus(kBaseAllocation, 0, source->size());
+  }
+  std::optional<std::vector<NbdConnection::Extent>> dirty;
+  if (decision.incremental) {
+    dirty = source->BlockStatus(DirtyBitmapContext(request.bitmap), 0,
+                                source->size());
+  }
+  const CopyPlan plan = BuildCopyPlan(
+      source->size(), uint64_t{1} << options.cluster_bits, allocation, dirty);
+  progress.bytes_total += TotalLength(plan.data) + TotalLength(plan.zeros);
+
+  const std::string dir = repo.MakeDiskDir(request.vm, disk.name);
+  PendingPoint p;
+  p.temp = dir + "/." + backup_name + ".qcow2.tmp";
+  p.result.disk = disk.name;
+  p.result.kind = decision.incremental ? "incremental" : "full";
+  p.result.reason = decision.reason;
+  p.result.file = dir + "/" + backup_name + ".qcow2";
+  p.result.virtual_size = source->size();
+  p.result.bytes_read = TotalLength(plan.data);
+  if (decision.incremental) {
+    p.parent_id = previous->id;
+  }
+
+  qcow2::PointWriter writer(repo.Absolute(p.temp), options);
+  CopyDisk(std::move(source), disk.uri, plan, writer, request.copy,
+           progress.bytes_done, progress.cancel);
+  writer.Finish();
+  p.result.bytes_stored = writer.stats().file_bytes;
+  p.result.seconds = SecondsSince(start);
+  return p;
+}
+
+void RemoveQuietly(const std::string& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+}
+
+}  // namespace
+
+BackupResult RunBackup(const Repository& repo,
+                       const BackupRequest& request,
+                       BackupProgress& progress) {
+  const auto start = Clock::now();
+  ValidateName("VM name", request.vm);
+  if (request.disks.empty()) {
+    throw Error(ErrorKind::kInvalidArgument, "no disk given (--disk NAME=URI)");
+  }
+  std::set<std::string> names;
+  for (const auto& d : request.disks) {
+    ValidateName("disk name", d.name);
+    if (!names.insert(d.name).second) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "disk '" + d.name + "' is given twice");
+    }
+  }
+
+  Repository::VmLock lock(repo, request.vm);
+  auto catalog = repo.OpenCatalog();
+  BackupResult result;
+  result.vm = request.vm;
+  result.reclaimed = repo.Reclaim(*catalog, request.vm);
+
+  const int64_t vm_id = catalog->EnsureVm(request.vm);
+  const auto now = std::chrono::system_clock::now();
+  result.id =
+      catalog->BeginBackup(vm_id, TimeName(now), IsoTime(now), result.backup);
+
+  std::vector<PendingPoint> pending;
+  try {
+    for (const DiskSource& disk : request.disks) {
+      pending.push_back(WritePoint(repo, *catalog, vm_id, result.backup,
+                                   request, disk, progress));
+    }
+    // Publish: every point gets its final name and is durable before the
+    // catalog knows it.
+    std::set<std::string> dirs;
+    for (const PendingPoint& p : pending) {
+      fs::rename(repo.Absolute(p.temp), repo.Absolute(p.result.file));
+      dirs.insert(fs::path(repo.Absolute(p.result.file)).parent_path());
+    }
+    for (const auto& d : dirs) {
+      SyncDirectory(d);
+    }
+    std::vector<PointRecord> records;
+    for (const PendingPoint& p : pending) {
+      PointRecord r;
+      r.disk = p.result.disk;
+      r.kind = p.result.kind;
+      r.reason = p.result.reason;
+      r.file = p.result.file;
+      r.parent_id = p.parent_id;
+      r.virtual_size = p.result.virtual_size;
+      r.bytes_read = p.result.bytes_read;
+      r.bytes_stored = p.result.bytes_stored;
+      r.seconds = p.result.seconds;
+      records.push_back(r);
+      result.disks.push_back(p.result);
+    }
+    catalog->CompleteBackup(result.id, records,
+                            IsoTime(std::chrono::system_clock::now()));
+  } catch (const std::exception& e) {
+    // Give the space back first: recording the failure may need it.
+    const std::string dir_prefix = "vms/" + request.vm + "/";
+    for (const DiskSource& d : request.disks) {
+      const std::string dir = dir_prefix + d.name + "/";
+      RemoveQuietly(repo.Absolute(dir + "." + result.backup + ".qcow2.tmp"));
+      RemoveQuietly(repo.Absolute(dir + result.backup + ".qcow2"));
+    }
+    try {
+      catalog->FailBackup(result.id, e.what(),
+                          IsoTime(std::chrono::system_clock::now()));
+    } catch (...) {
+      // The next run marks it failed as interrupted.
+    }
+    throw;
+  }
+  result.seconds = SecondsSince(start);
+  return result;
+}
+
+}  // namespace sendense

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/backup/disk_copier.h"
+#include "engine/repo/repository.h"
+
+namespace sendense {
+
+struct DiskSource {
+  std::string name;  // e.g. "sda"
+  std::string uri;   // any libnbd URI
+};
+
+struct BackupRequest {
+  std::string vm;
+  std::vector<DiskSource> disks;
+  std::string bitmap;  // QEMU dirty bitmap exported by the sources, or ""
+  bool force_full = false;
+  CopyOptions copy;
+};
+
+// Live counters of a running backup, read by progress displays.
+struct BackupProgress {
+  std::atomic<uint64_t> bytes_total{0};  // grows as each disk is planned
+  std::atomic<uint64_t> bytes_done{0};
+  std::atomic<bool> cancel{false};  // set to stop the backup
+};
+
+struct DiskResult {
+  std::string disk;
+  std::string kind;    // "full" or "incremental"
+  std::string reason;  // why
+  std::string file;    // relative to the repository
+  uint64_t virtual_size = 0;
+  uint64_t bytes_read = 0;
+  uint64_t bytes_stored = 0;
+  double seconds = 0;
+};
+
+struct BackupResult {
+  std::string vm;
+  std::string backup;  // the point's name (its time)
+  int64_t id = 0;
+  std::vector<DiskResult> disks;
+  Repository::Reclaimed reclaimed;  // leftovers of earlier runs removed
+  double seconds = 0;
+};
+
+// Backs up every disk of one VM as one backup. Holds the VM's lock
+// throughout (Error kAlreadyExists when another backup of it runs), first
+// reclaims what interrupted runs left, writes each point under a temporary
+// name, and publishes all of them (rename, fsync of the directory) before
+// the catalog records the backup as complete. On failure nothing is
+// published, every file of this backup is removed, the catalog records the
+// failure with its reason, and the error is rethrown.
+BackupResult RunBackup(const Repository& repo,
+                       const BackupRequest& request,
+                       BackupProgress& progress);
+
+}  // namespace sendense

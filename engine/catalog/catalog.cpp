@@ -1,0 +1,284 @@
+#include "engine/catalog/catalog.h"
+
+#include <map>
+
+#include "engine/error.h"
+
+namespace sendense {
+namespace {
+
+// Migration N brings the schema from version N to N + 1. Never edit one
+// that has shipped; add a new one.
+const char* const kMigrations[] = {
+    R"sql(
+    CREATE TABLE vms (
+      id INTEGER PRIMARY KEY,
+      name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE backups (
+      id INTEGER PRIMARY KEY,
+      vm_id INTEGER NOT NULL REFERENCES vms(id),
+      name TEXT NOT NULL,
+      started_at TEXT NOT NULL,
+      finished_at TEXT,
+      state TEXT NOT NULL CHECK (state IN ('running', 'complete', 'failed')),
+      error TEXT,
+      UNIQUE (vm_id, name)
+    );
+    CREATE TABLE points (
+      id INTEGER PRIMARY KEY,
+      backup_id INTEGER NOT NULL REFERENCES backups(id),
+      disk TEXT NOT NULL,
+      kind TEXT NOT NULL CHECK (kind IN ('full', 'incremental')),
+      reason TEXT NOT NULL,
+      file TEXT NOT NULL UNIQUE,
+      parent_id INTEGER REFERENCES points(id),
+      virtual_size INTEGER NOT NULL,
+      bytes_read INTEGER NOT NULL,
+      bytes_stored INTEGER NOT NULL,
+      seconds REAL NOT NULL,
+      UNIQUE (backup_id, disk)
+    );
+    CREATE INDEX points_by_disk ON points (disk, backup_id);
+    )sql",
+};
+
+constexpr const char* kPointColumns =
+    "p.id, p.backup_id, p.disk, p.kind, p.reason, p.file, p.parent_id, "
+    "p.virtual_size, p.bytes_read, p.bytes_stored, p.seconds";
+
+PointRecord ReadPoint(const sqlite::Statement& s, int first) {
+  PointRecord p;
+  p.id = s.Int(first);
+  p.backup_id = s.Int(first + 1);
+  p.disk = s.Text(first + 2);
+  p.kind = s.Text(first + 3);
+  p.reason = s.Text(first + 4);
+  p.file = s.Text(first + 5);
+  if (!s.IsNull(first + 6)) {
+    p.parent_id = s.Int(first + 6);
+  }
+  p.virtual_size = static_cast<uint64_t>(s.Int(first + 7));
+  p.bytes_read = static_cast<uint64_t>(s.Int(first + 8));
+  p.bytes_stored = static_cast<uint64_t>(s.Int(first + 9));
+  p.seconds = s.Real(first + 10);
+  return p;
+}
+
+}  // namespace
+
+std::string BackupRecord::kind() const {
+  if (points.empty()) {
+    return "";
+  }
+  for (const auto& p : points) {
+    if (p.kind != "full") {
+      return "incremental";
+    }
+  }
+  return "full";
+}
+
+Catalog::Catalog(const std::string& path, bool create) : db_(path, create) {
+  Migrate();
+}
+
+int Catalog::SchemaVersion() {
+  return static_cast<int>(std::size(kMigrations));
+}
+
+void Catalog::Migrate() {
+  sqlite::Transaction tx(db_);
+  auto s = db_.Prepare("PRAGMA user_version");
+  s.Step();
+  const int64_t version = s.Int(0);
+  if (version > SchemaVersion()) {
+    throw Error(ErrorKind::kUnsupported,
+                "the catalog is from a newer Sendense (schema " +
+                    std::to_string(version) + ")");
+  }
+  for (int64_t v = version; v < SchemaVersion(); ++v) {
+    db_.Exec(kMigrations[v]);
+  }
+  db_.Exec("PRAGMA user_version = " + std::to_string(SchemaVersion()));
+  tx.Commit();
+}
+
+int64_t Catalog::EnsureVm(const std::string& name) {
+  db_.Prepare("INSERT OR IGNORE INTO vms (name) VALUES (?)")
+      .Bind(1, name)
+      .Run();
+  return *FindVm(name);
+}
+
+std::optional<int64_t> Catalog::FindVm(const std::string& name) {
+  auto s = db_.Prepare("SELECT id FROM vms WHERE name = ?");
+  s.Bind(1, name);
+  if (!s.Step()) {
+    return std::nullopt;
+  }
+  return s.Int(0);
+}
+
+std::vector<std::string> Catalog::VmNames() {
+  std::vector<std::string> names;
+  auto s = db_.Prepare("SELECT name FROM vms ORDER BY name");
+  while (s.Step()) {
+    names.push_back(s.Text(0));
+  }
+  return names;
+}
+
+int64_t Catalog::BeginBackup(int64_t vm_id,
+                             const std::string& base_name,
+                             const std::string& started_at,
+                             std::string& name) {
+  sqlite::Transaction tx(db_);
+  for (int n = 1;; ++n) {
+    name = n == 1 ? base_name : base_name + "-" + std::to_string(n);
+    auto s = db_.Prepare("SELECT 1 FROM backups WHERE vm_id = ? AND name = ?");
+    s.Bind(1, vm_id).Bind(2, name);
+    if (!s.Step()) {
+      break;
+    }
+  }
+  db_.Prepare(
+         "INSERT INTO backups (vm_id, name, started_at, state) "
+         "VALUES (?, ?, ?, 'running')")
+      .Bind(1, vm_id)
+      .Bind(2, name)
+      .Bind(3, started_at)
+      .Run();
+  const int64_t id = db_.LastInsertId();
+  tx.Commit();
+  return id;
+}
+
+void Catalog::CompleteBackup(int64_t backup_id,
+                             std::vector<PointRecord>& points,
+                             const std::string& finished_at) {
+  sqlite::Transaction tx(db_);
+  for (PointRecord& p : points) {
+    db_.Prepare(
+           "INSERT INTO points (backup_id, disk, kind, reason, file, "
+           "parent_id, virtual_size, bytes_read, bytes_stored, seconds) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .Bind(1, backup_id)
+        .Bind(2, p.disk)
+        .Bind(3, p.kind)
+        .Bind(4, p.reason)
+        .Bind(5, p.file)
+        .Bind(6, p.parent_id)
+        .Bind(7, static_cast<int64_t>(p.virtual_size))
+        .Bind(8, static_cast<int64_t>(p.bytes_read))
+        .Bind(9, static_cast<int64_t>(p.bytes_stored))
+        .Bind(10, p.seconds)
+        .Run();
+    p.id = db_.LastInsertId();
+    p.backup_id = backup_id;
+  }
+  db_.Prepare(
+         "UPDATE backups SET state = 'complete', finished_at = ? WHERE id = ?")
+      .Bind(1, finished_at)
+      .Bind(2, backup_id)
+      .Run();
+  tx.Commit();
+}
+
+void Catalog::FailBackup(int64_t backup_id,
+                         const std::string& error,
+                         const std::string& finished_at) {
+  db_.Prepare(
+         "UPDATE backups SET state = 'failed', error = ?, finished_at = ? "
+         "WHERE id = ?")
+      .Bind(1, error)
+      .Bind(2, finished_at)
+      .Bind(3, backup_id)
+      .Run();
+}
+
+std::vector<std::string> Catalog::FailInterrupted(
+    int64_t vm_id,
+    const std::string& error,
+    const std::string& finished_at) {
+  sqlite::Transaction tx(db_);
+  std::vector<std::string> names;
+  auto s = db_.Prepare(
+      "SELECT name FROM backups WHERE vm_id = ? AND state = 'running'");
+  s.Bind(1, vm_id);
+  while (s.Step()) {
+    names.push_back(s.Text(0));
+  }
+  db_.Prepare(
+         "UPDATE backups SET state = 'failed', error = ?, finished_at = ? "
+         "WHERE vm_id = ? AND state = 'running'")
+      .Bind(1, error)
+      .Bind(2, finished_at)
+      .Bind(3, vm_id)
+      .Run();
+  tx.Commit();
+  return names;
+}
+
+std::optional<PointRecord> Catalog::LatestPoint(int64_t vm_id,
+                                                const std::string& disk) {
+  auto s = db_.Prepare(std::string("SELECT ") + kPointColumns +
+                       " FROM points p JOIN backups b ON b.id = p.backup_id "
+                       "WHERE b.vm_id = ? AND p.disk = ? AND "
+                       "b.state = 'complete' ORDER BY b.id DESC LIMIT 1");
+  s.Bind(1, vm_id).Bind(2, disk);
+  if (!s.Step()) {
+    return std::nullopt;
+  }
+  return ReadPoint(s, 0);
+}
+
+std::vector<BackupRecord> Catalog::Backups(const std::string& vm) {
+  std::vector<BackupRecord> backups;
+  std::map<int64_t, size_t> index;
+  auto s = db_.Prepare(
+      "SELECT b.id, v.name, b.name, b.started_at, "
+      "coalesce(b.finished_at, ''), b.state, coalesce(b.error, '') "
+      "FROM backups b JOIN vms v ON v.id = b.vm_id "
+      "WHERE ?1 = '' OR v.name = ?1 ORDER BY v.name, b.id");
+  s.Bind(1, vm);
+  while (s.Step()) {
+    BackupRecord b;
+    b.id = s.Int(0);
+    b.vm = s.Text(1);
+    b.name = s.Text(2);
+    b.started_at = s.Text(3);
+    b.finished_at = s.Text(4);
+    b.state = s.Text(5);
+    b.error = s.Text(6);
+    index[b.id] = backups.size();
+    backups.push_back(std::move(b));
+  }
+  auto p = db_.Prepare(std::string("SELECT ") + kPointColumns +
+                       " FROM points p JOIN backups b ON b.id = p.backup_id "
+                       "JOIN vms v ON v.id = b.vm_id "
+                       "WHERE ?1 = '' OR v.name = ?1 ORDER BY p.disk");
+  p.Bind(1, vm);
+  while (p.Step()) {
+    PointRecord point = ReadPoint(p, 0);
+    auto it = index.find(point.backup_id);
+    if (it != index.end()) {
+      backups[it->second].points.push_back(std::move(point));
+    }
+  }
+  return backups;
+}
+
+std::vector<std::string> Catalog::PointFiles(int64_t vm_id) {
+  std::vector<std::string> files;
+  auto s = db_.Prepare(
+      "SELECT p.file FROM points p JOIN backups b ON b.id = p.backup_id "
+      "WHERE b.vm_id = ?");
+  s.Bind(1, vm_id);
+  while (s.Step()) {
+    files.push_back(s.Text(0));
+  }
+  return files;
+}
+
+}  // namespace sendense

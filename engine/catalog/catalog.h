@@ -1,0 +1,88 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/catalog/sqlite.h"
+
+namespace sendense {
+
+// One stored point: one disk of one backup, one QCOW2 file.
+struct PointRecord {
+  int64_t id = 0;
+  int64_t backup_id = 0;
+  std::string disk;
+  std::string kind;                  // "full" or "incremental"
+  std::string reason;                // why this kind
+  std::string file;                  // relative to the repository
+  std::optional<int64_t> parent_id;  // the backing point of an incremental
+  uint64_t virtual_size = 0;
+  uint64_t bytes_read = 0;
+  uint64_t bytes_stored = 0;
+  double seconds = 0;
+};
+
+struct BackupRecord {
+  int64_t id = 0;
+  std::string vm;
+  std::string name;  // the time, e.g. 2026-11-24T09.00.00Z, unique per VM
+  std::string started_at;
+  std::string finished_at;
+  std::string state;  // "running", "complete" or "failed"
+  std::string error;
+  std::vector<PointRecord> points;
+
+  // "full" when every point is full, else "incremental" ("" with none).
+  std::string kind() const;
+};
+
+// The SQLite catalog of a repository: VMs, backups and points. Schema
+// changes are numbered migrations recorded in PRAGMA user_version. Each
+// method is one transaction. Not thread-safe: one Catalog per thread.
+class Catalog {
+ public:
+  // Opens the catalog at `path`, creating it when `create`, and applies
+  // pending migrations.
+  Catalog(const std::string& path, bool create);
+
+  static int SchemaVersion();
+
+  int64_t EnsureVm(const std::string& name);
+  std::optional<int64_t> FindVm(const std::string& name);
+  std::vector<std::string> VmNames();
+
+  // Records a running backup of `vm_id` named `base_name`, or `base_name-2`,
+  // `-3`... when that name is taken. Returns its id; sets `name`.
+  int64_t BeginBackup(int64_t vm_id,
+                      const std::string& base_name,
+                      const std::string& started_at,
+                      std::string& name);
+  // Records the points and marks the backup complete, atomically.
+  void CompleteBackup(int64_t backup_id,
+                      std::vector<PointRecord>& points,
+                      const std::string& finished_at);
+  void FailBackup(int64_t backup_id,
+                  const std::string& error,
+                  const std::string& finished_at);
+  // Marks the VM's backups still "running" as failed with `error`; returns
+  // their names. Called under the VM's lock, so none of them is live.
+  std::vector<std::string> FailInterrupted(int64_t vm_id,
+                                           const std::string& error,
+                                           const std::string& finished_at);
+
+  // The newest point of `disk` in a complete backup of `vm_id`.
+  std::optional<PointRecord> LatestPoint(int64_t vm_id,
+                                         const std::string& disk);
+  // Backups (with their points), oldest first; all VMs when `vm` is empty.
+  std::vector<BackupRecord> Backups(const std::string& vm);
+  // Every file the catalog references for `vm_id`.
+  std::vector<std::string> PointFiles(int64_t vm_id);
+
+ private:
+  void Migrate();
+  sqlite::Database db_;
+};
+
+}  // namespace sendense

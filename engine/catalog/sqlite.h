@@ -1,0 +1,77 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace sendense::sqlite {
+
+class Statement;
+
+// One SQLite connection. Errors throw sendense::Error (kIo, or kNoSpace
+// when the disk is full). Not thread-safe: one connection per thread.
+class Database {
+ public:
+  // Opens (creating when `create`) the database at `path` in WAL mode with
+  // foreign keys on and a busy timeout, so that several processes can share
+  // it.
+  Database(const std::string& path, bool create);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  void Exec(const std::string& sql);
+  Statement Prepare(const std::string& sql);
+  int64_t LastInsertId() const;
+  sqlite3* handle() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// A prepared statement. Bind parameters are 1-based, columns 0-based.
+class Statement {
+ public:
+  Statement(Database& db, const std::string& sql);
+  Statement(Statement&& other) noexcept;
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, double value);
+  Statement& Bind(int index, const std::string& value);
+  Statement& Bind(int index, std::nullopt_t);
+  Statement& Bind(int index, const std::optional<int64_t>& value);
+
+  // Steps once: true while a row is available.
+  bool Step();
+  // Steps to the end (for statements without results).
+  void Run();
+
+  int64_t Int(int column) const;
+  double Real(int column) const;
+  std::string Text(int column) const;
+  bool IsNull(int column) const;
+
+ private:
+  Database* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless Commit() is called.
+class Transaction {
+ public:
+  explicit Transaction(Database& db);
+  ~Transaction();
+  void Commit();
+
+ private:
+  Database& db_;
+  bool done_ = false;
+};
+
+}  // namespace sendense::sqlite

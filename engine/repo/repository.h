@@ -1,0 +1,67 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/catalog/catalog.h"
+
+namespace sendense {
+
+// A repository is one directory:
+//   catalog.db            the SQLite catalog (WAL)
+//   api-token             the HTTP API's bearer token (mode 0600)
+//   locks/<vm>.lock       held (flock) while a backup of <vm> runs
+//   vms/<vm>/<disk>/<backup>.qcow2   the points
+// Points are written under a temporary name (".<name>.tmp"), fsynced,
+// renamed and their directory fsynced before the catalog records them.
+class Repository {
+ public:
+  // Creates a repository at `path`, which must not exist or be an empty
+  // directory. Throws Error kAlreadyExists / kInvalidArgument.
+  static void Init(const std::string& path);
+
+  // Opens the repository at `path`; Error kNotFound when it is not one.
+  explicit Repository(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  std::string Absolute(const std::string& relative) const {
+    return path_ + "/" + relative;
+  }
+  // A new catalog connection (one per thread).
+  std::unique_ptr<Catalog> OpenCatalog() const;
+  std::string TokenPath() const { return path_ + "/api-token"; }
+
+  // The directory of a disk's points relative to the repository, created
+  // when missing.
+  std::string MakeDiskDir(const std::string& vm, const std::string& disk) const;
+
+  // An exclusive lock on one VM (flock on locks/<vm>.lock), released by the
+  // destructor or when the process dies.
+  class VmLock {
+   public:
+    VmLock(const Repository& repo, const std::string& vm);
+    ~VmLock();
+    VmLock(const VmLock&) = delete;
+    VmLock& operator=(const VmLock&) = delete;
+
+   private:
+    int fd_ = -1;
+  };
+
+  struct Reclaimed {
+    std::vector<std::string> interrupted_backups;
+    std::vector<std::string> removed_files;
+    uint64_t removed_bytes = 0;
+  };
+  // Cleans up after interrupted runs of `vm`: backups left "running" are
+  // marked failed, temporary files and point files the catalog does not
+  // know are removed. Call with the VM's lock held.
+  Reclaimed Reclaim(Catalog& catalog, const std::string& vm) const;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace sendense
