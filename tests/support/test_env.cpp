@@ -26,7 +26,7 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-CommandResult Run(const std::string& command) {
+CommandResult RunCommand(const std::string& command) {
   CommandResult r;
   FILE* p = ::popen((command + " 2>&1").c_str(), "r");
   if (p == nullptr) {
@@ -43,7 +43,7 @@ CommandResult Run(const std::string& command) {
 }
 
 std::string RunOrFail(const std::string& command) {
-  CommandResult r = Run(command);
+  CommandResult r = RunCommand(command);
   if (r.status != 0) {
     ADD_FAILURE() << "command failed (" << r.status << "): " << command << "\n"
                   << r.output;

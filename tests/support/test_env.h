@@ -34,7 +34,7 @@ struct CommandResult {
 };
 
 // Runs `command` through /bin/sh and returns its status and output.
-CommandResult Run(const std::string& command);
+CommandResult RunCommand(const std::string& command);
 // Runs `command` and fails the current test (ADD_FAILURE) unless it exits 0.
 std::string RunOrFail(const std::string& command);
 // Quotes `s` for /bin/sh.
