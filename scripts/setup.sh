@@ -15,7 +15,7 @@ packages=(
   qemu-utils qemu-system-common qemu-block-extra nbdkit libnbd-bin
   libguestfs-tools guestmount linux-image-amd64 samba smbclient
   e2fsprogs xfsprogs dosfstools ntfs-3g lvm2 fdisk rsync curl
-  wrk hyperfine fio
+  wrk hyperfine fio time bc
 )
 
 missing=()

@@ -41,6 +41,10 @@ class File {
   // Asks the kernel to start writing [offset, offset + length) back to disk
   // without waiting, so that a later Sync() has little left to do.
   void StartWriteback(uint64_t offset, uint64_t length) const;
+  // Waits until [offset, offset + length) is on disk, then drops it from the
+  // page cache: data written once and not read back soon should not push
+  // everything else out of memory (nbdcopy does the same).
+  void FlushAndDropCache(uint64_t offset, uint64_t length) const;
 
  private:
   int fd_ = -1;

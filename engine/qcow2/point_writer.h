@@ -119,6 +119,7 @@ class PointWriter {
   size_t table_capacity_;
   uint64_t compressed_cursor_ = 0;  // next free byte in a compressed cluster
   uint64_t writeback_from_ = 0;     // host bytes below were handed to the disk
+  uint64_t dropped_to_ = 0;         // host bytes below were dropped from cache
 
   // Compression pool.
   std::condition_variable jobs_changed_;
