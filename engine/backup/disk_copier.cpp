@@ -23,30 +23,38 @@ void CopyDisk(std::unique_ptr<NbdConnection> first,
   }
 
   // Requests never cross a multiple of request_bytes (a whole number of
-  // clusters), so each one is whole clusters for the writer.
+  // clusters), so each one is whole clusters for the writer. They are cut
+  // from the plan lazily, a batch at a time, so memory does not grow with
+  // the disk.
   const uint64_t step =
       std::max<uint64_t>(options.request_bytes, writer.cluster_size());
-  std::vector<NbdConnection::Range> requests;
-  for (const ByteRange& r : plan.data) {
-    for (uint64_t off = r.offset; off < r.end();) {
-      const uint64_t end = std::min(r.end(), (off / step + 1) * step);
-      requests.push_back({off, end - off});
-      off = end;
-    }
-  }
-  if (requests.empty()) {
+  if (plan.data.empty()) {
     return;
   }
+  std::mutex cursor_mutex;
+  size_t range_index = 0;
+  uint64_t range_pos = plan.data.front().offset;
+  auto next_batch = [&](std::vector<NbdConnection::Range>& batch) {
+    constexpr size_t kBatch = 64;
+    batch.clear();
+    std::lock_guard lock(cursor_mutex);
+    while (batch.size() < kBatch && range_index < plan.data.size()) {
+      const ByteRange& r = plan.data[range_index];
+      const uint64_t end = std::min(r.end(), (range_pos / step + 1) * step);
+      batch.push_back({range_pos, end - range_pos});
+      range_pos = end;
+      if (range_pos >= r.end() && ++range_index < plan.data.size()) {
+        range_pos = plan.data[range_index].offset;
+      }
+    }
+    return !batch.empty();
+  };
 
   const size_t workers =
-      first->CanMultiConn()
-          ? std::clamp<size_t>(options.connections, 1, requests.size())
-          : 1;
-  std::atomic<size_t> next{0};
+      first->CanMultiConn() ? std::max<size_t>(options.connections, 1) : 1;
   std::atomic<bool> stop{false};
   std::mutex error_mutex;
   std::exception_ptr error;
-  constexpr size_t kBatch = 64;
 
   auto work = [&](NbdConnection* conn) {
     try {
@@ -56,21 +64,17 @@ void CopyDisk(std::unique_ptr<NbdConnection> first,
                                               options.timeout);
         conn = own.get();
       }
-      while (!stop) {
-        const size_t begin = next.fetch_add(kBatch);
-        if (begin >= requests.size()) {
-          break;
-        }
-        const size_t n = std::min(kBatch, requests.size() - begin);
-        conn->ReadRanges(
-            std::span(requests).subspan(begin, n), options.in_flight, step,
-            [&](uint64_t offset, std::span<const std::byte> data) {
-              if (cancel || stop) {
-                throw Error(ErrorKind::kCancelled, "backup cancelled");
-              }
-              writer.WriteData(offset, data);
-              bytes_done += data.size();
-            });
+      std::vector<NbdConnection::Range> batch;
+      while (!stop && next_batch(batch)) {
+        conn->ReadRanges(batch, options.in_flight, step,
+                         [&](uint64_t offset, std::span<const std::byte> data) {
+                           if (cancel || stop) {
+                             throw Error(ErrorKind::kCancelled,
+                                         "backup cancelled");
+                           }
+                           writer.WriteData(offset, data);
+                           bytes_done += data.size();
+                         });
       }
     } catch (...) {
       std::lock_guard lock(error_mutex);

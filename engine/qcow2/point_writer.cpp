@@ -108,7 +108,6 @@ void PointWriter::CheckRange(uint64_t offset, uint64_t length) const {
 uint64_t PointWriter::AllocateClusters(uint64_t count) {
   const uint64_t first = next_host_cluster_;
   next_host_cluster_ += count;
-  refcounts_.resize(next_host_cluster_, 1);
   return first;
 }
 
@@ -304,11 +303,10 @@ void PointWriter::StoreCompressed(uint64_t cluster,
     const uint64_t used = compressed_cursor_ % cluster_size_;
     if (compressed_cursor_ == 0 || used == 0 || used + size > cluster_size_) {
       compressed_cursor_ = AllocateClusters(1) * cluster_size_;
-      refcounts_.back() = 0;  // counted per compressed cluster below
     }
     offset = compressed_cursor_;
     compressed_cursor_ += size;
-    ++refcounts_[offset / cluster_size_];
+    ++compressed_refcounts_[offset / cluster_size_];
     const uint32_t shift = 62 - (options_.cluster_bits - 8);
     const uint64_t sectors =
         ((offset + size - 1) / kSectorSize) - (offset / kSectorSize);
@@ -382,10 +380,12 @@ void PointWriter::WriteRefcounts(uint64_t& table_offset,
     std::fill(raw.begin(), raw.end(), std::byte{0});
     for (uint64_t i = 0; i < per_block; ++i) {
       const uint64_t c = b * per_block + i;
-      if (c >= refcounts_.size()) {
+      if (c >= next_host_cluster_) {
         break;
       }
-      StoreBe16(&raw[i * 2], refcounts_[c]);
+      const auto it = compressed_refcounts_.find(c);
+      StoreBe16(&raw[i * 2],
+                it == compressed_refcounts_.end() ? 1 : it->second);
     }
     const uint64_t where = (blocks_first + b) * cluster_size_;
     file_.WriteAll(raw, where);

@@ -42,11 +42,13 @@ struct PointWriterStats {
 // overlay, zero ranges and all-zero data become zero clusters that hide the
 // backing data; in a full image they are simply left unallocated.
 //
-// Host space is allocated with a bump pointer; L2 tables live in a bounded
-// write-back cache; refcounts are kept as one 16-bit count per host cluster
-// (32 MiB per TiB stored at 64 KiB clusters) and written at Finish with the
-// L1 table and the header, so the file only becomes a valid image at the
-// very end and `qemu-img check` finds no errors and no leaks.
+// Host space is allocated with a bump pointer, so every host cluster below
+// it is in use exactly once (refcount 1) except the ones packed with
+// compressed clusters, which are counted; L2 tables live in a bounded
+// write-back cache. Memory stays bounded whatever the disk size (the L1
+// table is 8 bytes per 512 MiB). Refcounts, the L1 table and the header are
+// written at Finish, so the file only becomes a valid image at the very end
+// and `qemu-img check` finds no errors and no leaks.
 //
 // Thread model: WriteData and WriteZeroes may be called from several
 // threads at once for different clusters (metadata is guarded by one mutex,
@@ -112,8 +114,10 @@ class PointWriter {
 
   std::mutex mutex_;  // guards everything below
   uint64_t next_host_cluster_ = 0;
-  std::vector<uint16_t> refcounts_;  // per host cluster
-  std::vector<uint64_t> l1_;         // host offsets of L2 tables
+  // Every allocated host cluster has refcount 1 except those holding
+  // compressed clusters, which count the compressed clusters inside.
+  std::unordered_map<uint64_t, uint16_t> compressed_refcounts_;
+  std::vector<uint64_t> l1_;  // host offsets of L2 tables
   std::unordered_map<uint64_t, L2Slot> tables_;
   std::list<uint64_t> lru_;  // cached L1 indexes, most recent first
   size_t table_capacity_;
