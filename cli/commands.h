@@ -20,6 +20,7 @@ const std::string& RequireRepo(const GlobalOptions& global);
 void RegisterInit(CLI::App& app, GlobalOptions& global);
 void RegisterBackup(CLI::App& app, GlobalOptions& global);
 void RegisterList(CLI::App& app, GlobalOptions& global);
+void RegisterMount(CLI::App& app, GlobalOptions& global);
 
 // "1.5 GiB"
 std::string HumanBytes(double bytes);

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   RegisterInit(app, global);
   RegisterBackup(app, global);
   RegisterList(app, global);
+  RegisterMount(app, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,7 +14,7 @@ packages=(
   # real parts the tests and benchmarks start
   qemu-utils qemu-system-common qemu-block-extra nbdkit libnbd-bin
   libguestfs-tools guestmount linux-image-amd64 samba smbclient
-  e2fsprogs xfsprogs dosfstools ntfs-3g lvm2 fdisk rsync curl
+  e2fsprogs xfsprogs dosfstools ntfs-3g lvm2 fdisk rsync curl sqlite3
   wrk hyperfine fio time bc
 )
 

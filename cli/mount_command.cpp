@@ -1,0 +1,22 @@
+#include "cli/commands.h"
+#include "fs/mount.h"
+
+namespace sendense::cli {
+
+void RegisterMount(CLI::App& app, GlobalOptions& global) {
+  auto options = std::make_shared<fs::MountOptions>();
+  auto* cmd = app.add_subcommand(
+      "mount", "Mount the repository as a read-only tree of points-in-time");
+  cmd->add_option("MOUNTPOINT", options->mountpoint, "An existing directory")
+      ->required();
+  cmd->add_flag("--foreground,-f", options->foreground,
+                "Stay in the foreground (logs on stderr)");
+  cmd->add_flag("--allow-other", options->allow_other,
+                "Let other users in (with default_permissions)");
+  cmd->callback([&global, options] {
+    Repository repo(RequireRepo(global));
+    fs::MountAndServe(repo, *options);
+  });
+}
+
+}  // namespace sendense::cli

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cerrno>
+#include <new>
+
+#include "engine/error.h"
+
+namespace sendense::fs {
+
+// The one place where engine errors become errno values for the kernel.
+inline int ToErrno(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidArgument:
+      return EINVAL;
+    case ErrorKind::kNotFound:
+      return ENOENT;
+    case ErrorKind::kAlreadyExists:
+      return EEXIST;
+    case ErrorKind::kUnsupported:
+      return EOPNOTSUPP;
+    case ErrorKind::kNoSpace:
+      return ENOSPC;
+    case ErrorKind::kTimeout:
+      return ETIMEDOUT;
+    case ErrorKind::kCancelled:
+      return EINTR;
+    case ErrorKind::kCorrupt:
+    case ErrorKind::kIo:
+      return EIO;
+  }
+  return EIO;
+}
+
+}  // namespace sendense::fs

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "engine/qcow2/chain_reader.h"
+#include "engine/repo/repository.h"
+#include "fs/read_pool.h"
+#include "fs/tree.h"
+
+namespace sendense::fs {
+
+// Opened chains shared by every open file of the same point; a chain is
+// closed when its last file is.
+class ChainCache {
+ public:
+  std::shared_ptr<const qcow2::ChainReader> Open(const std::string& path);
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::weak_ptr<const qcow2::ChainReader>>
+      open_;
+};
+
+// Everything the FUSE callbacks need, reached through the session's user
+// data (never through globals).
+struct FsContext {
+  explicit FsContext(const Repository& r) : repo(r) {}
+  const Repository& repo;
+  Tree tree;
+  ChainCache chains;
+  std::unique_ptr<ReadPool> reads;  // created once the process is final
+};
+
+}  // namespace sendense::fs

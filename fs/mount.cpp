@@ -1,0 +1,200 @@
+#include "fs/mount.h"
+
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <sstream>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "engine/error.h"
+#include "fs/fs_context.h"
+#include "fs/fuse_ops.h"
+
+namespace sendense::fs {
+namespace {
+
+// The kernel's read-ahead for this mount (128 KiB by default) caps cached
+// reads; raise it. The device number comes from /proc/self/mountinfo: a
+// stat() of the mount point would wait for this very process.
+void RaiseReadAhead(const std::string& mountpoint, unsigned kb) {
+  char real[PATH_MAX];
+  if (::realpath(mountpoint.c_str(), real) == nullptr) {
+    return;
+  }
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string line, device;
+  while (std::getline(mounts, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    if (point == real && line.find(" - fuse.sendense ") != std::string::npos) {
+      device = dev;  // the last mount there wins
+    }
+  }
+  const std::string path = "/sys/class/bdi/" + device + "/read_ahead_kb";
+  std::ofstream out(path);
+  out << kb;
+  out.flush();
+  if (device.empty() || !out) {
+    std::fprintf(stderr,
+                 "sendense: could not raise read-ahead (%s); reads stay at "
+                 "the kernel's default\n",
+                 path.c_str());
+  }
+}
+
+// A mount whose daemon died (kill -9, a crash) answers ENOTCONN; it is
+// detached so that a new mount can take its place.
+void DetachDeadMount(const std::string& mountpoint) {
+  // statfs always reaches the daemon; a stat may be answered from cache.
+  struct statvfs st {};
+  if (::statvfs(mountpoint.c_str(), &st) == 0 || errno != ENOTCONN) {
+    return;
+  }
+  std::fprintf(stderr, "sendense: detaching the dead mount at %s\n",
+               mountpoint.c_str());
+  const char* argv[] = {"fusermount3",      "-u",   "-z", "-q",
+                        mountpoint.c_str(), nullptr};
+  pid_t pid = 0;
+  if (::posix_spawnp(&pid, "fusermount3", nullptr, nullptr,
+                     const_cast<char**>(argv), environ) == 0) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+}
+
+// Polls the catalog and tells the kernel what changed.
+class Refresher {
+ public:
+  Refresher(FsContext& ctx, fuse_session* se, double seconds)
+      : ctx_(ctx), se_(se), period_(seconds) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Refresher() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_ptr<Catalog> catalog;
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, period_, [this] { return stop_; })) {
+      lock.unlock();
+      try {
+        if (!catalog) {
+          catalog = ctx_.repo.OpenCatalog();
+        }
+        std::vector<std::pair<uint64_t, std::string>> gone;
+        if (ctx_.tree.Update(catalog->Backups(""), &gone)) {
+          Notify(gone);
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "sendense: refreshing the tree: %s\n", e.what());
+        catalog.reset();
+      }
+      lock.lock();
+    }
+  }
+
+  void Notify(const std::vector<std::pair<uint64_t, std::string>>& gone) {
+    for (const auto& [parent, name] : gone) {
+      fuse_lowlevel_notify_inval_entry(se_, parent, name.c_str(), name.size());
+    }
+    // Directories that gain entries, and the `latest` links.
+    const auto snap = ctx_.tree.Current();
+    fuse_lowlevel_notify_inval_inode(se_, Tree::kRootIno, 0, 0);
+    if (const Node* root = snap->Find(Tree::kRootIno)) {
+      for (const auto& [vm, ino] : root->children) {
+        fuse_lowlevel_notify_inval_inode(se_, ino, 0, 0);
+        if (const Node* latest = snap->Child(ino, "latest")) {
+          fuse_lowlevel_notify_inval_inode(se_, latest->ino, 0, 0);
+          fuse_lowlevel_notify_inval_entry(se_, ino, "latest", 6);
+        }
+      }
+    }
+  }
+
+  FsContext& ctx_;
+  fuse_session* se_;
+  std::chrono::duration<double> period_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+void MountAndServe(const Repository& repo, const MountOptions& options) {
+  FsContext ctx(repo);
+  {
+    // The first snapshot is ready before the mount appears.
+    auto catalog = repo.OpenCatalog();
+    ctx.tree.Update(catalog->Backups(""));
+  }
+  std::string opts =
+      "ro,nosuid,nodev,fsname=sendense,subtype=sendense,max_read=1048576";
+  if (options.allow_other) {
+    opts += ",allow_other,default_permissions";
+  }
+  const char* argv[] = {"sendense", "-o", opts.c_str()};
+  fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
+  const fuse_lowlevel_ops& ops = GetFuseOperations();
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &ctx);
+  if (se == nullptr) {
+    throw Error(ErrorKind::kInvalidArgument, "cannot create the FUSE session");
+  }
+  struct SessionGuard {
+    fuse_session* se;
+    bool mounted = false;
+    ~SessionGuard() {
+      fuse_remove_signal_handlers(se);
+      if (mounted) {
+        fuse_session_unmount(se);
+      }
+      fuse_session_destroy(se);
+    }
+  } guard{se};
+  if (fuse_set_signal_handlers(se) != 0) {
+    throw Error(ErrorKind::kIo, "cannot install signal handlers");
+  }
+  DetachDeadMount(options.mountpoint);
+  char real[PATH_MAX];
+  if (::realpath(options.mountpoint.c_str(), real) == nullptr) {
+    throw Error(ErrorKind::kNotFound,
+                "mount point " + options.mountpoint + " does not exist");
+  }
+  if (fuse_session_mount(se, real) != 0) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "cannot mount the tree at " + options.mountpoint +
+                    " (does it exist, and is /dev/fuse usable?)");
+  }
+  guard.mounted = true;
+  RaiseReadAhead(real, options.read_ahead_kb);
+  // Threads start after daemonizing: fork keeps only the calling thread.
+  fuse_daemonize(options.foreground ? 1 : 0);
+  ctx.reads = std::make_unique<ReadPool>(options.read_threads, "sendense-read");
+  {
+    Refresher refresher(ctx, se, options.refresh_seconds);
+    fuse_session_loop(se);
+  }
+  ctx.reads.reset();  // answers what is queued before the session goes
+}
+
+}  // namespace sendense::fs

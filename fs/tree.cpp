@@ -1,0 +1,195 @@
+#include "fs/tree.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace sendense::fs {
+
+struct stat Node::Stat() const {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_nlink = kind == Kind::kDirectory ? 2 : 1;
+  st.st_uid = 0;
+  st.st_gid = 0;
+  switch (kind) {
+    case Kind::kDirectory:
+      st.st_mode = S_IFDIR | 0555;
+      break;
+    case Kind::kSymlink:
+      st.st_mode = S_IFLNK | 0777;
+      break;
+    default:
+      st.st_mode = S_IFREG | 0444;
+  }
+  st.st_size =
+      static_cast<off_t>(kind == Kind::kSymlink ? content.size() : size);
+  st.st_blksize = 65536;
+  st.st_blocks = static_cast<blkcnt_t>((st.st_size + 511) / 512);
+  st.st_mtim.tv_sec = mtime;
+  st.st_ctim.tv_sec = mtime;
+  st.st_atim.tv_sec = mtime;
+  return st;
+}
+
+const Node* TreeSnapshot::Find(uint64_t ino) const {
+  auto it = nodes_.find(ino);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+const Node* TreeSnapshot::Child(uint64_t parent,
+                                const std::string& name) const {
+  const Node* p = Find(parent);
+  if (p == nullptr || p->kind != Node::Kind::kDirectory) {
+    return nullptr;
+  }
+  auto it = p->children.find(name);
+  return it == p->children.end() ? nullptr : Find(it->second);
+}
+
+int64_t ParseIsoTime(const std::string& iso) {
+  std::tm tm{};
+  if (strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm) == nullptr) {
+    return 0;
+  }
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+std::string BackupJson(const BackupRecord& b) {
+  nlohmann::json disks = nlohmann::json::array();
+  for (const auto& p : b.points) {
+    disks.push_back({{"disk", p.disk},
+                     {"kind", p.kind},
+                     {"reason", p.reason},
+                     {"virtual_size", p.virtual_size},
+                     {"bytes_read", p.bytes_read},
+                     {"bytes_stored", p.bytes_stored},
+                     {"file", p.file}});
+  }
+  nlohmann::json j = {{"vm", b.vm},
+                      {"backup", b.name},
+                      {"id", b.id},
+                      {"kind", b.kind()},
+                      {"started_at", b.started_at},
+                      {"finished_at", b.finished_at},
+                      {"disks", disks}};
+  return j.dump(2) + "\n";
+}
+
+Tree::Tree() {
+  auto empty = std::make_shared<TreeSnapshot>();
+  Node root;
+  root.ino = kRootIno;
+  empty->nodes_[kRootIno] = root;
+  current_ = empty;
+}
+
+std::shared_ptr<const TreeSnapshot> Tree::Current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+uint64_t Tree::InodeFor(const std::string& path) {
+  auto [it, inserted] = inodes_.emplace(path, next_ino_);
+  if (inserted) {
+    ++next_ino_;
+  }
+  return it->second;
+}
+
+bool Tree::Update(const std::vector<BackupRecord>& backups,
+                  std::vector<std::pair<uint64_t, std::string>>* gone) {
+  std::lock_guard lock(mutex_);
+  std::string fingerprint;
+  for (const auto& b : backups) {
+    if (b.state == "complete") {
+      fingerprint += std::to_string(b.id) + ",";
+    }
+  }
+  if (fingerprint == fingerprint_) {
+    return false;
+  }
+
+  auto snap = std::make_shared<TreeSnapshot>();
+  auto& nodes = snap->nodes_;
+  Node& root = nodes[kRootIno];
+  root.ino = kRootIno;
+  auto add = [&](uint64_t parent, const std::string& path,
+                 const std::string& name, Node node) -> Node& {
+    node.ino = InodeFor(path);
+    nodes[parent].children[name] = node.ino;
+    return nodes[node.ino] = std::move(node);
+  };
+
+  for (const auto& b : backups) {
+    if (b.state != "complete") {
+      continue;
+    }
+    const int64_t mtime = ParseIsoTime(b.finished_at);
+    const std::string vm_path = "/" + b.vm;
+    Node vm_dir;
+    if (!root.children.count(b.vm)) {
+      add(kRootIno, vm_path, b.vm, vm_dir);
+    }
+    const uint64_t vm_ino = root.children[b.vm];
+    nodes[vm_ino].mtime = std::max(nodes[vm_ino].mtime, mtime);
+    root.mtime = std::max(root.mtime, mtime);
+
+    Node point_dir;
+    point_dir.mtime = mtime;
+    point_dir.immutable = true;
+    const std::string point_path = vm_path + "/" + b.name;
+    const uint64_t point_ino = add(vm_ino, point_path, b.name, point_dir).ino;
+
+    Node json;
+    json.kind = Node::Kind::kJson;
+    json.content = BackupJson(b);
+    json.size = json.content.size();
+    json.mtime = mtime;
+    json.immutable = true;
+    add(point_ino, point_path + "/backup.json", "backup.json", json);
+
+    Node disks;
+    disks.mtime = mtime;
+    disks.immutable = true;
+    const uint64_t disks_ino =
+        add(point_ino, point_path + "/disks", "disks", disks).ino;
+    for (const auto& p : b.points) {
+      Node raw;
+      raw.kind = Node::Kind::kRawDisk;
+      raw.size = p.virtual_size;
+      raw.mtime = mtime;
+      raw.immutable = true;
+      raw.point_file = p.file;
+      add(disks_ino, point_path + "/disks/" + p.disk + ".raw", p.disk + ".raw",
+          raw);
+    }
+
+    // Backups come oldest first, so the last one seen is the newest.
+    Node latest;
+    latest.kind = Node::Kind::kSymlink;
+    latest.content = b.name;
+    latest.mtime = mtime;
+    add(vm_ino, vm_path + "/latest", "latest", latest);
+  }
+
+  if (gone != nullptr) {
+    // Only the topmost entry of a vanished subtree: the rest goes with it.
+    for (const auto& [ino, old] : current_->nodes_) {
+      const Node* now = snap->Find(ino);
+      if (now == nullptr) {
+        continue;
+      }
+      for (const auto& [name, child] : old.children) {
+        const auto it = now->children.find(name);
+        if (it == now->children.end() || it->second != child) {
+          gone->emplace_back(ino, name);
+        }
+      }
+    }
+  }
+  fingerprint_ = fingerprint;
+  current_ = snap;
+  return true;
+}
+
+}  // namespace sendense::fs

@@ -1,0 +1,84 @@
+// The tree's shape and inode rules, without mounting.
+
+#include "fs/tree.h"
+
+#include <gtest/gtest.h>
+
+namespace sendense::fs {
+namespace {
+
+BackupRecord Backup(int64_t id,
+                    const std::string& vm,
+                    const std::string& name,
+                    const std::string& state = "complete") {
+  BackupRecord b;
+  b.id = id;
+  b.vm = vm;
+  b.name = name;
+  b.state = state;
+  b.finished_at = "2026-11-24T09:00:0" + std::to_string(id % 10) + "Z";
+  PointRecord p;
+  p.disk = "sda";
+  p.kind = "full";
+  p.file = "vms/" + vm + "/sda/" + name + ".qcow2";
+  p.virtual_size = 1 << 20;
+  b.points.push_back(p);
+  return b;
+}
+
+TEST(TreeTest, ShapeOfPointsAndLatest) {
+  Tree tree;
+  ASSERT_TRUE(tree.Update({Backup(1, "web", "2026-11-24T09.00.00Z"),
+                           Backup(2, "web", "2026-11-24T09.00.00Z-2"),
+                           Backup(3, "web", "2026-11-24T10.00.00Z", "failed"),
+                           Backup(4, "db", "2026-11-24T09.30.00Z")}));
+  const auto snap = tree.Current();
+  const Node* web = snap->Child(Tree::kRootIno, "web");
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->children.size(), 3u);  // two points and latest
+  EXPECT_EQ(snap->Child(web->ino, "2026-11-24T10.00.00Z"), nullptr);
+  const Node* latest = snap->Child(web->ino, "latest");
+  ASSERT_NE(latest, nullptr);
+  EXPECT_EQ(latest->content, "2026-11-24T09.00.00Z-2");
+  const Node* point = snap->Child(web->ino, "2026-11-24T09.00.00Z");
+  const Node* disks = snap->Child(point->ino, "disks");
+  const Node* raw = snap->Child(disks->ino, "sda.raw");
+  ASSERT_NE(raw, nullptr);
+  EXPECT_EQ(raw->size, 1u << 20);
+  EXPECT_EQ(raw->Stat().st_mode, S_IFREG | 0444);
+  EXPECT_EQ(raw->mtime, ParseIsoTime("2026-11-24T09:00:01Z"));
+  EXPECT_TRUE(raw->immutable);
+  EXPECT_FALSE(web->immutable);
+  const Node* json = snap->Child(point->ino, "backup.json");
+  EXPECT_NE(json->content.find("\"backup\": \"2026-11-24T09.00.00Z\""),
+            std::string::npos);
+  EXPECT_EQ(json->Stat().st_size, static_cast<off_t>(json->content.size()));
+}
+
+TEST(TreeTest, InodesAreStableAndNeverReused) {
+  Tree tree;
+  tree.Update({Backup(1, "web", "a"), Backup(2, "web", "b")});
+  const auto first = tree.Current();
+  const uint64_t web = first->Child(Tree::kRootIno, "web")->ino;
+  const uint64_t a = first->Child(web, "a")->ino;
+  const uint64_t b = first->Child(web, "b")->ino;
+
+  std::vector<std::pair<uint64_t, std::string>> gone;
+  EXPECT_FALSE(tree.Update({Backup(1, "web", "a"), Backup(2, "web", "b")},
+                           &gone));  // nothing changed
+  ASSERT_TRUE(
+      tree.Update({Backup(2, "web", "b"), Backup(5, "web", "c")}, &gone));
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0], std::make_pair(web, std::string("a")));
+  const auto second = tree.Current();
+  EXPECT_EQ(second->Child(web, "b")->ino, b);
+  EXPECT_EQ(second->Child(web, "a"), nullptr);
+  const uint64_t c = second->Child(web, "c")->ino;
+  EXPECT_NE(c, a);
+  EXPECT_GT(c, b);
+  // The old snapshot is untouched for readers that still hold it.
+  EXPECT_EQ(first->Child(web, "a")->ino, a);
+}
+
+}  // namespace
+}  // namespace sendense::fs
