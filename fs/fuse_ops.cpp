@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/log.h"
 #include "fs/errno_map.h"
 #include "fs/fs_context.h"
 
@@ -44,10 +45,6 @@ FsContext& Ctx(fuse_req_t req) {
   return *static_cast<FsContext*>(fuse_req_userdata(req));
 }
 
-void Log(const std::string& line) {
-  std::fprintf(stderr, "sendense: %s\n", line.c_str());
-}
-
 // Runs `body`; any exception becomes an errno reply. `body` replies itself
 // on success.
 template <typename F>
@@ -56,13 +53,13 @@ void Checked(fuse_req_t req, const char* op, F&& body) {
     body();
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kCorrupt || e.kind() == ErrorKind::kIo) {
-      Log(std::string(op) + ": " + e.what());
+      Log(LogLevel::kError, std::string(op) + ": " + e.what());
     }
     fuse_reply_err(req, ToErrno(e.kind()));
   } catch (const std::bad_alloc&) {
     fuse_reply_err(req, ENOMEM);
   } catch (const std::exception& e) {
-    Log(std::string(op) + ": " + e.what());
+    Log(LogLevel::kError, std::string(op) + ": " + e.what());
     fuse_reply_err(req, EIO);
   }
 }
@@ -213,7 +210,8 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       try {
         file->chain = ctx.chains.Open(ctx.repo.Absolute(n->point_file));
       } catch (const Error& e) {
-        Log(std::string("cannot open ") + n->point_file + ": " + e.what());
+        Log(LogLevel::kError,
+            std::string("cannot open ") + n->point_file + ": " + e.what());
         fuse_reply_err(req, EIO);
         return;
       }

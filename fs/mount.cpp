@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "engine/error.h"
+#include "engine/log.h"
 #include "fs/fs_context.h"
 #include "fs/fuse_ops.h"
 
@@ -47,10 +48,8 @@ void RaiseReadAhead(const std::string& mountpoint, unsigned kb) {
   out << kb;
   out.flush();
   if (device.empty() || !out) {
-    std::fprintf(stderr,
-                 "sendense: could not raise read-ahead (%s); reads stay at "
-                 "the kernel's default\n",
-                 path.c_str());
+    Log(LogLevel::kWarning, "could not raise read-ahead (" + path +
+                                "); reads stay at the kernel's default");
   }
 }
 
@@ -62,8 +61,7 @@ void DetachDeadMount(const std::string& mountpoint) {
   if (::statvfs(mountpoint.c_str(), &st) == 0 || errno != ENOTCONN) {
     return;
   }
-  std::fprintf(stderr, "sendense: detaching the dead mount at %s\n",
-               mountpoint.c_str());
+  Log(LogLevel::kWarning, "detaching the dead mount at " + mountpoint);
   const char* argv[] = {"fusermount3",      "-u",   "-z", "-q",
                         mountpoint.c_str(), nullptr};
   pid_t pid = 0;
@@ -105,7 +103,7 @@ class Refresher {
           Notify(gone);
         }
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "sendense: refreshing the tree: %s\n", e.what());
+        Log(LogLevel::kError, std::string("refreshing the tree: ") + e.what());
         catalog.reset();
       }
       lock.lock();
@@ -189,6 +187,9 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
   RaiseReadAhead(real, options.read_ahead_kb);
   // Threads start after daemonizing: fork keeps only the calling thread.
   fuse_daemonize(options.foreground ? 1 : 0);
+  if (!options.foreground) {
+    LogToSyslog();  // stderr is /dev/null from here on
+  }
   ctx.reads = std::make_unique<ReadPool>(options.read_threads, "sendense-read");
   {
     Refresher refresher(ctx, se, options.refresh_seconds);

@@ -3,7 +3,8 @@
 # disk with an ext4 partition holding some files), serves it with qemu-nbd
 # and a persistent dirty bitmap, takes a full backup, changes guest files
 # (through libguestfs, so qemu records the writes in the bitmap), takes an
-# incremental, and lists the repository. Everything lives in ./demo.
+# incremental, lists the repository, and mounts it as a tree of
+# points-in-time under demo/mnt. Everything lives in ./demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -13,6 +14,7 @@ cmake --build build >/dev/null
 sendense=$top/build/cli/sendense
 
 demo=$top/demo
+fusermount3 -u -z "$demo/mnt" 2>/dev/null || true
 rm -rf "$demo" && mkdir -p "$demo/guest/etc" "$demo/guest/home/alice" "$demo/guest/var/www"
 cd "$demo"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -70,5 +72,22 @@ step "sendense -r demo/repo list"
 step "The points are plain QCOW2: qemu-img reads the chain"
 newest=$(ls repo/vms/web1/sda/*.qcow2 | tail -1)
 qemu-img info --backing-chain "$newest" | grep -E '^(image|backing file):'
+
+step "sendense -r demo/repo mount demo/mnt: every point as a read-only tree"
+mkdir -p mnt
+"$sendense" -r repo mount mnt
+(cd mnt && find . -maxdepth 4 | sort | sed 's/^/  /')
 echo
-echo "Coming next: the points as a live FUSE tree (demo/mnt/web1/<time>/...)"
+echo "latest -> $(readlink mnt/web1/latest)"
+first=$(ls mnt/web1 | head -1)
+echo "The raw disks are byte-for-byte what qemu reads from the chain:"
+for point in mnt/web1/*/disks/sda.raw; do
+  file=repo/vms/web1/sda/$(basename "$(dirname "$(dirname "$point")")").qcow2
+  printf '  %s  ' "$point"
+  qemu-img compare -f raw -F qcow2 "$point" "$file"
+done
+echo "Partition table of the first point, read through the tree:"
+sfdisk -l "mnt/web1/$first/disks/sda.raw" | sed 's/^/  /' | tail -2
+echo
+echo "The tree stays mounted at demo/mnt; new backups appear in it live."
+echo "Unmount with: fusermount3 -u demo/mnt"
