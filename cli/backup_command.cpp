@@ -6,6 +6,7 @@
 #include "cli/progress_display.h"
 #include "engine/backup/backup_job.h"
 #include "engine/error.h"
+#include "engine/guest/indexer.h"
 
 namespace sendense::cli {
 namespace {
@@ -16,6 +17,7 @@ struct BackupArgs {
   std::string bitmap;
   bool full = false;
   bool json = false;
+  bool no_index = false;
   double timeout = 30;
 };
 
@@ -98,10 +100,36 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
               << ") and marked " << rc.interrupted_backups.size()
               << " interrupted backup(s) failed\n";
   }
+  // The guest file index; a backup stays good when indexing fails.
+  std::vector<GuestFilesystem> filesystems;
+  std::string index_error;
+  if (!args.no_index) {
+    try {
+      auto catalog = repo.OpenCatalog();
+      for (const auto& b : catalog->Backups(result.vm)) {
+        if (b.id == result.id) {
+          filesystems = guest::IndexBackup(repo, b);
+        }
+      }
+    } catch (const std::exception& e) {
+      index_error = e.what();
+      std::cerr << "sendense: the backup is complete, but indexing its guest "
+                   "files failed: "
+                << index_error << " (retry with `sendense index`)\n";
+    }
+  }
   if (args.json) {
-    std::cout << ToJson(result).dump(2) << "\n";
+    auto json = ToJson(result);
+    if (!args.no_index) {
+      json["filesystems"] = FilesystemsJson(filesystems);
+      json["index_error"] = index_error;
+    }
+    std::cout << json.dump(2) << "\n";
   } else {
     PrintText(result);
+    if (!args.no_index && index_error.empty()) {
+      PrintFilesystems(filesystems);
+    }
   }
 }
 
@@ -117,6 +145,8 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global) {
                   "QEMU dirty bitmap exported by the source, for incrementals");
   cmd->add_flag("--full", args->full, "Take a full backup");
   cmd->add_flag("--json", args->json, "Print the result as JSON");
+  cmd->add_flag("--no-index", args->no_index,
+                "Do not index the guest files now (`sendense index` later)");
   cmd->add_option("--timeout", args->timeout,
                   "Seconds to wait for the NBD source before failing")
       ->default_val(30)

@@ -6,7 +6,11 @@
 // non-zero exit status).
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "engine/catalog/guest_index.h"
 
 namespace sendense::cli {
 
@@ -21,6 +25,13 @@ void RegisterInit(CLI::App& app, GlobalOptions& global);
 void RegisterBackup(CLI::App& app, GlobalOptions& global);
 void RegisterList(CLI::App& app, GlobalOptions& global);
 void RegisterMount(CLI::App& app, GlobalOptions& global);
+void RegisterIndex(CLI::App& app, GlobalOptions& global);
+void RegisterFind(CLI::App& app, GlobalOptions& global);
+void RegisterHistory(CLI::App& app, GlobalOptions& global);
+
+// Guest filesystems found by the indexer, as JSON and as text lines.
+nlohmann::json FilesystemsJson(const std::vector<GuestFilesystem>& fss);
+void PrintFilesystems(const std::vector<GuestFilesystem>& fss);
 
 // "1.5 GiB"
 std::string HumanBytes(double bytes);

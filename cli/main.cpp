@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
   RegisterBackup(app, global);
   RegisterList(app, global);
   RegisterMount(app, global);
+  RegisterIndex(app, global);
+  RegisterFind(app, global);
+  RegisterHistory(app, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

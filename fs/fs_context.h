@@ -5,6 +5,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "engine/catalog/guest_index.h"
+#include "engine/guest/appliance_pool.h"
 #include "engine/qcow2/chain_reader.h"
 #include "engine/repo/repository.h"
 #include "fs/read_pool.h"
@@ -32,6 +34,11 @@ struct FsContext {
   Tree tree;
   ChainCache chains;
   std::unique_ptr<ReadPool> reads;  // created once the process is final
+  // The guest file index, for the loop thread (and whoever locks).
+  std::mutex index_mutex;
+  std::unique_ptr<GuestIndex> index;
+  // Appliances that read guest file content; created with `reads`.
+  std::unique_ptr<guest::AppliancePool> appliances;
 };
 
 }  // namespace sendense::fs

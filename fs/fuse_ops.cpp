@@ -5,8 +5,12 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
 #include <vector>
 
+#include "engine/guest/indexer.h"
 #include "engine/log.h"
 #include "fs/errno_map.h"
 #include "fs/fs_context.h"
@@ -31,11 +35,18 @@ constexpr double kForever = 86400.0 * 365;  // published points never change
 constexpr double kLive = 1.0;               // directories that gain points
 
 struct OpenFile {
-  Node::Kind kind;
-  struct stat st;
+  bool guest = false;  // a guest file, read through an appliance
+  Node::Kind kind = Node::Kind::kJson;
+  struct stat st {};
   std::string content;                              // kJson
   std::shared_ptr<const qcow2::ChainReader> chain;  // kRawDisk
+  int64_t backup_id = 0;                            // guest
+  std::string guest_path;  // guest: "/sda1/etc/motd" in the appliance
 };
+
+// Guest entries have inodes of their own range: kGuestBase + the index id
+// of the entry (of its first name, for hard links).
+constexpr uint64_t kGuestBase = uint64_t{1} << 48;
 
 struct OpenDir {
   std::shared_ptr<const TreeSnapshot> snapshot;
@@ -64,8 +75,62 @@ void Checked(fuse_req_t req, const char* op, F&& body) {
   }
 }
 
+// A worker's read buffer, reused and never zeroed (the chain fills it).
+std::span<std::byte> ReadBuffer(size_t n) {
+  thread_local std::unique_ptr<std::byte[]> buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < n) {
+    buffer.reset(new std::byte[n]);
+    capacity = n;
+  }
+  return {buffer.get(), n};
+}
+
 double Timeout(const Node& n) {
   return n.immutable ? kForever : kLive;
+}
+
+struct stat GuestStat(const GuestEntry& e, uint64_t ino) {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_mode = e.mode;
+  st.st_nlink = e.nlink;
+  st.st_uid = e.uid;
+  st.st_gid = e.gid;
+  st.st_rdev = e.rdev;
+  st.st_size = static_cast<off_t>(e.size);
+  st.st_blksize = 65536;
+  st.st_blocks = static_cast<blkcnt_t>((e.size + 511) / 512);
+  st.st_atim = {e.atime_ns / 1000000000, e.atime_ns % 1000000000};
+  st.st_mtim = {e.mtime_ns / 1000000000, e.mtime_ns % 1000000000};
+  st.st_ctim = {e.ctime_ns / 1000000000, e.ctime_ns % 1000000000};
+  return st;
+}
+
+uint64_t GuestIno(const GuestEntry& e) {
+  return kGuestBase + static_cast<uint64_t>(e.link_id);
+}
+
+// The guest index entry behind `ino`: a guest inode, or a files/<fs>
+// folder (whose inode is the tree's). 0 when `ino` is neither.
+int64_t GuestEntryOf(const TreeSnapshot& snap, uint64_t ino) {
+  if (ino >= kGuestBase) {
+    return static_cast<int64_t>(ino - kGuestBase);
+  }
+  const Node* n = snap.Find(ino);
+  return n != nullptr && n->kind == Node::Kind::kGuestRoot ? n->guest_entry : 0;
+}
+
+std::optional<GuestEntry> IndexGet(FsContext& ctx, int64_t id) {
+  std::lock_guard lock(ctx.index_mutex);
+  return ctx.index->Get(id);
+}
+
+std::optional<GuestEntry> IndexChild(FsContext& ctx,
+                                     int64_t parent,
+                                     const std::string& name) {
+  std::lock_guard lock(ctx.index_mutex);
+  return ctx.index->Child(parent, name);
 }
 
 void Init(void*, fuse_conn_info* conn) {
@@ -77,7 +142,19 @@ void Init(void*, fuse_conn_info* conn) {
 
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Checked(req, "lookup", [&] {
-    const auto snap = Ctx(req).tree.Current();
+    FsContext& ctx = Ctx(req);
+    const auto snap = ctx.tree.Current();
+    if (const int64_t dir = GuestEntryOf(*snap, parent)) {
+      fuse_entry_param e{};
+      e.entry_timeout = kForever;  // an index never changes
+      if (const auto entry = IndexChild(ctx, dir, name)) {
+        e.ino = GuestIno(*entry);
+        e.attr = GuestStat(*entry, e.ino);
+        e.attr_timeout = kForever;
+      }
+      fuse_reply_entry(req, &e);
+      return;
+    }
     const Node* p = snap->Find(parent);
     const Node* n = snap->Child(parent, name);
     fuse_entry_param e{};
@@ -89,6 +166,11 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     }
     e.ino = n->ino;
     e.attr = n->Stat();
+    if (n->kind == Node::Kind::kGuestRoot) {
+      if (const auto root = IndexGet(ctx, n->guest_entry)) {
+        e.attr = GuestStat(*root, n->ino);
+      }
+    }
     e.attr_timeout = Timeout(*n);
     e.entry_timeout = Timeout(*n);
     fuse_reply_entry(req, &e);
@@ -97,8 +179,16 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Checked(req, "getattr", [&] {
-    const auto snap = Ctx(req).tree.Current();
-    if (const Node* n = snap->Find(ino)) {
+    FsContext& ctx = Ctx(req);
+    const auto snap = ctx.tree.Current();
+    if (const int64_t id = GuestEntryOf(*snap, ino)) {
+      if (const auto entry = IndexGet(ctx, id)) {
+        const struct stat st = GuestStat(*entry, ino);
+        fuse_reply_attr(req, &st, kForever);
+      } else {
+        fuse_reply_err(req, ENOENT);
+      }
+    } else if (const Node* n = snap->Find(ino)) {
       const struct stat st = n->Stat();
       fuse_reply_attr(req, &st, Timeout(*n));
     } else if (fi != nullptr && fi->fh != 0) {
@@ -112,7 +202,17 @@ void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void ReadLink(fuse_req_t req, fuse_ino_t ino) {
   Checked(req, "readlink", [&] {
-    const auto snap = Ctx(req).tree.Current();
+    FsContext& ctx = Ctx(req);
+    const auto snap = ctx.tree.Current();
+    if (ino >= kGuestBase) {
+      const auto entry = IndexGet(ctx, GuestEntryOf(*snap, ino));
+      if (!entry || (entry->mode & S_IFMT) != S_IFLNK) {
+        fuse_reply_err(req, entry ? EINVAL : ENOENT);
+      } else {
+        fuse_reply_readlink(req, entry->target.c_str());
+      }
+      return;
+    }
     const Node* n = snap->Find(ino);
     if (n == nullptr || n->kind != Node::Kind::kSymlink) {
       fuse_reply_err(req, n == nullptr ? ENOENT : EINVAL);
@@ -122,9 +222,78 @@ void ReadLink(fuse_req_t req, fuse_ino_t ino) {
   });
 }
 
+// A guest folder from the index, a page at a time. Offsets: 1 after ".",
+// 2 after "..", then 2 + the id of the entry just listed.
+void ReadGuestDirectory(fuse_req_t req,
+                        fuse_ino_t ino,
+                        int64_t dir,
+                        size_t size,
+                        off_t off) {
+  FsContext& ctx = Ctx(req);
+  std::vector<char> buf(size);
+  size_t used = 0;
+  auto add = [&](const std::string& name, const struct stat& st, off_t next) {
+    const size_t need = fuse_add_direntry(req, buf.data() + used, size - used,
+                                          name.c_str(), &st, next);
+    if (need > size - used) {
+      return false;
+    }
+    used += need;
+    return true;
+  };
+  struct stat dot {};
+  dot.st_ino = ino;
+  dot.st_mode = S_IFDIR;
+  if (off < 1 && !add(".", dot, 1)) {
+    fuse_reply_buf(req, buf.data(), used);
+    return;
+  }
+  if (off < 2 && !add("..", dot, 2)) {
+    fuse_reply_buf(req, buf.data(), used);
+    return;
+  }
+  int64_t after = off > 2 ? off - 2 : 0;
+  while (true) {
+    std::vector<GuestEntry> page;
+    {
+      std::lock_guard lock(ctx.index_mutex);
+      page = ctx.index->Children(dir, after, 256);
+    }
+    if (page.empty()) {
+      break;
+    }
+    for (const auto& e : page) {
+      struct stat st {};
+      st.st_ino = GuestIno(e);
+      st.st_mode = e.mode & S_IFMT;
+      if (!add(e.name, st, static_cast<off_t>(e.id + 2))) {
+        fuse_reply_buf(req, buf.data(), used);
+        return;
+      }
+      after = e.id;
+    }
+  }
+  fuse_reply_buf(req, buf.data(), used);
+}
+
 void OpenDirectory(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Checked(req, "opendir", [&] {
-    auto snap = Ctx(req).tree.Current();
+    FsContext& ctx = Ctx(req);
+    auto snap = ctx.tree.Current();
+    if (const int64_t id = GuestEntryOf(*snap, ino)) {
+      const auto entry = IndexGet(ctx, id);
+      if (!entry || (entry->mode & S_IFMT) != S_IFDIR) {
+        fuse_reply_err(req, entry ? ENOTDIR : ENOENT);
+        return;
+      }
+      fi->fh = reinterpret_cast<uint64_t>(new OpenDir{std::move(snap)});
+      fi->cache_readdir = 1;
+      fi->keep_cache = 1;
+      if (fuse_reply_open(req, fi) != 0) {
+        delete reinterpret_cast<OpenDir*>(fi->fh);
+      }
+      return;
+    }
     const Node* n = snap->Find(ino);
     if (n == nullptr || n->kind != Node::Kind::kDirectory) {
       fuse_reply_err(req, n == nullptr ? ENOENT : ENOTDIR);
@@ -147,6 +316,10 @@ void ReadDirectory(fuse_req_t req,
                    fuse_file_info* fi) {
   Checked(req, "readdir", [&] {
     const auto& snap = reinterpret_cast<OpenDir*>(fi->fh)->snapshot;
+    if (const int64_t id = GuestEntryOf(*snap, ino)) {
+      ReadGuestDirectory(req, ino, id, size, off);
+      return;
+    }
     const Node* dir = snap->Find(ino);
     if (dir == nullptr) {
       fuse_reply_err(req, ENOENT);
@@ -186,6 +359,50 @@ void ReleaseDirectory(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   fuse_reply_err(req, 0);
 }
 
+// The files/<fs> folder above a guest entry: the one whose filesystem
+// holds the entry.
+const Node* GuestRootOf(const TreeSnapshot& snap, const GuestEntry& e) {
+  for (const auto& [backup_id, fss] : snap.AllFilesystems()) {
+    for (const auto& fs : fss) {
+      if (fs.id == e.fs_id) {
+        return snap.GuestRoot(backup_id, fs.name);
+      }
+    }
+  }
+  return nullptr;
+}
+
+void OpenGuestFile(fuse_req_t req,
+                   FsContext& ctx,
+                   const TreeSnapshot& snap,
+                   fuse_ino_t ino,
+                   fuse_file_info* fi) {
+  const auto entry = IndexGet(ctx, GuestEntryOf(snap, ino));
+  const Node* root = entry ? GuestRootOf(snap, *entry) : nullptr;
+  if (!entry || root == nullptr) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  if ((entry->mode & S_IFMT) == S_IFDIR) {
+    fuse_reply_err(req, EISDIR);
+    return;
+  }
+  if ((entry->mode & S_IFMT) != S_IFREG) {
+    fuse_reply_err(req, EACCES);  // devices, sockets, fifos: shown only
+    return;
+  }
+  auto file = std::make_unique<OpenFile>();
+  file->guest = true;
+  file->st = GuestStat(*entry, ino);
+  file->backup_id = root->backup_id;
+  file->guest_path = "/" + root->guest_fs + entry->path;
+  fi->fh = reinterpret_cast<uint64_t>(file.get());
+  fi->keep_cache = 1;
+  if (fuse_reply_open(req, fi) == 0) {
+    file.release();
+  }
+}
+
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Checked(req, "open", [&] {
     if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
@@ -194,12 +411,17 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
     FsContext& ctx = Ctx(req);
     const auto snap = ctx.tree.Current();
+    if (ino >= kGuestBase) {
+      OpenGuestFile(req, ctx, *snap, ino, fi);
+      return;
+    }
     const Node* n = snap->Find(ino);
     if (n == nullptr) {
       fuse_reply_err(req, ENOENT);
       return;
     }
-    if (n->kind == Node::Kind::kDirectory) {
+    if (n->kind == Node::Kind::kDirectory ||
+        n->kind == Node::Kind::kGuestRoot) {
       fuse_reply_err(req, EISDIR);
       return;
     }
@@ -226,6 +448,36 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   });
 }
 
+// Guest content comes from the backup's appliance (started on first use,
+// which may take a while): a worker waits for it, never the loop.
+void ReadGuestFile(fuse_req_t req,
+                   const OpenFile* file,
+                   uint64_t start,
+                   size_t n) {
+  FsContext& ctx = Ctx(req);
+  const int64_t backup_id = file->backup_id;
+  const std::string path = file->guest_path;
+  ctx.reads->Submit([req, &ctx, backup_id, path, start, n] {
+    Checked(req, "read", [&] {
+      const auto snap = ctx.tree.Current();
+      const BackupRecord* backup = snap->Backup(backup_id);
+      if (backup == nullptr) {
+        fuse_reply_err(req, ENOENT);  // the backup left the catalog
+        return;
+      }
+      std::vector<guest::FoundFilesystem> fss;
+      for (const auto& fs : snap->Filesystems(backup_id)) {
+        fss.push_back({fs.device, fs.fstype, fs.name});
+      }
+      const BackupRecord copy = *backup;
+      auto app = ctx.appliances->Acquire(
+          backup_id, [&] { return guest::DrivesOf(ctx.repo, copy); }, fss);
+      const std::string data = app->Pread(path, n, start);
+      fuse_reply_buf(req, data.data(), data.size());
+    });
+  });
+}
+
 void Read(fuse_req_t req,
           fuse_ino_t,
           size_t size,
@@ -238,6 +490,10 @@ void Read(fuse_req_t req,
         std::min<uint64_t>(static_cast<uint64_t>(off), total);
     const size_t n =
         static_cast<size_t>(std::min<uint64_t>(size, total - start));
+    if (file->guest) {
+      ReadGuestFile(req, file, start, n);
+      return;
+    }
     if (file->kind != Node::Kind::kRawDisk) {
       fuse_reply_buf(req, file->content.data() + start, n);
       return;
@@ -246,7 +502,7 @@ void Read(fuse_req_t req,
     auto chain = file->chain;
     Ctx(req).reads->Submit([req, chain, start, n] {
       Checked(req, "read", [&] {
-        std::vector<std::byte> buf(n);
+        const std::span<std::byte> buf = ReadBuffer(n);
         chain->Read(buf, start);
         fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), n);
       });
@@ -276,7 +532,7 @@ void Lseek(fuse_req_t req,
       fuse_reply_err(req, EINVAL);
       return;
     }
-    if (file->kind != Node::Kind::kRawDisk) {
+    if (file->guest || file->kind != Node::Kind::kRawDisk) {
       fuse_reply_lseek(req, whence == SEEK_DATA ? off : size);
       return;
     }

@@ -91,15 +91,19 @@ class Refresher {
  private:
   void Loop() {
     std::unique_ptr<Catalog> catalog;
+    std::unique_ptr<GuestIndex> index;
     std::unique_lock lock(mutex_);
     while (!wake_.wait_for(lock, period_, [this] { return stop_; })) {
       lock.unlock();
       try {
         if (!catalog) {
           catalog = ctx_.repo.OpenCatalog();
+          index =
+              std::make_unique<GuestIndex>(ctx_.repo.Absolute("catalog.db"));
         }
         std::vector<std::pair<uint64_t, std::string>> gone;
-        if (ctx_.tree.Update(catalog->Backups(""), &gone)) {
+        if (ctx_.tree.Update(catalog->Backups(""), index->Filesystems(),
+                             &gone)) {
           Notify(gone);
         }
       } catch (const std::exception& e) {
@@ -144,7 +148,8 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
   {
     // The first snapshot is ready before the mount appears.
     auto catalog = repo.OpenCatalog();
-    ctx.tree.Update(catalog->Backups(""));
+    ctx.index = std::make_unique<GuestIndex>(repo.Absolute("catalog.db"));
+    ctx.tree.Update(catalog->Backups(""), ctx.index->Filesystems());
   }
   std::string opts =
       "ro,nosuid,nodev,fsname=sendense,subtype=sendense,max_read=1048576";
@@ -191,11 +196,14 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
     LogToSyslog();  // stderr is /dev/null from here on
   }
   ctx.reads = std::make_unique<ReadPool>(options.read_threads, "sendense-read");
+  ctx.appliances = std::make_unique<guest::AppliancePool>(
+      options.appliances, std::chrono::seconds(options.appliance_idle_seconds));
   {
     Refresher refresher(ctx, se, options.refresh_seconds);
     fuse_session_loop(se);
   }
   ctx.reads.reset();  // answers what is queued before the session goes
+  ctx.appliances.reset();
 }
 
 }  // namespace sendense::fs

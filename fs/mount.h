@@ -11,8 +11,10 @@ struct MountOptions {
   bool foreground = false;
   bool allow_other = false;  // with default_permissions
   size_t read_threads = 4;
-  unsigned read_ahead_kb = 1024;  // the mount's bdi read-ahead
-  double refresh_seconds = 1.0;   // how often the catalog is polled
+  unsigned read_ahead_kb = 1024;     // the mount's bdi read-ahead
+  double refresh_seconds = 1.0;      // how often the catalog is polled
+  size_t appliances = 2;             // libguestfs appliances at most
+  int appliance_idle_seconds = 120;  // an unused appliance closes after
 };
 
 // Mounts the tree of `repo` at options.mountpoint (read-only, nosuid,

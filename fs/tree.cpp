@@ -13,6 +13,7 @@ struct stat Node::Stat() const {
   st.st_gid = 0;
   switch (kind) {
     case Kind::kDirectory:
+    case Kind::kGuestRoot:
       st.st_mode = S_IFDIR | 0555;
       break;
     case Kind::kSymlink:
@@ -34,6 +35,29 @@ struct stat Node::Stat() const {
 const Node* TreeSnapshot::Find(uint64_t ino) const {
   auto it = nodes_.find(ino);
   return it == nodes_.end() ? nullptr : &it->second;
+}
+
+const BackupRecord* TreeSnapshot::Backup(int64_t id) const {
+  auto it = backups_.find(id);
+  return it == backups_.end() ? nullptr : &it->second;
+}
+
+const std::vector<GuestFilesystem>& TreeSnapshot::Filesystems(
+    int64_t backup_id) const {
+  static const std::vector<GuestFilesystem> none;
+  auto it = filesystems_.find(backup_id);
+  return it == filesystems_.end() ? none : it->second;
+}
+
+const Node* TreeSnapshot::GuestRoot(int64_t backup_id,
+                                    const std::string& fs) const {
+  for (const auto& f : Filesystems(backup_id)) {
+    if (f.name == fs) {
+      auto it = guest_roots_.find(f.id);
+      return it == guest_roots_.end() ? nullptr : Find(it->second);
+    }
+  }
+  return nullptr;
 }
 
 const Node* TreeSnapshot::Child(uint64_t parent,
@@ -97,6 +121,7 @@ uint64_t Tree::InodeFor(const std::string& path) {
 }
 
 bool Tree::Update(const std::vector<BackupRecord>& backups,
+                  const std::vector<GuestFilesystem>& filesystems,
                   std::vector<std::pair<uint64_t, std::string>>* gone) {
   std::lock_guard lock(mutex_);
   std::string fingerprint;
@@ -105,11 +130,20 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
       fingerprint += std::to_string(b.id) + ",";
     }
   }
+  fingerprint += ";";
+  for (const auto& fs : filesystems) {
+    fingerprint += std::to_string(fs.id) + ",";
+  }
   if (fingerprint == fingerprint_) {
     return false;
   }
 
   auto snap = std::make_shared<TreeSnapshot>();
+  for (const auto& fs : filesystems) {
+    if (fs.state == "indexed" && fs.root_id != 0) {
+      snap->filesystems_[fs.backup_id].push_back(fs);
+    }
+  }
   auto& nodes = snap->nodes_;
   Node& root = nodes[kRootIno];
   root.ino = kRootIno;
@@ -162,6 +196,28 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
       raw.point_file = p.file;
       add(disks_ino, point_path + "/disks/" + p.disk + ".raw", p.disk + ".raw",
           raw);
+    }
+
+    // files/<fs>: live, since an index may come after the backup.
+    snap->backups_[b.id] = b;
+    Node files;
+    files.mtime = mtime;
+    const uint64_t files_ino =
+        add(point_ino, point_path + "/files", "files", files).ino;
+    for (const auto& fs : snap->Filesystems(b.id)) {
+      Node guest;
+      guest.kind = Node::Kind::kGuestRoot;
+      guest.mtime = mtime;
+      guest.immutable = true;
+      guest.backup_id = b.id;
+      guest.guest_entry = fs.root_id;
+      guest.guest_fs = fs.name;
+      // The index id in the path: a re-indexed filesystem is a new folder.
+      snap->guest_roots_[fs.id] =
+          add(files_ino,
+              point_path + "/files/" + fs.name + "#" + std::to_string(fs.id),
+              fs.name, guest)
+              .ino;
     }
 
     // Backups come oldest first, so the last one seen is the newest.

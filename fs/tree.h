@@ -11,12 +11,14 @@
 #include <vector>
 
 #include "engine/catalog/catalog.h"
+#include "engine/catalog/guest_index.h"
 
 namespace sendense::fs {
 
 // One node of the tree. Nodes of a snapshot never change.
 struct Node {
-  enum class Kind { kDirectory, kRawDisk, kJson, kSymlink };
+  // kGuestRoot: files/<fs>, a folder whose content is in the guest index.
+  enum class Kind { kDirectory, kRawDisk, kJson, kSymlink, kGuestRoot };
   uint64_t ino = 0;
   Kind kind = Kind::kDirectory;
   uint64_t size = 0;
@@ -25,6 +27,9 @@ struct Node {
   std::string content;     // kJson: the bytes; kSymlink: the target
   std::string point_file;  // kRawDisk: QCOW2 file, relative to the repo
   std::map<std::string, uint64_t> children;  // kDirectory: name -> ino
+  int64_t backup_id = 0;                     // kGuestRoot: the backup
+  int64_t guest_entry = 0;  // kGuestRoot: the index entry of "/"
+  std::string guest_fs;     // kGuestRoot: "sda1"
 
   struct stat Stat() const;
 };
@@ -33,15 +38,28 @@ struct Node {
 //   /<vm>/latest -> <backup>
 //   /<vm>/<backup>/backup.json
 //   /<vm>/<backup>/disks/<disk>.raw
+//   /<vm>/<backup>/files/<filesystem>    (indexed guest filesystems)
 class TreeSnapshot {
  public:
   const Node* Find(uint64_t ino) const;
   const Node* Child(uint64_t parent, const std::string& name) const;
   size_t size() const { return nodes_.size(); }
+  // A complete backup and its indexed filesystems, by backup id.
+  const BackupRecord* Backup(int64_t id) const;
+  const std::vector<GuestFilesystem>& Filesystems(int64_t backup_id) const;
+  const std::unordered_map<int64_t, std::vector<GuestFilesystem>>&
+  AllFilesystems() const {
+    return filesystems_;
+  }
+  // The files/<fs> node of a backup.
+  const Node* GuestRoot(int64_t backup_id, const std::string& fs) const;
 
  private:
   friend class Tree;
   std::unordered_map<uint64_t, Node> nodes_;
+  std::unordered_map<int64_t, BackupRecord> backups_;
+  std::unordered_map<int64_t, std::vector<GuestFilesystem>> filesystems_;
+  std::unordered_map<int64_t, uint64_t> guest_roots_;  // fs id -> ino
 };
 
 // Builds snapshots, keeping inode numbers stable across rebuilds: the same
@@ -53,9 +71,11 @@ class Tree {
 
   Tree();
   // Builds a snapshot from `backups` (any state; only complete ones show)
-  // and makes it current. Returns true when it differs from the previous
-  // one; `gone` receives (parent ino, name) of entries that disappeared.
+  // and the guest `filesystems` of the index, and makes it current.
+  // Returns true when it differs from the previous one; `gone` receives
+  // (parent ino, name) of entries that disappeared.
   bool Update(const std::vector<BackupRecord>& backups,
+              const std::vector<GuestFilesystem>& filesystems = {},
               std::vector<std::pair<uint64_t, std::string>>* gone = nullptr);
   std::shared_ptr<const TreeSnapshot> Current() const;
 

@@ -41,6 +41,41 @@ const char* const kMigrations[] = {
     );
     CREATE INDEX points_by_disk ON points (disk, backup_id);
     )sql",
+    R"sql(
+    CREATE TABLE guest_filesystems (
+      id INTEGER PRIMARY KEY,
+      backup_id INTEGER NOT NULL REFERENCES backups(id),
+      name TEXT NOT NULL,
+      device TEXT NOT NULL,
+      fstype TEXT NOT NULL,
+      state TEXT NOT NULL CHECK (state IN ('indexed', 'failed')),
+      error TEXT,
+      files INTEGER NOT NULL DEFAULT 0,
+      UNIQUE (backup_id, name)
+    );
+    CREATE TABLE guest_files (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      fs_id INTEGER NOT NULL REFERENCES guest_filesystems(id) ON DELETE CASCADE,
+      parent INTEGER,
+      name TEXT NOT NULL,
+      path TEXT NOT NULL,
+      mode INTEGER NOT NULL,
+      uid INTEGER NOT NULL,
+      gid INTEGER NOT NULL,
+      size INTEGER NOT NULL,
+      nlink INTEGER NOT NULL,
+      ino INTEGER NOT NULL,
+      rdev INTEGER NOT NULL,
+      atime_ns INTEGER NOT NULL,
+      mtime_ns INTEGER NOT NULL,
+      ctime_ns INTEGER NOT NULL,
+      link_id INTEGER NOT NULL,
+      target TEXT
+    );
+    CREATE INDEX guest_files_by_parent ON guest_files (parent, id);
+    CREATE UNIQUE INDEX guest_files_by_name ON guest_files (parent, name);
+    CREATE INDEX guest_files_by_path ON guest_files (path, fs_id);
+    )sql",
 };
 
 constexpr const char* kPointColumns =

@@ -115,6 +115,7 @@ bool Statement::Step() {
 void Statement::Run() {
   while (Step()) {
   }
+  sqlite3_reset(stmt_);  // ready to be bound and run again
 }
 
 int64_t Statement::Int(int column) const {

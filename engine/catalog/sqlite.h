@@ -49,7 +49,8 @@ class Statement {
 
   // Steps once: true while a row is available.
   bool Step();
-  // Steps to the end (for statements without results).
+  // Steps to the end (for statements without results) and resets, so
+  // that the statement can be bound and run again.
   void Run();
 
   int64_t Int(int column) const;

@@ -58,11 +58,70 @@ std::unique_ptr<ChainReader> ChainReader::Open(const std::string& path,
     }
     current = ResolveBackingPath(current, h.backing_name);
   }
-  return std::unique_ptr<ChainReader>(new ChainReader(std::move(layers)));
+  return std::unique_ptr<ChainReader>(
+      new ChainReader(std::move(layers), options.map_cache_bytes));
 }
 
 ChainReader::Segment ChainReader::Resolve(uint64_t offset,
                                           uint64_t max_length) const {
+  using Where = ChainMap::Where;
+  const uint32_t gbits = map_.granule_bits();
+  const uint64_t granule = uint64_t{1} << gbits;
+  const uint64_t g = offset >> gbits;
+  const auto span = map_.SpanAt(g / ChainMap::kSpanGranules);
+  const auto& entries = span->entries;
+  size_t i = static_cast<size_t>(g % ChainMap::kSpanGranules);
+  const ChainMap::Entry& e = entries[i];
+  if (e.where == Where::kComplex) {
+    return ResolveByLayers(offset, max_length);
+  }
+  // Extend over the following granules served the same way: the same
+  // kind, and for data the same layer at contiguous host offsets (for a
+  // compressed cluster, the same cluster).
+  const uint64_t in_granule = offset & (granule - 1);
+  uint64_t length = granule - in_granule;
+  for (++i; length < max_length && i < entries.size(); ++i) {
+    const ChainMap::Entry& next = entries[i];
+    bool same = next.where == e.where;
+    if (same && e.where == Where::kData) {
+      same =
+          next.layer == e.layer && next.host == e.host + (length + in_granule);
+    } else if (same && e.where == Where::kCompressed) {
+      same = next.layer == e.layer && next.host == e.host;
+    }
+    if (!same) {
+      break;
+    }
+    length += granule;
+  }
+  Segment seg;
+  seg.length = std::min(length, max_length);
+  switch (e.where) {
+    case Where::kHole:
+      seg.kind = ExtentKind::kHole;
+      break;
+    case Where::kZero:
+      seg.kind = ExtentKind::kZero;
+      break;
+    case Where::kCompressed:
+      seg.kind = ExtentKind::kData;
+      seg.image = layers_[e.layer].get();
+      seg.mapping = {ClusterMapping::Kind::kCompressed, e.host,
+                     e.compressed_size};
+      seg.offset_in_cluster = offset & (seg.image->header().cluster_size() - 1);
+      break;
+    default:
+      seg.kind = ExtentKind::kData;
+      seg.image = layers_[e.layer].get();
+      seg.mapping = {ClusterMapping::Kind::kData, e.host, 0};
+      seg.offset_in_cluster = in_granule;
+      break;
+  }
+  return seg;
+}
+
+ChainReader::Segment ChainReader::ResolveByLayers(uint64_t offset,
+                                                  uint64_t max_length) const {
   Segment seg;
   seg.length = max_length;
   for (const auto& layer : layers_) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/qcow2/chain_map.h"
 #include "engine/qcow2/image.h"
 
 namespace sendense::qcow2 {
@@ -33,6 +34,9 @@ class ChainReader {
  public:
   struct Options {
     size_t l2_cache_bytes_per_image = size_t{1} << 20;
+    // The resolved map of the chain (16 bytes per granule): 8 MiB covers
+    // 32 GiB of disk at 64 KiB clusters.
+    size_t map_cache_bytes = size_t{8} << 20;
     size_t max_depth = 1024;
   };
 
@@ -64,12 +68,16 @@ class ChainReader {
     ClusterMapping mapping;        // kData only
     uint64_t offset_in_cluster = 0;
   };
-  explicit ChainReader(std::vector<std::unique_ptr<Image>> layers)
-      : layers_(std::move(layers)) {}
+  ChainReader(std::vector<std::unique_ptr<Image>> layers, size_t map_bytes)
+      : layers_(std::move(layers)), map_(layers_, map_bytes) {}
+  // The run at `offset` served by one place, at most `max_length` long.
   Segment Resolve(uint64_t offset, uint64_t max_length) const;
+  // The same, walking the layers cluster by cluster (the map's fallback).
+  Segment ResolveByLayers(uint64_t offset, uint64_t max_length) const;
   void CheckRange(uint64_t offset, uint64_t length) const;
 
   std::vector<std::unique_ptr<Image>> layers_;  // [0] is the top
+  ChainMap map_;
 };
 
 }  // namespace sendense::qcow2

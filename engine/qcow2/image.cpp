@@ -95,13 +95,7 @@ std::shared_ptr<const Image::L2Table> Image::LoadL2(uint64_t l1_index) const {
   return table;
 }
 
-ClusterMapping Image::Lookup(uint64_t index) const {
-  const uint64_t l1_index = index / header_.l2_entries();
-  if (l1_index >= l1_.size() || l1_[l1_index] == 0) {
-    return {};
-  }
-  const auto table = LoadL2(l1_index);
-  const uint64_t e = (*table)[index % header_.l2_entries()];
+ClusterMapping Image::Decode(uint64_t e) const {
   ClusterMapping m;
   if (e & kFlagCompressed) {
     const uint32_t shift = 62 - (header_.cluster_bits - 8);
@@ -117,6 +111,35 @@ ClusterMapping Image::Lookup(uint64_t index) const {
     m.host_offset = e & kOffsetMask;
   }
   return m;
+}
+
+ClusterMapping Image::Lookup(uint64_t index) const {
+  const uint64_t l1_index = index / header_.l2_entries();
+  if (l1_index >= l1_.size() || l1_[l1_index] == 0) {
+    return {};
+  }
+  const auto table = LoadL2(l1_index);
+  return Decode((*table)[index % header_.l2_entries()]);
+}
+
+void Image::LookupRun(uint64_t first, std::span<ClusterMapping> out) const {
+  const uint64_t per_table = header_.l2_entries();
+  size_t done = 0;
+  while (done < out.size()) {
+    const uint64_t index = first + done;
+    const uint64_t l1_index = index / per_table;
+    const size_t n = static_cast<size_t>(
+        std::min<uint64_t>(out.size() - done, per_table - index % per_table));
+    if (l1_index >= l1_.size() || l1_[l1_index] == 0) {
+      std::fill_n(out.begin() + done, n, ClusterMapping{});
+    } else {
+      const auto table = LoadL2(l1_index);
+      for (size_t i = 0; i < n; ++i) {
+        out[done + i] = Decode((*table)[(index + i) % per_table]);
+      }
+    }
+    done += n;
+  }
 }
 
 uint64_t Image::UnmappedSpan(uint64_t offset) const {

@@ -37,6 +37,9 @@ class Image {
   // The mapping of guest cluster `index` (< number of clusters). Throws
   // Error kCorrupt when an L2 table is damaged.
   ClusterMapping Lookup(uint64_t index) const;
+  // The mappings of clusters [first, first + out.size()), loading each L2
+  // table once (a whole run for one lock, not one per cluster).
+  void LookupRun(uint64_t first, std::span<ClusterMapping> out) const;
 
   // When no L2 table maps guest `offset`, the bytes from `offset` to the
   // end of the span that table would map (all unallocated); otherwise 0.
@@ -53,6 +56,7 @@ class Image {
   using L2Table = std::vector<uint64_t>;
   std::shared_ptr<const L2Table> LoadL2(uint64_t l1_index) const;
   std::shared_ptr<const L2Table> ReadL2(uint64_t l2_offset) const;
+  ClusterMapping Decode(uint64_t entry) const;
 
   std::string path_;
   File file_;

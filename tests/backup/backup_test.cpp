@@ -102,7 +102,7 @@ TEST_F(BackupTest, SeveralDisksMakeOneBackup) {
   NbdServer a(dir_.path(), QemuNbdCommand(source_, ""));
   NbdServer b(dir_.path(), QemuNbdCommand(second, ""));
   const auto r =
-      SendenseJson("backup --vm vm1 --json --disk sda=" + Quote(a.uri()) +
+      SendenseJson("backup --no-index --vm vm1 --json --disk sda=" + Quote(a.uri()) +
                    " --disk sdb=" + Quote(b.uri()));
   ASSERT_EQ(r["disks"].size(), 2u);
   const std::string sdb =

@@ -50,27 +50,27 @@ peak_mib() {
 
 serve
 PREPARE='rm -rf repo out.qcow2 out.raw; '"$sendense"' -r repo init >/dev/null'
-t_ours=$(best "$sendense" -r repo backup --vm bench --disk "sda=$uri")
-mem_ours=$(peak_mib "$sendense" -r repo backup --vm bench --disk "sda=$uri")
+t_ours=$(best "$sendense" -r repo backup --no-index --vm bench --disk "sda=$uri")
+mem_ours=$(peak_mib "$sendense" -r repo backup --no-index --vm bench --disk "sda=$uri")
 t_qemu=$(best qemu-img convert -t writeback -f raw -O qcow2 "$uri" out.qcow2)
 t_copy=$(best sh -c "nbdcopy '$uri' out.raw && sync -f out.raw")
 mem_copy=$(peak_mib nbdcopy "$uri" out.raw)
 
 # Incremental: keep one full, change 1% of the disk, back up again.
-PREPARE='rm -rf repo; '"$sendense"' -r repo init >/dev/null; '"$sendense"' -r repo backup --vm bench --disk "sda='"$uri"'" >/dev/null'
+PREPARE='rm -rf repo; '"$sendense"' -r repo init >/dev/null; '"$sendense"' -r repo backup --no-index --vm bench --disk "sda='"$uri"'" >/dev/null'
 eval "$PREPARE"
 stop
 qemu-io -f qcow2 -c "write -q -s random.bin 0 $((size_gib * 1024 * 1024 * 1024 / 100))" disk.qcow2
 serve
-PREPARE='rm -rf repo; '"$sendense"' -r repo init >/dev/null; '"$sendense"' -r repo backup --vm bench --disk "sda='"$uri"'" >/dev/null'
-t_incr=$(best "$sendense" -r repo backup --vm bench --bitmap b0 --disk "sda=$uri")
+PREPARE='rm -rf repo; '"$sendense"' -r repo init >/dev/null; '"$sendense"' -r repo backup --no-index --vm bench --disk "sda='"$uri"'" >/dev/null'
+t_incr=$(best "$sendense" -r repo backup --no-index --vm bench --bitmap b0 --disk "sda=$uri")
 stop
 
 # Peak memory does not grow with the disk: a 1 TiB disk with 0.1% data.
 nbdkit -f -U "$work/big.sock" sparse-random 1T percent=0.1 &
 while [ ! -S "$work/big.sock" ]; do sleep 0.05; done
 rm -rf repo && "$sendense" -r repo init >/dev/null
-mem_big=$(/usr/bin/time -f '%M' "$sendense" -r repo backup --vm big \
+mem_big=$(/usr/bin/time -f '%M' "$sendense" -r repo backup --no-index --vm big \
   --disk "sda=nbd+unix:///?socket=$work/big.sock" 2>&1 >/dev/null | tail -1 |
   awk '{printf "%d", $1/1024}')
 kill %2 2>/dev/null || true

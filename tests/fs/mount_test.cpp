@@ -88,7 +88,8 @@ TEST_F(MountFixture, ShapeStatAndEveryPointByteForByte) {
   for (const auto& backup : {first, second, third}) {
     SCOPED_TRACE(backup);
     const std::string point = mnt_ + "/vm1/" + backup;
-    EXPECT_EQ(List(point), (std::set<std::string>{"backup.json", "disks"}));
+    EXPECT_EQ(List(point),
+              (std::set<std::string>{"backup.json", "disks", "files"}));
     const auto bytes = ReadFile(point + "/backup.json");
     const auto json = nlohmann::json::parse(
         std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));

@@ -64,10 +64,10 @@ TEST(TreeTest, InodesAreStableAndNeverReused) {
   const uint64_t b = first->Child(web, "b")->ino;
 
   std::vector<std::pair<uint64_t, std::string>> gone;
-  EXPECT_FALSE(tree.Update({Backup(1, "web", "a"), Backup(2, "web", "b")},
+  EXPECT_FALSE(tree.Update({Backup(1, "web", "a"), Backup(2, "web", "b")}, {},
                            &gone));  // nothing changed
   ASSERT_TRUE(
-      tree.Update({Backup(2, "web", "b"), Backup(5, "web", "c")}, &gone));
+      tree.Update({Backup(2, "web", "b"), Backup(5, "web", "c")}, {}, &gone));
   ASSERT_EQ(gone.size(), 1u);
   EXPECT_EQ(gone[0], std::make_pair(web, std::string("a")));
   const auto second = tree.Current();

@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/catalog/sqlite.h"
+
+namespace sendense {
+
+// One guest filesystem of one backup, as the index knows it.
+struct GuestFilesystem {
+  int64_t id = 0;
+  int64_t backup_id = 0;
+  std::string name;    // "sda1", "vg0-root": the folder under files/
+  std::string device;  // the appliance's device, "/dev/sda1"
+  std::string fstype;  // "ext4", "xfs", "vfat", "ntfs", "btrfs"
+  std::string state;   // "indexed" or "failed"
+  std::string error;
+  int64_t files = 0;
+  int64_t root_id = 0;  // the entry of "/" (0 when failed)
+};
+
+// One file, folder, link or node inside a guest filesystem. Names and
+// paths are the guest's bytes (any byte but '/' and NUL).
+struct GuestEntry {
+  int64_t id = 0;
+  int64_t fs_id = 0;
+  int64_t parent = 0;  // 0 for the root
+  std::string name;    // "" for the root
+  std::string path;    // "/etc/hostname"; "/" for the root
+  uint32_t mode = 0;   // with the file type bits
+  uint32_t uid = 0, gid = 0;
+  uint64_t size = 0, nlink = 1, ino = 0, rdev = 0;
+  int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+  int64_t link_id = 0;  // the first entry of the same inode (hard links)
+  std::string target;   // symlinks: the target, untouched
+};
+
+// What the indexer found in one filesystem: the root first, then every
+// entry after its parent (`parent` is an index into `entries`).
+struct IndexedFilesystem {
+  GuestFilesystem fs;
+  std::vector<GuestEntry> entries;
+  std::vector<size_t> parent_index;  // per entry; ignored for the root
+};
+
+// A hit of a search or a version of a file across points.
+struct GuestFileHit {
+  std::string vm;
+  std::string backup;
+  std::string filesystem;
+  GuestEntry entry;
+};
+
+// The guest file index in the catalog: written after a backup by the
+// indexer, read by the tree, `find` and `history`. One connection of its
+// own; not thread-safe (one GuestIndex per thread, or a lock around it).
+class GuestIndex {
+ public:
+  explicit GuestIndex(const std::string& catalog_path);
+
+  // Replaces the index of `backup_id` with `filesystems`, atomically.
+  void Replace(int64_t backup_id, std::vector<IndexedFilesystem>& filesystems);
+  // Every filesystem of every backup (for the tree), or of one backup.
+  std::vector<GuestFilesystem> Filesystems();
+  std::vector<GuestFilesystem> Filesystems(int64_t backup_id);
+
+  std::optional<GuestEntry> Get(int64_t id);
+  std::optional<GuestEntry> Child(int64_t parent, const std::string& name);
+  // Up to `limit` children of `parent` with ids above `after_id`, by id.
+  std::vector<GuestEntry> Children(int64_t parent,
+                                   int64_t after_id,
+                                   size_t limit);
+
+  // Entries whose path matches the glob `pattern` (on the whole path when
+  // it holds a '/', else on the name), in complete backups, of `vm` or all.
+  std::vector<GuestFileHit> Find(const std::string& vm,
+                                 const std::string& pattern,
+                                 size_t limit);
+  // `path` in every indexed point of `vm`, oldest first.
+  std::vector<GuestFileHit> History(const std::string& vm,
+                                    const std::string& path);
+
+ private:
+  sqlite::Database db_;
+};
+
+}  // namespace sendense

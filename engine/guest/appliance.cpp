@@ -1,0 +1,177 @@
+#include "engine/guest/appliance.h"
+
+#include <guestfs.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <memory>
+
+#include "engine/error.h"
+#include "engine/guest/kvm_probe.h"
+#include "engine/qcow2/chain_reader.h"
+
+namespace sendense::guest {
+namespace {
+
+struct Strings {  // a NULL-terminated char** from libguestfs, freed
+  char** v = nullptr;
+  ~Strings() {
+    if (v != nullptr) {
+      for (char** p = v; *p != nullptr; ++p) {
+        std::free(*p);
+      }
+      std::free(v);
+    }
+  }
+};
+
+bool Skipped(const std::string& device, const std::string& fstype) {
+  return device.rfind("btrfsvol:", 0) == 0 || fstype == "swap" ||
+         fstype == "unknown" || fstype == "LVM2_member" ||
+         fstype == "crypto_LUKS" || fstype.empty();
+}
+
+}  // namespace
+
+std::string FilesystemName(const std::string& device,
+                           const std::vector<Drive>& drives) {
+  const std::string dev =
+      device.rfind("/dev/", 0) == 0 ? device.substr(5) : device;
+  // sdX[N]: the X-th drive, named as the backup names it.
+  if (dev.size() >= 3 && dev.compare(0, 2, "sd") == 0 && dev[2] >= 'a' &&
+      dev[2] <= 'z' && (dev.size() == 3 || std::isdigit(dev[3]))) {
+    const size_t index = static_cast<size_t>(dev[2] - 'a');
+    const std::string part = dev.substr(3);
+    if (index < drives.size()) {
+      const std::string& disk = drives[index].disk;
+      if (part.empty()) {
+        return disk;
+      }
+      return std::isdigit(static_cast<unsigned char>(disk.back()))
+                 ? disk + "p" + part
+                 : disk + part;
+    }
+  }
+  // vg/lv and mapper names become one folder name.
+  std::string name = dev.rfind("mapper/", 0) == 0 ? dev.substr(7) : dev;
+  for (char& c : name) {
+    if (c == '/') {
+      c = '-';
+    }
+  }
+  return name;
+}
+
+std::string ReadOnlyMountOptions(const std::string& fstype) {
+  if (fstype == "ext2" || fstype == "ext3" || fstype == "ext4") {
+    return "ro,noload";
+  }
+  if (fstype == "xfs") {
+    return "ro,norecovery";
+  }
+  if (fstype == "btrfs") {
+    return "ro,rescue=nologreplay";
+  }
+  return "ro";
+}
+
+Appliance::Appliance(const std::vector<Drive>& drives) : drives_(drives) {
+  // Hostile chains are refused before qemu sees them.
+  for (const auto& d : drives) {
+    qcow2::ChainReader::Open(d.path);
+  }
+  g_ = guestfs_create();
+  if (g_ == nullptr) {
+    throw Error(ErrorKind::kIo, "cannot create a libguestfs handle");
+  }
+  guestfs_set_error_handler(g_, nullptr, nullptr);  // errors come as Error
+  if (std::getenv("LIBGUESTFS_BACKEND") == nullptr) {
+    guestfs_set_backend(g_, "direct");
+  }
+  if (NeedForceTcg()) {
+    const char* settings[] = {"force_tcg", nullptr};
+    guestfs_set_backend_settings(g_, const_cast<char**>(settings));
+  }
+  for (const auto& d : drives) {
+    if (guestfs_add_drive_opts(
+            g_, d.path.c_str(), GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
+            GUESTFS_ADD_DRIVE_OPTS_FORMAT, "qcow2", -1) != 0) {
+      const std::string why = LastError();
+      guestfs_close(g_);
+      throw Error(ErrorKind::kIo, "cannot add " + d.path + ": " + why);
+    }
+  }
+  if (guestfs_launch(g_) != 0) {
+    const std::string why = LastError();
+    guestfs_close(g_);
+    throw Error(ErrorKind::kIo,
+                "the libguestfs appliance did not start: " + why);
+  }
+}
+
+Appliance::~Appliance() {
+  guestfs_shutdown(g_);
+  guestfs_close(g_);
+}
+
+std::string Appliance::LastError() {
+  const char* e = guestfs_last_error(g_);
+  return e != nullptr ? e : "unknown libguestfs error";
+}
+
+std::vector<FoundFilesystem> Appliance::Filesystems() {
+  std::lock_guard lock(mutex_);
+  Strings list{guestfs_list_filesystems(g_)};
+  if (list.v == nullptr) {
+    throw Error(ErrorKind::kIo, "listing filesystems: " + LastError());
+  }
+  std::vector<FoundFilesystem> out;
+  for (char** p = list.v; p[0] != nullptr && p[1] != nullptr; p += 2) {
+    if (!Skipped(p[0], p[1])) {
+      out.push_back({p[0], p[1], FilesystemName(p[0], drives_)});
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Appliance::MountAll(
+    const std::vector<FoundFilesystem>& fss) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> errors(fss.size());
+  for (size_t i = 0; i < fss.size(); ++i) {
+    const std::string mp = "/" + fss[i].name;
+    if (guestfs_mkmountpoint(g_, mp.c_str()) != 0) {
+      errors[i] = LastError();
+    }
+  }
+  for (size_t i = 0; i < fss.size(); ++i) {
+    if (!errors[i].empty()) {
+      continue;
+    }
+    const std::string mp = "/" + fss[i].name;
+    const std::string options = ReadOnlyMountOptions(fss[i].fstype);
+    if (guestfs_mount_vfs(g_, options.c_str(), fss[i].fstype.c_str(),
+                          fss[i].device.c_str(), mp.c_str()) != 0) {
+      errors[i] = "cannot mount " + fss[i].device + " (" + fss[i].fstype +
+                  "): " + LastError();
+    }
+  }
+  return errors;
+}
+
+std::string Appliance::Pread(const std::string& path,
+                             size_t count,
+                             uint64_t offset) {
+  std::lock_guard lock(mutex_);
+  size_t got = 0;
+  char* data = guestfs_pread(g_, path.c_str(), static_cast<int>(count),
+                             static_cast<int64_t>(offset), &got);
+  if (data == nullptr) {
+    throw Error(ErrorKind::kIo, "reading " + path + ": " + LastError());
+  }
+  std::string out(data, got);
+  std::free(data);
+  return out;
+}
+
+}  // namespace sendense::guest

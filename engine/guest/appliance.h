@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct guestfs_h;
+struct guestfs_statns;
+
+namespace sendense::guest {
+
+// One disk of a point, given to the appliance read-only.
+struct Drive {
+  std::string path;  // the point's QCOW2 file (its chain is checked first)
+  std::string disk;  // the disk's name in the backup: "sda", "vdb", "disk0"
+};
+
+// A filesystem the appliance found, with the name the tree shows.
+struct FoundFilesystem {
+  std::string device;  // in the appliance: "/dev/sda1", "/dev/vg0/root"
+  std::string fstype;  // "ext4", "xfs", "btrfs", "vfat", "ntfs", ...
+  std::string name;    // "sda1", "vg0-root", "vda2", "disk0p1"
+};
+
+// A libguestfs appliance with a point's disks attached read-only (format
+// given, never probed). Guest filesystems are untrusted: they are only
+// ever mounted inside the appliance, read-only and without journal
+// replay. One call at a time (calls from several threads queue).
+class Appliance {
+ public:
+  // Launches the appliance (10-20 s without KVM). Throws Error kIo.
+  explicit Appliance(const std::vector<Drive>& drives);
+  ~Appliance();
+  Appliance(const Appliance&) = delete;
+  Appliance& operator=(const Appliance&) = delete;
+
+  // Filesystems worth showing: not swap, LVM members, encrypted or unknown.
+  std::vector<FoundFilesystem> Filesystems();
+  // Mounts each at "/<name>" (read-only, no journal replay). Returns one
+  // error message per filesystem ("" when it mounted).
+  std::vector<std::string> MountAll(const std::vector<FoundFilesystem>& fss);
+
+  // Up to `count` bytes of the guest file `path` at `offset` (fewer at the
+  // end of the file). Throws Error kIo.
+  std::string Pread(const std::string& path, size_t count, uint64_t offset);
+
+  // Raw access for the indexer, under lock().
+  guestfs_h* handle() { return g_; }
+  std::mutex& mutex() { return mutex_; }
+  // The last libguestfs error, as one sentence.
+  std::string LastError();
+
+ private:
+  guestfs_h* g_ = nullptr;
+  std::vector<Drive> drives_;
+  std::mutex mutex_;
+};
+
+// "sda1" from "/dev/sda1" when drive 0 is disk "sda"; "vda1" when it is
+// "vda"; "disk0p1" for "disk0"; "vg0-root" from "/dev/vg0/root".
+std::string FilesystemName(const std::string& device,
+                           const std::vector<Drive>& drives);
+
+// Mount options that never write and never replay a journal.
+std::string ReadOnlyMountOptions(const std::string& fstype);
+
+}  // namespace sendense::guest

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <vector>
+
+#include "engine/catalog/catalog.h"
+#include "engine/catalog/guest_index.h"
+#include "engine/guest/appliance.h"
+#include "engine/repo/repository.h"
+
+namespace sendense::guest {
+
+// The drives of a backup's appliance: its points' files, by disk name.
+std::vector<Drive> DrivesOf(const Repository& repo, const BackupRecord& backup);
+
+// Lists every file of the filesystem mounted at `mountpoint` in `app`:
+// names from find0, attributes from lstatnslist and link targets from
+// readlinklist, a directory (and 1,000 names) per call.
+IndexedFilesystem WalkFilesystem(Appliance& app, const std::string& mountpoint);
+
+// Builds the guest file index of a complete backup in one appliance and
+// replaces what the catalog had for it. A filesystem that cannot be mounted
+// or walked is recorded as failed with the reason; the others are indexed.
+std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
+                                         const BackupRecord& backup);
+
+}  // namespace sendense::guest
