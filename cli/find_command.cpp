@@ -127,15 +127,16 @@ void RunHistory(const GlobalOptions& global, const HistoryArgs& args) {
       versions.push_back(std::move(h));
     }
   }
-  // A version is new when size, mtime or ctime moved since the point
-  // before (of the same filesystem).
+  // A version is new when its size, mtime or mode moved since the point
+  // before (of the same filesystem). ctime is left out: restoring or
+  // rebuilding a disk changes it without changing the file.
   std::map<std::string, const GuestEntry*> previous;
   nlohmann::json out = nlohmann::json::array();
   for (const auto& h : versions) {
     const GuestEntry*& before = previous[h.filesystem];
+    const bool first = before == nullptr;
     const bool changed = before == nullptr || before->size != h.entry.size ||
                          before->mtime_ns != h.entry.mtime_ns ||
-                         before->ctime_ns != h.entry.ctime_ns ||
                          before->mode != h.entry.mode;
     before = &h.entry;
     if (args.json) {
@@ -147,7 +148,10 @@ void RunHistory(const GlobalOptions& global, const HistoryArgs& args) {
                 << Printable(h.entry.path) << "  "
                 << HumanBytes(static_cast<double>(h.entry.size)) << "  "
                 << IsoTime(h.entry.mtime_ns) << "  "
-                << (changed ? "changed" : "same") << "\n";
+                << (first     ? "new"
+                    : changed ? "changed"
+                              : "same")
+                << "\n";
     }
   }
   if (args.json) {

@@ -3,8 +3,10 @@
 # disk with an ext4 partition holding some files), serves it with qemu-nbd
 # and a persistent dirty bitmap, takes a full backup, changes guest files
 # (through libguestfs, so qemu records the writes in the bitmap), takes an
-# incremental, lists the repository, and mounts it as a tree of
-# points-in-time under demo/mnt. Everything lives in ./demo.
+# incremental (each backup indexes the guest's files), lists the
+# repository, mounts it as a tree of points-in-time under demo/mnt, shows
+# the guest files of both points and what changed, and searches the index.
+# Everything lives in ./demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -81,13 +83,28 @@ echo
 echo "latest -> $(readlink mnt/web1/latest)"
 first=$(ls mnt/web1 | head -1)
 echo "The raw disks are byte-for-byte what qemu reads from the chain:"
-for point in mnt/web1/*/disks/sda.raw; do
-  file=repo/vms/web1/sda/$(basename "$(dirname "$(dirname "$point")")").qcow2
+for name in $(ls mnt/web1 | grep -v '^latest$'); do
+  point=mnt/web1/$name/disks/sda.raw
+  file=repo/vms/web1/sda/$name.qcow2
   printf '  %s  ' "$point"
   qemu-img compare -f raw -F qcow2 "$point" "$file"
 done
 echo "Partition table of the first point, read through the tree:"
 sfdisk -l "mnt/web1/$first/disks/sda.raw" | sed 's/^/  /' | tail -2
+
+step "The guest's files in both points (listed from the index, read through libguestfs)"
+second=$(ls mnt/web1 | grep -v latest | tail -1)
+for point in "$first" "$second"; do
+  echo "$point/files/sda1:"
+  (cd "mnt/web1/$point/files/sda1" && find . -path ./lost+found -prune -o -type f -printf '  %-28p %6s bytes  %TY-%Tm-%Td %TH:%TM\n' | sort)
+done
+echo
+echo "What changed between the two points (diff -r through the tree):"
+diff -r --exclude=lost+found "mnt/web1/$first/files/sda1" "mnt/web1/$second/files/sda1" | sed 's/^/  /' || true
+
+step "sendense find motd; sendense history --vm web1 /home/alice/notes.txt"
+"$sendense" -r repo find motd
+"$sendense" -r repo history --vm web1 /home/alice/notes.txt
 echo
 echo "The tree stays mounted at demo/mnt; new backups appear in it live."
 echo "Unmount with: fusermount3 -u demo/mnt"
