@@ -13,7 +13,7 @@ packages=(
   libcli11-dev libzstd-dev zlib1g-dev libgtest-dev libgmock-dev
   # real parts the tests and benchmarks start
   qemu-utils qemu-system-common qemu-block-extra nbdkit libnbd-bin
-  libguestfs-tools guestmount linux-image-amd64 samba smbclient
+  libguestfs-tools libguestfs-xfs guestmount linux-image-amd64 samba smbclient
   e2fsprogs xfsprogs dosfstools ntfs-3g lvm2 fdisk rsync curl sqlite3
   wrk hyperfine fio time bc
 )

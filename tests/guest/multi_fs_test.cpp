@@ -1,0 +1,151 @@
+// XFS on LVM, NTFS and VFAT on GPT: disks built in a libguestfs appliance
+// by guestfish, backed up through the real engine, indexed, and read back
+// through the mounted tree.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/fs/mount_fixture.h"
+#include "tests/support/process.h"
+#include "tests/support/test_env.h"
+
+namespace sendense::test {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class MultiFsTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::access("/dev/fuse", R_OK | W_OK) != 0) {
+      return;
+    }
+    env_ = new Env;
+    Env& e = *env_;
+    e.repo = e.dir / "repo";
+    e.mnt = e.dir / "mnt";
+    std::filesystem::create_directories(e.mnt);
+    RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(e.repo) + " init");
+    // Building the disks is not what is tested: TCG works everywhere.
+    const std::string script = e.dir / "build.gf";
+    std::ofstream(script) << R"(sparse gpt.img 256M
+sparse lvm.img 512M
+run
+part-init /dev/sda gpt
+part-add /dev/sda p 2048 264191
+part-add /dev/sda p 264192 -2048
+mkfs vfat /dev/sda1
+mkfs ntfs /dev/sda2
+pvcreate /dev/sdb
+vgcreate vg0 /dev/sdb
+lvcreate root vg0 400
+mkfs xfs /dev/vg0/root
+mount /dev/sda1 /
+mkdir-p /EFI/debian
+write /EFI/debian/grub.cfg "set timeout=5\n"
+umount /
+mount /dev/sda2 /
+mkdir-p "/Users/Bob/My Documents"
+write "/Users/Bob/My Documents/report.txt" "quarterly report\n"
+umount /
+mount /dev/vg0/root /
+mkdir-p /etc
+write /etc/hostname "xfs-guest\n"
+chmod 0600 /etc/hostname
+ln-s /etc/hostname /hostname-link
+umount /
+)";
+    RunOrFail("cd " + Quote(e.dir.path()) +
+              " && LIBGUESTFS_BACKEND=direct "
+              "LIBGUESTFS_BACKEND_SETTINGS=force_tcg guestfish -f " +
+              Quote(script));
+    NbdServer a(e.dir.path(),
+                "qemu-nbd -r -f raw -t -k {sock} " + Quote(e.dir / "gpt.img"));
+    NbdServer b(e.dir.path(),
+                "qemu-nbd -r -f raw -t -k {sock} " + Quote(e.dir / "lvm.img"));
+    const auto r = RunCommand(
+        "( " + std::string(SENDENSE_BINARY) + " -r " + Quote(e.repo) +
+        " backup --vm multi --json --disk sda=" + Quote(a.uri()) +
+        " --disk sdb=" + Quote(b.uri()) + " >" + Quote(e.dir / "backup.json") +
+        " )");
+    EXPECT_EQ(r.status, 0) << r.output;
+    e.daemon = std::make_unique<BackgroundProcess>(
+        std::string(SENDENSE_BINARY) + " -r " + Quote(e.repo) + " mount " +
+            Quote(e.mnt) + " --foreground",
+        e.dir / "mount.log");
+    WaitForMount(e.mnt, true);
+  }
+
+  static void TearDownTestSuite() {
+    if (env_ != nullptr) {
+      RunCommand("fusermount3 -u -z " + Quote(env_->mnt));
+      delete env_;
+      env_ = nullptr;
+    }
+  }
+
+  void SetUp() override {
+    if (env_ == nullptr) {
+      GTEST_SKIP() << "SKIPPED LOUDLY: /dev/fuse is not usable here";
+    }
+  }
+
+  struct Env {
+    TempDir dir;
+    std::string repo, mnt;
+    std::unique_ptr<BackgroundProcess> daemon;
+  };
+  static Env* env_;
+};
+
+MultiFsTest::Env* MultiFsTest::env_ = nullptr;
+
+TEST_F(MultiFsTest, EveryFilesystemIsFoundNamedAndIndexed) {
+  const auto result = nlohmann::json::parse(Slurp(env_->dir / "backup.json"));
+  std::map<std::string, std::string> types;
+  for (const auto& fs : result["filesystems"]) {
+    EXPECT_EQ(fs["state"], "indexed") << fs.dump();
+    types[fs["name"]] = fs["fstype"];
+  }
+  EXPECT_EQ(types,
+            (std::map<std::string, std::string>{
+                {"sda1", "vfat"}, {"sda2", "ntfs"}, {"vg0-root", "xfs"}}));
+  std::set<std::string> listed;
+  for (const auto& e :
+       std::filesystem::directory_iterator(env_->mnt + "/multi/latest/files")) {
+    listed.insert(e.path().filename());
+  }
+  EXPECT_EQ(listed, (std::set<std::string>{"sda1", "sda2", "vg0-root"}));
+}
+
+TEST_F(MultiFsTest, FilesReadBackThroughTheTree) {
+  const std::string files = env_->mnt + "/multi/latest/files";
+  EXPECT_EQ(Slurp(files + "/sda1/EFI/debian/grub.cfg"), "set timeout=5\n");
+  EXPECT_EQ(Slurp(files + "/sda2/Users/Bob/My Documents/report.txt"),
+            "quarterly report\n");
+  EXPECT_EQ(Slurp(files + "/vg0-root/etc/hostname"), "xfs-guest\n");
+  struct stat st {};
+  ASSERT_EQ(::lstat((files + "/vg0-root/etc/hostname").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode, S_IFREG | 0600);
+  std::error_code ec;
+  EXPECT_EQ(
+      std::filesystem::read_symlink(files + "/vg0-root/hostname-link", ec),
+      "/etc/hostname");
+}
+
+}  // namespace
+}  // namespace sendense::test
