@@ -28,6 +28,8 @@ void RegisterMount(CLI::App& app, GlobalOptions& global);
 void RegisterIndex(CLI::App& app, GlobalOptions& global);
 void RegisterFind(CLI::App& app, GlobalOptions& global);
 void RegisterHistory(CLI::App& app, GlobalOptions& global);
+void RegisterVm(CLI::App& app, GlobalOptions& global);
+void RegisterServe(CLI::App& app, GlobalOptions& global);
 
 // Guest filesystems found by the indexer, as JSON and as text lines.
 nlohmann::json FilesystemsJson(const std::vector<GuestFilesystem>& fss);

@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   RegisterIndex(app, global);
   RegisterFind(app, global);
   RegisterHistory(app, global);
+  RegisterVm(app, global);
+  RegisterServe(app, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

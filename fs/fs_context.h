@@ -37,8 +37,10 @@ struct FsContext {
   // The guest file index, for the loop thread (and whoever locks).
   std::mutex index_mutex;
   std::unique_ptr<GuestIndex> index;
-  // Appliances that read guest file content; created with `reads`.
-  std::unique_ptr<guest::AppliancePool> appliances;
+  // Appliances that read guest file content: the daemon's own (created
+  // with `reads`) or one shared with the HTTP API.
+  std::unique_ptr<guest::AppliancePool> own_appliances;
+  guest::AppliancePool* appliances = nullptr;
 };
 
 }  // namespace sendense::fs

@@ -171,8 +171,11 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
         e.attr = GuestStat(*root, n->ino);
       }
     }
+    // A name may vanish from a live folder (a point removed from the
+    // catalog): the entry lives as long as the parent's content, the
+    // attributes as long as the node's.
     e.attr_timeout = Timeout(*n);
-    e.entry_timeout = Timeout(*n);
+    e.entry_timeout = p != nullptr ? Timeout(*p) : kLive;
     fuse_reply_entry(req, &e);
   });
 }
@@ -222,34 +225,70 @@ void ReadLink(fuse_req_t req, fuse_ino_t ino) {
   });
 }
 
+// One reply of readdir or readdirplus (which carries the attributes, so
+// that `ls -l` or `find -printf` need no lookup per entry).
+class DirReply {
+ public:
+  DirReply(fuse_req_t req, size_t size, bool plus)
+      : req_(req), plus_(plus), buf_(size) {}
+  // False when the entry no longer fits.
+  bool Add(const std::string& name,
+           const struct stat& st,
+           double timeout,
+           off_t next) {
+    return Add(name, st, timeout, timeout, next);
+  }
+  // `entry_timeout` for the name, `attr_timeout` for the attributes.
+  bool Add(const std::string& name,
+           const struct stat& st,
+           double entry_timeout,
+           double attr_timeout,
+           off_t next) {
+    const size_t room = buf_.size() - used_;
+    size_t need;
+    if (plus_) {
+      fuse_entry_param e{};
+      e.ino = st.st_ino;
+      e.attr = st;
+      e.attr_timeout = attr_timeout;
+      e.entry_timeout = entry_timeout;
+      need = fuse_add_direntry_plus(req_, buf_.data() + used_, room,
+                                    name.c_str(), &e, next);
+    } else {
+      need = fuse_add_direntry(req_, buf_.data() + used_, room, name.c_str(),
+                               &st, next);
+    }
+    if (need > room) {
+      return false;
+    }
+    used_ += need;
+    return true;
+  }
+  void Send() { fuse_reply_buf(req_, buf_.data(), used_); }
+
+ private:
+  fuse_req_t req_;
+  bool plus_;
+  std::vector<char> buf_;
+  size_t used_ = 0;
+};
+
 // A guest folder from the index, a page at a time. Offsets: 1 after ".",
 // 2 after "..", then 2 + the id of the entry just listed.
 void ReadGuestDirectory(fuse_req_t req,
                         fuse_ino_t ino,
                         int64_t dir,
                         size_t size,
-                        off_t off) {
+                        off_t off,
+                        bool plus) {
   FsContext& ctx = Ctx(req);
-  std::vector<char> buf(size);
-  size_t used = 0;
-  auto add = [&](const std::string& name, const struct stat& st, off_t next) {
-    const size_t need = fuse_add_direntry(req, buf.data() + used, size - used,
-                                          name.c_str(), &st, next);
-    if (need > size - used) {
-      return false;
-    }
-    used += need;
-    return true;
-  };
+  DirReply reply(req, size, plus);
   struct stat dot {};
   dot.st_ino = ino;
-  dot.st_mode = S_IFDIR;
-  if (off < 1 && !add(".", dot, 1)) {
-    fuse_reply_buf(req, buf.data(), used);
-    return;
-  }
-  if (off < 2 && !add("..", dot, 2)) {
-    fuse_reply_buf(req, buf.data(), used);
+  dot.st_mode = S_IFDIR | 0555;
+  if ((off < 1 && !reply.Add(".", dot, kForever, 1)) ||
+      (off < 2 && !reply.Add("..", dot, kForever, 2))) {
+    reply.Send();
     return;
   }
   int64_t after = off > 2 ? off - 2 : 0;
@@ -263,17 +302,74 @@ void ReadGuestDirectory(fuse_req_t req,
       break;
     }
     for (const auto& e : page) {
-      struct stat st {};
-      st.st_ino = GuestIno(e);
-      st.st_mode = e.mode & S_IFMT;
-      if (!add(e.name, st, static_cast<off_t>(e.id + 2))) {
-        fuse_reply_buf(req, buf.data(), used);
+      if (!reply.Add(e.name, GuestStat(e, GuestIno(e)), kForever,
+                     static_cast<off_t>(e.id + 2))) {
+        reply.Send();
         return;
       }
       after = e.id;
     }
   }
-  fuse_reply_buf(req, buf.data(), used);
+  reply.Send();
+}
+
+void ReadTreeDirectory(fuse_req_t req,
+                       fuse_ino_t ino,
+                       size_t size,
+                       off_t off,
+                       fuse_file_info* fi,
+                       bool plus) {
+  Checked(req, "readdir", [&] {
+    const auto& snap = reinterpret_cast<OpenDir*>(fi->fh)->snapshot;
+    if (const int64_t id = GuestEntryOf(*snap, ino)) {
+      ReadGuestDirectory(req, ino, id, size, off, plus);
+      return;
+    }
+    const Node* dir = snap->Find(ino);
+    if (dir == nullptr) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    DirReply reply(req, size, plus);
+    off_t index = 0;
+    auto add = [&](const std::string& name, const Node& n) {
+      if (++index <= off) {
+        return true;
+      }
+      struct stat st = n.Stat();
+      if (n.kind == Node::Kind::kGuestRoot) {
+        if (const auto root = IndexGet(Ctx(req), n.guest_entry)) {
+          st = GuestStat(*root, n.ino);
+        }
+      }
+      return reply.Add(name, st, Timeout(*dir), Timeout(n), index);
+    };
+    if (add(".", *dir) && add("..", *dir)) {
+      for (const auto& [name, child_ino] : dir->children) {
+        const Node* child = snap->Find(child_ino);
+        if (child != nullptr && !add(name, *child)) {
+          break;
+        }
+      }
+    }
+    reply.Send();
+  });
+}
+
+void ReadDirectory(fuse_req_t req,
+                   fuse_ino_t ino,
+                   size_t size,
+                   off_t off,
+                   fuse_file_info* fi) {
+  ReadTreeDirectory(req, ino, size, off, fi, false);
+}
+
+void ReadDirectoryPlus(fuse_req_t req,
+                       fuse_ino_t ino,
+                       size_t size,
+                       off_t off,
+                       fuse_file_info* fi) {
+  ReadTreeDirectory(req, ino, size, off, fi, true);
 }
 
 void OpenDirectory(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -306,51 +402,6 @@ void OpenDirectory(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (fuse_reply_open(req, fi) != 0) {
       delete reinterpret_cast<OpenDir*>(fi->fh);
     }
-  });
-}
-
-void ReadDirectory(fuse_req_t req,
-                   fuse_ino_t ino,
-                   size_t size,
-                   off_t off,
-                   fuse_file_info* fi) {
-  Checked(req, "readdir", [&] {
-    const auto& snap = reinterpret_cast<OpenDir*>(fi->fh)->snapshot;
-    if (const int64_t id = GuestEntryOf(*snap, ino)) {
-      ReadGuestDirectory(req, ino, id, size, off);
-      return;
-    }
-    const Node* dir = snap->Find(ino);
-    if (dir == nullptr) {
-      fuse_reply_err(req, ENOENT);
-      return;
-    }
-    std::vector<char> buf(size);
-    size_t used = 0;
-    off_t index = 0;
-    auto add = [&](const std::string& name, const struct stat& st) {
-      ++index;
-      if (index <= off) {
-        return true;
-      }
-      const size_t need = fuse_add_direntry(req, buf.data() + used, size - used,
-                                            name.c_str(), &st, index);
-      if (need > size - used) {
-        return false;
-      }
-      used += need;
-      return true;
-    };
-    struct stat dot = dir->Stat();
-    if (add(".", dot) && add("..", dot)) {
-      for (const auto& [name, child_ino] : dir->children) {
-        const Node* child = snap->Find(child_ino);
-        if (child != nullptr && !add(name, child->Stat())) {
-          break;
-        }
-      }
-    }
-    fuse_reply_buf(req, buf.data(), used);
   });
 }
 
@@ -612,6 +663,7 @@ fuse_lowlevel_ops MakeOps() {
   ops.readlink = ReadLink;
   ops.opendir = OpenDirectory;
   ops.readdir = ReadDirectory;
+  ops.readdirplus = ReadDirectoryPlus;
   ops.releasedir = ReleaseDirectory;
   ops.open = Open;
   ops.read = Read;

@@ -196,14 +196,20 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
     LogToSyslog();  // stderr is /dev/null from here on
   }
   ctx.reads = std::make_unique<ReadPool>(options.read_threads, "sendense-read");
-  ctx.appliances = std::make_unique<guest::AppliancePool>(
-      options.appliances, std::chrono::seconds(options.appliance_idle_seconds));
+  if (options.shared_appliances != nullptr) {
+    ctx.appliances = options.shared_appliances;
+  } else {
+    ctx.own_appliances = std::make_unique<guest::AppliancePool>(
+        options.appliances,
+        std::chrono::seconds(options.appliance_idle_seconds));
+    ctx.appliances = ctx.own_appliances.get();
+  }
   {
     Refresher refresher(ctx, se, options.refresh_seconds);
     fuse_session_loop(se);
   }
   ctx.reads.reset();  // answers what is queued before the session goes
-  ctx.appliances.reset();
+  ctx.own_appliances.reset();
 }
 
 }  // namespace sendense::fs

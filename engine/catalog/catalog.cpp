@@ -76,6 +76,14 @@ const char* const kMigrations[] = {
     CREATE UNIQUE INDEX guest_files_by_name ON guest_files (parent, name);
     CREATE INDEX guest_files_by_path ON guest_files (path, fs_id);
     )sql",
+    R"sql(
+    CREATE TABLE vm_configs (
+      name TEXT PRIMARY KEY,
+      disks TEXT NOT NULL,
+      bitmap TEXT NOT NULL DEFAULT '',
+      schedule TEXT NOT NULL DEFAULT ''
+    );
+    )sql",
 };
 
 constexpr const char* kPointColumns =

@@ -162,35 +162,49 @@ std::vector<GuestFilesystem> GuestIndex::Filesystems(int64_t backup_id) {
   return ReadFilesystems(s);
 }
 
-std::optional<GuestEntry> GuestIndex::Get(int64_t id) {
-  auto s = db_.Prepare(EntrySelect("WHERE f.id = ?"));
-  s.Bind(1, id);
-  if (!s.Step()) {
-    return std::nullopt;
+sqlite::Statement& GuestIndex::Cached(std::unique_ptr<sqlite::Statement>& slot,
+                                      const std::string& sql) {
+  if (!slot) {
+    slot = std::make_unique<sqlite::Statement>(db_, sql);
   }
-  return ReadEntry(s, 0);
+  slot->Reset();
+  return *slot;
+}
+
+std::optional<GuestEntry> GuestIndex::Get(int64_t id) {
+  auto& s = Cached(get_, EntrySelect("WHERE f.id = ?"));
+  s.Bind(1, id);
+  std::optional<GuestEntry> out;
+  if (s.Step()) {
+    out = ReadEntry(s, 0);
+  }
+  s.Reset();
+  return out;
 }
 
 std::optional<GuestEntry> GuestIndex::Child(int64_t parent,
                                             const std::string& name) {
-  auto s = db_.Prepare(EntrySelect("WHERE f.parent = ? AND f.name = ?"));
+  auto& s = Cached(child_, EntrySelect("WHERE f.parent = ? AND f.name = ?"));
   s.Bind(1, parent).Bind(2, name);
-  if (!s.Step()) {
-    return std::nullopt;
+  std::optional<GuestEntry> out;
+  if (s.Step()) {
+    out = ReadEntry(s, 0);
   }
-  return ReadEntry(s, 0);
+  s.Reset();
+  return out;
 }
 
 std::vector<GuestEntry> GuestIndex::Children(int64_t parent,
                                              int64_t after_id,
                                              size_t limit) {
-  auto s = db_.Prepare(
-      EntrySelect("WHERE f.parent = ? AND f.id > ? ORDER BY f.id LIMIT ?"));
+  auto& s = Cached(children_, EntrySelect("WHERE f.parent = ? AND f.id > ? "
+                                          "ORDER BY f.id LIMIT ?"));
   s.Bind(1, parent).Bind(2, after_id).Bind(3, static_cast<int64_t>(limit));
   std::vector<GuestEntry> out;
   while (s.Step()) {
     out.push_back(ReadEntry(s, 0));
   }
+  s.Reset();
   return out;
 }
 

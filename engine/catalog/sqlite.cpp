@@ -112,6 +112,10 @@ bool Statement::Step() {
   Fail(db_->handle(), rc, "query failed");
 }
 
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+}
+
 void Statement::Run() {
   while (Step()) {
   }

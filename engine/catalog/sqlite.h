@@ -47,6 +47,9 @@ class Statement {
   Statement& Bind(int index, std::nullopt_t);
   Statement& Bind(int index, const std::optional<int64_t>& value);
 
+  // Back to before the first step, keeping the bindings (to run a cached
+  // statement again).
+  void Reset();
   // Steps once: true while a row is available.
   bool Step();
   // Steps to the end (for statements without results) and resets, so

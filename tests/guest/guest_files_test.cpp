@@ -37,7 +37,6 @@ void Write(const std::string& path, const std::string& content) {
 void MakeGuestTree(const std::string& root, const std::string& motd) {
   std::filesystem::create_directories(root + "/etc/nginx");
   std::filesystem::create_directories(root + "/home/alice/docs");
-  std::filesystem::create_directories(root + "/many");
   std::filesystem::create_directories(root + "/names");
   Write(root + "/etc/motd", motd);
   Write(root + "/etc/nginx/nginx.conf", "worker_processes 2;\n");
@@ -63,22 +62,37 @@ void MakeGuestTree(const std::string& root, const std::string& motd) {
     ::pwrite(fd, "tail", 4, (uint64_t{8} << 30) - 4);
     ::close(fd);
   }
+}
+
+// Adds many/ with kManyEntries empty files to the ext4 partition of `raw`
+// through a loop mount: mkfs.ext4 -d inserts entries one by one into an
+// unindexed folder (5 minutes for 100,000), the kernel takes 2 seconds.
+void AddManyEntries(const TempDir& dir, const std::string& raw) {
+  const std::string mnt = dir / "loop";
+  std::filesystem::create_directories(mnt);
+  RunOrFail("mount -o loop,offset=1048576 " + Quote(raw) + " " + Quote(mnt));
+  std::filesystem::create_directories(mnt + "/many");
   for (int i = 0; i < kManyEntries; ++i) {
-    const int fd = ::open((root + "/many/f" + std::to_string(i)).c_str(),
+    const int fd = ::open((mnt + "/many/f" + std::to_string(i)).c_str(),
                           O_CREAT | O_WRONLY, 0644);
     ::close(fd);
   }
+  RunOrFail("umount " + Quote(mnt));
 }
 
 // A 512 MiB MBR disk with an ext4 partition holding `root`, as qcow2.
 void MakeDisk(const TempDir& dir,
               const std::string& root,
-              const std::string& qcow2) {
+              const std::string& qcow2,
+              bool many) {
   const std::string raw = dir / "disk.raw";
   RunOrFail("truncate -s 512M " + Quote(raw));
   RunOrFail("echo 'start=2048, type=83' | sfdisk -q " + Quote(raw));
   RunOrFail("mkfs.ext4 -q -F -N 120000 -d " + Quote(root) +
             " -E offset=1048576 " + Quote(raw) + " 511M");
+  if (many) {
+    AddManyEntries(dir, raw);
+  }
   RunOrFail("qemu-img convert -f raw -O qcow2 " + Quote(raw) + " " +
             Quote(qcow2));
   std::filesystem::remove(raw);
@@ -98,13 +112,12 @@ class GuestFilesTest : public testing::Test {
     RunOrFail(Sendense("init"));
     // Two points of VM web1, the second with a changed motd.
     MakeGuestTree(e.dir / "guest1", "version 1\n");
-    MakeDisk(e.dir, e.dir / "guest1", e.dir / "v1.qcow2");
-    std::filesystem::remove_all(e.dir / "guest1/many");  // keep one copy
+    MakeDisk(e.dir, e.dir / "guest1", e.dir / "v1.qcow2", /*many=*/true);
     std::filesystem::create_directories(e.dir / "guest2");
     RunOrFail("cp -a " + Quote(e.dir / "guest1") + "/. " +
               Quote(e.dir / "guest2"));
     Write(e.dir / "guest2/etc/motd", "version 2, longer\n");
-    MakeDisk(e.dir, e.dir / "guest2", e.dir / "v2.qcow2");
+    MakeDisk(e.dir, e.dir / "guest2", e.dir / "v2.qcow2", /*many=*/false);
     // A disk with a corrupt superblock: its filesystem fails, alone.
     RunOrFail("truncate -s 64M " + Quote(e.dir / "bad.raw"));
     RunOrFail("mkfs.ext4 -q -F " + Quote(e.dir / "bad.raw"));
@@ -181,7 +194,10 @@ TEST_F(GuestFilesTest, RsyncFromTheTreeReproducesTheGuestExactly) {
   const auto out = RunOrFail(
       "rsync -aHAX --checksum --dry-run --itemize-changes --exclude=/many "
       "--exclude=/sparse.img --exclude=/lost+found " +
-      Quote(Fs(1) + "/") + " " + Quote(env_->dir / "guest2/"));
+      Quote(Fs(1) + "/") + " " + Quote(env_->dir / "guest2/") +
+      " | grep -vxF '.d..t...... ./' || true");
+  // (mkfs.ext4 -d does not copy the times of the source folder itself,
+  // so the root's mtime may differ; everything under it must not.)
   EXPECT_EQ(out, "") << out;
   // And the tree really holds the data (the dry run would also be empty
   // if rsync copied nothing because both sides were empty).

@@ -1,0 +1,169 @@
+#include <signal.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "cli/commands.h"
+#include "engine/catalog/vm_configs.h"
+#include "engine/error.h"
+#include "engine/jobs/job_runner.h"
+#include "engine/log.h"
+#include "fs/mount.h"
+#include "fs/tree.h"
+#include "web/api.h"
+#include "web/http_server.h"
+
+namespace sendense::cli {
+namespace {
+
+struct ServeArgs {
+  std::string mount;
+  std::string listen = "127.0.0.1:8420";
+  size_t workers = 2;
+  bool no_index = false;
+};
+
+std::string ReadToken(const Repository& repo) {
+  std::ifstream in(repo.TokenPath());
+  std::string token;
+  std::getline(in, token);
+  if (token.empty()) {
+    throw Error(ErrorKind::kNotFound,
+                "the API token file " + repo.TokenPath() + " is missing");
+  }
+  return token;
+}
+
+// Starts backups of VMs whose schedule is due, checking every `period`.
+class Scheduler {
+ public:
+  Scheduler(const Repository& repo, JobRunner& jobs)
+      : repo_(repo), jobs_(jobs), thread_([this] { Loop(); }) {}
+  ~Scheduler() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::seconds(5),
+                           [this] { return stop_; })) {
+      lock.unlock();
+      try {
+        Tick();
+      } catch (const std::exception& e) {
+        Log(LogLevel::kError, std::string("scheduler: ") + e.what());
+      }
+      lock.lock();
+    }
+  }
+
+  void Tick() {
+    VmConfigs vms(repo_.Absolute("catalog.db"));
+    auto catalog = repo_.OpenCatalog();
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    for (const auto& vm : vms.List()) {
+      if (vm.schedule.empty()) {
+        continue;
+      }
+      int64_t last = 0;
+      for (const auto& b : catalog->Backups(vm.name)) {
+        last = std::max(last, fs::ParseIsoTime(b.started_at));
+      }
+      bool busy = false;
+      for (const auto& j : jobs_.List()) {
+        busy |=
+            j.vm == vm.name && (j.state == "queued" || j.state == "running");
+      }
+      if (!busy && ScheduleDue(vm.schedule, last, now)) {
+        BackupRequest request;
+        request.vm = vm.name;
+        request.disks = vm.disks;
+        request.bitmap = vm.bitmap;
+        jobs_.Submit(request);
+        Log(LogLevel::kInfo, "scheduler: backup of VM " + vm.name + " (" +
+                                 vm.schedule + ") started");
+      }
+    }
+  }
+
+  const Repository& repo_;
+  JobRunner& jobs_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+void Run(const GlobalOptions& global, const ServeArgs& args) {
+  Repository repo(RequireRepo(global));
+  const auto [address, port] = web::ParseListen(args.listen);
+  const std::string token = ReadToken(repo);
+  guest::AppliancePool appliances(2, std::chrono::seconds(120));
+  JobRunner jobs(repo, args.workers, /*index_guest_files=*/!args.no_index);
+  web::ApiContext api{repo, token, jobs, appliances};
+  web::HttpServer server(
+      address, port, web::HttpLimits{},
+      [&api](const web::Request& req) { return web::HandleApi(api, req); });
+  Log(LogLevel::kInfo, "API listening on http://" + address + ":" +
+                           std::to_string(server.port()) + "/api/v1");
+  Scheduler scheduler(repo, jobs);
+  if (!args.mount.empty()) {
+    fs::MountOptions options;
+    options.mountpoint = args.mount;
+    options.foreground = true;
+    options.shared_appliances = &appliances;
+    Log(LogLevel::kInfo, "tree mounted at " + args.mount);
+    fs::MountAndServe(repo, options);  // until SIGTERM or fusermount3 -u
+  } else {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+  }
+  Log(LogLevel::kInfo, "stopping: cancelling running jobs");
+  server.Stop();
+  jobs.CancelAll();
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<ServeArgs>();
+  auto* cmd = app.add_subcommand(
+      "serve", "Run the appliance: the tree, the HTTP API and the job runner");
+  cmd->add_option("--mount", args->mount, "Mount the tree here");
+  cmd->add_option("--listen", args->listen, "ADDRESS:PORT of the API")
+      ->capture_default_str();
+  cmd->add_option("--workers", args->workers, "Backups that run at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  cmd->add_flag("--no-index", args->no_index,
+                "Do not index guest files after backups (`sendense index`)");
+  cmd->callback([&global, args] {
+    // Without a mount, SIGTERM/SIGINT are awaited with sigwait: block them
+    // before any thread starts so that every thread inherits the mask.
+    if (args->mount.empty()) {
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGTERM);
+      sigaddset(&set, SIGINT);
+      pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    }
+    Run(global, *args);
+  });
+}
+
+}  // namespace sendense::cli

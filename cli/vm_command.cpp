@@ -1,0 +1,95 @@
+#include <iostream>
+
+#include "cli/commands.h"
+#include "engine/catalog/vm_configs.h"
+#include "engine/error.h"
+#include "engine/repo/repository.h"
+
+namespace sendense::cli {
+namespace {
+
+struct VmArgs {
+  std::string name;
+  std::vector<std::string> disks;
+  std::string bitmap;
+  std::string schedule;
+  bool json = false;
+};
+
+VmConfigs Open(const GlobalOptions& global) {
+  Repository repo(RequireRepo(global));
+  return VmConfigs(repo.Absolute("catalog.db"));
+}
+
+}  // namespace
+
+void RegisterVm(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<VmArgs>();
+  auto* vm =
+      app.add_subcommand("vm", "VMs that `serve` backs up (add, list, rm)");
+  vm->require_subcommand(1);
+
+  auto* add = vm->add_subcommand("add", "Add a VM");
+  add->add_option("NAME", args->name, "VM name")->required();
+  add->add_option("--disk", args->disks, "DISK=NBD_URI (repeatable)")
+      ->required();
+  add->add_option("--bitmap", args->bitmap,
+                  "QEMU dirty bitmap for incrementals");
+  add->add_option("--schedule", args->schedule,
+                  "hourly, daily@HH:MM (UTC), every@Nm or every@Nh");
+  add->callback([&global, args] {
+    VmConfig config;
+    config.name = args->name;
+    for (const auto& d : args->disks) {
+      const auto eq = d.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == d.size()) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "--disk '" + d + "' is not of the form NAME=NBD_URI");
+      }
+      config.disks.push_back({d.substr(0, eq), d.substr(eq + 1)});
+    }
+    config.bitmap = args->bitmap;
+    config.schedule = args->schedule;
+    Open(global).Add(config);
+    std::cout << "Added VM " << config.name << "\n";
+  });
+
+  auto* list = vm->add_subcommand("list", "List VMs");
+  list->add_flag("--json", args->json, "Print JSON");
+  list->callback([&global, args] {
+    nlohmann::json out = nlohmann::json::array();
+    const auto vms = Open(global).List();
+    for (const auto& v : vms) {
+      nlohmann::json disks = nlohmann::json::object();
+      for (const auto& d : v.disks) {
+        disks[d.name] = d.uri;
+      }
+      out.push_back({{"name", v.name},
+                     {"disks", disks},
+                     {"bitmap", v.bitmap},
+                     {"schedule", v.schedule}});
+      if (!args->json) {
+        std::cout << v.name << "  "
+                  << (v.schedule.empty() ? "no schedule" : v.schedule);
+        for (const auto& d : v.disks) {
+          std::cout << "  " << d.name << "=" << d.uri;
+        }
+        std::cout << "\n";
+      }
+    }
+    if (args->json) {
+      std::cout << nlohmann::json{{"vms", out}}.dump(2) << "\n";
+    } else if (vms.empty()) {
+      std::cout << "No VMs.\n";
+    }
+  });
+
+  auto* rm = vm->add_subcommand("rm", "Remove a VM (its backups stay)");
+  rm->add_option("NAME", args->name, "VM name")->required();
+  rm->callback([&global, args] {
+    Open(global).Remove(args->name);
+    std::cout << "Removed VM " << args->name << "\n";
+  });
+}
+
+}  // namespace sendense::cli

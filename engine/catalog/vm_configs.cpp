@@ -1,0 +1,130 @@
+#include "engine/catalog/vm_configs.h"
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "engine/catalog/catalog.h"
+#include "engine/error.h"
+#include "engine/repo/names.h"
+
+namespace sendense {
+namespace {
+
+const std::string& Migrated(const std::string& path) {
+  Catalog migrate(path, false);
+  return path;
+}
+
+VmConfig Read(const sqlite::Statement& s) {
+  VmConfig vm;
+  vm.name = s.Text(0);
+  const auto disks = nlohmann::json::parse(s.Text(1));
+  for (const auto& [disk, uri] : disks.items()) {
+    vm.disks.push_back({disk, uri.get<std::string>()});
+  }
+  vm.bitmap = s.Text(2);
+  vm.schedule = s.Text(3);
+  return vm;
+}
+
+}  // namespace
+
+void ValidateSchedule(const std::string& schedule) {
+  static const std::regex kValid(
+      R"(hourly|daily@([01][0-9]|2[0-3]):[0-5][0-9]|every@[1-9][0-9]{0,4}[mh])");
+  if (!schedule.empty() && !std::regex_match(schedule, kValid)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "schedule '" + schedule +
+                    "' is not one of hourly, daily@HH:MM (UTC), every@Nm, "
+                    "every@Nh");
+  }
+}
+
+bool ScheduleDue(const std::string& schedule, int64_t last, int64_t now) {
+  if (schedule.empty()) {
+    return false;
+  }
+  if (schedule == "hourly") {
+    return now - last >= 3600;
+  }
+  if (schedule.rfind("every@", 0) == 0) {
+    const int64_t n = std::stoll(schedule.substr(6));
+    const int64_t unit = schedule.back() == 'h' ? 3600 : 60;
+    return now - last >= n * unit;
+  }
+  // daily@HH:MM: due once the day's time has passed and no backup since.
+  const int64_t at = std::stoll(schedule.substr(6, 2)) * 3600 +
+                     std::stoll(schedule.substr(9, 2)) * 60;
+  const int64_t today = now - now % 86400 + at;
+  const int64_t slot = now >= today ? today : today - 86400;
+  return last < slot;
+}
+
+VmConfigs::VmConfigs(const std::string& catalog_path)
+    : db_(Migrated(catalog_path), false) {}
+
+void VmConfigs::Add(const VmConfig& vm) {
+  ValidateName("VM name", vm.name);
+  if (vm.disks.empty()) {
+    throw Error(ErrorKind::kInvalidArgument, "a VM needs at least one disk");
+  }
+  nlohmann::json disks = nlohmann::json::object();
+  for (const auto& d : vm.disks) {
+    ValidateName("disk name", d.name);
+    if (d.uri.rfind("nbd", 0) != 0) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "disk '" + d.name + "': '" + d.uri + "' is not an NBD URI");
+    }
+    if (disks.contains(d.name)) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "disk '" + d.name + "' is given twice");
+    }
+    disks[d.name] = d.uri;
+  }
+  ValidateSchedule(vm.schedule);
+  sqlite::Transaction tx(db_);
+  if (Find(vm.name)) {
+    throw Error(ErrorKind::kAlreadyExists,
+                "a VM named '" + vm.name + "' already exists");
+  }
+  db_.Prepare(
+         "INSERT INTO vm_configs (name, disks, bitmap, schedule) VALUES "
+         "(?, ?, ?, ?)")
+      .Bind(1, vm.name)
+      .Bind(2, disks.dump())
+      .Bind(3, vm.bitmap)
+      .Bind(4, vm.schedule)
+      .Run();
+  tx.Commit();
+}
+
+void VmConfigs::Remove(const std::string& name) {
+  sqlite::Transaction tx(db_);
+  if (!Find(name)) {
+    throw Error(ErrorKind::kNotFound, "no VM named '" + name + "'");
+  }
+  db_.Prepare("DELETE FROM vm_configs WHERE name = ?").Bind(1, name).Run();
+  tx.Commit();
+}
+
+std::vector<VmConfig> VmConfigs::List() {
+  auto s = db_.Prepare(
+      "SELECT name, disks, bitmap, schedule FROM vm_configs ORDER BY name");
+  std::vector<VmConfig> out;
+  while (s.Step()) {
+    out.push_back(Read(s));
+  }
+  return out;
+}
+
+std::optional<VmConfig> VmConfigs::Find(const std::string& name) {
+  auto s = db_.Prepare(
+      "SELECT name, disks, bitmap, schedule FROM vm_configs WHERE name = ?");
+  s.Bind(1, name);
+  if (!s.Step()) {
+    return std::nullopt;
+  }
+  return Read(s);
+}
+
+}  // namespace sendense

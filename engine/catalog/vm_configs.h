@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/backup/backup_job.h"
+#include "engine/catalog/sqlite.h"
+
+namespace sendense {
+
+// A VM the appliance backs up: its disks' NBD URIs, its dirty bitmap and
+// its schedule.
+struct VmConfig {
+  std::string name;
+  std::vector<DiskSource> disks;
+  std::string bitmap;
+  std::string schedule;  // "", "hourly", "daily@HH:MM" (UTC), "every@N[mh]"
+};
+
+// Checks a schedule; Error kInvalidArgument naming what is wrong.
+void ValidateSchedule(const std::string& schedule);
+// Whether a VM with `schedule`, last backed up at `last` (epoch seconds, 0
+// for never), is due at `now`.
+bool ScheduleDue(const std::string& schedule, int64_t last, int64_t now);
+
+// VM configurations in the catalog. One connection; one per thread.
+class VmConfigs {
+ public:
+  explicit VmConfigs(const std::string& catalog_path);
+  // Adds `vm`; Error kAlreadyExists when the name is taken, or
+  // kInvalidArgument for a bad name, disk or schedule.
+  void Add(const VmConfig& vm);
+  // Error kNotFound when there is no such VM.
+  void Remove(const std::string& name);
+  std::vector<VmConfig> List();
+  std::optional<VmConfig> Find(const std::string& name);
+
+ private:
+  sqlite::Database db_;
+};
+
+}  // namespace sendense

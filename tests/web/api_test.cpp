@@ -1,0 +1,228 @@
+// The HTTP API of `sendense serve` over real loopback HTTP (libcurl), with
+// qemu-nbd and nbdkit as the VMs' disks.
+
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/backup/backup_fixture.h"
+#include "tests/web/http_client.h"
+
+namespace sendense::test {
+namespace {
+
+using json = nlohmann::json;
+
+class ApiTest : public BackupFixture {
+ protected:
+  void SetUp() override {
+    BackupFixture::SetUp();
+    std::ifstream in(repo_ + "/api-token");
+    std::getline(in, token_);
+    log_ = dir_ / "serve.log";
+  }
+
+  void Serve(const std::string& extra = "--no-index") {
+    serve_ = std::make_unique<BackgroundProcess>(
+        std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+            " serve --listen 127.0.0.1:0 " + extra,
+        log_);
+    const std::regex listening("listening on (http://127\\.0\\.0\\.1:[0-9]+)");
+    for (int i = 0; i < 200 && base_.empty(); ++i) {
+      std::ifstream in(log_);
+      std::stringstream all;
+      all << in.rdbuf();
+      std::smatch m;
+      const std::string text = all.str();
+      if (std::regex_search(text, m, listening)) {
+        base_ = m[1];
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ASSERT_FALSE(base_.empty()) << "serve did not start";
+  }
+
+  HttpReply Call(const std::string& method,
+                 const std::string& path,
+                 const std::string& body = "",
+                 std::vector<std::string> headers = {}) {
+    headers.push_back("Authorization: Bearer " + token_);
+    return Http(method, base_ + path, headers, body);
+  }
+  json CallJson(const std::string& method,
+                const std::string& path,
+                const std::string& body = "",
+                long want = 200) {
+    const auto r = Call(method, path, body);
+    EXPECT_EQ(r.status, want) << method << " " << path << ": " << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+  json WaitForJob(int64_t id) {
+    json job;
+    for (int i = 0; i < 600; ++i) {
+      job = CallJson("GET", "/api/v1/jobs/" + std::to_string(id));
+      const std::string state = job.value("state", "");
+      if (state != "queued" && state != "running") {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return job;
+  }
+  std::string AddVm(const std::string& name, const NbdServer& server) {
+    CallJson("POST", "/api/v1/vms",
+             json{{"name", name},
+                  {"disks", {{"sda", server.uri()}}},
+                  {"bitmap", "b0"}}
+                 .dump(),
+             201);
+    return name;
+  }
+
+  std::string token_, log_, base_;
+  std::unique_ptr<BackgroundProcess> serve_;
+};
+
+TEST_F(ApiTest, HealthIsOpenEverythingElseNeedsTheToken) {
+  Serve();
+  EXPECT_EQ(Http("GET", base_ + "/api/v1/health").status, 200);
+  EXPECT_EQ(Http("GET", base_ + "/api/v1/vms").status, 401);
+  EXPECT_EQ(Http("GET", base_ + "/metrics").status, 401);
+  EXPECT_EQ(Http("GET", base_ + "/api/v1/vms",
+                 {"Authorization: Bearer " + token_ + "x"})
+                .status,
+            401);
+  EXPECT_EQ(
+      Http("GET", base_ + "/api/v1/vms", {"Authorization: " + token_}).status,
+      401);
+  const auto ok = Call("GET", "/api/v1/vms");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(json::parse(ok.body)["vms"], json::array());
+  EXPECT_EQ(Call("GET", "/api/v1/nothing").status, 404);
+}
+
+TEST_F(ApiTest, VmsAddListRemoveWithClearErrors) {
+  Serve();
+  MakeSource();
+  NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+  AddVm("web1", server);
+  auto dup =
+      Call("POST", "/api/v1/vms",
+           json{{"name", "web1"}, {"disks", {{"sda", server.uri()}}}}.dump());
+  EXPECT_EQ(dup.status, 409) << dup.body;
+  auto bad = Call("POST", "/api/v1/vms",
+                  json{{"name", "web2"},
+                       {"disks", {{"sda", server.uri()}}},
+                       {"schedule", "sometimes"}}
+                      .dump());
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(json::parse(bad.body)["error"].get<std::string>().find("schedule"),
+            std::string::npos);
+  EXPECT_EQ(Call("POST", "/api/v1/vms", "{not json").status, 400);
+  const auto list = CallJson("GET", "/api/v1/vms");
+  ASSERT_EQ(list["vms"].size(), 1u);
+  EXPECT_EQ(list["vms"][0]["disks"]["sda"], server.uri());
+  CallJson("DELETE", "/api/v1/vms/web1");
+  EXPECT_EQ(Call("DELETE", "/api/v1/vms/web1").status, 404);
+  // The CLI sees the same configuration.
+  EXPECT_EQ(Sendense("vm list").output, "No VMs.\n");
+}
+
+TEST_F(ApiTest, BackupThroughTheApiIsAJobAndLandsInTheCatalog) {
+  Serve();
+  MakeSource();
+  NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+  AddVm("web1", server);
+  const auto job = CallJson("POST", "/api/v1/vms/web1/backup", "", 202);
+  const json done = WaitForJob(job["id"]);
+  ASSERT_EQ(done["state"], "complete") << done.dump();
+  EXPECT_GT(done["bytes_done"].get<uint64_t>(), 0u);
+  const std::string name = done["backup"];
+  const auto backups = CallJson("GET", "/api/v1/backups?vm=web1");
+  ASSERT_EQ(backups["backups"].size(), 1u);
+  EXPECT_EQ(backups["backups"][0]["name"], name);
+  const auto detail = CallJson("GET", "/api/v1/backups/web1/" + name);
+  EXPECT_EQ(detail["points"][0]["disk"], "sda");
+  EXPECT_EQ(Call("GET", "/api/v1/backups/web1/nope").status, 404);
+  const auto jobs = CallJson("GET", "/api/v1/jobs");
+  EXPECT_EQ(jobs["jobs"].size(), 1u);
+  const auto metrics = Call("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("sendense_jobs{state=\"complete\"} 1"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("sendense_repository_bytes{kind=\"free\"}"),
+            std::string::npos);
+}
+
+TEST_F(ApiTest, CancelledJobLeavesNothingBehind) {
+  Serve();
+  // A slow disk: every read waits, so the job is still running when
+  // cancelled.
+  NbdServer slow(dir_.path(),
+                 "nbdkit -f -U {sock} --filter=delay random 256M "
+                 "delay-read=300ms");
+  AddVm("slow", slow);
+  const auto job = CallJson("POST", "/api/v1/vms/slow/backup", "", 202);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CallJson(
+      "POST",
+      "/api/v1/jobs/" + std::to_string(job["id"].get<int64_t>()) + "/cancel",
+      "", 202);
+  const json done = WaitForJob(job["id"]);
+  EXPECT_EQ(done["state"], "cancelled") << done.dump();
+  EXPECT_TRUE(RepoFiles().empty());
+  EXPECT_EQ(
+      Call("POST", "/api/v1/jobs/" + std::to_string(job["id"].get<int64_t>()) +
+                       "/cancel")
+          .status,
+      409);
+}
+
+TEST_F(ApiTest, SigtermDuringAJobStopsCleanly) {
+  Serve();
+  NbdServer slow(dir_.path(),
+                 "nbdkit -f -U {sock} --filter=delay random 256M "
+                 "delay-read=300ms");
+  AddVm("slow", slow);
+  CallJson("POST", "/api/v1/vms/slow/backup", "", 202);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  serve_->Signal(SIGTERM);
+  EXPECT_EQ(serve_->Wait(), 0);
+  EXPECT_TRUE(RepoFiles().empty());
+  const auto list = SendenseJson("list --json");
+  ASSERT_EQ(list["vms"][0]["backups"].size(), 1u);
+  EXPECT_EQ(list["vms"][0]["backups"][0]["state"], "failed");
+}
+
+TEST_F(ApiTest, LimitsAndMaliciousPaths) {
+  Serve();
+  // Header and body limits.
+  const auto big_header =
+      Call("GET", "/api/v1/vms", "", {"X-Pad: " + std::string(20000, 'a')});
+  EXPECT_EQ(big_header.status, 431);
+  const auto big_body = Call("POST", "/api/v1/vms", std::string(2 << 20, 'x'));
+  EXPECT_EQ(big_body.status, 413);
+  // Paths that try to leave a point never succeed.
+  for (const char* path :
+       {"/api/v1/backups/web1/x/files/sda1/../../../etc/passwd",
+        "/api/v1/backups/web1/x/files/sda1/%2e%2e/%2e%2e/etc/passwd",
+        "/api/v1/backups/web1/x/files/sda1/..%2f..%2fetc%2fpasswd",
+        "/api/v1/backups/web1/x/download/sda1/etc%00passwd",
+        "/api/v1/backups/web1/x/download/sda1//etc/passwd",
+        "/api/v1/backups/%2e%2e/x/files/sda1/etc"}) {
+    const auto r = Call("GET", path);
+    EXPECT_TRUE(r.status == 400 || r.status == 404) << path << " " << r.status;
+    EXPECT_NE(json::parse(r.body, nullptr, false).value("error", ""), "")
+        << path;
+  }
+}
+
+}  // namespace
+}  // namespace sendense::test

@@ -1,0 +1,559 @@
+#include "web/api.h"
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/catalog/catalog.h"
+#include "engine/catalog/guest_index.h"
+#include "engine/catalog/vm_configs.h"
+#include "engine/guest/indexer.h"
+#include "web/http_errors.h"
+
+namespace sendense::web {
+namespace {
+
+using json = nlohmann::json;
+
+std::string Dump(const json& j) {
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+Response Json(unsigned status, const json& j) {
+  return {status, "application/json", Dump(j), {}, 0, nullptr};
+}
+
+Response Fail(unsigned status, const std::string& message) {
+  return Json(status, {{"error", message}});
+}
+
+// Constant-time comparison: how long it takes says nothing of the token.
+bool SameToken(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |=
+        static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+  }
+  return diff == 0 && !b.empty();
+}
+
+std::vector<std::string> SplitPath(const std::string& target,
+                                   std::string* query) {
+  const auto q = target.find('?');
+  if (query != nullptr) {
+    *query = q == std::string::npos ? "" : target.substr(q + 1);
+  }
+  const std::string path = target.substr(0, q);
+  std::vector<std::string> parts;
+  size_t start = 1;
+  while (start <= path.size()) {
+    const auto slash = path.find('/', start);
+    const auto end = slash == std::string::npos ? path.size() : slash;
+    parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  if (!parts.empty() && parts.back().empty()) {
+    parts.pop_back();  // a trailing slash
+  }
+  return parts;
+}
+
+std::string QueryParam(const std::string& query, const std::string& key) {
+  std::istringstream in(query);
+  std::string pair;
+  while (std::getline(in, pair, '&')) {
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return eq == std::string::npos ? "" : DecodeSegment(pair.substr(eq + 1));
+    }
+  }
+  return "";
+}
+
+json PointJson(const PointRecord& p) {
+  return {{"disk", p.disk},
+          {"kind", p.kind},
+          {"reason", p.reason},
+          {"file", p.file},
+          {"virtual_size", p.virtual_size},
+          {"bytes_read", p.bytes_read},
+          {"bytes_stored", p.bytes_stored},
+          {"seconds", p.seconds}};
+}
+
+json BackupJson(const BackupRecord& b) {
+  json points = json::array();
+  for (const auto& p : b.points) {
+    points.push_back(PointJson(p));
+  }
+  return {{"vm", b.vm},
+          {"name", b.name},
+          {"id", b.id},
+          {"kind", b.kind()},
+          {"state", b.state},
+          {"started_at", b.started_at},
+          {"finished_at", b.finished_at},
+          {"error", b.error},
+          {"points", points}};
+}
+
+json JobJson(const JobStatus& j) {
+  return {{"id", j.id},
+          {"vm", j.vm},
+          {"state", j.state},
+          {"backup", j.backup},
+          {"error", j.error},
+          {"bytes_total", j.bytes_total},
+          {"bytes_done", j.bytes_done},
+          {"rate", j.rate},
+          {"created_at", j.created_at},
+          {"started_at", j.started_at},
+          {"finished_at", j.finished_at}};
+}
+
+json VmJson(const VmConfig& vm) {
+  json disks = json::object();
+  for (const auto& d : vm.disks) {
+    disks[d.name] = d.uri;
+  }
+  return {{"name", vm.name},
+          {"disks", disks},
+          {"bitmap", vm.bitmap},
+          {"schedule", vm.schedule}};
+}
+
+const char* TypeOf(uint32_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFDIR:
+      return "dir";
+    case S_IFREG:
+      return "file";
+    case S_IFLNK:
+      return "link";
+    default:
+      return "special";
+  }
+}
+
+json EntryJson(const GuestEntry& e) {
+  json j = {
+      {"name", e.name},         {"path", e.path},   {"type", TypeOf(e.mode)},
+      {"mode", e.mode & 07777}, {"uid", e.uid},     {"gid", e.gid},
+      {"size", e.size},         {"nlink", e.nlink}, {"mtime_ns", e.mtime_ns}};
+  if ((e.mode & S_IFMT) == S_IFLNK) {
+    j["target"] = e.target;
+  }
+  return j;
+}
+
+// Connections of this thread to the catalog (SQLite: one per thread).
+struct ThreadDb {
+  std::string path;
+  std::unique_ptr<Catalog> catalog;
+  std::unique_ptr<GuestIndex> index;
+  std::unique_ptr<VmConfigs> vms;
+};
+ThreadDb& Db(const Repository& repo) {
+  thread_local ThreadDb db;
+  if (db.path != repo.path()) {
+    db.path = repo.path();
+    db.catalog = repo.OpenCatalog();
+    db.index = std::make_unique<GuestIndex>(repo.Absolute("catalog.db"));
+    db.vms = std::make_unique<VmConfigs>(repo.Absolute("catalog.db"));
+  }
+  return db;
+}
+
+const BackupRecord FindBackup(ThreadDb& db,
+                              const std::string& vm,
+                              const std::string& name) {
+  for (auto& b : db.catalog->Backups(vm)) {
+    if (b.name == name && b.vm == vm) {
+      return b;
+    }
+  }
+  throw Error(ErrorKind::kNotFound,
+              "no backup '" + name + "' of VM '" + vm + "'");
+}
+
+// The guest entry at `segments` (decoded) under filesystem `fs` of `b`.
+GuestEntry ResolveGuestPath(ThreadDb& db,
+                            const BackupRecord& b,
+                            const std::string& fs,
+                            const std::vector<std::string>& segments,
+                            GuestFilesystem* found_fs) {
+  for (const auto& f : db.index->Filesystems(b.id)) {
+    if (f.name == fs && f.state == "indexed") {
+      *found_fs = f;
+      auto entry = db.index->Get(f.root_id);
+      for (const auto& name : segments) {
+        if (!entry || (entry->mode & S_IFMT) != S_IFDIR) {
+          break;
+        }
+        entry = db.index->Child(entry->id, name);
+      }
+      if (!entry) {
+        throw Error(ErrorKind::kNotFound, "no such file in the guest");
+      }
+      return *entry;
+    }
+  }
+  throw Error(ErrorKind::kNotFound,
+              "no indexed filesystem '" + fs + "' in backup " + b.name);
+}
+
+// RFC 5987: any byte but unreserved ones as %XX (guest names may hold
+// newlines or quotes; they never reach a header raw).
+std::string PercentEncode(const std::string& name) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : name) {
+    if (std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+Response Download(ApiContext& ctx,
+                  const Request& req,
+                  const BackupRecord& b,
+                  const GuestFilesystem& fs,
+                  const GuestEntry& e) {
+  if ((e.mode & S_IFMT) != S_IFREG) {
+    return Fail(400, "only regular files can be downloaded");
+  }
+  uint64_t first = 0, last = e.size == 0 ? 0 : e.size - 1;
+  Response out;
+  out.content_type = "application/octet-stream";
+  out.headers.push_back({"Accept-Ranges", "bytes"});
+  out.headers.push_back(
+      {"Content-Disposition",
+       "attachment; filename*=UTF-8''" + PercentEncode(e.name)});
+  if (auto range = req.find(http::field::range); range != req.end()) {
+    const auto r = ParseRange(std::string(range->value()), e.size);
+    if (!r) {
+      Response bad = Fail(416, "range not satisfiable");
+      bad.headers.push_back(
+          {"Content-Range", "bytes */" + std::to_string(e.size)});
+      return bad;
+    }
+    first = r->first;
+    last = r->last;
+    out.status = 206;
+    out.headers.push_back({"Content-Range", "bytes " + std::to_string(first) +
+                                                "-" + std::to_string(last) +
+                                                "/" + std::to_string(e.size)});
+  }
+  out.length = e.size == 0 ? 0 : last - first + 1;
+  const std::string path = "/" + fs.name + e.path;
+  std::vector<guest::FoundFilesystem> fss;
+  auto& db = Db(ctx.repo);
+  for (const auto& f : db.index->Filesystems(b.id)) {
+    if (f.state == "indexed") {
+      fss.push_back({f.device, f.fstype, f.name});
+    }
+  }
+  const BackupRecord backup = b;
+  const uint64_t length = out.length;
+  out.stream = [&ctx, backup, fss, path, first,
+                length](const std::function<void(const char*, size_t)>& write) {
+    auto app = ctx.appliances.Acquire(
+        backup.id, [&] { return guest::DrivesOf(ctx.repo, backup); }, fss);
+    constexpr size_t kChunk = 1 << 20;
+    for (uint64_t done = 0; done < length;) {
+      const size_t n =
+          static_cast<size_t>(std::min<uint64_t>(kChunk, length - done));
+      const std::string data = app->Pread(path, n, first + done);
+      if (data.empty()) {
+        throw Error(ErrorKind::kIo, path + " is shorter than indexed");
+      }
+      write(data.data(), data.size());
+      done += data.size();
+    }
+  };
+  return out;
+}
+
+Response Metrics(ApiContext& ctx) {
+  std::ostringstream m;
+  m << "# HELP sendense_jobs Jobs by state since the daemon started.\n"
+    << "# TYPE sendense_jobs gauge\n";
+  for (const char* state :
+       {"queued", "running", "complete", "failed", "cancelled"}) {
+    const auto counts = ctx.jobs.Counts();
+    const auto it = counts.find(state);
+    m << "sendense_jobs{state=\"" << state << "\"} "
+      << (it == counts.end() ? 0 : it->second) << "\n";
+  }
+  m << "# HELP sendense_backup_bytes_total Bytes copied by backup jobs.\n"
+    << "# TYPE sendense_backup_bytes_total counter\n"
+    << "sendense_backup_bytes_total " << ctx.jobs.BytesCopied() << "\n";
+  auto& db = Db(ctx.repo);
+  double seconds = 0;
+  uint64_t complete = 0;
+  for (const auto& b : db.catalog->Backups("")) {
+    if (b.state == "complete") {
+      ++complete;
+      for (const auto& p : b.points) {
+        seconds += p.seconds;
+      }
+    }
+  }
+  m << "# HELP sendense_backups Complete backups in the repository.\n"
+    << "# TYPE sendense_backups gauge\nsendense_backups " << complete << "\n"
+    << "# HELP sendense_backup_seconds_total Time spent copying disks.\n"
+    << "# TYPE sendense_backup_seconds_total counter\n"
+    << "sendense_backup_seconds_total " << seconds << "\n";
+  struct statvfs st {};
+  if (::statvfs(ctx.repo.path().c_str(), &st) == 0) {
+    m << "# HELP sendense_repository_bytes Repository file system capacity.\n"
+      << "# TYPE sendense_repository_bytes gauge\n"
+      << "sendense_repository_bytes{kind=\"size\"} "
+      << static_cast<uint64_t>(st.f_blocks) * st.f_frsize << "\n"
+      << "sendense_repository_bytes{kind=\"free\"} "
+      << static_cast<uint64_t>(st.f_bavail) * st.f_frsize << "\n";
+  }
+  m << "# HELP sendense_appliances_running libguestfs appliances running.\n"
+    << "# TYPE sendense_appliances_running gauge\n"
+    << "sendense_appliances_running " << ctx.appliances.running() << "\n";
+  return {200, "text/plain; version=0.0.4", m.str(), {}, 0, nullptr};
+}
+
+Response Route(ApiContext& ctx, const Request& req) {
+  std::string query;
+  const auto p = SplitPath(std::string(req.target()), &query);
+  const auto method = req.method();
+  const bool get = method == http::verb::get || method == http::verb::head;
+  if (p.size() == 3 && p[0] == "api" && p[1] == "v1" && p[2] == "health" &&
+      get) {
+    return Json(200, {{"status", "ok"}});
+  }
+  // Everything else needs the token.
+  const auto auth = req.find(http::field::authorization);
+  const std::string given = auth == req.end() ? "" : std::string(auth->value());
+  if (given.rfind("Bearer ", 0) != 0 ||
+      !SameToken(given.substr(7), ctx.token)) {
+    Response r = Fail(401, "missing or wrong bearer token");
+    r.headers.push_back({"WWW-Authenticate", "Bearer"});
+    return r;
+  }
+  if (p.size() == 1 && p[0] == "metrics" && get) {
+    return Metrics(ctx);
+  }
+  if (p.size() < 3 || p[0] != "api" || p[1] != "v1") {
+    return Fail(404, "no such route");
+  }
+  auto& db = Db(ctx.repo);
+  const std::string& what = p[2];
+  std::vector<std::string> args;
+  for (size_t i = 3; i < p.size(); ++i) {
+    args.push_back(DecodeSegment(p[i]));
+  }
+  if (what == "vms") {
+    if (args.empty() && get) {
+      json list = json::array();
+      for (const auto& vm : db.vms->List()) {
+        list.push_back(VmJson(vm));
+      }
+      return Json(200, {{"vms", list}});
+    }
+    if (args.empty() && method == http::verb::post) {
+      json body;
+      try {
+        body = json::parse(req.body());
+      } catch (const std::exception&) {
+        return Fail(400, "the body is not JSON");
+      }
+      VmConfig vm;
+      try {
+        vm.name = body.at("name").get<std::string>();
+        for (const auto& [disk, uri] : body.at("disks").items()) {
+          vm.disks.push_back({disk, uri.get<std::string>()});
+        }
+        vm.bitmap = body.value("bitmap", "");
+        vm.schedule = body.value("schedule", "");
+      } catch (const json::exception&) {
+        return Fail(
+            400,
+            "expected {\"name\": ..., \"disks\": {\"sda\": \"nbd...\"}, "
+            "\"bitmap\": ..., \"schedule\": ...}");
+      }
+      db.vms->Add(vm);
+      return Json(201, VmJson(vm));
+    }
+    if (args.size() == 1 && method == http::verb::delete_) {
+      db.vms->Remove(args[0]);
+      return Json(200, {{"removed", args[0]}});
+    }
+    if (args.size() == 2 && args[1] == "backup" && method == http::verb::post) {
+      const auto vm = db.vms->Find(args[0]);
+      if (!vm) {
+        return Fail(404, "no VM named '" + args[0] + "'");
+      }
+      BackupRequest request;
+      request.vm = vm->name;
+      request.disks = vm->disks;
+      request.bitmap = vm->bitmap;
+      const int64_t id = ctx.jobs.Submit(request);
+      return Json(202, JobJson(*ctx.jobs.Get(id)));
+    }
+  }
+  if (what == "backups" && get) {
+    if (args.empty()) {
+      const std::string vm = QueryParam(query, "vm");
+      json list = json::array();
+      for (const auto& b : db.catalog->Backups(vm)) {
+        list.push_back(BackupJson(b));
+      }
+      return Json(200, {{"backups", list}});
+    }
+    if (args.size() == 2) {
+      const BackupRecord b = FindBackup(db, args[0], args[1]);
+      json j = BackupJson(b);
+      json fss = json::array();
+      for (const auto& f : db.index->Filesystems(b.id)) {
+        fss.push_back({{"name", f.name},
+                       {"fstype", f.fstype},
+                       {"state", f.state},
+                       {"error", f.error},
+                       {"files", f.files}});
+      }
+      j["filesystems"] = fss;
+      return Json(200, j);
+    }
+    if (args.size() >= 4 && (args[2] == "files" || args[2] == "download")) {
+      const BackupRecord b = FindBackup(db, args[0], args[1]);
+      GuestFilesystem fs;
+      const std::vector<std::string> rest(args.begin() + 4, args.end());
+      const GuestEntry e = ResolveGuestPath(db, b, args[3], rest, &fs);
+      if (args[2] == "download") {
+        return Download(ctx, req, b, fs, e);
+      }
+      json j = EntryJson(e);
+      if ((e.mode & S_IFMT) == S_IFDIR) {
+        json children = json::array();
+        int64_t after = 0;
+        while (true) {
+          const auto page = db.index->Children(e.id, after, 1000);
+          if (page.empty()) {
+            break;
+          }
+          for (const auto& c : page) {
+            children.push_back(EntryJson(c));
+            after = c.id;
+          }
+        }
+        j["children"] = children;
+      }
+      return Json(200, j);
+    }
+  }
+  if (what == "jobs") {
+    if (args.empty() && get) {
+      json list = json::array();
+      for (const auto& j : ctx.jobs.List()) {
+        list.push_back(JobJson(j));
+      }
+      return Json(200, {{"jobs", list}});
+    }
+    int64_t id = 0;
+    if (!args.empty()) {
+      try {
+        id = std::stoll(args[0]);
+      } catch (const std::exception&) {
+        return Fail(400, "a job id is a number");
+      }
+    }
+    if (args.size() == 1 && get) {
+      const auto j = ctx.jobs.Get(id);
+      return j ? Json(200, JobJson(*j)) : Fail(404, "no such job");
+    }
+    if (args.size() == 2 && args[1] == "cancel" && method == http::verb::post) {
+      if (!ctx.jobs.Get(id)) {
+        return Fail(404, "no such job");
+      }
+      if (!ctx.jobs.Cancel(id)) {
+        return Fail(409, "the job has already ended");
+      }
+      return Json(202, JobJson(*ctx.jobs.Get(id)));
+    }
+  }
+  return Fail(404, "no such route");
+}
+
+}  // namespace
+
+std::string DecodeSegment(const std::string& segment) {
+  std::string out;
+  for (size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] == '%') {
+      if (i + 2 >= segment.size() ||
+          !std::isxdigit(static_cast<unsigned char>(segment[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(segment[i + 2]))) {
+        throw Error(ErrorKind::kInvalidArgument, "bad %-escape in the path");
+      }
+      out +=
+          static_cast<char>(std::stoi(segment.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += segment[i];
+    }
+  }
+  if (out.find('\0') != std::string::npos ||
+      out.find('/') != std::string::npos || out == "." || out == ".." ||
+      out.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "the path holds an empty, '.', '..', '/' or NUL segment");
+  }
+  return out;
+}
+
+std::optional<ByteRange> ParseRange(const std::string& header, uint64_t size) {
+  if (header.rfind("bytes=", 0) != 0 || header.find(',') != std::string::npos ||
+      size == 0) {
+    return std::nullopt;
+  }
+  const std::string spec = header.substr(6);
+  const auto dash = spec.find('-');
+  if (dash == std::string::npos) {
+    return std::nullopt;
+  }
+  try {
+    const std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
+    if (a.empty()) {  // the last N bytes
+      const uint64_t n = std::stoull(b);
+      if (n == 0) {
+        return std::nullopt;
+      }
+      return ByteRange{n >= size ? 0 : size - n, size - 1};
+    }
+    const uint64_t first = std::stoull(a);
+    uint64_t last = b.empty() ? size - 1 : std::stoull(b);
+    if (first >= size || last < first) {
+      return std::nullopt;
+    }
+    return ByteRange{first, std::min(last, size - 1)};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+Response HandleApi(ApiContext& ctx, const Request& req) {
+  try {
+    return Route(ctx, req);
+  } catch (const Error& e) {
+    return Fail(ToHttpStatus(e.kind()), e.what());
+  } catch (const std::exception& e) {
+    return Fail(500, e.what());
+  }
+}
+
+}  // namespace sendense::web

@@ -1,0 +1,228 @@
+#include "web/http_server.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+#include "engine/log.h"
+
+namespace sendense::web {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+std::pair<std::string, uint16_t> ParseListen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  try {
+    if (colon == std::string::npos || colon == 0) {
+      throw std::invalid_argument("no port");
+    }
+    const int port = std::stoi(listen.substr(colon + 1));
+    if (port < 0 || port > 65535) {
+      throw std::invalid_argument("port");
+    }
+    return {listen.substr(0, colon), static_cast<uint16_t>(port)};
+  } catch (const std::exception&) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--listen '" + listen + "' is not ADDRESS:PORT");
+  }
+}
+
+namespace {
+
+void SetTimeout(int fd, std::chrono::seconds s) {
+  timeval tv{};
+  tv.tv_sec = s.count();
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+void WriteSimple(tcp::socket& socket,
+                 unsigned status,
+                 const std::string& body,
+                 bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::server, "sendense");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(keep_alive);
+  res.body() = body;
+  res.prepare_payload();
+  beast::error_code ec;
+  http::write(socket, res, ec);
+}
+
+}  // namespace
+
+HttpServer::HttpServer(const std::string& address,
+                       uint16_t port,
+                       const HttpLimits& limits,
+                       Handler handler)
+    : limits_(limits), handler_(std::move(handler)), acceptor_(io_) {
+  beast::error_code ec;
+  const auto addr = asio::ip::make_address(address, ec);
+  if (ec) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "'" + address + "' is not an IP address");
+  }
+  tcp::endpoint endpoint(addr, port);
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint, ec);
+  if (ec) {
+    throw Error(ErrorKind::kInvalidArgument, "cannot listen on " + address +
+                                                 ":" + std::to_string(port) +
+                                                 ": " + ec.message());
+  }
+  acceptor_.listen();
+  port_ = acceptor_.local_endpoint().port();
+  acceptor_thread_ = std::thread([this] { Accept(); });
+}
+
+HttpServer::~HttpServer() {
+  Stop();
+}
+
+void HttpServer::Stop() {
+  if (stopping_.exchange(true)) {
+    return;
+  }
+  beast::error_code ec;
+  ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+  acceptor_.close(ec);
+  if (acceptor_thread_.joinable()) {
+    acceptor_thread_.join();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    for (int fd : open_fds_) {
+      ::shutdown(fd, SHUT_RDWR);  // wakes connection threads
+    }
+  }
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return connections_ == 0; });
+}
+
+void HttpServer::Accept() {
+  while (!stopping_) {
+    tcp::socket socket(io_);
+    beast::error_code ec;
+    acceptor_.accept(socket, ec);
+    if (ec) {
+      if (stopping_) {
+        return;
+      }
+      continue;
+    }
+    bool full = false;
+    {
+      std::lock_guard lock(mutex_);
+      full = connections_ >= limits_.max_connections;
+    }
+    if (full) {
+      SetTimeout(socket.native_handle(), std::chrono::seconds(1));
+      WriteSimple(socket, 503, R"({"error":"too many connections, try again"})",
+                  false);
+      continue;
+    }
+    std::lock_guard lock(mutex_);
+    ++connections_;
+    open_fds_.insert(socket.native_handle());
+    // Detached: Stop() waits for the count of connections to reach 0.
+    std::thread([this, s = std::move(socket)]() mutable {
+      Serve(std::move(s));
+    }).detach();
+  }
+}
+
+void HttpServer::Serve(tcp::socket socket) {
+  const int fd = socket.native_handle();
+  beast::flat_buffer buffer;
+  while (!stopping_) {
+    SetTimeout(fd, limits_.idle_time);
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(limits_.header_bytes));
+    parser.body_limit(limits_.body_bytes);
+    beast::error_code ec;
+    // The first byte may take the idle time; the rest of the request must
+    // come within the request time.
+    http::read_header(socket, buffer, parser, ec);
+    if (!ec && !parser.is_done()) {
+      SetTimeout(fd, limits_.request_time);
+      http::read(socket, buffer, parser, ec);
+    }
+    if (ec == http::error::header_limit) {
+      WriteSimple(socket, 431, R"({"error":"request header too large"})",
+                  false);
+      break;
+    }
+    if (ec == http::error::body_limit) {
+      WriteSimple(socket, 413, R"({"error":"request body too large"})", false);
+      break;
+    }
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+          ec != asio::error::connection_reset &&
+          ec != asio::error::would_block && ec != asio::error::timed_out &&
+          ec != asio::error::try_again) {
+        WriteSimple(socket, 400, R"({"error":"malformed request"})", false);
+      }
+      break;
+    }
+    SetTimeout(fd, limits_.request_time);
+    const Request& req = parser.get();
+    Response out;
+    try {
+      out = handler_(req);
+    } catch (const std::exception& e) {
+      out = Response{};
+      out.status = 500;
+      out.body = nlohmann::json{{"error", e.what()}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    const bool keep_alive = req.keep_alive();
+    http::response<http::empty_body> head{static_cast<http::status>(out.status),
+                                          req.version()};
+    head.set(http::field::server, "sendense");
+    head.set(http::field::content_type, out.content_type);
+    for (const auto& [k, v] : out.headers) {
+      head.set(k, v);
+    }
+    head.keep_alive(keep_alive);
+    const uint64_t length = out.stream ? out.length : out.body.size();
+    head.content_length(length);
+    http::response_serializer<http::empty_body> sr{head};
+    http::write_header(socket, sr, ec);
+    if (!ec && req.method() != http::verb::head) {
+      if (out.stream) {
+        try {
+          out.stream([&](const char* data, size_t n) {
+            asio::write(socket, asio::buffer(data, n));
+          });
+        } catch (const std::exception& e) {
+          Log(LogLevel::kError, std::string("download cut short: ") + e.what());
+          break;  // the length promised cannot be kept: close
+        }
+      } else {
+        asio::write(socket, asio::buffer(out.body), ec);
+      }
+    }
+    if (ec || !keep_alive) {
+      break;
+    }
+  }
+  beast::error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+  std::lock_guard lock(mutex_);
+  open_fds_.erase(fd);
+  --connections_;
+  idle_.notify_all();
+}
+
+}  // namespace sendense::web

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace sendense::web {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+
+struct HttpLimits {
+  size_t header_bytes = 8 * 1024;
+  size_t body_bytes = 1024 * 1024;
+  std::chrono::seconds request_time{30};  // to receive one request
+  std::chrono::seconds idle_time{60};     // between requests of a connection
+  size_t max_connections = 128;
+};
+
+// A reply: a body, or `stream` writing `length` bytes in chunks with
+// `write` (a download).
+struct Response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  uint64_t length = 0;
+  std::function<void(const std::function<void(const char*, size_t)>& write)>
+      stream;
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+// A small HTTP/1.1 server: one thread per connection (bounded), keep-alive,
+// limits on header and body size, request and idle time, and connections.
+class HttpServer {
+ public:
+  // Listens on `address:port` (port 0: any free port).
+  HttpServer(const std::string& address,
+             uint16_t port,
+             const HttpLimits& limits,
+             Handler handler);
+  ~HttpServer();  // Stop()
+
+  uint16_t port() const { return port_; }
+  void Stop();
+
+ private:
+  void Accept();
+  void Serve(boost::asio::ip::tcp::socket socket);
+
+  HttpLimits limits_;
+  Handler handler_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  size_t connections_ = 0;  // under mutex_
+  std::set<int> open_fds_;
+  std::thread acceptor_thread_;
+};
+
+// "host:port" -> (host, port); Error kInvalidArgument when malformed.
+std::pair<std::string, uint16_t> ParseListen(const std::string& listen);
+
+}  // namespace sendense::web
