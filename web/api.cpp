@@ -11,6 +11,7 @@
 #include "engine/catalog/guest_index.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/guest/indexer.h"
+#include "web/archive_stream.h"
 #include "web/http_errors.h"
 
 namespace sendense::web {
@@ -222,13 +223,62 @@ std::string PercentEncode(const std::string& name) {
   return out;
 }
 
+std::vector<guest::FoundFilesystem> MountedFilesystems(ThreadDb& db,
+                                                       int64_t backup_id) {
+  std::vector<guest::FoundFilesystem> fss;
+  for (const auto& f : db.index->Filesystems(backup_id)) {
+    if (f.state == "indexed") {
+      fss.push_back({f.device, f.fstype, f.name});
+    }
+  }
+  return fss;
+}
+
+// A folder as a tar (default) or zip archive, streamed; its length is not
+// known in advance, so the connection's end ends the body.
+Response DownloadFolder(ApiContext& ctx,
+                        const Request& req,
+                        const BackupRecord& b,
+                        const GuestFilesystem& fs,
+                        const GuestEntry& e) {
+  std::string query;
+  SplitPath(std::string(req.target()), &query);
+  const std::string format = QueryParam(query, "format");
+  if (!format.empty() && format != "tar" && format != "zip") {
+    return Fail(400, "format must be tar or zip");
+  }
+  const bool zip = format == "zip";
+  Response out;
+  out.content_type = zip ? "application/zip" : "application/x-tar";
+  out.length = Response::kUnknownLength;
+  out.headers.push_back({"Content-Disposition",
+                         "attachment; filename*=UTF-8''" +
+                             PercentEncode((e.name.empty() ? fs.name : e.name) +
+                                           (zip ? ".zip" : ".tar"))});
+  const BackupRecord backup = b;
+  const auto fss = MountedFilesystems(Db(ctx.repo), b.id);
+  const std::string mount = "/" + fs.name;
+  const GuestEntry root = e;
+  out.stream = [&ctx, backup, fss, mount, root,
+                zip](const std::function<void(const char*, size_t)>& write) {
+    auto app = ctx.appliances.Acquire(
+        backup.id, [&] { return guest::DrivesOf(ctx.repo, backup); }, fss);
+    StreamArchive(zip ? "zip" : "tar", *Db(ctx.repo).index, root, *app, mount,
+                  write);
+  };
+  return out;
+}
+
 Response Download(ApiContext& ctx,
                   const Request& req,
                   const BackupRecord& b,
                   const GuestFilesystem& fs,
                   const GuestEntry& e) {
+  if ((e.mode & S_IFMT) == S_IFDIR) {
+    return DownloadFolder(ctx, req, b, fs, e);
+  }
   if ((e.mode & S_IFMT) != S_IFREG) {
-    return Fail(400, "only regular files can be downloaded");
+    return Fail(400, "only files and folders can be downloaded");
   }
   uint64_t first = 0, last = e.size == 0 ? 0 : e.size - 1;
   Response out;

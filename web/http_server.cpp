@@ -193,9 +193,12 @@ void HttpServer::Serve(tcp::socket socket) {
     for (const auto& [k, v] : out.headers) {
       head.set(k, v);
     }
-    head.keep_alive(keep_alive);
     const uint64_t length = out.stream ? out.length : out.body.size();
-    head.content_length(length);
+    const bool close_delimited = length == Response::kUnknownLength;
+    head.keep_alive(keep_alive && !close_delimited);
+    if (!close_delimited) {
+      head.content_length(length);
+    }
     http::response_serializer<http::empty_body> sr{head};
     http::write_header(socket, sr, ec);
     if (!ec && req.method() != http::verb::head) {
@@ -212,7 +215,7 @@ void HttpServer::Serve(tcp::socket socket) {
         asio::write(socket, asio::buffer(out.body), ec);
       }
     }
-    if (ec || !keep_alive) {
+    if (ec || !keep_alive || close_delimited) {
       break;
     }
   }

@@ -33,7 +33,9 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  uint64_t length = 0;
+  uint64_t length =
+      0;  // kUnknownLength: the body ends when the connection does
+  static constexpr uint64_t kUnknownLength = ~uint64_t{0};
   std::function<void(const std::function<void(const char*, size_t)>& write)>
       stream;
 };

@@ -2,6 +2,9 @@
 // qemu-nbd and nbdkit as the VMs' disks.
 
 #include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <chrono>
 #include <fstream>
@@ -221,6 +224,79 @@ TEST_F(ApiTest, LimitsAndMaliciousPaths) {
     EXPECT_TRUE(r.status == 400 || r.status == 404) << path << " " << r.status;
     EXPECT_NE(json::parse(r.body, nullptr, false).value("error", ""), "")
         << path;
+  }
+}
+
+// The whole appliance: serve with the tree, a backup through the API that
+// appears in the tree with its guest files, and downloads of a file (with
+// a range) and of a folder as tar and zip through a real appliance.
+TEST_F(ApiTest, BackupAppearsInTheTreeAndGuestFilesDownload) {
+  if (::access("/dev/fuse", R_OK | W_OK) != 0) {
+    GTEST_SKIP() << "SKIPPED LOUDLY: /dev/fuse is not usable here";
+  }
+  const std::string guest = dir_ / "guest";
+  std::filesystem::create_directories(guest + "/etc/app");
+  {
+    std::ofstream(guest + "/etc/app/config.ini") << "[main]\nkey=value\n";
+    std::ofstream(guest + "/etc/motd") << "hello from the guest\n";
+  }
+  const std::string raw = dir_ / "disk.raw";
+  RunOrFail("truncate -s 64M " + Quote(raw) +
+            " && echo 'start=2048, type=83' | sfdisk -q " + Quote(raw) +
+            " && mkfs.ext4 -q -F -d " + Quote(guest) + " -E offset=1048576 " +
+            Quote(raw) + " 63M && qemu-img convert -f raw -O qcow2 " +
+            Quote(raw) + " " + Quote(source_));
+  const std::string mnt = dir_ / "mnt";
+  std::filesystem::create_directories(mnt);
+  Serve("--mount " + Quote(mnt));
+  NbdServer server(dir_.path(), QemuNbdCommand(source_, ""));
+  CallJson("POST", "/api/v1/vms",
+           json{{"name", "web1"}, {"disks", {{"sda", server.uri()}}}}.dump(),
+           201);
+  const auto job = CallJson("POST", "/api/v1/vms/web1/backup", "", 202);
+  const json done = WaitForJob(job["id"]);
+  ASSERT_EQ(done["state"], "complete") << done.dump();
+  const std::string name = done["backup"];
+
+  // In the tree, with its guest files, within a couple of seconds.
+  const std::string motd = mnt + "/web1/" + name + "/files/sda1/etc/motd";
+  ASSERT_TRUE(WaitForPath(motd, 5)) << motd;
+  std::ifstream in(motd);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "hello from the guest");
+
+  // The folder listing and stat from the index.
+  const std::string files = "/api/v1/backups/web1/" + name + "/files/sda1";
+  const auto etc = CallJson("GET", files + "/etc");
+  EXPECT_EQ(etc["type"], "dir");
+  EXPECT_EQ(etc["children"].size(), 2u);
+
+  // A file, whole and by range.
+  const std::string dl = "/api/v1/backups/web1/" + name + "/download/sda1";
+  const auto whole = Call("GET", dl + "/etc/motd");
+  EXPECT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.body, "hello from the guest\n");
+  const auto part = Call("GET", dl + "/etc/motd", "", {"Range: bytes=6-9"});
+  EXPECT_EQ(part.status, 206);
+  EXPECT_EQ(part.body, "from");
+  EXPECT_EQ(part.headers.at("content-range"), "bytes 6-9/21");
+  EXPECT_EQ(Call("GET", dl + "/etc/motd", "", {"Range: bytes=99-"}).status,
+            416);
+
+  // A folder as tar and as zip, unpacked by the usual tools.
+  for (const std::string format : {"tar", "zip"}) {
+    const auto archive = Call("GET", dl + "/etc?format=" + format);
+    ASSERT_EQ(archive.status, 200) << archive.body;
+    const std::string file = dir_ / ("etc." + format);
+    std::ofstream(file, std::ios::binary) << archive.body;
+    const std::string out = dir_ / ("out-" + format);
+    std::filesystem::create_directories(out);
+    RunOrFail(format == "tar"
+                  ? "tar -xf " + Quote(file) + " -C " + Quote(out)
+                  : "cd " + Quote(out) + " && python3 -m zipfile -e " +
+                        Quote(file) + " .");
+    RunOrFail("diff -r " + Quote(guest + "/etc") + " " + Quote(out + "/etc"));
   }
 }
 
