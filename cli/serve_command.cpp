@@ -24,6 +24,9 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:8420";
   size_t workers = 2;
   bool no_index = false;
+  size_t max_connections = web::HttpLimits{}.max_connections;
+  int64_t request_timeout = web::HttpLimits{}.request_time.count();
+  int64_t idle_timeout = web::HttpLimits{}.idle_time.count();
 };
 
 std::string ReadToken(const Repository& repo) {
@@ -113,7 +116,11 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
   JobRunner jobs(repo, args.workers, /*index_guest_files=*/!args.no_index);
   web::ApiContext api{repo, token, jobs, appliances};
   web::HttpServer server(
-      address, port, web::HttpLimits{},
+      address, port,
+      web::HttpLimits{
+          .request_time = std::chrono::seconds(args.request_timeout),
+          .idle_time = std::chrono::seconds(args.idle_timeout),
+          .max_connections = args.max_connections},
       [&api](const web::Request& req) { return web::HandleApi(api, req); });
   Log(LogLevel::kInfo, "API listening on http://" + address + ":" +
                            std::to_string(server.port()) + "/api/v1");
@@ -150,6 +157,18 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--workers", args->workers, "Backups that run at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
+  cmd->add_option("--max-connections", args->max_connections,
+                  "Connections at once; more get 503")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--request-timeout", args->request_timeout,
+                  "Seconds a request may take to arrive; slower gets 408")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  cmd->add_option("--idle-timeout", args->idle_timeout,
+                  "Seconds a connection may wait between requests")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   cmd->add_flag("--no-index", args->no_index,
                 "Do not index guest files after backups (`sendense index`)");
   cmd->callback([&global, args] {

@@ -5,8 +5,9 @@
 # (through libguestfs, so qemu records the writes in the bitmap), takes an
 # incremental (each backup indexes the guest's files), lists the
 # repository, mounts it as a tree of points-in-time under demo/mnt, shows
-# the guest files of both points and what changed, and searches the index.
-# Everything lives in ./demo.
+# the guest files of both points and what changed, searches the index, and
+# ends by running the appliance (`serve`: tree, HTTP API, jobs) in the
+# foreground until Ctrl-C. Everything lives in ./demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -105,6 +106,27 @@ diff -r --exclude=lost+found "mnt/web1/$first/files/sda1" "mnt/web1/$second/file
 step "sendense find motd; sendense history --vm web1 /home/alice/notes.txt"
 "$sendense" -r repo find motd
 "$sendense" -r repo history --vm web1 /home/alice/notes.txt
-echo
-echo "The tree stays mounted at demo/mnt; new backups appear in it live."
-echo "Unmount with: fusermount3 -u demo/mnt"
+fusermount3 -u mnt
+
+step "sendense -r demo/repo serve --mount demo/mnt: the appliance (tree, API, jobs, schedules)"
+# The VM stays exported so that backups can be started through the API.
+serve
+"$sendense" -r repo vm add web1 --disk "sda=$uri" --bitmap sendense
+"$sendense" -r repo vm list
+listen=${SENDENSE_DEMO_LISTEN:-127.0.0.1:8420}
+token=$(cat repo/api-token)
+api=http://$listen/api/v1
+cat <<EOT
+
+  Tree:  $demo/mnt   (browse it, cp or rsync from it; new points appear live)
+  API:   $api   (token in $demo/repo/api-token)
+
+  curl -H 'Authorization: Bearer $token' $api/backups
+  curl -H 'Authorization: Bearer $token' -X POST $api/vms/web1/backup
+  curl -H 'Authorization: Bearer $token' $api/jobs
+  curl -H 'Authorization: Bearer $token' -o etc.tar '$api/backups/web1/$second/download/sda1/etc?format=tar'
+
+  Ctrl-C stops it (jobs cancelled, tree unmounted).
+
+EOT
+"$sendense" -r repo serve --mount mnt --listen "$listen"

@@ -1,5 +1,6 @@
 #include "web/http_server.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
@@ -82,6 +83,7 @@ HttpServer::HttpServer(const std::string& address,
   acceptor_.listen();
   port_ = acceptor_.local_endpoint().port();
   acceptor_thread_ = std::thread([this] { Accept(); });
+  reaper_thread_ = std::thread([this] { Reap(); });
 }
 
 HttpServer::~HttpServer() {
@@ -100,12 +102,41 @@ void HttpServer::Stop() {
   }
   {
     std::lock_guard lock(mutex_);
-    for (int fd : open_fds_) {
+    for (const auto& [fd, deadline] : deadlines_) {
       ::shutdown(fd, SHUT_RDWR);  // wakes connection threads
     }
   }
+  idle_.notify_all();
+  if (reaper_thread_.joinable()) {
+    reaper_thread_.join();
+  }
   std::unique_lock lock(mutex_);
   idle_.wait(lock, [this] { return connections_ == 0; });
+}
+
+void HttpServer::Reap() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    idle_.wait_for(lock, std::chrono::milliseconds(200));
+    const auto now = Clock::now();
+    for (auto& [fd, deadline] : deadlines_) {
+      if (deadline <= now) {
+        ::shutdown(fd, SHUT_RD);  // the read fails; the reply can still go
+        expired_[fd] = true;
+        deadline = Clock::time_point::max();
+      }
+    }
+  }
+}
+
+void HttpServer::SetDeadline(int fd, Clock::time_point deadline) {
+  std::lock_guard lock(mutex_);
+  deadlines_[fd] = deadline;
+}
+
+bool HttpServer::Expired(int fd) {
+  std::lock_guard lock(mutex_);
+  return expired_.count(fd) != 0;
 }
 
 void HttpServer::Accept() {
@@ -132,7 +163,7 @@ void HttpServer::Accept() {
     }
     std::lock_guard lock(mutex_);
     ++connections_;
-    open_fds_.insert(socket.native_handle());
+    deadlines_[socket.native_handle()] = Clock::time_point::max();
     // Detached: Stop() waits for the count of connections to reach 0.
     std::thread([this, s = std::move(socket)]() mutable {
       Serve(std::move(s));
@@ -144,17 +175,27 @@ void HttpServer::Serve(tcp::socket socket) {
   const int fd = socket.native_handle();
   beast::flat_buffer buffer;
   while (!stopping_) {
-    SetTimeout(fd, limits_.idle_time);
+    // The first byte may take the idle time; the whole request must then
+    // come within the request time.
+    if (buffer.size() == 0) {
+      pollfd p{fd, POLLIN, 0};
+      const auto ms = std::chrono::milliseconds(limits_.idle_time).count();
+      if (::poll(&p, 1, static_cast<int>(ms)) <= 0) {
+        break;  // idle too long, or stopping
+      }
+    }
+    SetDeadline(fd, Clock::now() + limits_.request_time);
+    SetTimeout(fd, limits_.request_time);
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(limits_.header_bytes));
     parser.body_limit(limits_.body_bytes);
     beast::error_code ec;
-    // The first byte may take the idle time; the rest of the request must
-    // come within the request time.
-    http::read_header(socket, buffer, parser, ec);
-    if (!ec && !parser.is_done()) {
-      SetTimeout(fd, limits_.request_time);
-      http::read(socket, buffer, parser, ec);
+    http::read(socket, buffer, parser, ec);
+    SetDeadline(fd, Clock::time_point::max());
+    if (ec && Expired(fd)) {
+      WriteSimple(socket, 408,
+                  R"({"error":"the request took too long to arrive"})", false);
+      break;
     }
     if (ec == http::error::header_limit) {
       WriteSimple(socket, 431, R"({"error":"request header too large"})",
@@ -174,7 +215,6 @@ void HttpServer::Serve(tcp::socket socket) {
       }
       break;
     }
-    SetTimeout(fd, limits_.request_time);
     const Request& req = parser.get();
     Response out;
     try {
@@ -219,11 +259,17 @@ void HttpServer::Serve(tcp::socket socket) {
       break;
     }
   }
+  {
+    // Forgotten before the close, so that a new connection given the same
+    // fd number is never reaped for this one.
+    std::lock_guard lock(mutex_);
+    deadlines_.erase(fd);
+    expired_.erase(fd);
+  }
   beast::error_code ignored;
   socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
   std::lock_guard lock(mutex_);
-  open_fds_.erase(fd);
   --connections_;
   idle_.notify_all();
 }

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -21,8 +21,10 @@ using Request = http::request<http::string_body>;
 struct HttpLimits {
   size_t header_bytes = 8 * 1024;
   size_t body_bytes = 1024 * 1024;
-  std::chrono::seconds request_time{30};  // to receive one request
-  std::chrono::seconds idle_time{60};     // between requests of a connection
+  // A request must arrive whole within request_time of its first byte;
+  // a connection may wait idle_time for that first byte.
+  std::chrono::seconds request_time{30};
+  std::chrono::seconds idle_time{60};
   size_t max_connections = 128;
 };
 
@@ -44,6 +46,8 @@ using Handler = std::function<Response(const Request&)>;
 
 // A small HTTP/1.1 server: one thread per connection (bounded), keep-alive,
 // limits on header and body size, request and idle time, and connections.
+// A reaper thread cuts off requests past their deadline (408), so a client
+// sending a byte now and then cannot hold a connection.
 class HttpServer {
  public:
   // Listens on `address:port` (port 0: any free port).
@@ -57,8 +61,12 @@ class HttpServer {
   void Stop();
 
  private:
+  using Clock = std::chrono::steady_clock;
   void Accept();
+  void Reap();
   void Serve(boost::asio::ip::tcp::socket socket);
+  void SetDeadline(int fd, Clock::time_point deadline);
+  bool Expired(int fd);
 
   HttpLimits limits_;
   Handler handler_;
@@ -69,8 +77,12 @@ class HttpServer {
   std::mutex mutex_;
   std::condition_variable idle_;
   size_t connections_ = 0;  // under mutex_
-  std::set<int> open_fds_;
+  // Open connections and the time their request must be in by
+  // (time_point::max() while none is being received).
+  std::map<int, Clock::time_point> deadlines_;
+  std::map<int, bool> expired_;
   std::thread acceptor_thread_;
+  std::thread reaper_thread_;
 };
 
 // "host:port" -> (host, port); Error kInvalidArgument when malformed.

@@ -1,11 +1,15 @@
 // The HTTP API of `sendense serve` over real loopback HTTP (libcurl), with
 // qemu-nbd and nbdkit as the VMs' disks.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <regex>
@@ -21,6 +25,46 @@ namespace sendense::test {
 namespace {
 
 using json = nlohmann::json;
+
+// A raw TCP connection to the API, for clients that misbehave.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& base) {
+    const auto colon = base.rfind(':');
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(std::stoi(base.substr(colon + 1)));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_EQ(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr),
+              0);
+    timeval tv{10, 0};  // no test waits longer for the server
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawConnection() { ::close(fd_); }
+  bool Send(const std::string& data) {
+    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(data.size());
+  }
+  // Everything the server sends until it closes (or 10 s pass).
+  std::string ReadToClose() {
+    std::string all;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd_, buf, sizeof buf, 0)) > 0) {
+      all.append(buf, n);
+    }
+    return all;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
 
 class ApiTest : public BackupFixture {
  protected:
@@ -164,6 +208,35 @@ TEST_F(ApiTest, BackupThroughTheApiIsAJobAndLandsInTheCatalog) {
             std::string::npos);
 }
 
+TEST_F(ApiTest, ScheduledVmIsBackedUpByItself) {
+  Serve();
+  MakeSource();
+  NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+  CallJson("POST", "/api/v1/vms",
+           json{{"name", "web1"},
+                {"disks", {{"sda", server.uri()}}},
+                {"bitmap", "b0"},
+                {"schedule", "every@1h"}}
+               .dump(),
+           201);
+  // Never backed up, so due now: the scheduler (5 s period) starts it.
+  json jobs;
+  for (int i = 0; i < 150; ++i) {
+    jobs = CallJson("GET", "/api/v1/jobs");
+    if (!jobs["jobs"].empty()) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(jobs["jobs"].size(), 1u) << "no scheduled backup within 15 s";
+  const json done = WaitForJob(jobs["jobs"][0]["id"]);
+  EXPECT_EQ(done["state"], "complete") << done.dump();
+  // Backed up now: not due again for an hour.
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  EXPECT_EQ(CallJson("GET", "/api/v1/jobs")["jobs"].size(), 1u);
+  EXPECT_EQ(CallJson("GET", "/api/v1/backups?vm=web1")["backups"].size(), 1u);
+}
+
 TEST_F(ApiTest, CancelledJobLeavesNothingBehind) {
   Serve();
   // A slow disk: every read waits, so the job is still running when
@@ -225,6 +298,56 @@ TEST_F(ApiTest, LimitsAndMaliciousPaths) {
     EXPECT_NE(json::parse(r.body, nullptr, false).value("error", ""), "")
         << path;
   }
+}
+
+TEST_F(ApiTest, ConnectionRequestAndIdleLimits) {
+  Serve("--no-index --max-connections 2 --request-timeout 1 --idle-timeout 2");
+  {
+    // Two idle connections fill the server: the third is turned away.
+    RawConnection a(base_), b(base_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    RawConnection c(base_);
+    const std::string reply = c.ReadToClose();
+    EXPECT_EQ(reply.rfind("HTTP/1.1 503", 0), 0u) << reply;
+    EXPECT_NE(reply.find("too many connections"), std::string::npos);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    // A client that sends a header byte every 300 ms (slowloris) is cut
+    // off once the request time is up, though no single wait is long.
+    RawConnection slow(base_);
+    const auto start = std::chrono::steady_clock::now();
+    slow.Send("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 20 && slow.Send("X"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      if (SecondsSince(start) > 2) {
+        break;
+      }
+    }
+    const std::string reply = slow.ReadToClose();
+    EXPECT_EQ(reply.rfind("HTTP/1.1 408", 0), 0u) << reply;
+    EXPECT_LT(SecondsSince(start), 4);
+  }
+  {
+    // A connection that says nothing is closed after the idle time.
+    RawConnection idle(base_);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(idle.ReadToClose(), "");
+    EXPECT_GT(SecondsSince(start), 1.5);
+    EXPECT_LT(SecondsSince(start), 5);
+  }
+  {
+    // Keep-alive: two requests on one connection, then idle close.
+    RawConnection keep(base_);
+    const std::string get = "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+    keep.Send(get);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    keep.Send(get);
+    const std::string replies = keep.ReadToClose();
+    EXPECT_EQ(std::count(replies.begin(), replies.end(), '{'), 2) << replies;
+  }
+  // After all that, the server still answers.
+  EXPECT_EQ(Http("GET", base_ + "/api/v1/health").status, 200);
 }
 
 // The whole appliance: serve with the tree, a backup through the API that
