@@ -150,25 +150,9 @@ json EntryJson(const GuestEntry& e) {
   return j;
 }
 
-// Connections of this thread to the catalog (SQLite: one per thread).
-struct ThreadDb {
-  std::string path;
-  std::unique_ptr<Catalog> catalog;
-  std::unique_ptr<GuestIndex> index;
-  std::unique_ptr<VmConfigs> vms;
-};
-ThreadDb& Db(const Repository& repo) {
-  thread_local ThreadDb db;
-  if (db.path != repo.path()) {
-    db.path = repo.path();
-    db.catalog = repo.OpenCatalog();
-    db.index = std::make_unique<GuestIndex>(repo.Absolute("catalog.db"));
-    db.vms = std::make_unique<VmConfigs>(repo.Absolute("catalog.db"));
-  }
-  return db;
-}
+using Db = CatalogPool::Handles;
 
-const BackupRecord FindBackup(ThreadDb& db,
+const BackupRecord FindBackup(Db& db,
                               const std::string& vm,
                               const std::string& name) {
   for (auto& b : db.catalog->Backups(vm)) {
@@ -181,7 +165,7 @@ const BackupRecord FindBackup(ThreadDb& db,
 }
 
 // The guest entry at `segments` (decoded) under filesystem `fs` of `b`.
-GuestEntry ResolveGuestPath(ThreadDb& db,
+GuestEntry ResolveGuestPath(Db& db,
                             const BackupRecord& b,
                             const std::string& fs,
                             const std::vector<std::string>& segments,
@@ -223,7 +207,7 @@ std::string PercentEncode(const std::string& name) {
   return out;
 }
 
-std::vector<guest::FoundFilesystem> MountedFilesystems(ThreadDb& db,
+std::vector<guest::FoundFilesystem> MountedFilesystems(Db& db,
                                                        int64_t backup_id) {
   std::vector<guest::FoundFilesystem> fss;
   for (const auto& f : db.index->Filesystems(backup_id)) {
@@ -237,6 +221,7 @@ std::vector<guest::FoundFilesystem> MountedFilesystems(ThreadDb& db,
 // A folder as a tar (default) or zip archive, streamed; its length is not
 // known in advance, so the connection's end ends the body.
 Response DownloadFolder(ApiContext& ctx,
+                        const CatalogPool::Lease& db,
                         const Request& req,
                         const BackupRecord& b,
                         const GuestFilesystem& fs,
@@ -256,26 +241,26 @@ Response DownloadFolder(ApiContext& ctx,
                              PercentEncode((e.name.empty() ? fs.name : e.name) +
                                            (zip ? ".zip" : ".tar"))});
   const BackupRecord backup = b;
-  const auto fss = MountedFilesystems(Db(ctx.repo), b.id);
+  const auto fss = MountedFilesystems(*db, b.id);
   const std::string mount = "/" + fs.name;
   const GuestEntry root = e;
-  out.stream = [&ctx, backup, fss, mount, root,
+  out.stream = [&ctx, db, backup, fss, mount, root,
                 zip](const std::function<void(const char*, size_t)>& write) {
     auto app = ctx.appliances.Acquire(
         backup.id, [&] { return guest::DrivesOf(ctx.repo, backup); }, fss);
-    StreamArchive(zip ? "zip" : "tar", *Db(ctx.repo).index, root, *app, mount,
-                  write);
+    StreamArchive(zip ? "zip" : "tar", *db->index, root, *app, mount, write);
   };
   return out;
 }
 
 Response Download(ApiContext& ctx,
+                  const CatalogPool::Lease& db,
                   const Request& req,
                   const BackupRecord& b,
                   const GuestFilesystem& fs,
                   const GuestEntry& e) {
   if ((e.mode & S_IFMT) == S_IFDIR) {
-    return DownloadFolder(ctx, req, b, fs, e);
+    return DownloadFolder(ctx, db, req, b, fs, e);
   }
   if ((e.mode & S_IFMT) != S_IFREG) {
     return Fail(400, "only files and folders can be downloaded");
@@ -304,13 +289,7 @@ Response Download(ApiContext& ctx,
   }
   out.length = e.size == 0 ? 0 : last - first + 1;
   const std::string path = "/" + fs.name + e.path;
-  std::vector<guest::FoundFilesystem> fss;
-  auto& db = Db(ctx.repo);
-  for (const auto& f : db.index->Filesystems(b.id)) {
-    if (f.state == "indexed") {
-      fss.push_back({f.device, f.fstype, f.name});
-    }
-  }
+  const auto fss = MountedFilesystems(*db, b.id);
   const BackupRecord backup = b;
   const uint64_t length = out.length;
   out.stream = [&ctx, backup, fss, path, first,
@@ -346,10 +325,10 @@ Response Metrics(ApiContext& ctx) {
   m << "# HELP sendense_backup_bytes_total Bytes copied by backup jobs.\n"
     << "# TYPE sendense_backup_bytes_total counter\n"
     << "sendense_backup_bytes_total " << ctx.jobs.BytesCopied() << "\n";
-  auto& db = Db(ctx.repo);
+  auto db = ctx.catalogs.Acquire();
   double seconds = 0;
   uint64_t complete = 0;
-  for (const auto& b : db.catalog->Backups("")) {
+  for (const auto& b : db->catalog->Backups("")) {
     if (b.state == "complete") {
       ++complete;
       for (const auto& p : b.points) {
@@ -401,7 +380,8 @@ Response Route(ApiContext& ctx, const Request& req) {
   if (p.size() < 3 || p[0] != "api" || p[1] != "v1") {
     return Fail(404, "no such route");
   }
-  auto& db = Db(ctx.repo);
+  auto lease = ctx.catalogs.Acquire();
+  Db& db = *lease;
   const std::string& what = p[2];
   std::vector<std::string> args;
   for (size_t i = 3; i < p.size(); ++i) {
@@ -485,7 +465,7 @@ Response Route(ApiContext& ctx, const Request& req) {
       const std::vector<std::string> rest(args.begin() + 4, args.end());
       const GuestEntry e = ResolveGuestPath(db, b, args[3], rest, &fs);
       if (args[2] == "download") {
-        return Download(ctx, req, b, fs, e);
+        return Download(ctx, lease, req, b, fs, e);
       }
       json j = EntryJson(e);
       if ((e.mode & S_IFMT) == S_IFDIR) {

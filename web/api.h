@@ -5,6 +5,7 @@
 #include "engine/guest/appliance_pool.h"
 #include "engine/jobs/job_runner.h"
 #include "engine/repo/repository.h"
+#include "web/catalog_pool.h"
 #include "web/http_server.h"
 
 namespace sendense::web {
@@ -15,6 +16,7 @@ struct ApiContext {
   std::string token;  // the bearer token every route but health needs
   JobRunner& jobs;
   guest::AppliancePool& appliances;
+  CatalogPool catalogs{repo};
 };
 
 // The HTTP API under /api/v1 (and /metrics), JSON in and out. Thin: every

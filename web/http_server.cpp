@@ -58,6 +58,55 @@ void WriteSimple(tcp::socket& socket,
   http::write(socket, res, ec);
 }
 
+// Writes `out` as the reply to `req`; false when the connection must close
+// (the client asked, the body ends with the connection, or writing failed).
+bool WriteReply(tcp::socket& socket, const Request& req, Response& out) {
+  const bool keep_alive = req.keep_alive();
+  http::response_header<> head;
+  head.result(static_cast<http::status>(out.status));
+  head.version(req.version());
+  head.set(http::field::server, "sendense");
+  head.set(http::field::content_type, out.content_type);
+  for (const auto& [k, v] : out.headers) {
+    head.set(k, v);
+  }
+  beast::error_code ec;
+  if (!out.stream) {
+    // Head and body in one write: a small reply goes out as one segment.
+    http::response<http::string_body> res{std::move(head)};
+    res.keep_alive(keep_alive);
+    res.body() = std::move(out.body);
+    res.prepare_payload();
+    if (req.method() == http::verb::head) {
+      res.body().clear();  // Content-Length stays that of the GET
+    }
+    http::write(socket, res, ec);
+    return !ec && keep_alive;
+  }
+  const bool close_delimited = out.length == Response::kUnknownLength;
+  http::response<http::empty_body> res{std::move(head)};
+  res.keep_alive(keep_alive && !close_delimited);
+  if (!close_delimited) {
+    res.content_length(out.length);
+  }
+  http::response_serializer<http::empty_body> sr{res};
+  http::write_header(socket, sr, ec);
+  if (ec) {
+    return false;
+  }
+  if (req.method() != http::verb::head) {
+    try {
+      out.stream([&](const char* data, size_t n) {
+        asio::write(socket, asio::buffer(data, n));
+      });
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, std::string("download cut short: ") + e.what());
+      return false;  // the length promised cannot be kept: close
+    }
+  }
+  return keep_alive && !close_delimited;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(const std::string& address,
@@ -161,6 +210,7 @@ void HttpServer::Accept() {
                   false);
       continue;
     }
+    socket.set_option(tcp::no_delay(true), ec);  // replies are not delayed
     std::lock_guard lock(mutex_);
     ++connections_;
     deadlines_[socket.native_handle()] = Clock::time_point::max();
@@ -225,37 +275,7 @@ void HttpServer::Serve(tcp::socket socket) {
       out.body = nlohmann::json{{"error", e.what()}}.dump(
           -1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
-    const bool keep_alive = req.keep_alive();
-    http::response<http::empty_body> head{static_cast<http::status>(out.status),
-                                          req.version()};
-    head.set(http::field::server, "sendense");
-    head.set(http::field::content_type, out.content_type);
-    for (const auto& [k, v] : out.headers) {
-      head.set(k, v);
-    }
-    const uint64_t length = out.stream ? out.length : out.body.size();
-    const bool close_delimited = length == Response::kUnknownLength;
-    head.keep_alive(keep_alive && !close_delimited);
-    if (!close_delimited) {
-      head.content_length(length);
-    }
-    http::response_serializer<http::empty_body> sr{head};
-    http::write_header(socket, sr, ec);
-    if (!ec && req.method() != http::verb::head) {
-      if (out.stream) {
-        try {
-          out.stream([&](const char* data, size_t n) {
-            asio::write(socket, asio::buffer(data, n));
-          });
-        } catch (const std::exception& e) {
-          Log(LogLevel::kError, std::string("download cut short: ") + e.what());
-          break;  // the length promised cannot be kept: close
-        }
-      } else {
-        asio::write(socket, asio::buffer(out.body), ec);
-      }
-    }
-    if (ec || !keep_alive || close_delimited) {
+    if (!WriteReply(socket, req, out)) {
       break;
     }
   }

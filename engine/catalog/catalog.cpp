@@ -131,6 +131,14 @@ int Catalog::SchemaVersion() {
 }
 
 void Catalog::Migrate() {
+  {
+    // Current already (the usual case): no write, no fsync.
+    auto s = db_.Prepare("PRAGMA user_version");
+    s.Step();
+    if (s.Int(0) == SchemaVersion()) {
+      return;
+    }
+  }
   sqlite::Transaction tx(db_);
   auto s = db_.Prepare("PRAGMA user_version");
   s.Step();

@@ -23,6 +23,14 @@ namespace {
 }  // namespace
 
 Database::Database(const std::string& path, bool create) {
+  // Before SQLite's first use: no global memory statistics, whose mutex
+  // every allocation of every connection would take (the API serves
+  // requests on many threads at once).
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
                     (create ? SQLITE_OPEN_CREATE : 0);
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
