@@ -106,10 +106,8 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
   if (!args.no_index) {
     try {
       auto catalog = repo.OpenCatalog();
-      for (const auto& b : catalog->Backups(result.vm)) {
-        if (b.id == result.id) {
-          filesystems = guest::IndexBackup(repo, b);
-        }
+      if (auto b = catalog->FindBackup(result.vm, result.backup)) {
+        filesystems = guest::IndexBackup(repo, *b);
       }
     } catch (const std::exception& e) {
       index_error = e.what();

@@ -19,8 +19,10 @@ namespace {
 
 using json = nlohmann::json;
 
+// Compact (pipe to `jq` to read); bytes that are not UTF-8 (guest names
+// may hold any) become U+FFFD.
 std::string Dump(const json& j) {
-  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 Response Json(unsigned status, const json& j) {
@@ -139,26 +141,69 @@ const char* TypeOf(uint32_t mode) {
   }
 }
 
-json EntryJson(const GuestEntry& e) {
-  json j = {
-      {"name", e.name},         {"path", e.path},   {"type", TypeOf(e.mode)},
-      {"mode", e.mode & 07777}, {"uid", e.uid},     {"gid", e.gid},
-      {"size", e.size},         {"nlink", e.nlink}, {"mtime_ns", e.mtime_ns}};
+// A JSON string, with bytes that are not UTF-8 as U+FFFD.
+std::string JsonString(const std::string& s) {
+  return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A guest entry as JSON text, written directly: a folder's listing may
+// hold 100,000 of them, and building a json tree first costs more than
+// the query. Keys in the order json objects print them.
+void AppendEntry(std::string& out, const GuestEntry& e) {
+  const auto number = [&out](const char* key, auto value) {
+    out += key;
+    out += std::to_string(value);
+  };
+  number("{\"gid\":", e.gid);
+  number(",\"mode\":", e.mode & 07777);
+  number(",\"mtime_ns\":", e.mtime_ns);
+  out += ",\"name\":" + JsonString(e.name);
+  number(",\"nlink\":", e.nlink);
+  out += ",\"path\":" + JsonString(e.path);
+  number(",\"size\":", e.size);
   if ((e.mode & S_IFMT) == S_IFLNK) {
-    j["target"] = e.target;
+    out += ",\"target\":" + JsonString(e.target);
   }
-  return j;
+  out += ",\"type\":\"";
+  out += TypeOf(e.mode);
+  number("\",\"uid\":", e.uid);
+  out += '}';
 }
 
 using Db = CatalogPool::Handles;
 
+// An entry as JSON text; a folder with its "children".
+std::string EntryText(Db& db, const GuestEntry& e) {
+  std::string text;
+  AppendEntry(text, e);
+  if ((e.mode & S_IFMT) == S_IFDIR) {
+    text.pop_back();  // the folder's '}': its children follow
+    text += ",\"children\":[";
+    bool first = true;
+    for (int64_t after = 0;;) {
+      const auto page = db.index->Children(e.id, after, 1000);
+      if (page.empty()) {
+        break;
+      }
+      for (const auto& c : page) {
+        if (!first) {
+          text += ',';
+        }
+        first = false;
+        AppendEntry(text, c);
+        after = c.id;
+      }
+    }
+    text += "]}";
+  }
+  return text + "\n";
+}
+
 const BackupRecord FindBackup(Db& db,
                               const std::string& vm,
                               const std::string& name) {
-  for (auto& b : db.catalog->Backups(vm)) {
-    if (b.name == name && b.vm == vm) {
-      return b;
-    }
+  if (auto b = db.catalog->FindBackup(vm, name)) {
+    return std::move(*b);
   }
   throw Error(ErrorKind::kNotFound,
               "no backup '" + name + "' of VM '" + vm + "'");
@@ -467,23 +512,7 @@ Response Route(ApiContext& ctx, const Request& req) {
       if (args[2] == "download") {
         return Download(ctx, lease, req, b, fs, e);
       }
-      json j = EntryJson(e);
-      if ((e.mode & S_IFMT) == S_IFDIR) {
-        json children = json::array();
-        int64_t after = 0;
-        while (true) {
-          const auto page = db.index->Children(e.id, after, 1000);
-          if (page.empty()) {
-            break;
-          }
-          for (const auto& c : page) {
-            children.push_back(EntryJson(c));
-            after = c.id;
-          }
-        }
-        j["children"] = children;
-      }
-      return Json(200, j);
+      return {200, "application/json", EntryText(db, e), {}, 0, nullptr};
     }
   }
   if (what == "jobs") {

@@ -285,14 +285,38 @@ std::optional<PointRecord> Catalog::LatestPoint(int64_t vm_id,
 }
 
 std::vector<BackupRecord> Catalog::Backups(const std::string& vm) {
+  return QueryBackups(vm.empty() ? "" : "WHERE v.name = ?1", vm, "");
+}
+
+std::optional<BackupRecord> Catalog::FindBackup(const std::string& vm,
+                                                const std::string& name) {
+  auto found = QueryBackups("WHERE v.name = ?1 AND b.name = ?2", vm, name);
+  if (found.empty()) {
+    return std::nullopt;
+  }
+  return std::move(found.front());
+}
+
+std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
+                                                const std::string& p1,
+                                                const std::string& p2) {
+  const auto bind = [&](sqlite::Statement& s) {
+    if (where.find("?1") != std::string::npos) {
+      s.Bind(1, p1);
+    }
+    if (where.find("?2") != std::string::npos) {
+      s.Bind(2, p2);
+    }
+  };
+  const std::string from =
+      "FROM backups b JOIN vms v ON v.id = b.vm_id " + where;
   std::vector<BackupRecord> backups;
   std::map<int64_t, size_t> index;
-  auto s = db_.Prepare(
-      "SELECT b.id, v.name, b.name, b.started_at, "
-      "coalesce(b.finished_at, ''), b.state, coalesce(b.error, '') "
-      "FROM backups b JOIN vms v ON v.id = b.vm_id "
-      "WHERE ?1 = '' OR v.name = ?1 ORDER BY v.name, b.id");
-  s.Bind(1, vm);
+  auto& s = db_.Cached(
+      "SELECT b.id, v.name, b.name, b.started_at, coalesce(b.finished_at, ''), "
+      "b.state, coalesce(b.error, '') " +
+      from + " ORDER BY v.name, b.id");
+  bind(s);
   while (s.Step()) {
     BackupRecord b;
     b.id = s.Int(0);
@@ -305,11 +329,11 @@ std::vector<BackupRecord> Catalog::Backups(const std::string& vm) {
     index[b.id] = backups.size();
     backups.push_back(std::move(b));
   }
-  auto p = db_.Prepare(std::string("SELECT ") + kPointColumns +
-                       " FROM points p JOIN backups b ON b.id = p.backup_id "
-                       "JOIN vms v ON v.id = b.vm_id "
-                       "WHERE ?1 = '' OR v.name = ?1 ORDER BY p.disk");
-  p.Bind(1, vm);
+  // Through the (backup_id, disk) index: only the points of these backups.
+  auto& p = db_.Cached(std::string("SELECT ") + kPointColumns +
+                       " FROM points p WHERE p.backup_id IN (SELECT b.id " +
+                       from + ") ORDER BY p.backup_id, p.disk");
+  bind(p);
   while (p.Step()) {
     PointRecord point = ReadPoint(p, 0);
     auto it = index.find(point.backup_id);

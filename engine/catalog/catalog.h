@@ -77,11 +77,19 @@ class Catalog {
                                          const std::string& disk);
   // Backups (with their points), oldest first; all VMs when `vm` is empty.
   std::vector<BackupRecord> Backups(const std::string& vm);
+  // The backup `name` of `vm` (with its points), in any state.
+  std::optional<BackupRecord> FindBackup(const std::string& vm,
+                                         const std::string& name);
   // Every file the catalog references for `vm_id`.
   std::vector<std::string> PointFiles(int64_t vm_id);
 
  private:
   void Migrate();
+  // Backups (with their points) matching `where` (on `b` backups and `v`
+  // vms), with `p1` as ?1 and `p2` as ?2 where they appear.
+  std::vector<BackupRecord> QueryBackups(const std::string& where,
+                                         const std::string& p1,
+                                         const std::string& p2);
   sqlite::Database db_;
 };
 

@@ -156,23 +156,14 @@ std::vector<GuestFilesystem> GuestIndex::Filesystems() {
 }
 
 std::vector<GuestFilesystem> GuestIndex::Filesystems(int64_t backup_id) {
-  auto s = db_.Prepare(std::string(kFilesystemSelect) +
+  auto& s = db_.Cached(std::string(kFilesystemSelect) +
                        "WHERE g.backup_id = ? ORDER BY g.name");
   s.Bind(1, backup_id);
   return ReadFilesystems(s);
 }
 
-sqlite::Statement& GuestIndex::Cached(std::unique_ptr<sqlite::Statement>& slot,
-                                      const std::string& sql) {
-  if (!slot) {
-    slot = std::make_unique<sqlite::Statement>(db_, sql);
-  }
-  slot->Reset();
-  return *slot;
-}
-
 std::optional<GuestEntry> GuestIndex::Get(int64_t id) {
-  auto& s = Cached(get_, EntrySelect("WHERE f.id = ?"));
+  auto& s = db_.Cached(EntrySelect("WHERE f.id = ?"));
   s.Bind(1, id);
   std::optional<GuestEntry> out;
   if (s.Step()) {
@@ -184,7 +175,7 @@ std::optional<GuestEntry> GuestIndex::Get(int64_t id) {
 
 std::optional<GuestEntry> GuestIndex::Child(int64_t parent,
                                             const std::string& name) {
-  auto& s = Cached(child_, EntrySelect("WHERE f.parent = ? AND f.name = ?"));
+  auto& s = db_.Cached(EntrySelect("WHERE f.parent = ? AND f.name = ?"));
   s.Bind(1, parent).Bind(2, name);
   std::optional<GuestEntry> out;
   if (s.Step()) {
@@ -197,8 +188,9 @@ std::optional<GuestEntry> GuestIndex::Child(int64_t parent,
 std::vector<GuestEntry> GuestIndex::Children(int64_t parent,
                                              int64_t after_id,
                                              size_t limit) {
-  auto& s = Cached(children_, EntrySelect("WHERE f.parent = ? AND f.id > ? "
-                                          "ORDER BY f.id LIMIT ?"));
+  auto& s =
+      db_.Cached(EntrySelect("WHERE f.parent = ? AND f.id > ? "
+                             "ORDER BY f.id LIMIT ?"));
   s.Bind(1, parent).Bind(2, after_id).Bind(3, static_cast<int64_t>(limit));
   std::vector<GuestEntry> out;
   while (s.Step()) {

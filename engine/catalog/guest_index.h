@@ -85,12 +85,7 @@ class GuestIndex {
                                     const std::string& path);
 
  private:
-  // The tree's lookups run thousands of times a second: prepared once.
-  sqlite::Statement& Cached(std::unique_ptr<sqlite::Statement>& slot,
-                            const std::string& sql);
-
   sqlite::Database db_;
-  std::unique_ptr<sqlite::Statement> get_, child_, children_;
 };
 
 }  // namespace sendense

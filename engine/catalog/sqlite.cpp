@@ -47,6 +47,7 @@ Database::Database(const std::string& path, bool create) {
 }
 
 Database::~Database() {
+  cached_.clear();  // finalized before the close
   sqlite3_close(db_);
 }
 
@@ -61,6 +62,15 @@ void Database::Exec(const std::string& sql) {
 
 Statement Database::Prepare(const std::string& sql) {
   return Statement(*this, sql);
+}
+
+Statement& Database::Cached(const std::string& sql) {
+  auto& slot = cached_[sql];
+  if (!slot) {
+    slot = std::make_unique<Statement>(*this, sql);
+  }
+  slot->Reset();
+  return *slot;
 }
 
 int64_t Database::LastInsertId() const {

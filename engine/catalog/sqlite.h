@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -25,11 +27,16 @@ class Database {
 
   void Exec(const std::string& sql);
   Statement Prepare(const std::string& sql);
+  // The statement for `sql`, prepared on first use and kept (lookups that
+  // run thousands of times a second), reset and ready to bind. Step it to
+  // the end or Reset() it before asking for the same `sql` again.
+  Statement& Cached(const std::string& sql);
   int64_t LastInsertId() const;
   sqlite3* handle() const { return db_; }
 
  private:
   sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cached_;
 };
 
 // A prepared statement. Bind parameters are 1-based, columns 0-based.

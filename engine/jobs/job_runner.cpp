@@ -152,10 +152,8 @@ void JobRunner::Work() {
       if (index_) {
         try {
           auto catalog = repo_.OpenCatalog();
-          for (const auto& b : catalog->Backups(result.vm)) {
-            if (b.id == result.id) {
-              guest::IndexBackup(repo_, b);
-            }
+          if (auto b = catalog->FindBackup(result.vm, result.backup)) {
+            guest::IndexBackup(repo_, *b);
           }
         } catch (const std::exception& e) {
           Log(LogLevel::kWarning,
