@@ -85,6 +85,10 @@ Appliance::Appliance(const std::vector<Drive>& drives) : drives_(drives) {
     throw Error(ErrorKind::kIo, "cannot create a libguestfs handle");
   }
   guestfs_set_error_handler(g_, nullptr, nullptr);  // errors come as Error
+  // qemu in its own process group: a Ctrl-C at the terminal of `serve` or
+  // `mount -f` reaches the daemon, which closes appliances in order,
+  // instead of killing them under it.
+  guestfs_set_pgroup(g_, 1);
   if (std::getenv("LIBGUESTFS_BACKEND") == nullptr) {
     guestfs_set_backend(g_, "direct");
   }

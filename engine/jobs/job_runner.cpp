@@ -58,10 +58,13 @@ JobStatus JobRunner::Snapshot(const Job& job) const {
   JobStatus s = job.status;
   s.bytes_total = job.progress.bytes_total;
   s.bytes_done = job.progress.bytes_done;
-  if (s.state == "running") {
-    const double secs = std::chrono::duration<double>(
-                            std::chrono::steady_clock::now() - job.started)
-                            .count();
+  // Running: the rate so far; copied: the average over the copy (guest
+  // file indexing after it not counted).
+  const bool running = s.state == "running" && !job.copied;
+  if (running || job.copied) {
+    const auto end = running ? std::chrono::steady_clock::now() : *job.copied;
+    const double secs =
+        std::chrono::duration<double>(end - job.started).count();
     s.rate = secs > 0 ? static_cast<double>(s.bytes_done) / secs : 0;
   }
   return s;
@@ -147,6 +150,10 @@ void JobRunner::Work() {
     std::string state = "complete", error, backup;
     try {
       const BackupResult result = RunBackup(repo_, job->request, job->progress);
+      {
+        std::lock_guard lock(mutex_);
+        job->copied = std::chrono::steady_clock::now();
+      }
       backup = result.backup;
       bytes_copied_ += job->progress.bytes_done;
       if (index_) {

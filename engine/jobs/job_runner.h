@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -26,7 +27,7 @@ struct JobStatus {
   std::string error;
   uint64_t bytes_total = 0;
   uint64_t bytes_done = 0;
-  double rate = 0;                                  // bytes per second so far
+  double rate = 0;  // bytes per second: so far, or over the whole copy
   std::string created_at, started_at, finished_at;  // ISO 8601 UTC
 };
 
@@ -55,6 +56,7 @@ class JobRunner {
     BackupRequest request;
     BackupProgress progress;
     std::chrono::steady_clock::time_point started;
+    std::optional<std::chrono::steady_clock::time_point> copied;
   };
   void Work();
   JobStatus Snapshot(const Job& job) const;

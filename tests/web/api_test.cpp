@@ -190,6 +190,7 @@ TEST_F(ApiTest, BackupThroughTheApiIsAJobAndLandsInTheCatalog) {
   const json done = WaitForJob(job["id"]);
   ASSERT_EQ(done["state"], "complete") << done.dump();
   EXPECT_GT(done["bytes_done"].get<uint64_t>(), 0u);
+  EXPECT_GT(done["rate"].get<double>(), 0) << "the copy's average rate";
   const std::string name = done["backup"];
   const auto backups = CallJson("GET", "/api/v1/backups?vm=web1");
   ASSERT_EQ(backups["backups"].size(), 1u);
@@ -247,6 +248,10 @@ TEST_F(ApiTest, CancelledJobLeavesNothingBehind) {
   AddVm("slow", slow);
   const auto job = CallJson("POST", "/api/v1/vms/slow/backup", "", 202);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const json live = CallJson(
+      "GET", "/api/v1/jobs/" + std::to_string(job["id"].get<int64_t>()));
+  EXPECT_EQ(live["state"], "running") << live.dump();
+  EXPECT_EQ(live["bytes_total"], 256u << 20) << "progress is live";
   CallJson(
       "POST",
       "/api/v1/jobs/" + std::to_string(job["id"].get<int64_t>()) + "/cancel",
