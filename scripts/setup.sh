@@ -15,7 +15,7 @@ packages=(
   qemu-utils qemu-system-common qemu-block-extra nbdkit libnbd-bin
   libguestfs-tools libguestfs-xfs guestmount linux-image-amd64 samba smbclient
   e2fsprogs xfsprogs dosfstools ntfs-3g lvm2 fdisk rsync curl sqlite3
-  wrk hyperfine fio time bc
+  wrk hyperfine fio time bc systemd
 )
 
 missing=()

@@ -53,6 +53,12 @@ void Repository::Init(const std::string& path) {
   } else if (!fs::create_directories(path, ec) || ec) {
     throw Error(ErrorKind::kIo, "cannot create " + path + ": " + ec.message());
   }
+  // VM disks and the API token live here: only the owner may enter.
+  fs::permissions(path, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) {
+    throw Error(ErrorKind::kIo,
+                "cannot make " + path + " private: " + ec.message());
+  }
   fs::create_directory(fs::path(path) / "locks");
   fs::create_directory(fs::path(path) / "vms");
   {

@@ -142,8 +142,10 @@ TEST_F(BackupTest, BadInputIsOneClearSentence) {
   EXPECT_EQ(r.output, "sendense: no VM named 'ghost'\n");
 }
 
-TEST_F(BackupTest, TokenIsPrivateAndCatalogUsesWal) {
+TEST_F(BackupTest, RepositoryAndTokenArePrivateAndCatalogUsesWal) {
   struct stat st {};
+  ASSERT_EQ(::stat(repo_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "VM disks must not be world-readable";
   ASSERT_EQ(::stat((repo_ + "/api-token").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(ReadFile(repo_ + "/api-token").size(), 65u);
