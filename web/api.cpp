@@ -173,28 +173,63 @@ void AppendEntry(std::string& out, const GuestEntry& e) {
 using Db = CatalogPool::Handles;
 
 // An entry as JSON text; a folder with its "children".
-std::string EntryText(Db& db, const GuestEntry& e) {
+// A folder's children come in pages: at most `limit` after the child id
+// `after` (0: from the start).
+struct Page {
+  int64_t after = 0;
+  size_t limit = 1000;
+};
+
+// "after" and "limit" of a query; Error kInvalidArgument when malformed.
+Page ParsePage(const std::string& query) {
+  Page page;
+  const std::string after = QueryParam(query, "after");
+  const std::string limit = QueryParam(query, "limit");
+  try {
+    size_t used = 0;
+    if (!after.empty()) {
+      page.after = std::stoll(after, &used);
+      if (used != after.size() || page.after < 0) {
+        throw std::invalid_argument("after");
+      }
+    }
+    if (!limit.empty()) {
+      page.limit = std::stoul(limit, &used);
+      if (used != limit.size() || page.limit < 1 || page.limit > 10000) {
+        throw std::invalid_argument("limit");
+      }
+    }
+  } catch (const std::exception&) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "after must be a next_after from a previous page, and limit 1 "
+                "to 10000");
+  }
+  return page;
+}
+
+// An entry as JSON text; a folder with one page of its "children" and,
+// when more follow, "next_after" to ask for the next page with.
+std::string EntryText(Db& db, const GuestEntry& e, const Page& page) {
   std::string text;
   AppendEntry(text, e);
   if ((e.mode & S_IFMT) == S_IFDIR) {
     text.pop_back();  // the folder's '}': its children follow
     text += ",\"children\":[";
-    bool first = true;
-    for (int64_t after = 0;;) {
-      const auto page = db.index->Children(e.id, after, 1000);
-      if (page.empty()) {
-        break;
+    // One more than asked for tells whether another page follows.
+    auto children = db.index->Children(e.id, page.after, page.limit + 1);
+    const bool more = children.size() > page.limit;
+    children.resize(std::min(children.size(), page.limit));
+    for (const auto& c : children) {
+      if (&c != &children.front()) {
+        text += ',';
       }
-      for (const auto& c : page) {
-        if (!first) {
-          text += ',';
-        }
-        first = false;
-        AppendEntry(text, c);
-        after = c.id;
-      }
+      AppendEntry(text, c);
     }
-    text += "]}";
+    text += ']';
+    if (more) {
+      text += ",\"next_after\":" + std::to_string(children.back().id);
+    }
+    text += '}';
   }
   return text + "\n";
 }
@@ -512,7 +547,9 @@ Response Route(ApiContext& ctx, const Request& req) {
       if (args[2] == "download") {
         return Download(ctx, lease, req, b, fs, e);
       }
-      return {200, "application/json", EntryText(db, e), {}, 0, nullptr};
+      return {
+          200,    "application/json", EntryText(db, e, ParsePage(query)), {}, 0,
+          nullptr};
     }
   }
   if (what == "jobs") {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -77,7 +78,7 @@ class ApiTest : public BackupFixture {
 
   void Serve(const std::string& extra = "--no-index") {
     serve_ = std::make_unique<BackgroundProcess>(
-        std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+        env_ + SENDENSE_BINARY + " -r " + Quote(repo_) +
             " serve --listen 127.0.0.1:0 " + extra,
         log_);
     const std::regex listening("listening on (http://127\\.0\\.0\\.1:[0-9]+)");
@@ -132,6 +133,7 @@ class ApiTest : public BackupFixture {
     return name;
   }
 
+  std::string env_;  // e.g. "env NAME=VALUE " before the binary
   std::string token_, log_, base_;
   std::unique_ptr<BackgroundProcess> serve_;
 };
@@ -266,6 +268,26 @@ TEST_F(ApiTest, CancelledJobLeavesNothingBehind) {
       409);
 }
 
+TEST_F(ApiTest, LogLinesCarryPrioritiesForTheJournal) {
+  // Under systemd, stderr is the journal stream named by JOURNAL_STREAM.
+  { std::ofstream create(log_); }
+  struct stat st {};
+  ASSERT_EQ(::stat(log_.c_str(), &st), 0);
+  env_ = "env JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" +
+         std::to_string(st.st_ino) + " ";
+  Serve();
+  EXPECT_EQ(Call("POST", "/api/v1/vms/ghost/backup").status, 404);
+  serve_->Signal(SIGTERM);
+  EXPECT_EQ(serve_->Wait(), 0);
+  std::ifstream in(log_);
+  const std::string log((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(log.find("<6>API listening on http://127.0.0.1:"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("sendense: "), std::string::npos)
+      << "the journal adds the name itself: " << log;
+}
+
 TEST_F(ApiTest, SigtermDuringAJobStopsCleanly) {
   Serve();
   NbdServer slow(dir_.path(),
@@ -398,7 +420,21 @@ TEST_F(ApiTest, BackupAppearsInTheTreeAndGuestFilesDownload) {
   const std::string files = "/api/v1/backups/web1/" + name + "/files/sda1";
   const auto etc = CallJson("GET", files + "/etc");
   EXPECT_EQ(etc["type"], "dir");
-  EXPECT_EQ(etc["children"].size(), 2u);
+  ASSERT_EQ(etc["children"].size(), 2u);
+  EXPECT_FALSE(etc.contains("next_after"));
+  // Paged: one at a time, the second page from the first's next_after.
+  const auto first = CallJson("GET", files + "/etc?limit=1");
+  ASSERT_EQ(first["children"].size(), 1u);
+  const auto second = CallJson(
+      "GET", files + "/etc?limit=1&after=" + first["next_after"].dump());
+  ASSERT_EQ(second["children"].size(), 1u);
+  EXPECT_FALSE(second.contains("next_after"));
+  EXPECT_EQ(first["children"][0]["name"], etc["children"][0]["name"]);
+  EXPECT_EQ(second["children"][0]["name"], etc["children"][1]["name"]);
+  for (const char* bad :
+       {"?limit=0", "?limit=10001", "?after=x", "?limit=2x"}) {
+    EXPECT_EQ(Call("GET", files + "/etc" + bad).status, 400) << bad;
+  }
 
   // A file, whole and by range.
   const std::string dl = "/api/v1/backups/web1/" + name + "/download/sda1";
