@@ -1,9 +1,11 @@
 #include <csignal>
+#include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/progress_display.h"
+#include "cli/usage_errors.h"
 #include "engine/backup/backup_job.h"
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
@@ -62,9 +64,15 @@ nlohmann::json ToJson(const BackupResult& r) {
             {"removed_bytes", r.reclaimed.removed_bytes}}}};
 }
 
-void PrintText(const BackupResult& r) {
-  std::cout << "Backup " << r.backup << " of VM " << r.vm << " complete in "
-            << r.seconds << " s\n";
+// `index_seconds` < 0: not indexed.
+void PrintText(const BackupResult& r, double seconds, double index_seconds) {
+  std::cout << std::fixed << std::setprecision(2) << "Backup " << r.backup
+            << " of VM " << r.vm << " complete in " << seconds
+            << " s: copied in " << r.seconds << " s";
+  if (index_seconds >= 0) {
+    std::cout << ", guest files indexed in " << index_seconds << " s";
+  }
+  std::cout << "\n";
   for (const auto& d : r.disks) {
     std::cout << "  " << d.disk << ": " << d.kind << " (" << d.reason
               << "), read " << HumanBytes(d.bytes_read) << ", stored "
@@ -87,44 +95,60 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
   g_cancel = &progress.cancel;
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  const auto start = std::chrono::steady_clock::now();
   BackupResult result;
+  // The guest file index; a backup stays good when indexing fails.
+  std::vector<GuestFilesystem> filesystems;
+  std::string index_error;
+  double index_seconds = 0;
   {
     ProgressDisplay display(progress);
     result = RunBackup(repo, request, progress);
+    g_cancel = nullptr;
+    if (!args.no_index) {
+      progress.phase = BackupPhase::kIndexing;
+      const auto index_start = std::chrono::steady_clock::now();
+      try {
+        auto catalog = repo.OpenCatalog();
+        if (auto b = catalog->FindBackup(result.vm, result.backup)) {
+          filesystems = guest::IndexBackup(repo, *b, &progress.entries_indexed);
+        }
+      } catch (const std::exception& e) {
+        index_error = e.what();
+      }
+      index_seconds = std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - index_start)
+                          .count();
+    }
+    progress.phase = BackupPhase::kDone;
   }
-  g_cancel = nullptr;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   const auto& rc = result.reclaimed;
   if (!rc.interrupted_backups.empty() || !rc.removed_files.empty()) {
     std::cerr << "Reclaimed " << rc.removed_files.size()
               << " leftover file(s) (" << HumanBytes(rc.removed_bytes)
               << ") and marked " << rc.interrupted_backups.size()
-              << " interrupted backup(s) failed\n";
+              << " backup(s) interrupted\n";
   }
-  // The guest file index; a backup stays good when indexing fails.
-  std::vector<GuestFilesystem> filesystems;
-  std::string index_error;
-  if (!args.no_index) {
-    try {
-      auto catalog = repo.OpenCatalog();
-      if (auto b = catalog->FindBackup(result.vm, result.backup)) {
-        filesystems = guest::IndexBackup(repo, *b);
-      }
-    } catch (const std::exception& e) {
-      index_error = e.what();
-      std::cerr << "sendense: the backup is complete, but indexing its guest "
-                   "files failed: "
-                << index_error << " (retry with `sendense index`)\n";
-    }
+  if (!index_error.empty()) {
+    std::cerr << "sendense: the backup is complete, but indexing its guest "
+                 "files failed: "
+              << index_error << " (retry with `sendense index --retry`)\n";
   }
   if (args.json) {
     auto json = ToJson(result);
+    json["seconds"] = seconds;
+    json["copy_seconds"] = result.seconds;
     if (!args.no_index) {
+      json["index_seconds"] = index_seconds;
       json["filesystems"] = FilesystemsJson(filesystems);
       json["index_error"] = index_error;
     }
     std::cout << json.dump(2) << "\n";
   } else {
-    PrintText(result);
+    PrintText(result, seconds, args.no_index ? -1 : index_seconds);
     if (!args.no_index && index_error.empty()) {
       PrintFilesystems(filesystems);
     }
@@ -148,7 +172,7 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--timeout", args->timeout,
                   "Seconds to wait for the NBD source before failing")
       ->default_val(30)
-      ->check(CLI::PositiveNumber);
+      ->check(Between(1, 86400, "seconds"));
   cmd->callback([&global, args] { Run(global, *args); });
 }
 

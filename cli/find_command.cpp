@@ -6,25 +6,18 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "engine/error.h"
 #include "engine/repo/repository.h"
+#include "engine/time.h"
 
 namespace sendense::cli {
 namespace {
 
 constexpr size_t kFindLimit = 100000;
-
-std::string IsoTime(int64_t ns) {
-  const std::time_t t = static_cast<std::time_t>(ns / 1000000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Guest names may hold any byte: JSON gets them with invalid UTF-8
 // replaced, text output with control characters escaped.
@@ -64,7 +57,7 @@ nlohmann::json HitJson(const GuestFileHit& h) {
           {"type", Type(h.entry.mode)},
           {"size", h.entry.size},
           {"mode", h.entry.mode & 07777},
-          {"mtime", IsoTime(h.entry.mtime_ns)}};
+          {"mtime", IsoTimeOfNs(h.entry.mtime_ns)}};
 }
 
 std::string Dump(const nlohmann::json& j) {
@@ -77,9 +70,17 @@ struct FindArgs {
   bool json = false;
 };
 
+// Error kNotFound unless the catalog knows `vm` (empty: any).
+void RequireVm(const Repository& repo, const std::string& vm) {
+  if (!vm.empty() && !repo.OpenCatalog()->FindVm(vm)) {
+    throw Error(ErrorKind::kNotFound, "no VM named '" + vm + "'");
+  }
+}
+
 void RunFind(const GlobalOptions& global, const FindArgs& args) {
   Repository repo(RequireRepo(global));
-  GuestIndex index(repo.Absolute("catalog.db"));
+  RequireVm(repo, args.vm);
+  GuestIndex index(repo.CatalogPath());
   const auto hits = index.Find(args.vm, args.pattern, kFindLimit);
   if (args.json) {
     nlohmann::json out = nlohmann::json::array();
@@ -96,7 +97,7 @@ void RunFind(const GlobalOptions& global, const FindArgs& args) {
     std::cout << h.vm << "/" << h.backup << "/files/" << h.filesystem
               << Printable(h.entry.path) << "  " << Type(h.entry.mode) << " "
               << HumanBytes(static_cast<double>(h.entry.size)) << " "
-              << IsoTime(h.entry.mtime_ns) << "\n";
+              << IsoTimeOfNs(h.entry.mtime_ns) << "\n";
   }
 }
 
@@ -120,45 +121,85 @@ void RunHistory(const GlobalOptions& global, const HistoryArgs& args) {
     throw Error(ErrorKind::kInvalidArgument,
                 "the path must be absolute inside the guest, e.g. /etc/motd");
   }
-  GuestIndex index(repo.Absolute("catalog.db"));
-  std::vector<GuestFileHit> versions;
+  RequireVm(repo, args.vm);
+  auto catalog = repo.OpenCatalog();
+  GuestIndex index(repo.CatalogPath());
+  // Versions by backup and filesystem, and which filesystems each backup
+  // has indexed: a point that indexed the filesystem without the file
+  // shows it deleted.
+  std::map<std::pair<std::string, std::string>, GuestFileHit> found;
+  std::set<std::string> filesystems;
   for (auto& h : index.History(args.vm, path)) {
     if (fs.empty() || h.filesystem == fs) {
-      versions.push_back(std::move(h));
+      filesystems.insert(h.filesystem);
+      found.emplace(std::pair(h.backup, h.filesystem), std::move(h));
     }
+  }
+  if (found.empty()) {
+    throw Error(ErrorKind::kNotFound,
+                "no indexed point of VM '" + args.vm + "' holds " + args.path);
   }
   // A version is new when its size, mtime or mode moved since the point
   // before (of the same filesystem). ctime is left out: restoring or
   // rebuilding a disk changes it without changing the file.
   std::map<std::string, const GuestEntry*> previous;
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& h : versions) {
-    const GuestEntry*& before = previous[h.filesystem];
-    const bool first = before == nullptr;
-    const bool changed = before == nullptr || before->size != h.entry.size ||
-                         before->mtime_ns != h.entry.mtime_ns ||
-                         before->mode != h.entry.mode;
-    before = &h.entry;
-    if (args.json) {
-      auto j = HitJson(h);
-      j["changed"] = changed;
-      out.push_back(j);
-    } else {
-      std::cout << h.backup << "  files/" << h.filesystem
-                << Printable(h.entry.path) << "  "
-                << HumanBytes(static_cast<double>(h.entry.size)) << "  "
-                << IsoTime(h.entry.mtime_ns) << "  "
-                << (first     ? "new"
-                    : changed ? "changed"
-                              : "same")
-                << "\n";
+  for (const auto& b : catalog->Backups(args.vm)) {
+    if (b.state != "complete") {
+      continue;
+    }
+    std::set<std::string> indexed;
+    for (const auto& f : index.Filesystems(b.id)) {
+      if (f.state == "indexed") {
+        indexed.insert(f.name);
+      }
+    }
+    for (const auto& name : filesystems) {
+      if (!indexed.count(name)) {
+        continue;  // not indexed in this point: nothing to say
+      }
+      const GuestEntry*& before = previous[name];
+      const auto it = found.find({b.name, name});
+      if (it == found.end()) {
+        if (before != nullptr) {
+          before = nullptr;
+          if (args.json) {
+            out.push_back({{"vm", args.vm},
+                           {"backup", b.name},
+                           {"filesystem", name},
+                           {"path", path},
+                           {"change", "deleted"},
+                           {"changed", true}});
+          } else {
+            std::cout << b.name << "  files/" << name << Printable(path)
+                      << "  deleted\n";
+          }
+        }
+        continue;
+      }
+      const GuestFileHit& h = it->second;
+      const char* change = before == nullptr ? "new"
+                           : before->size != h.entry.size ||
+                                   before->mtime_ns != h.entry.mtime_ns ||
+                                   before->mode != h.entry.mode
+                               ? "changed"
+                               : "same";
+      before = &h.entry;
+      if (args.json) {
+        auto j = HitJson(h);
+        j["change"] = change;
+        j["changed"] = std::string(change) != "same";
+        out.push_back(j);
+      } else {
+        std::cout << h.backup << "  files/" << h.filesystem
+                  << Printable(h.entry.path) << "  "
+                  << HumanBytes(static_cast<double>(h.entry.size)) << "  "
+                  << IsoTimeOfNs(h.entry.mtime_ns) << "  " << change << "\n";
+      }
     }
   }
   if (args.json) {
     std::cout << Dump({{"versions", out}}) << "\n";
-  } else if (versions.empty()) {
-    std::cout << "No indexed point of VM '" << args.vm << "' holds " << path
-              << ".\n";
   }
 }
 

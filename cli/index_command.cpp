@@ -1,3 +1,5 @@
+#include <chrono>
+#include <iomanip>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -12,6 +14,7 @@ namespace {
 struct IndexArgs {
   std::string vm;
   std::string backup;
+  bool retry = false;
   bool json = false;
 };
 
@@ -20,19 +23,32 @@ void Run(const GlobalOptions& global, const IndexArgs& args) {
   if (!args.backup.empty() && args.vm.empty()) {
     throw Error(ErrorKind::kInvalidArgument, "--backup needs --vm");
   }
-  auto catalog = repo.OpenCatalog();
+  auto catalog = repo.OpenCatalogForWriting();
   if (!args.vm.empty() && !catalog->FindVm(args.vm)) {
     throw Error(ErrorKind::kNotFound, "no VM named '" + args.vm + "'");
   }
-  GuestIndex index(repo.Absolute("catalog.db"));
+  GuestIndex index(repo.CatalogPath());
   std::vector<BackupRecord> todo;
+  size_t skipped = 0;
   for (const auto& b : catalog->Backups(args.vm)) {
     if (b.state != "complete") {
       continue;
     }
-    if (!args.backup.empty() ? b.name == args.backup
-                             : index.Filesystems(b.id).empty()) {
+    if (!args.backup.empty()) {
+      if (b.name == args.backup) {
+        todo.push_back(b);
+      }
+      continue;
+    }
+    // Indexed already, or found to hold no readable filesystem, or failed:
+    // tried again only when asked.
+    const auto run = index.LastRun(b.id);
+    const bool done = run.has_value();
+    const bool empty = done && (run->filesystems == 0 || !run->error.empty());
+    if (!done || (args.retry && empty)) {
       todo.push_back(b);
+    } else if (empty) {
+      ++skipped;
     }
   }
   if (!args.backup.empty() && todo.empty()) {
@@ -40,21 +56,59 @@ void Run(const GlobalOptions& global, const IndexArgs& args) {
                                           "' of VM '" + args.vm + "'");
   }
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& b : todo) {
-    const auto fss = guest::IndexBackup(repo, b);
+  size_t failed = 0;
+  for (size_t i = 0; i < todo.size(); ++i) {
+    const auto& b = todo[i];
+    if (!args.json) {
+      std::cout << "[" << i + 1 << "/" << todo.size() << "] " << b.vm << " "
+                << b.name << std::endl;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<GuestFilesystem> fss;
+    std::string error;
+    try {
+      fss = guest::IndexBackup(repo, b);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kNoSpace) {
+        throw;  // every other backup would fail the same way
+      }
+      error = e.what();
+      ++failed;
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     if (args.json) {
       out.push_back({{"vm", b.vm},
                      {"backup", b.name},
+                     {"seconds", secs},
+                     {"error", error},
                      {"filesystems", FilesystemsJson(fss)}});
+    } else if (!error.empty()) {
+      std::cout << "  failed: " << error << "\n";
     } else {
-      std::cout << b.vm << " " << b.name << "\n";
       PrintFilesystems(fss);
+      std::cout << "  (" << std::fixed << std::setprecision(1) << secs
+                << " s)\n";
     }
   }
   if (args.json) {
-    std::cout << nlohmann::json{{"indexed", out}}.dump(2) << "\n";
-  } else if (todo.empty()) {
-    std::cout << "Every complete backup is indexed.\n";
+    std::cout << nlohmann::json{{"indexed", out}, {"skipped", skipped}}.dump(2)
+              << "\n";
+  } else {
+    if (todo.empty()) {
+      std::cout << "Every complete backup is indexed.\n";
+    }
+    if (skipped > 0) {
+      std::cout << skipped
+                << " backup(s) skipped: indexing found no guest filesystem or "
+                   "failed before (--retry tries them again)\n";
+    }
+  }
+  if (failed > 0) {
+    throw Error(ErrorKind::kIo, "indexing failed for " +
+                                    std::to_string(failed) + " of " +
+                                    std::to_string(todo.size()) + " backup(s)");
   }
 }
 
@@ -96,6 +150,9 @@ void RegisterIndex(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--vm", args->vm, "Only this VM");
   cmd->add_option("--backup", args->backup,
                   "Re-index this backup of --vm (its name)");
+  cmd->add_flag("--retry", args->retry,
+                "Also index backups where no guest filesystem was found or "
+                "indexing failed before");
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([&global, args] { Run(global, *args); });
 }

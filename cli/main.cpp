@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/usage_errors.h"
 #include "engine/error.h"
 #include "sendense/version.h"
 
@@ -33,6 +34,20 @@ std::string HumanBytes(double bytes) {
   return buf;
 }
 
+namespace {
+
+// `-r REPO` is accepted anywhere (`sendense list -r REPO`), and every
+// subcommand's --help shows it.
+void AddRepoOption(CLI::App& app, GlobalOptions& global) {
+  for (CLI::App* sub : app.get_subcommands({})) {
+    sub->add_option("-r,--repo", global.repo,
+                    "Repository directory (or $SENDENSE_REPO)");
+    AddRepoOption(*sub, global);
+  }
+}
+
+}  // namespace
+
 }  // namespace sendense::cli
 
 int main(int argc, char** argv) {
@@ -54,10 +69,19 @@ int main(int argc, char** argv) {
   RegisterHistory(app, global);
   RegisterVm(app, global);
   RegisterServe(app, global);
+  AddRepoOption(app, global);
+  // Usage mistakes: one sentence, exit status 2.
+  if (const auto unknown = UnknownCommand(app, argc, argv)) {
+    std::cerr << "sendense: " << *unknown << "\n";
+    return kUsageExit;
+  }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    std::cerr << "sendense: " << DescribeParseError(app, e) << "\n";
+    return kUsageExit;
   } catch (const sendense::Error& e) {
     std::cerr << "sendense: " << e.what() << "\n";
     return 1;

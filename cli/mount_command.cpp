@@ -1,3 +1,5 @@
+#include <csignal>
+
 #include "cli/commands.h"
 #include "fs/mount.h"
 
@@ -14,6 +16,10 @@ void RegisterMount(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--allow-other", options->allow_other,
                 "Let other users in (with default_permissions)");
   cmd->callback([&global, options] {
+    // Inherited "ignore" dispositions would keep libfuse from installing
+    // its handlers: SIGINT/SIGTERM must unmount.
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     Repository repo(RequireRepo(global));
     fs::MountAndServe(repo, *options);
   });

@@ -37,6 +37,43 @@ void ProgressDisplay::Loop() {
 }
 
 void ProgressDisplay::Print(bool final) {
+  const BackupPhase phase = progress_.phase;
+  if (phase == BackupPhase::kIndexing && shown_ != BackupPhase::kIndexing) {
+    if (shown_ == BackupPhase::kCopying && tty_) {
+      PrintCopy(true);  // the copy's last state stays on its line
+    }
+    index_start_ = std::chrono::steady_clock::now();
+    if (!tty_) {
+      std::fprintf(stderr, "indexing guest files (starting an appliance)\n");
+    }
+  }
+  if (phase != BackupPhase::kQueued) {
+    shown_ = phase;
+  }
+  if (shown_ == BackupPhase::kIndexing) {
+    PrintIndexing(final);
+  } else if (shown_ == BackupPhase::kCopying) {
+    PrintCopy(final);
+  }
+}
+
+void ProgressDisplay::PrintIndexing(bool final) {
+  const double secs = std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - index_start_)
+                          .count();
+  const uint64_t entries = progress_.entries_indexed;
+  const std::string what = entries == 0 ? "starting an appliance"
+                                        : std::to_string(entries) + " entries";
+  if (tty_) {
+    std::fprintf(stderr, "\rindexing guest files: %s, %.0f s\033[K%s",
+                 what.c_str(), secs, final ? "\n" : "");
+  } else {
+    std::fprintf(stderr, "indexing: %s, %.0f s\n", what.c_str(), secs);
+  }
+  std::fflush(stderr);
+}
+
+void ProgressDisplay::PrintCopy(bool final) {
   const double done = static_cast<double>(progress_.bytes_done.load());
   const double total = static_cast<double>(progress_.bytes_total.load());
   const double secs =

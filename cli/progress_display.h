@@ -10,7 +10,8 @@ namespace sendense::cli {
 
 // Shows a running backup's progress on stderr from its own thread: a bar
 // redrawn in place on a terminal, a line every few seconds otherwise
-// (bytes, rate, ETA).
+// (bytes, rate, ETA); then, while guest files are indexed, the entries
+// found and the time spent (an appliance takes 10-60 s to start).
 class ProgressDisplay {
  public:
   explicit ProgressDisplay(const BackupProgress& progress);
@@ -19,10 +20,14 @@ class ProgressDisplay {
  private:
   void Loop();
   void Print(bool final);
+  void PrintCopy(bool final);
+  void PrintIndexing(bool final);
 
   const BackupProgress& progress_;
   const bool tty_;
   std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point index_start_;
+  BackupPhase shown_ = BackupPhase::kQueued;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;

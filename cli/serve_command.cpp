@@ -1,5 +1,7 @@
 #include <signal.h>
 
+#include <csignal>
+
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -7,10 +9,12 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/usage_errors.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/jobs/job_runner.h"
 #include "engine/log.h"
+#include "engine/time.h"
 #include "fs/mount.h"
 #include "fs/tree.h"
 #include "web/api.h"
@@ -70,7 +74,7 @@ class Scheduler {
   }
 
   void Tick() {
-    VmConfigs vms(repo_.Absolute("catalog.db"));
+    VmConfigs vms(repo_.CatalogPath());
     auto catalog = repo_.OpenCatalog();
     const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch())
@@ -81,7 +85,7 @@ class Scheduler {
       }
       int64_t last = 0;
       for (const auto& b : catalog->Backups(vm.name)) {
-        last = std::max(last, fs::ParseIsoTime(b.started_at));
+        last = std::max(last, ParseIsoTime(b.started_at));
       }
       bool busy = false;
       for (const auto& j : jobs_.List()) {
@@ -110,6 +114,27 @@ class Scheduler {
 
 void Run(const GlobalOptions& global, const ServeArgs& args) {
   Repository repo(RequireRepo(global));
+  // What backups killed while no one ran left is cleaned up now; on a full
+  // filesystem serve still starts, for restores.
+  try {
+    Repository::Reclaimed reclaimed;
+    repo.OpenCatalogForWriting(&reclaimed);
+    if (!reclaimed.interrupted_backups.empty() ||
+        !reclaimed.removed_files.empty()) {
+      Log(LogLevel::kInfo,
+          "reclaimed " + std::to_string(reclaimed.removed_files.size()) +
+              " leftover file(s), " + std::to_string(reclaimed.removed_bytes) +
+              " bytes; " +
+              std::to_string(reclaimed.interrupted_backups.size()) +
+              " backup(s) interrupted");
+    }
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kNoSpace) {
+      throw;
+    }
+    Log(LogLevel::kWarning,
+        std::string(e.what()) + ": serving read-only until space is freed");
+  }
   const auto [address, port] = web::ParseListen(args.listen);
   const std::string token = ReadToken(repo);
   guest::AppliancePool appliances(2, std::chrono::seconds(120));
@@ -156,22 +181,26 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
       ->capture_default_str();
   cmd->add_option("--workers", args->workers, "Backups that run at once")
       ->capture_default_str()
-      ->check(CLI::Range(1, 16));
+      ->check(Between(1, 16, "backups"));
   cmd->add_option("--max-connections", args->max_connections,
                   "Connections at once; more get 503")
       ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
+      ->check(Between(1, 4096, "connections"));
   cmd->add_option("--request-timeout", args->request_timeout,
                   "Seconds a request may take to arrive; slower gets 408")
       ->capture_default_str()
-      ->check(CLI::Range(1, 3600));
+      ->check(Between(1, 3600, "seconds"));
   cmd->add_option("--idle-timeout", args->idle_timeout,
                   "Seconds a connection may wait between requests")
       ->capture_default_str()
-      ->check(CLI::Range(1, 3600));
+      ->check(Between(1, 3600, "seconds"));
   cmd->add_flag("--no-index", args->no_index,
                 "Do not index guest files after backups (`sendense index`)");
   cmd->callback([&global, args] {
+    // A script may start us with SIGINT/SIGTERM ignored (a shell's `&`
+    // ignores SIGINT): the documented way to stop serve must work.
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     // Without a mount, SIGTERM/SIGINT are awaited with sigwait: block them
     // before any thread starts so that every thread inherits the mask.
     if (args->mount.empty()) {

@@ -13,20 +13,39 @@ struct VmArgs {
   std::vector<std::string> disks;
   std::string bitmap;
   std::string schedule;
+  bool no_schedule = false;
   bool json = false;
 };
 
-VmConfigs Open(const GlobalOptions& global) {
+std::vector<DiskSource> ParseDisks(const std::vector<std::string>& args) {
+  std::vector<DiskSource> disks;
+  for (const auto& d : args) {
+    const auto eq = d.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == d.size()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--disk '" + d + "' is not of the form NAME=NBD_URI");
+    }
+    disks.push_back({d.substr(0, eq), d.substr(eq + 1)});
+  }
+  return disks;
+}
+
+// The VM configurations; `write`: for a change, which also reclaims what
+// dead backups left, and fails at once on a full filesystem.
+VmConfigs Open(const GlobalOptions& global, bool write) {
   Repository repo(RequireRepo(global));
-  return VmConfigs(repo.Absolute("catalog.db"));
+  if (write) {
+    repo.OpenCatalogForWriting();
+  }
+  return VmConfigs(repo.CatalogPath());
 }
 
 }  // namespace
 
 void RegisterVm(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<VmArgs>();
-  auto* vm =
-      app.add_subcommand("vm", "VMs that `serve` backs up (add, list, rm)");
+  auto* vm = app.add_subcommand(
+      "vm", "VMs that `serve` backs up (add, set, list, rm)");
   vm->require_subcommand(1);
 
   auto* add = vm->add_subcommand("add", "Add a VM");
@@ -40,25 +59,53 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
   add->callback([&global, args] {
     VmConfig config;
     config.name = args->name;
-    for (const auto& d : args->disks) {
-      const auto eq = d.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == d.size()) {
-        throw Error(ErrorKind::kInvalidArgument,
-                    "--disk '" + d + "' is not of the form NAME=NBD_URI");
-      }
-      config.disks.push_back({d.substr(0, eq), d.substr(eq + 1)});
-    }
+    config.disks = ParseDisks(args->disks);
     config.bitmap = args->bitmap;
     config.schedule = args->schedule;
-    Open(global).Add(config);
+    Open(global, true).Add(config);
     std::cout << "Added VM " << config.name << "\n";
+  });
+
+  auto* set = vm->add_subcommand(
+      "set", "Change a VM: the options given replace what it had");
+  set->add_option("NAME", args->name, "VM name")->required();
+  set->add_option("--disk", args->disks,
+                  "DISK=NBD_URI (repeatable; replaces every disk)");
+  auto* bitmap = set->add_option("--bitmap", args->bitmap,
+                                 "QEMU dirty bitmap for incrementals ('' for "
+                                 "none: full backups)");
+  auto* schedule =
+      set->add_option("--schedule", args->schedule,
+                      "hourly, daily@HH:MM (UTC), every@Nm or every@Nh");
+  set->add_flag("--no-schedule", args->no_schedule, "Back up only when asked")
+      ->excludes(schedule);
+  set->callback([&global, args, bitmap, schedule] {
+    auto vms = Open(global, true);
+    auto config = vms.Find(args->name);
+    if (!config) {
+      throw Error(ErrorKind::kNotFound, "no VM named '" + args->name + "'");
+    }
+    if (!args->disks.empty()) {
+      config->disks = ParseDisks(args->disks);
+    }
+    if (bitmap->count() > 0) {
+      config->bitmap = args->bitmap;
+    }
+    if (schedule->count() > 0) {
+      config->schedule = args->schedule;
+    }
+    if (args->no_schedule) {
+      config->schedule.clear();
+    }
+    vms.Update(*config);
+    std::cout << "Changed VM " << config->name << "\n";
   });
 
   auto* list = vm->add_subcommand("list", "List VMs");
   list->add_flag("--json", args->json, "Print JSON");
   list->callback([&global, args] {
     nlohmann::json out = nlohmann::json::array();
-    const auto vms = Open(global).List();
+    const auto vms = Open(global, false).List();
     for (const auto& v : vms) {
       nlohmann::json disks = nlohmann::json::object();
       for (const auto& d : v.disks) {
@@ -70,7 +117,9 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
                      {"schedule", v.schedule}});
       if (!args->json) {
         std::cout << v.name << "  "
-                  << (v.schedule.empty() ? "no schedule" : v.schedule);
+                  << (v.schedule.empty() ? "no schedule" : v.schedule) << "  "
+                  << (v.bitmap.empty() ? "no bitmap (full backups)"
+                                       : "bitmap " + v.bitmap);
         for (const auto& d : v.disks) {
           std::cout << "  " << d.name << "=" << d.uri;
         }
@@ -87,7 +136,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
   auto* rm = vm->add_subcommand("rm", "Remove a VM (its backups stay)");
   rm->add_option("NAME", args->name, "VM name")->required();
   rm->callback([&global, args] {
-    Open(global).Remove(args->name);
+    Open(global, true).Remove(args->name);
     std::cout << "Removed VM " << args->name << "\n";
   });
 }

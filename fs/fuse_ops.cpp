@@ -447,10 +447,10 @@ void OpenGuestFile(fuse_req_t req,
   file->st = GuestStat(*entry, ino);
   file->backup_id = root->backup_id;
   file->guest_path = "/" + root->guest_fs + entry->path;
-  fi->fh = reinterpret_cast<uint64_t>(file.get());
+  fi->fh = reinterpret_cast<uint64_t>(ctx.open_files.Keep(std::move(file)));
   fi->keep_cache = 1;
-  if (fuse_reply_open(req, fi) == 0) {
-    file.release();
+  if (fuse_reply_open(req, fi) != 0) {
+    ctx.open_files.Drop(fi->fh);
   }
 }
 
@@ -491,10 +491,10 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     } else {
       file->content = n->content;
     }
-    fi->fh = reinterpret_cast<uint64_t>(file.get());
+    fi->fh = reinterpret_cast<uint64_t>(ctx.open_files.Keep(std::move(file)));
     fi->keep_cache = n->immutable;
-    if (fuse_reply_open(req, fi) == 0) {
-      file.release();
+    if (fuse_reply_open(req, fi) != 0) {
+      ctx.open_files.Drop(fi->fh);  // the opener is gone: no release comes
     }
   });
 }
@@ -562,7 +562,7 @@ void Read(fuse_req_t req,
 }
 
 void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<OpenFile*>(fi->fh);
+  Ctx(req).open_files.Drop(fi->fh);
   fuse_reply_err(req, 0);
 }
 

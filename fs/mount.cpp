@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -25,6 +26,24 @@
 namespace sendense::fs {
 namespace {
 
+// The device ("0:52") of the Sendense tree mounted at `real` (a resolved
+// path; the last one there), or "" when there is none. From
+// /proc/self/mountinfo: a stat() of the mount point would wait for this
+// very process.
+std::string SendenseMountDevice(const std::string& real) {
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string line, device;
+  while (std::getline(mounts, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    if (point == real && line.find(" - fuse.sendense ") != std::string::npos) {
+      device = dev;
+    }
+  }
+  return device;
+}
+
 // The kernel's read-ahead for this mount (128 KiB by default) caps cached
 // reads; raise it. The device number comes from /proc/self/mountinfo: a
 // stat() of the mount point would wait for this very process.
@@ -33,16 +52,7 @@ void RaiseReadAhead(const std::string& mountpoint, unsigned kb) {
   if (::realpath(mountpoint.c_str(), real) == nullptr) {
     return;
   }
-  std::ifstream mounts("/proc/self/mountinfo");
-  std::string line, device;
-  while (std::getline(mounts, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
-    fields >> id >> parent >> dev >> root >> point;
-    if (point == real && line.find(" - fuse.sendense ") != std::string::npos) {
-      device = dev;  // the last mount there wins
-    }
-  }
+  const std::string device = SendenseMountDevice(real);
   const std::string path = "/sys/class/bdi/" + device + "/read_ahead_kb";
   std::ofstream out(path);
   out << kb;
@@ -72,6 +82,26 @@ void DetachDeadMount(const std::string& mountpoint) {
   }
 }
 
+// Refuses a mount point that already serves a tree (a second mount would
+// stack on the first), and warns when the mount hides files.
+void CheckMountPoint(const std::string& given, const std::string& real) {
+  if (!SendenseMountDevice(real).empty()) {
+    throw Error(ErrorKind::kAlreadyExists,
+                "a Sendense tree is already mounted at " + given +
+                    " (unmount it first: fusermount3 -u " + given + ")");
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(real, ec)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "mount point " + given + " is not a directory");
+  }
+  if (!std::filesystem::is_empty(real, ec) && !ec) {
+    Log(LogLevel::kWarning, "mount point " + given +
+                                " is not empty: what it holds stays hidden "
+                                "while the tree is mounted");
+  }
+}
+
 // Polls the catalog and tells the kernel what changed.
 class Refresher {
  public:
@@ -98,19 +128,32 @@ class Refresher {
       try {
         if (!catalog) {
           catalog = ctx_.repo.OpenCatalog();
-          index =
-              std::make_unique<GuestIndex>(ctx_.repo.Absolute("catalog.db"));
+          index = std::make_unique<GuestIndex>(ctx_.repo.CatalogPath());
         }
         std::vector<std::pair<uint64_t, std::string>> gone;
         if (ctx_.tree.Update(catalog->Backups(""), index->Filesystems(),
                              &gone)) {
           Notify(gone);
         }
+        if (catalog->snapshot() || index->snapshot()) {
+          // A full filesystem gave read-only snapshots: try a live
+          // catalog again next time, for the tree and its guest lookups.
+          catalog.reset();
+          index.reset();
+        }
+        ReopenLookupIndexIfSnapshot();
       } catch (const std::exception& e) {
         Log(LogLevel::kError, std::string("refreshing the tree: ") + e.what());
         catalog.reset();
       }
       lock.lock();
+    }
+  }
+
+  void ReopenLookupIndexIfSnapshot() {
+    std::lock_guard lock(ctx_.index_mutex);
+    if (ctx_.index->snapshot()) {
+      ctx_.index = std::make_unique<GuestIndex>(ctx_.repo.CatalogPath());
     }
   }
 
@@ -146,10 +189,14 @@ class Refresher {
 void MountAndServe(const Repository& repo, const MountOptions& options) {
   FsContext ctx(repo);
   {
-    // The first snapshot is ready before the mount appears.
+    // The first snapshot is ready before the mount appears. Its catalog
+    // connections close before the fork into the background: SQLite's
+    // POSIX locks stay with the process that took them, so a connection
+    // that crossed the fork would lose them with the parent, and the next
+    // process to close the catalog would delete the WAL under the daemon.
     auto catalog = repo.OpenCatalog();
-    ctx.index = std::make_unique<GuestIndex>(repo.Absolute("catalog.db"));
-    ctx.tree.Update(catalog->Backups(""), ctx.index->Filesystems());
+    GuestIndex index(repo.CatalogPath());
+    ctx.tree.Update(catalog->Backups(""), index.Filesystems());
   }
   std::string opts =
       "ro,nosuid,nodev,fsname=sendense,subtype=sendense,max_read=1048576";
@@ -158,6 +205,11 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
   }
   const char* argv[] = {"sendense", "-o", opts.c_str()};
   fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
+  // The session parses into copies it allocates; freed after it is gone.
+  struct ArgsGuard {
+    fuse_args* args;
+    ~ArgsGuard() { fuse_opt_free_args(args); }
+  } args_guard{&args};
   const fuse_lowlevel_ops& ops = GetFuseOperations();
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &ctx);
   if (se == nullptr) {
@@ -183,6 +235,7 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
     throw Error(ErrorKind::kNotFound,
                 "mount point " + options.mountpoint + " does not exist");
   }
+  CheckMountPoint(options.mountpoint, real);
   if (fuse_session_mount(se, real) != 0) {
     throw Error(ErrorKind::kInvalidArgument,
                 "cannot mount the tree at " + options.mountpoint +
@@ -195,6 +248,7 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
   if (!options.foreground) {
     LogToSyslog();  // stderr is /dev/null from here on
   }
+  ctx.index = std::make_unique<GuestIndex>(repo.CatalogPath());
   ctx.reads = std::make_unique<ReadPool>(options.read_threads, "sendense-read");
   if (options.shared_appliances != nullptr) {
     ctx.appliances = options.shared_appliances;

@@ -3,6 +3,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "engine/time.h"
+
 namespace sendense::fs {
 
 struct stat Node::Stat() const {
@@ -68,14 +70,6 @@ const Node* TreeSnapshot::Child(uint64_t parent,
   }
   auto it = p->children.find(name);
   return it == p->children.end() ? nullptr : Find(it->second);
-}
-
-int64_t ParseIsoTime(const std::string& iso) {
-  std::tm tm{};
-  if (strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm) == nullptr) {
-    return 0;
-  }
-  return static_cast<int64_t>(timegm(&tm));
 }
 
 std::string BackupJson(const BackupRecord& b) {

@@ -89,8 +89,6 @@ class Tree {
   std::string fingerprint_;
 };
 
-// "2026-11-24T09:00:00Z" -> seconds since the epoch (0 when malformed).
-int64_t ParseIsoTime(const std::string& iso);
 // The backup.json of a complete backup.
 std::string BackupJson(const BackupRecord& backup);
 

@@ -11,6 +11,7 @@
 #include "engine/catalog/guest_index.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/guest/indexer.h"
+#include "engine/io/capacity.h"
 #include "web/archive_stream.h"
 #include "web/http_errors.h"
 
@@ -107,10 +108,12 @@ json JobJson(const JobStatus& j) {
   return {{"id", j.id},
           {"vm", j.vm},
           {"state", j.state},
+          {"phase", j.phase},
           {"backup", j.backup},
           {"error", j.error},
           {"bytes_total", j.bytes_total},
           {"bytes_done", j.bytes_done},
+          {"entries_indexed", j.entries_indexed},
           {"rate", j.rate},
           {"created_at", j.created_at},
           {"started_at", j.started_at},
@@ -345,6 +348,13 @@ Response Download(ApiContext& ctx,
   if ((e.mode & S_IFMT) != S_IFREG) {
     return Fail(400, "only files and folders can be downloaded");
   }
+  std::string query;
+  SplitPath(std::string(req.target()), &query);
+  if (!QueryParam(query, "format").empty()) {
+    return Fail(400,
+                "format (tar or zip) is for folders; a file downloads as "
+                "itself");
+  }
   uint64_t first = 0, last = e.size == 0 ? 0 : e.size - 1;
   Response out;
   out.content_type = "application/octet-stream";
@@ -421,14 +431,21 @@ Response Metrics(ApiContext& ctx) {
     << "# HELP sendense_backup_seconds_total Time spent copying disks.\n"
     << "# TYPE sendense_backup_seconds_total counter\n"
     << "sendense_backup_seconds_total " << seconds << "\n";
+  m << "# HELP sendense_repository_bytes Bytes the repository uses on "
+       "disk.\n"
+    << "# TYPE sendense_repository_bytes gauge\n"
+    << "sendense_repository_bytes " << ctx.repo.UsedBytes() << "\n";
   struct statvfs st {};
   if (::statvfs(ctx.repo.path().c_str(), &st) == 0) {
-    m << "# HELP sendense_repository_bytes Repository file system capacity.\n"
-      << "# TYPE sendense_repository_bytes gauge\n"
-      << "sendense_repository_bytes{kind=\"size\"} "
+    m << "# HELP sendense_filesystem_size_bytes Size of the filesystem "
+         "holding the repository.\n"
+      << "# TYPE sendense_filesystem_size_bytes gauge\n"
+      << "sendense_filesystem_size_bytes "
       << static_cast<uint64_t>(st.f_blocks) * st.f_frsize << "\n"
-      << "sendense_repository_bytes{kind=\"free\"} "
-      << static_cast<uint64_t>(st.f_bavail) * st.f_frsize << "\n";
+      << "# HELP sendense_filesystem_free_bytes Free bytes on it.\n"
+      << "# TYPE sendense_filesystem_free_bytes gauge\n"
+      << "sendense_filesystem_free_bytes " << FreeBytes(ctx.repo.path())
+      << "\n";
   }
   m << "# HELP sendense_appliances_running libguestfs appliances running.\n"
     << "# TYPE sendense_appliances_running gauge\n"
@@ -512,8 +529,15 @@ Response Route(ApiContext& ctx, const Request& req) {
       request.vm = vm->name;
       request.disks = vm->disks;
       request.bitmap = vm->bitmap;
-      const int64_t id = ctx.jobs.Submit(request);
-      return Json(202, JobJson(*ctx.jobs.Get(id)));
+      const auto submitted = ctx.jobs.Submit(request);
+      const json job = JobJson(*ctx.jobs.Get(submitted.id));
+      if (!submitted.created) {
+        return Json(409, {{"error", "a backup of VM '" + vm->name +
+                                        "' is already queued or running (job " +
+                                        std::to_string(submitted.id) + ")"},
+                          {"job", job}});
+      }
+      return Json(202, job);
     }
   }
   if (what == "backups" && get) {

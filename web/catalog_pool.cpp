@@ -14,10 +14,14 @@ CatalogPool::Lease CatalogPool::Acquire() {
   if (!handles) {
     handles = std::make_unique<Handles>();
     handles->catalog = repo_.OpenCatalog();
-    handles->index = std::make_unique<GuestIndex>(repo_.Absolute("catalog.db"));
-    handles->vms = std::make_unique<VmConfigs>(repo_.Absolute("catalog.db"));
+    handles->index = std::make_unique<GuestIndex>(repo_.CatalogPath());
+    handles->vms = std::make_unique<VmConfigs>(repo_.CatalogPath());
   }
   return Lease(handles.release(), [this](Handles* h) {
+    if (h->catalog->snapshot() || h->index->snapshot()) {
+      delete h;  // a full filesystem's snapshot: a live one next time
+      return;
+    }
     std::lock_guard lock(mutex_);
     free_.emplace_back(h);
   });

@@ -143,12 +143,14 @@ void HttpServer::Stop() {
   if (stopping_.exchange(true)) {
     return;
   }
-  beast::error_code ec;
+  // shutdown() wakes the blocked accept(); the acceptor is closed only
+  // once its thread is gone (closing under it is a race).
   ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
-  acceptor_.close(ec);
   if (acceptor_thread_.joinable()) {
     acceptor_thread_.join();
   }
+  beast::error_code ec;
+  acceptor_.close(ec);
   {
     std::lock_guard lock(mutex_);
     for (const auto& [fd, deadline] : deadlines_) {

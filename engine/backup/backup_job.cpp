@@ -7,9 +7,11 @@
 
 #include "engine/backup/copy_plan.h"
 #include "engine/error.h"
+#include "engine/io/capacity.h"
 #include "engine/io/file.h"
 #include "engine/qcow2/point_writer.h"
 #include "engine/repo/names.h"
+#include "engine/time.h"
 
 namespace sendense {
 namespace fs = std::filesystem;
@@ -127,6 +129,30 @@ void RemoveQuietly(const std::string& path) {
 
 }  // namespace
 
+const char* PhaseName(BackupPhase phase) {
+  switch (phase) {
+    case BackupPhase::kQueued:
+      return "queued";
+    case BackupPhase::kCopying:
+      return "copying";
+    case BackupPhase::kIndexing:
+      return "indexing";
+    case BackupPhase::kDone:
+      return "done";
+  }
+  return "done";
+}
+
+void BackupProgress::SetBackupName(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  backup_name_ = name;
+}
+
+std::string BackupProgress::backup_name() const {
+  std::lock_guard lock(mutex_);
+  return backup_name_;
+}
+
 BackupResult RunBackup(const Repository& repo,
                        const BackupRequest& request,
                        BackupProgress& progress) {
@@ -145,15 +171,16 @@ BackupResult RunBackup(const Repository& repo,
   }
 
   Repository::VmLock lock(repo, request.vm);
-  auto catalog = repo.OpenCatalog();
+  progress.phase = BackupPhase::kCopying;
   BackupResult result;
   result.vm = request.vm;
-  result.reclaimed = repo.Reclaim(*catalog, request.vm);
+  auto catalog = repo.OpenCatalogForWriting(&result.reclaimed, request.vm);
 
   const int64_t vm_id = catalog->EnsureVm(request.vm);
   const auto now = std::chrono::system_clock::now();
   result.id =
       catalog->BeginBackup(vm_id, TimeName(now), IsoTime(now), result.backup);
+  progress.SetBackupName(result.backup);
 
   std::vector<PendingPoint> pending;
   try {
@@ -196,11 +223,16 @@ BackupResult RunBackup(const Repository& repo,
       RemoveQuietly(repo.Absolute(dir + "." + result.backup + ".qcow2.tmp"));
       RemoveQuietly(repo.Absolute(dir + result.backup + ".qcow2"));
     }
+    const auto* error = dynamic_cast<const Error*>(&e);
+    const bool full = error != nullptr && error->kind() == ErrorKind::kNoSpace;
     try {
       catalog->FailBackup(result.id, e.what(),
                           IsoTime(std::chrono::system_clock::now()));
     } catch (...) {
-      // The next run marks it failed as interrupted.
+      // The next command that writes marks it interrupted.
+    }
+    if (full) {
+      ThrowFilesystemFull(repo.path(), " (" + std::string(e.what()) + ")");
     }
     throw;
   }

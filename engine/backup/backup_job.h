@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -24,11 +25,27 @@ struct BackupRequest {
   CopyOptions copy;
 };
 
-// Live counters of a running backup, read by progress displays.
+// What a backup job is doing.
+enum class BackupPhase { kQueued, kCopying, kIndexing, kDone };
+// "queued", "copying", "indexing", "done".
+const char* PhaseName(BackupPhase phase);
+
+// Live counters of a running backup, read by progress displays and the
+// job list. Written by the job's thread, read by any.
 struct BackupProgress {
+  std::atomic<BackupPhase> phase{BackupPhase::kQueued};
   std::atomic<uint64_t> bytes_total{0};  // grows as each disk is planned
   std::atomic<uint64_t> bytes_done{0};
-  std::atomic<bool> cancel{false};  // set to stop the backup
+  std::atomic<uint64_t> entries_indexed{0};  // guest files, while indexing
+  std::atomic<bool> cancel{false};           // set to stop the backup
+
+  // The backup's name, once the catalog has given it one.
+  void SetBackupName(const std::string& name);
+  std::string backup_name() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::string backup_name_;
 };
 
 struct DiskResult {

@@ -5,6 +5,10 @@
 #include "engine/error.h"
 
 namespace sendense {
+
+const char* const kInterruptedError =
+    "the backup process ended before completing";
+
 namespace {
 
 // Migration N brings the schema from version N to N + 1. Never edit one
@@ -84,6 +88,38 @@ const char* const kMigrations[] = {
       schedule TEXT NOT NULL DEFAULT ''
     );
     )sql",
+    // A backup whose process died is "interrupted", not "failed"; whether
+    // a backup's guest files were indexed (even finding none) is recorded.
+    R"sql(
+    CREATE TABLE backups_v4 (
+      id INTEGER PRIMARY KEY,
+      vm_id INTEGER NOT NULL REFERENCES vms(id),
+      name TEXT NOT NULL,
+      started_at TEXT NOT NULL,
+      finished_at TEXT,
+      state TEXT NOT NULL
+        CHECK (state IN ('running', 'complete', 'failed', 'interrupted')),
+      error TEXT,
+      UNIQUE (vm_id, name)
+    );
+    INSERT INTO backups_v4
+      SELECT id, vm_id, name, started_at, finished_at,
+        CASE WHEN state = 'failed' AND error LIKE 'interrupted:%'
+             THEN 'interrupted' ELSE state END,
+        error
+      FROM backups;
+    DROP TABLE backups;
+    ALTER TABLE backups_v4 RENAME TO backups;
+    CREATE TABLE guest_index_runs (
+      backup_id INTEGER PRIMARY KEY REFERENCES backups(id),
+      finished_at TEXT NOT NULL,
+      filesystems INTEGER NOT NULL,
+      error TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO guest_index_runs
+      SELECT backup_id, '', count(*), '' FROM guest_filesystems
+      GROUP BY backup_id;
+    )sql",
 };
 
 constexpr const char* kPointColumns =
@@ -126,6 +162,10 @@ Catalog::Catalog(const std::string& path, bool create) : db_(path, create) {
   Migrate();
 }
 
+void Catalog::SetOwnerProbe(std::function<bool(const std::string&)> alive) {
+  owner_alive_ = std::move(alive);
+}
+
 int Catalog::SchemaVersion() {
   return static_cast<int>(std::size(kMigrations));
 }
@@ -139,20 +179,35 @@ void Catalog::Migrate() {
       return;
     }
   }
-  sqlite::Transaction tx(db_);
-  auto s = db_.Prepare("PRAGMA user_version");
-  s.Step();
-  const int64_t version = s.Int(0);
-  if (version > SchemaVersion()) {
-    throw Error(ErrorKind::kUnsupported,
-                "the catalog is from a newer Sendense (schema " +
-                    std::to_string(version) + ")");
+  // Tables are rebuilt with foreign keys off (SQLite's documented way to
+  // change a constraint); they are checked before the commit.
+  db_.Exec("PRAGMA foreign_keys=OFF");
+  {
+    sqlite::Transaction tx(db_);
+    int64_t version = 0;
+    {
+      // Finalized before the migrations: an open statement keeps tables
+      // from being dropped.
+      auto s = db_.Prepare("PRAGMA user_version");
+      s.Step();
+      version = s.Int(0);
+    }
+    if (version > SchemaVersion()) {
+      throw Error(ErrorKind::kUnsupported,
+                  "the catalog is from a newer Sendense (schema " +
+                      std::to_string(version) + ")");
+    }
+    for (int64_t v = version; v < SchemaVersion(); ++v) {
+      db_.Exec(kMigrations[v]);
+    }
+    if (db_.Prepare("PRAGMA foreign_key_check").Step()) {
+      throw Error(ErrorKind::kCorrupt,
+                  "catalog: a migration left a dangling reference");
+    }
+    db_.Exec("PRAGMA user_version = " + std::to_string(SchemaVersion()));
+    tx.Commit();
   }
-  for (int64_t v = version; v < SchemaVersion(); ++v) {
-    db_.Exec(kMigrations[v]);
-  }
-  db_.Exec("PRAGMA user_version = " + std::to_string(SchemaVersion()));
-  tx.Commit();
+  db_.Exec("PRAGMA foreign_keys=ON");
 }
 
 int64_t Catalog::EnsureVm(const std::string& name) {
@@ -248,9 +303,8 @@ void Catalog::FailBackup(int64_t backup_id,
       .Run();
 }
 
-std::vector<std::string> Catalog::FailInterrupted(
+std::vector<std::string> Catalog::MarkInterrupted(
     int64_t vm_id,
-    const std::string& error,
     const std::string& finished_at) {
   sqlite::Transaction tx(db_);
   std::vector<std::string> names;
@@ -261,9 +315,9 @@ std::vector<std::string> Catalog::FailInterrupted(
     names.push_back(s.Text(0));
   }
   db_.Prepare(
-         "UPDATE backups SET state = 'failed', error = ?, finished_at = ? "
-         "WHERE vm_id = ? AND state = 'running'")
-      .Bind(1, error)
+         "UPDATE backups SET state = 'interrupted', error = ?, "
+         "finished_at = ? WHERE vm_id = ? AND state = 'running'")
+      .Bind(1, std::string(kInterruptedError))
       .Bind(2, finished_at)
       .Bind(3, vm_id)
       .Run();
@@ -326,6 +380,10 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
     b.finished_at = s.Text(4);
     b.state = s.Text(5);
     b.error = s.Text(6);
+    if (b.state == "running" && owner_alive_ && !owner_alive_(b.vm)) {
+      b.state = "interrupted";
+      b.error = kInterruptedError;
+    }
     index[b.id] = backups.size();
     backups.push_back(std::move(b));
   }

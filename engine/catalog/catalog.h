@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,13 +31,17 @@ struct BackupRecord {
   std::string name;  // the time, e.g. 2026-11-24T09.00.00Z, unique per VM
   std::string started_at;
   std::string finished_at;
-  std::string state;  // "running", "complete" or "failed"
+  // "running", "complete", "failed" or "interrupted" (its process died)
+  std::string state;
   std::string error;
   std::vector<PointRecord> points;
 
   // "full" when every point is full, else "incremental" ("" with none).
   std::string kind() const;
 };
+
+// The error recorded for an interrupted backup.
+extern const char* const kInterruptedError;
 
 // The SQLite catalog of a repository: VMs, backups and points. Schema
 // changes are numbered migrations recorded in PRAGMA user_version. Each
@@ -48,6 +53,13 @@ class Catalog {
   Catalog(const std::string& path, bool create);
 
   static int SchemaVersion();
+
+  // A read-only snapshot opened on a full filesystem (sqlite::Database):
+  // reads work, writes throw kNoSpace, others' later commits are unseen.
+  bool snapshot() const { return db_.snapshot(); }
+  // Tells whether the process running a backup of a VM lives; a backup
+  // still "running" whose owner is gone reads as "interrupted".
+  void SetOwnerProbe(std::function<bool(const std::string& vm)> alive);
 
   int64_t EnsureVm(const std::string& name);
   std::optional<int64_t> FindVm(const std::string& name);
@@ -66,10 +78,9 @@ class Catalog {
   void FailBackup(int64_t backup_id,
                   const std::string& error,
                   const std::string& finished_at);
-  // Marks the VM's backups still "running" as failed with `error`; returns
-  // their names. Called under the VM's lock, so none of them is live.
-  std::vector<std::string> FailInterrupted(int64_t vm_id,
-                                           const std::string& error,
+  // Marks the VM's backups still "running" as interrupted; returns their
+  // names. Called under the VM's lock, so none of them is live.
+  std::vector<std::string> MarkInterrupted(int64_t vm_id,
                                            const std::string& finished_at);
 
   // The newest point of `disk` in a complete backup of `vm_id`.
@@ -91,6 +102,7 @@ class Catalog {
                                          const std::string& p1,
                                          const std::string& p2);
   sqlite::Database db_;
+  std::function<bool(const std::string&)> owner_alive_;
 };
 
 }  // namespace sendense

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "engine/catalog/catalog.h"
+#include "engine/time.h"
 
 namespace sendense {
 namespace {
@@ -120,7 +121,38 @@ void GuestIndex::Replace(int64_t backup_id,
       set_link.Bind(1, e.link_id).Bind(2, e.id).Run();
     }
   }
+  db_.Prepare(
+         "INSERT OR REPLACE INTO guest_index_runs (backup_id, finished_at, "
+         "filesystems, error) VALUES (?, ?, ?, '')")
+      .Bind(1, backup_id)
+      .Bind(2, NowIso())
+      .Bind(3, static_cast<int64_t>(filesystems.size()))
+      .Run();
   tx.Commit();
+}
+
+void GuestIndex::RecordFailedRun(int64_t backup_id, const std::string& error) {
+  db_.Prepare(
+         "INSERT INTO guest_index_runs (backup_id, finished_at, filesystems, "
+         "error) VALUES (?1, ?2, 0, ?3) ON CONFLICT (backup_id) DO UPDATE "
+         "SET finished_at = ?2, error = ?3")
+      .Bind(1, backup_id)
+      .Bind(2, NowIso())
+      .Bind(3, error)
+      .Run();
+}
+
+std::optional<IndexRun> GuestIndex::LastRun(int64_t backup_id) {
+  auto& s = db_.Cached(
+      "SELECT finished_at, filesystems, error FROM guest_index_runs "
+      "WHERE backup_id = ?");
+  s.Bind(1, backup_id);
+  std::optional<IndexRun> out;
+  if (s.Step()) {
+    out = IndexRun{s.Text(0), s.Int(1), s.Text(2)};
+  }
+  s.Reset();
+  return out;
 }
 
 namespace {

@@ -55,15 +55,30 @@ struct GuestFileHit {
   GuestEntry entry;
 };
 
+// How indexing a backup last ended: the filesystems it found (0: the
+// disks hold none the appliance can read), or the error that stopped it.
+struct IndexRun {
+  std::string finished_at;  // ISO 8601 UTC ("" for runs before schema 4)
+  int64_t filesystems = 0;
+  std::string error;  // "" when the run finished
+};
+
 // The guest file index in the catalog: written after a backup by the
 // indexer, read by the tree, `find` and `history`. One connection of its
 // own; not thread-safe (one GuestIndex per thread, or a lock around it).
 class GuestIndex {
  public:
   explicit GuestIndex(const std::string& catalog_path);
+  // A read-only snapshot opened on a full filesystem (sqlite::Database).
+  bool snapshot() const { return db_.snapshot(); }
 
-  // Replaces the index of `backup_id` with `filesystems`, atomically.
+  // Replaces the index of `backup_id` with `filesystems`, atomically, and
+  // records the run.
   void Replace(int64_t backup_id, std::vector<IndexedFilesystem>& filesystems);
+  // Records that indexing `backup_id` failed (what it had stays).
+  void RecordFailedRun(int64_t backup_id, const std::string& error);
+  // The last run of `backup_id`, if it was ever indexed.
+  std::optional<IndexRun> LastRun(int64_t backup_id);
   // Every filesystem of every backup (for the tree), or of one backup.
   std::vector<GuestFilesystem> Filesystems();
   std::vector<GuestFilesystem> Filesystems(int64_t backup_id);

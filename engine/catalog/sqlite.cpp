@@ -1,28 +1,70 @@
 #include "engine/catalog/sqlite.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <atomic>
 
 #include "engine/error.h"
+#include "engine/io/capacity.h"
 
 namespace sendense::sqlite {
 namespace {
 
-[[noreturn]] void Fail(sqlite3* db, int rc, const std::string& what) {
+// Bumped in every child of a fork: connections opened before it are the
+// parent's, whose locks the child does not hold.
+std::atomic<uint64_t> g_fork_generation{0};
+
+uint64_t ForkGeneration() {
+  static const bool registered = [] {
+    pthread_atfork(nullptr, nullptr, [] { ++g_fork_generation; });
+    return true;
+  }();
+  (void)registered;
+  return g_fork_generation.load();
+}
+
+// SQLite reports a full disk as SQLITE_FULL, or as an I/O error when the
+// shared-memory index of the WAL cannot grow.
+bool DiskFull(int rc, const std::string& path) {
+  const int primary = rc & 0xff;
+  return primary == SQLITE_FULL ||
+         ((primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN ||
+           primary == SQLITE_READONLY) &&
+          FilesystemFull(path));
+}
+
+[[noreturn]] void Fail(sqlite3* db,
+                       int rc,
+                       const std::string& path,
+                       const std::string& what) {
+  if (DiskFull(rc, path)) {
+    ThrowFilesystemFull(path);
+  }
   const std::string msg =
       what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   const int primary = rc & 0xff;
-  if (primary == SQLITE_FULL) {
-    throw Error(ErrorKind::kNoSpace, "catalog: " + msg);
-  }
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
     throw Error(ErrorKind::kCorrupt, "catalog: " + msg);
   }
   throw Error(ErrorKind::kIo, "catalog: " + msg);
 }
 
+void Close(sqlite3*& db) {
+  sqlite3_close(db);
+  db = nullptr;
+}
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
 }  // namespace
 
-Database::Database(const std::string& path, bool create) {
+Database::Database(const std::string& path, bool create)
+    : path_(path), fork_generation_(ForkGeneration()) {
   // Before SQLite's first use: no global memory statistics, whose mutex
   // every allocation of every connection would take (the API serves
   // requests on many threads at once).
@@ -36,13 +78,46 @@ Database::Database(const std::string& path, bool create) {
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-    sqlite3_close(db_);
-    db_ = nullptr;
+    Close(db_);
+    if (DiskFull(rc, path)) {
+      ThrowFilesystemFull(path);
+    }
     throw Error(ErrorKind::kIo, "cannot open catalog " + path + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 10000);
-  Exec("PRAGMA journal_mode=WAL");
-  Exec("PRAGMA synchronous=FULL");
+  try {
+    Exec("PRAGMA journal_mode=WAL");
+    Exec("PRAGMA synchronous=FULL");
+    Exec("PRAGMA foreign_keys=ON");
+  } catch (const Error& e) {
+    if (create || e.kind() != ErrorKind::kNoSpace) {
+      Close(db_);
+      throw;
+    }
+    OpenSnapshot();
+  }
+}
+
+// With no other connection the last one checkpointed and removed the WAL,
+// so the database file alone is the whole catalog: read it as immutable
+// (no locks, no shared memory, nothing written). A WAL left with content
+// (its writer was killed) cannot be read without writing: that fails.
+void Database::OpenSnapshot() {
+  Close(db_);
+  if (FileSize(path_ + "-wal") > 0) {
+    ThrowFilesystemFull(path_,
+                        "; the catalog has changes a killed process did not "
+                        "checkpoint, which need space to read");
+  }
+  const std::string uri = "file:" + path_ + "?immutable=1";
+  const int rc = sqlite3_open_v2(
+      uri.c_str(), &db_,
+      SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr);
+  if (rc != SQLITE_OK) {
+    Close(db_);
+    ThrowFilesystemFull(path_);
+  }
+  snapshot_ = true;
   Exec("PRAGMA foreign_keys=ON");
 }
 
@@ -51,20 +126,31 @@ Database::~Database() {
   sqlite3_close(db_);
 }
 
+void Database::CheckProcess() const {
+  if (fork_generation_ != g_fork_generation.load(std::memory_order_relaxed)) {
+    throw Error(ErrorKind::kIo,
+                "catalog: a connection opened before a fork was used after "
+                "it (its locks stayed with the parent)");
+  }
+}
+
 void Database::Exec(const std::string& sql) {
+  CheckProcess();
   char* err = nullptr;
   const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
     sqlite3_free(err);
-    Fail(db_, rc, "cannot run '" + sql.substr(0, 40) + "'");
+    Fail(db_, rc, path_, "cannot run '" + sql.substr(0, 40) + "'");
   }
 }
 
 Statement Database::Prepare(const std::string& sql) {
+  CheckProcess();
   return Statement(*this, sql);
 }
 
 Statement& Database::Cached(const std::string& sql) {
+  CheckProcess();
   auto& slot = cached_[sql];
   if (!slot) {
     slot = std::make_unique<Statement>(*this, sql);
@@ -81,7 +167,8 @@ Statement::Statement(Database& db, const std::string& sql) : db_(&db) {
   const int rc =
       sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &stmt_, nullptr);
   if (rc != SQLITE_OK) {
-    Fail(db.handle(), rc, "cannot prepare '" + sql.substr(0, 40) + "'");
+    Fail(db.handle(), rc, db.path(),
+         "cannot prepare '" + sql.substr(0, 40) + "'");
   }
 }
 
@@ -127,7 +214,7 @@ bool Statement::Step() {
   if (rc == SQLITE_DONE) {
     return false;
   }
-  Fail(db_->handle(), rc, "query failed");
+  Fail(db_->handle(), rc, db_->path(), "query failed");
 }
 
 void Statement::Reset() {

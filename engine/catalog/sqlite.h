@@ -13,13 +13,19 @@ namespace sendense::sqlite {
 
 class Statement;
 
-// One SQLite connection. Errors throw sendense::Error (kIo, or kNoSpace
-// when the disk is full). Not thread-safe: one connection per thread.
+// One SQLite connection. Errors throw sendense::Error (kIo; kNoSpace with
+// "the repository's filesystem is full (N bytes free)" when the disk is
+// full). Not thread-safe: one connection per thread. A connection never
+// crosses a fork (its POSIX locks stay with the parent): using one in a
+// child throws.
 class Database {
  public:
   // Opens (creating when `create`) the database at `path` in WAL mode with
   // foreign keys on and a busy timeout, so that several processes can share
-  // it.
+  // it. When the filesystem is full and no other process has the database
+  // open (so its WAL cannot be set up), the open falls back to a read-only
+  // snapshot of the checkpointed file (snapshot() is true): reads work,
+  // writes throw kNoSpace, and later commits of others are not seen.
   Database(const std::string& path, bool create);
   ~Database();
   Database(const Database&) = delete;
@@ -33,9 +39,19 @@ class Database {
   Statement& Cached(const std::string& sql);
   int64_t LastInsertId() const;
   sqlite3* handle() const { return db_; }
+  const std::string& path() const { return path_; }
+  // A read-only snapshot opened on a full filesystem (see above).
+  bool snapshot() const { return snapshot_; }
 
  private:
+  // Throws unless this process opened the connection.
+  void CheckProcess() const;
+  void OpenSnapshot();
+
   sqlite3* db_ = nullptr;
+  std::string path_;
+  bool snapshot_ = false;
+  uint64_t fork_generation_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Statement>> cached_;
 };
 

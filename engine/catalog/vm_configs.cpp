@@ -63,7 +63,11 @@ bool ScheduleDue(const std::string& schedule, int64_t last, int64_t now) {
 VmConfigs::VmConfigs(const std::string& catalog_path)
     : db_(Migrated(catalog_path), false) {}
 
-void VmConfigs::Add(const VmConfig& vm) {
+namespace {
+
+// The disks as stored (a JSON object of name to URI), after checking the
+// whole configuration; Error kInvalidArgument naming what is wrong.
+std::string CheckedDisks(const VmConfig& vm) {
   ValidateName("VM name", vm.name);
   if (vm.disks.empty()) {
     throw Error(ErrorKind::kInvalidArgument, "a VM needs at least one disk");
@@ -82,6 +86,13 @@ void VmConfigs::Add(const VmConfig& vm) {
     disks[d.name] = d.uri;
   }
   ValidateSchedule(vm.schedule);
+  return disks.dump();
+}
+
+}  // namespace
+
+void VmConfigs::Add(const VmConfig& vm) {
+  const std::string disks = CheckedDisks(vm);
   sqlite::Transaction tx(db_);
   if (Find(vm.name)) {
     throw Error(ErrorKind::kAlreadyExists,
@@ -91,9 +102,26 @@ void VmConfigs::Add(const VmConfig& vm) {
          "INSERT INTO vm_configs (name, disks, bitmap, schedule) VALUES "
          "(?, ?, ?, ?)")
       .Bind(1, vm.name)
-      .Bind(2, disks.dump())
+      .Bind(2, disks)
       .Bind(3, vm.bitmap)
       .Bind(4, vm.schedule)
+      .Run();
+  tx.Commit();
+}
+
+void VmConfigs::Update(const VmConfig& vm) {
+  const std::string disks = CheckedDisks(vm);
+  sqlite::Transaction tx(db_);
+  if (!Find(vm.name)) {
+    throw Error(ErrorKind::kNotFound, "no VM named '" + vm.name + "'");
+  }
+  db_.Prepare(
+         "UPDATE vm_configs SET disks = ?, bitmap = ?, schedule = ? "
+         "WHERE name = ?")
+      .Bind(1, disks)
+      .Bind(2, vm.bitmap)
+      .Bind(3, vm.schedule)
+      .Bind(4, vm.name)
       .Run();
   tx.Commit();
 }

@@ -32,6 +32,9 @@ class VmConfigs {
   // Adds `vm`; Error kAlreadyExists when the name is taken, or
   // kInvalidArgument for a bad name, disk or schedule.
   void Add(const VmConfig& vm);
+  // Replaces the configuration of the VM named `vm.name`; Error kNotFound
+  // when there is none, kInvalidArgument as Add.
+  void Update(const VmConfig& vm);
   // Error kNotFound when there is no such VM.
   void Remove(const std::string& name);
   std::vector<VmConfig> List();

@@ -125,7 +125,8 @@ std::vector<Drive> DrivesOf(const Repository& repo,
 }
 
 IndexedFilesystem WalkFilesystem(Appliance& app,
-                                 const std::string& mountpoint) {
+                                 const std::string& mountpoint,
+                                 std::atomic<uint64_t>* entries) {
   std::lock_guard lock(app.mutex());
   IndexedFilesystem out;
   GuestEntry root;
@@ -168,13 +169,20 @@ IndexedFilesystem WalkFilesystem(Appliance& app,
       const std::string& rel = dir == 0 ? std::string() : paths[dir - 1];
       StatGroup(app, rel.empty() ? mountpoint : mountpoint + "/" + rel,
                 members[dir], out.entries);
+      if (entries != nullptr) {
+        *entries += members[dir].size();
+      }
     }
   }
   return out;
 }
 
-std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
-                                         const BackupRecord& backup) {
+namespace {
+
+std::vector<IndexedFilesystem> IndexInAppliance(
+    const Repository& repo,
+    const BackupRecord& backup,
+    std::atomic<uint64_t>* entries) {
   Appliance app(DrivesOf(repo, backup));
   const auto found = app.Filesystems();
   const auto errors = app.MountAll(found);
@@ -183,7 +191,7 @@ std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
     IndexedFilesystem fs;
     if (errors[i].empty()) {
       try {
-        fs = WalkFilesystem(app, "/" + found[i].name);
+        fs = WalkFilesystem(app, "/" + found[i].name, entries);
         fs.fs.state = "indexed";
       } catch (const Error& e) {
         fs = {};
@@ -199,7 +207,26 @@ std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
     fs.fs.fstype = found[i].fstype;
     indexed.push_back(std::move(fs));
   }
-  GuestIndex index(repo.Absolute("catalog.db"));
+  return indexed;
+}
+
+}  // namespace
+
+std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
+                                         const BackupRecord& backup,
+                                         std::atomic<uint64_t>* entries) {
+  std::vector<IndexedFilesystem> indexed;
+  try {
+    indexed = IndexInAppliance(repo, backup, entries);
+  } catch (const std::exception& e) {
+    try {
+      GuestIndex(repo.CatalogPath()).RecordFailedRun(backup.id, e.what());
+    } catch (...) {
+      // The run stays unrecorded: the next `index` tries it again.
+    }
+    throw;
+  }
+  GuestIndex index(repo.CatalogPath());
   index.Replace(backup.id, indexed);
   std::vector<GuestFilesystem> out;
   for (const auto& fs : indexed) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <vector>
 
 #include "engine/catalog/catalog.h"
@@ -15,12 +16,20 @@ std::vector<Drive> DrivesOf(const Repository& repo, const BackupRecord& backup);
 // Lists every file of the filesystem mounted at `mountpoint` in `app`:
 // names from find0, attributes from lstatnslist and link targets from
 // readlinklist, a directory (and 1,000 names) per call.
-IndexedFilesystem WalkFilesystem(Appliance& app, const std::string& mountpoint);
+// Adds the entries it has stat'ed to `*entries` as it goes, when given.
+IndexedFilesystem WalkFilesystem(Appliance& app,
+                                 const std::string& mountpoint,
+                                 std::atomic<uint64_t>* entries = nullptr);
 
 // Builds the guest file index of a complete backup in one appliance and
-// replaces what the catalog had for it. A filesystem that cannot be mounted
-// or walked is recorded as failed with the reason; the others are indexed.
-std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
-                                         const BackupRecord& backup);
+// replaces what the catalog had for it, recording the run (also when it
+// finds no filesystem). A filesystem that cannot be mounted or walked is
+// recorded as failed with the reason; the others are indexed. When the
+// whole run fails (the appliance does not start), that is recorded and
+// the error rethrown. Counts entries in `*entries` when given.
+std::vector<GuestFilesystem> IndexBackup(
+    const Repository& repo,
+    const BackupRecord& backup,
+    std::atomic<uint64_t>* entries = nullptr);
 
 }  // namespace sendense::guest

@@ -1,21 +1,11 @@
 #include "engine/jobs/job_runner.h"
 
-#include <ctime>
-
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
 #include "engine/log.h"
+#include "engine/time.h"
 
 namespace sendense {
-
-std::string NowIso() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 JobRunner::JobRunner(const Repository& repo,
                      size_t workers,
@@ -38,10 +28,16 @@ JobRunner::~JobRunner() {
   }
 }
 
-int64_t JobRunner::Submit(const BackupRequest& request) {
+JobRunner::Submitted JobRunner::Submit(const BackupRequest& request) {
   auto job = std::make_shared<Job>();
   job->request = request;
   std::lock_guard lock(mutex_);
+  for (const auto& [id, other] : jobs_) {
+    if (other->status.vm == request.vm &&
+        (other->status.state == "queued" || other->status.state == "running")) {
+      return {id, false};
+    }
+  }
   job->status.id = next_id_++;
   job->status.vm = request.vm;
   job->status.state = "queued";
@@ -51,13 +47,20 @@ int64_t JobRunner::Submit(const BackupRequest& request) {
   wake_.notify_one();
   Log(LogLevel::kInfo, "job " + std::to_string(job->status.id) +
                            " queued: backup of VM " + request.vm);
-  return job->status.id;
+  return {job->status.id, true};
 }
 
 JobStatus JobRunner::Snapshot(const Job& job) const {
   JobStatus s = job.status;
   s.bytes_total = job.progress.bytes_total;
   s.bytes_done = job.progress.bytes_done;
+  s.entries_indexed = job.progress.entries_indexed;
+  if (s.backup.empty()) {
+    s.backup = job.progress.backup_name();
+  }
+  s.phase = s.state == "queued" || s.state == "running"
+                ? PhaseName(job.progress.phase)
+                : "done";
   // Running: the rate so far; copied: the average over the copy (guest
   // file indexing after it not counted).
   const bool running = s.state == "running" && !job.copied;
@@ -157,10 +160,11 @@ void JobRunner::Work() {
       backup = result.backup;
       bytes_copied_ += job->progress.bytes_done;
       if (index_) {
+        job->progress.phase = BackupPhase::kIndexing;
         try {
           auto catalog = repo_.OpenCatalog();
           if (auto b = catalog->FindBackup(result.vm, result.backup)) {
-            guest::IndexBackup(repo_, *b);
+            guest::IndexBackup(repo_, *b, &job->progress.entries_indexed);
           }
         } catch (const std::exception& e) {
           Log(LogLevel::kWarning,
@@ -177,6 +181,7 @@ void JobRunner::Work() {
     Log(state == "complete" ? LogLevel::kInfo : LogLevel::kError,
         name + " " + state + (backup.empty() ? "" : ": backup " + backup) +
             (error.empty() ? "" : ": " + error));
+    job->progress.phase = BackupPhase::kDone;
     std::lock_guard lock(mutex_);
     job->status.state = state;
     job->status.error = error;

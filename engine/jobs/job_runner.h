@@ -23,10 +23,12 @@ struct JobStatus {
   int64_t id = 0;
   std::string vm;
   std::string state;   // queued, running, complete, failed, cancelled
-  std::string backup;  // the backup's name once known
+  std::string phase;   // queued, copying, indexing, done
+  std::string backup;  // the backup's name, as soon as it has one
   std::string error;
   uint64_t bytes_total = 0;
   uint64_t bytes_done = 0;
+  uint64_t entries_indexed = 0;  // guest files indexed so far
   double rate = 0;  // bytes per second: so far, or over the whole copy
   std::string created_at, started_at, finished_at;  // ISO 8601 UTC
 };
@@ -40,7 +42,13 @@ class JobRunner {
   JobRunner(const Repository& repo, size_t workers, bool index_guest_files);
   ~JobRunner();  // cancels what runs, waits for the workers
 
-  int64_t Submit(const BackupRequest& request);
+  struct Submitted {
+    int64_t id = 0;
+    bool created = false;  // false: a backup of the VM was queued or running
+  };
+  // Queues a backup, unless one of the same VM is queued or running: then
+  // that job is returned (one backup of a VM at a time).
+  Submitted Submit(const BackupRequest& request);
   std::vector<JobStatus> List() const;
   std::optional<JobStatus> Get(int64_t id) const;
   // False when there is no such job or it has ended.
@@ -72,8 +80,5 @@ class JobRunner {
   std::atomic<uint64_t> bytes_copied_{0};
   std::vector<std::thread> workers_;
 };
-
-// "2026-11-24T09:00:00Z" for now.
-std::string NowIso();
 
 }  // namespace sendense

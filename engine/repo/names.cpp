@@ -1,22 +1,8 @@
 #include "engine/repo/names.h"
 
-#include <ctime>
-
 #include "engine/error.h"
 
 namespace sendense {
-namespace {
-
-std::string Format(std::chrono::system_clock::time_point t, const char* fmt) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, fmt, &tm);
-  return buf;
-}
-
-}  // namespace
 
 void ValidateName(const std::string& what, const std::string& name) {
   bool ok =
@@ -33,14 +19,6 @@ void ValidateName(const std::string& what, const std::string& name) {
                     "': use 1-64 letters, digits, '.', '_' or '-', not "
                     "starting with '.' or '-'");
   }
-}
-
-std::string TimeName(std::chrono::system_clock::time_point t) {
-  return Format(t, "%Y-%m-%dT%H.%M.%SZ");
-}
-
-std::string IsoTime(std::chrono::system_clock::time_point t) {
-  return Format(t, "%Y-%m-%dT%H:%M:%SZ");
 }
 
 }  // namespace sendense

@@ -5,13 +5,22 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include "engine/error.h"
+#include "engine/io/capacity.h"
 #include "engine/io/file.h"
 #include "engine/repo/names.h"
+#include "engine/time.h"
 
 namespace sendense {
 namespace fs = std::filesystem;
@@ -82,8 +91,103 @@ Repository::Repository(const std::string& path) {
   path_ = fs::canonical(path).string();
 }
 
+uint64_t Repository::UsedBytes() const {
+  uint64_t used = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(path_, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0) {
+      used += static_cast<uint64_t>(st.st_blocks) * 512;
+    }
+  }
+  return used;
+}
+
+std::string Repository::CatalogPath() const {
+  return Absolute(kCatalogName);
+}
+
 std::unique_ptr<Catalog> Repository::OpenCatalog() const {
-  return std::make_unique<Catalog>(path_ + "/" + kCatalogName, false);
+  auto catalog = std::make_unique<Catalog>(CatalogPath(), false);
+  catalog->SetOwnerProbe(
+      [this](const std::string& vm) { return VmLockHeld(vm); });
+  return catalog;
+}
+
+std::unique_ptr<Catalog> Repository::OpenCatalogForWriting(
+    Reclaimed* reclaimed,
+    const std::string& held_vm) const {
+  auto catalog = OpenCatalog();
+  if (catalog->snapshot() || FilesystemFull(path_)) {
+    ThrowFilesystemFull(path_);
+  }
+  std::set<std::string> vms;
+  for (const auto& b : catalog->Backups("")) {
+    if (b.state == "interrupted") {
+      vms.insert(b.vm);
+    }
+  }
+  std::error_code ec;
+  for (const auto& vm_dir : fs::directory_iterator(Absolute("vms"), ec)) {
+    for (const auto& disk_dir : fs::directory_iterator(vm_dir.path(), ec)) {
+      for (const auto& f : fs::directory_iterator(disk_dir.path(), ec)) {
+        if (f.path().extension() == ".tmp") {
+          vms.insert(vm_dir.path().filename().string());
+        }
+      }
+    }
+  }
+  for (const auto& vm : vms) {
+    if (vm == held_vm) {
+      continue;  // the caller reclaims it under its lock
+    }
+    if (VmLockHeld(vm)) {
+      continue;  // a backup of it runs
+    }
+    try {
+      VmLock lock(*this, vm);
+      Reclaimed r = Reclaim(*catalog, vm);
+      if (reclaimed != nullptr) {
+        reclaimed->Add(r);
+      }
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kAlreadyExists &&
+          e.kind() != ErrorKind::kInvalidArgument) {
+        throw;
+      }
+    }
+  }
+  if (!held_vm.empty()) {
+    Reclaimed r = Reclaim(*catalog, held_vm);
+    if (reclaimed != nullptr) {
+      reclaimed->Add(r);
+    }
+  }
+  return catalog;
+}
+
+bool Repository::VmLockHeld(const std::string& vm) const {
+  struct stat st {};
+  if (::stat(Absolute("locks/" + vm + ".lock").c_str(), &st) != 0) {
+    return false;
+  }
+  char want[64];
+  std::snprintf(want, sizeof want, "%02x:%02x:%lu", major(st.st_dev),
+                minor(st.st_dev), static_cast<unsigned long>(st.st_ino));
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters ("->")
+    // hold nothing.
+    std::istringstream fields(line);
+    std::string id, type, advisory, mode, pid, dev;
+    fields >> id >> type >> advisory >> mode >> pid >> dev;
+    if (type == "FLOCK" && dev == want) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string Repository::MakeDiskDir(const std::string& vm,
@@ -107,7 +211,11 @@ Repository::VmLock::VmLock(const Repository& repo, const std::string& vm) {
   if (fd_ < 0) {
     ThrowSystemError("cannot open " + lock_path);
   }
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+  int tries = 0;
+  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0 && ++tries < 10) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (tries == 10) {
     ::close(fd_);
     fd_ = -1;
     throw Error(ErrorKind::kAlreadyExists,
@@ -121,6 +229,15 @@ Repository::VmLock::~VmLock() {
   }
 }
 
+void Repository::Reclaimed::Add(const Reclaimed& other) {
+  interrupted_backups.insert(interrupted_backups.end(),
+                             other.interrupted_backups.begin(),
+                             other.interrupted_backups.end());
+  removed_files.insert(removed_files.end(), other.removed_files.begin(),
+                       other.removed_files.end());
+  removed_bytes += other.removed_bytes;
+}
+
 Repository::Reclaimed Repository::Reclaim(Catalog& catalog,
                                           const std::string& vm) const {
   Reclaimed r;
@@ -128,9 +245,10 @@ Repository::Reclaimed Repository::Reclaim(Catalog& catalog,
   if (!vm_id) {
     return r;
   }
-  r.interrupted_backups = catalog.FailInterrupted(
-      *vm_id, "interrupted: the backup process ended before completing",
-      IsoTime(std::chrono::system_clock::now()));
+  for (const auto& name : catalog.MarkInterrupted(
+           *vm_id, IsoTime(std::chrono::system_clock::now()))) {
+    r.interrupted_backups.push_back(vm + "/" + name);
+  }
   const auto files = catalog.PointFiles(*vm_id);
   const std::set<std::string> known(files.begin(), files.end());
   const fs::path vm_dir = fs::path(path_) / "vms" / vm;

@@ -29,8 +29,28 @@ class Repository {
   std::string Absolute(const std::string& relative) const {
     return path_ + "/" + relative;
   }
-  // A new catalog connection (one per thread).
+  // The catalog's file.
+  std::string CatalogPath() const;
+  // A new catalog connection (one per thread) for reading; on a full
+  // filesystem it may be a read-only snapshot (Catalog::snapshot()).
+  // Backups whose process died read as "interrupted".
   std::unique_ptr<Catalog> OpenCatalog() const;
+
+  struct Reclaimed;
+  // A catalog connection for a command that writes: Error kNoSpace ("the
+  // repository's filesystem is full (N bytes free)") when only a snapshot
+  // can be opened. Then reclaims what dead runs of any VM left (see
+  // Reclaim), for VMs whose lock is free or is `held_vm`'s (whose lock the
+  // caller holds), adding what it did to `reclaimed` when given.
+  std::unique_ptr<Catalog> OpenCatalogForWriting(
+      Reclaimed* reclaimed = nullptr,
+      const std::string& held_vm = "") const;
+
+  // Whether a process holds the lock of `vm` (a backup of it runs). Reads
+  // /proc/locks: probing with flock could make a starting backup fail.
+  bool VmLockHeld(const std::string& vm) const;
+  // Bytes the repository's files take on disk (allocated blocks).
+  uint64_t UsedBytes() const;
   std::string TokenPath() const { return path_ + "/api-token"; }
 
   // The directory of a disk's points relative to the repository, created
@@ -41,6 +61,8 @@ class Repository {
   // destructor or when the process dies.
   class VmLock {
    public:
+    // Waits up to half a second for a lock held only for a moment (by a
+    // reclaim), then fails with Error kAlreadyExists.
     VmLock(const Repository& repo, const std::string& vm);
     ~VmLock();
     VmLock(const VmLock&) = delete;
@@ -51,13 +73,14 @@ class Repository {
   };
 
   struct Reclaimed {
-    std::vector<std::string> interrupted_backups;
-    std::vector<std::string> removed_files;
+    std::vector<std::string> interrupted_backups;  // "vm/backup"
+    std::vector<std::string> removed_files;        // relative to the repo
     uint64_t removed_bytes = 0;
+    void Add(const Reclaimed& other);
   };
   // Cleans up after interrupted runs of `vm`: backups left "running" are
-  // marked failed, temporary files and point files the catalog does not
-  // know are removed. Call with the VM's lock held.
+  // marked interrupted, temporary files and point files the catalog does
+  // not know are removed. Call with the VM's lock held.
   Reclaimed Reclaim(Catalog& catalog, const std::string& vm) const;
 
  private:

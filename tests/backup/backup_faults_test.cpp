@@ -72,6 +72,41 @@ TEST_F(BackupFaultsTest, HangingSourceTimesOut) {
   ExpectNothingPublished();
 }
 
+TEST_F(BackupFaultsTest,
+       KilledBackupIsInterruptedAtOnceAndReclaimedByTheNextWrite) {
+  const auto raw = RandomRaw(32);
+  NbdServer server(dir_.path(), Nbdkit("delay", "delay-read=100ms", raw));
+  BackgroundProcess backup(std::string(SENDENSE_BINARY) + " -r " +
+                           Quote(repo_) + " " + BackupArgs(server));
+  const auto has_tmp = [this] {
+    for (const auto& f : RepoFiles()) {
+      if (f.find(".tmp") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(Eventually(has_tmp));
+  // While it runs, it is running.
+  EXPECT_EQ(SendenseJson("list --json")["vms"][0]["backups"][0]["state"],
+            "running");
+  backup.Signal(SIGKILL);
+  backup.Wait();
+  // Once its process is gone, whoever looks sees it interrupted, though
+  // nothing wrote to the catalog yet (list only reads).
+  const auto b = SendenseJson("list --json")["vms"][0]["backups"][0];
+  EXPECT_EQ(b["state"], "interrupted");
+  EXPECT_EQ(b["error"], "the backup process ended before completing");
+  EXPECT_TRUE(has_tmp());
+  // The next command that writes (here: adding another VM) reclaims it.
+  const auto r = Sendense("vm add other --disk sda=nbd://host/x");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(has_tmp());
+  const auto sql = RunOrFail("sqlite3 " + Quote(repo_ + "/catalog.db") +
+                             " \"SELECT state FROM backups\"");
+  EXPECT_EQ(sql, "interrupted\n");
+}
+
 TEST_F(BackupFaultsTest, KillNineLeavesTheRepositoryConsistent) {
   const auto raw = RandomRaw(48);
   std::mt19937 rng(42);

@@ -315,6 +315,54 @@ TEST_F(MountFixture, DaemonizesWhenReadyAndUnmountsWithFusermount) {
   EXPECT_FALSE(IsSendenseMount(mnt_));
 }
 
+// The documented sequence with a daemonized mount: other commands open and
+// close the catalog meanwhile, and the tree keeps seeing new backups (a
+// catalog connection that crossed the fork lost its locks with the parent,
+// and the next process to close the catalog deleted the WAL under it).
+TEST_F(MountFixture, DaemonizedMountSeesBackupsTakenAfterOtherCommands) {
+  TakeBackup();
+  ASSERT_EQ(Sendense("mount " + Quote(mnt_)).status, 0);
+  ASSERT_EQ(Sendense("list").status, 0);
+  ChangeSource("-c 'write -q -P 0x71 2M 64k'");
+  const std::string second = TakeBackup("--bitmap b0");
+  ASSERT_EQ(Sendense("list --json").status, 0);
+  ChangeSource("-c 'write -q -P 0x72 3M 64k'");
+  const std::string third = TakeBackup("--bitmap b0");
+  EXPECT_TRUE(
+      Eventually([&] { return ReadLinkOf(mnt_ + "/vm1/latest") == third; }, 5))
+      << "latest is " << ReadLinkOf(mnt_ + "/vm1/latest");
+  EXPECT_TRUE(List(mnt_ + "/vm1").count(second));
+  RunOrFail("cmp " + Quote(mnt_ + "/vm1/" + third + "/disks/sda.raw") + " " +
+            Quote(ConvertPoint(PointFiles(third)[0])));
+  RunOrFail("fusermount3 -u " + Quote(mnt_));
+}
+
+TEST_F(MountFixture, SecondMountAtTheSamePathIsRefused) {
+  TakeBackup();
+  Mount();
+  const auto r = Sendense("mount " + Quote(mnt_));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.output, "sendense: a Sendense tree is already mounted at " +
+                          mnt_ + " (unmount it first: fusermount3 -u " + mnt_ +
+                          ")\n");
+  const auto mounts = RunOrFail("grep -c ' " + mnt_ +
+                                " .* fuse.sendense ' /proc/self/mountinfo");
+  EXPECT_EQ(mounts, "1\n");
+  Unmount();
+}
+
+TEST_F(MountFixture, MountingOverFilesWarns) {
+  TakeBackup();
+  RunOrFail("touch " + Quote(mnt_ + "/hidden-file"));
+  const auto r = Sendense("mount " + Quote(mnt_));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("is not empty: what it holds stays hidden"),
+            std::string::npos)
+      << r.output;
+  RunOrFail("fusermount3 -u " + Quote(mnt_));
+  EXPECT_TRUE(std::filesystem::exists(mnt_ + "/hidden-file"));
+}
+
 TEST_F(MountFixture, KilledDaemonGivesEnotconnAndANewMountWorks) {
   const std::string backup = TakeBackup();
   Mount();

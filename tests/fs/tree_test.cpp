@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/time.h"
+
 namespace sendense::fs {
 namespace {
 

@@ -1,5 +1,8 @@
 #include "tests/support/test_env.h"
 
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -126,6 +129,18 @@ std::vector<std::byte> RandomBytes(std::mt19937_64& rng, size_t n) {
     out[i] = std::byte(rng());
   }
   return out;
+}
+
+bool Eventually(const std::function<bool()>& condition, double seconds) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 }  // namespace sendense::test

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -49,6 +50,10 @@ void PatchFile(const std::string& path,
 void PatchBe64(const std::string& path, uint64_t offset, uint64_t value);
 void PatchBe32(const std::string& path, uint64_t offset, uint32_t value);
 uint64_t ReadBe64(const std::string& path, uint64_t offset);
+
+// Polls `condition` every 20 ms until it holds (true) or `seconds` pass
+// (false): the one way tests wait for something to happen.
+bool Eventually(const std::function<bool()>& condition, double seconds = 10);
 
 // `n` bytes of seeded pseudo-random data.
 std::vector<std::byte> RandomBytes(std::mt19937_64& rng, size_t n);

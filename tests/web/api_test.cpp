@@ -207,7 +207,7 @@ TEST_F(ApiTest, BackupThroughTheApiIsAJobAndLandsInTheCatalog) {
   EXPECT_NE(metrics.body.find("sendense_jobs{state=\"complete\"} 1"),
             std::string::npos)
       << metrics.body;
-  EXPECT_NE(metrics.body.find("sendense_repository_bytes{kind=\"free\"}"),
+  EXPECT_NE(metrics.body.find("sendense_filesystem_free_bytes "),
             std::string::npos);
 }
 
