@@ -132,7 +132,7 @@ class Refresher {
         }
         std::vector<std::pair<uint64_t, std::string>> gone;
         if (ctx_.tree.Update(catalog->Backups(""), index->Filesystems(),
-                             &gone)) {
+                             index->Runs(), &gone)) {
           Notify(gone);
         }
         if (catalog->snapshot() || index->snapshot()) {
@@ -196,7 +196,7 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
     // process to close the catalog would delete the WAL under the daemon.
     auto catalog = repo.OpenCatalog();
     GuestIndex index(repo.CatalogPath());
-    ctx.tree.Update(catalog->Backups(""), index.Filesystems());
+    ctx.tree.Update(catalog->Backups(""), index.Filesystems(), index.Runs());
   }
   std::string opts =
       "ro,nosuid,nodev,fsname=sendense,subtype=sendense,max_read=1048576";

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "engine/catalog/record_json.h"
 #include "engine/time.h"
 
 namespace sendense::fs {
@@ -72,7 +73,8 @@ const Node* TreeSnapshot::Child(uint64_t parent,
   return it == p->children.end() ? nullptr : Find(it->second);
 }
 
-std::string BackupJson(const BackupRecord& b) {
+std::string BackupJson(const BackupRecord& b,
+                       const std::optional<IndexRun>& run) {
   nlohmann::json disks = nlohmann::json::array();
   for (const auto& p : b.points) {
     disks.push_back({{"disk", p.disk},
@@ -89,7 +91,8 @@ std::string BackupJson(const BackupRecord& b) {
                       {"kind", b.kind()},
                       {"started_at", b.started_at},
                       {"finished_at", b.finished_at},
-                      {"disks", disks}};
+                      {"disks", disks},
+                      {"guest_index", GuestIndexJson(run)}};
   return j.dump(2) + "\n";
 }
 
@@ -116,6 +119,7 @@ uint64_t Tree::InodeFor(const std::string& path) {
 
 bool Tree::Update(const std::vector<BackupRecord>& backups,
                   const std::vector<GuestFilesystem>& filesystems,
+                  const std::map<int64_t, IndexRun>& runs,
                   std::vector<std::pair<uint64_t, std::string>>* gone) {
   std::lock_guard lock(mutex_);
   std::string fingerprint;
@@ -127,6 +131,10 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
   fingerprint += ";";
   for (const auto& fs : filesystems) {
     fingerprint += std::to_string(fs.id) + ",";
+  }
+  fingerprint += ";";
+  for (const auto& [id, run] : runs) {
+    fingerprint += std::to_string(id) + "@" + run.finished_at + ",";
   }
   if (fingerprint == fingerprint_) {
     return false;
@@ -170,7 +178,9 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
 
     Node json;
     json.kind = Node::Kind::kJson;
-    json.content = BackupJson(b);
+    const auto run = runs.find(b.id);
+    json.content = BackupJson(
+        b, run == runs.end() ? std::nullopt : std::optional(run->second));
     json.size = json.content.size();
     json.mtime = mtime;
     json.immutable = true;

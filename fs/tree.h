@@ -74,8 +74,10 @@ class Tree {
   // and the guest `filesystems` of the index, and makes it current.
   // Returns true when it differs from the previous one; `gone` receives
   // (parent ino, name) of entries that disappeared.
+  // `runs`: the last index run of each backup, for backup.json.
   bool Update(const std::vector<BackupRecord>& backups,
               const std::vector<GuestFilesystem>& filesystems = {},
+              const std::map<int64_t, IndexRun>& runs = {},
               std::vector<std::pair<uint64_t, std::string>>* gone = nullptr);
   std::shared_ptr<const TreeSnapshot> Current() const;
 
@@ -89,7 +91,8 @@ class Tree {
   std::string fingerprint_;
 };
 
-// The backup.json of a complete backup.
-std::string BackupJson(const BackupRecord& backup);
+// The backup.json of a complete backup, with its guest index `run`.
+std::string BackupJson(const BackupRecord& backup,
+                       const std::optional<IndexRun>& run);
 
 }  // namespace sendense::fs

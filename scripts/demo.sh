@@ -11,16 +11,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "Installing what is missing (apt; a few minutes on a fresh machine)"
 scripts/setup.sh
+step "Building (about 5 minutes on 2 cores the first time; ninja shows each step)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build >/dev/null
+cmake --build build
 sendense=$top/build/cli/sendense
 
 demo=$top/demo
 fusermount3 -u -z "$demo/mnt" 2>/dev/null || true
 rm -rf "$demo" && mkdir -p "$demo/guest/etc" "$demo/guest/home/alice" "$demo/guest/var/www"
 cd "$demo"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "A sample VM disk: 256 MiB, MBR, ext4 on sda1 with some files"
 echo web1 > guest/etc/hostname
@@ -114,17 +117,19 @@ serve
 "$sendense" -r repo vm add web1 --disk "sda=$uri" --bitmap sendense
 "$sendense" -r repo vm list
 listen=${SENDENSE_DEMO_LISTEN:-127.0.0.1:8420}
-token=$(cat repo/api-token)
+token_file=$demo/repo/api-token
 api=http://$listen/api/v1
+# The token stays in its file (never on the terminal): the commands read it.
 cat <<EOT
 
   Tree:  $demo/mnt   (browse it, cp or rsync from it; new points appear live)
-  API:   $api   (token in $demo/repo/api-token)
+  API:   $api   (token in $token_file)
 
-  curl -H 'Authorization: Bearer $token' $api/backups
-  curl -H 'Authorization: Bearer $token' -X POST $api/vms/web1/backup
-  curl -H 'Authorization: Bearer $token' $api/jobs
-  curl -H 'Authorization: Bearer $token' -o etc.tar '$api/backups/web1/$second/download/sda1/etc?format=tar'
+  auth="Authorization: Bearer \$(cat $token_file)"
+  curl -H "\$auth" $api/backups
+  curl -H "\$auth" -X POST $api/vms/web1/backup
+  curl -H "\$auth" $api/jobs
+  curl -H "\$auth" -o etc.tar '$api/backups/web1/$second/download/sda1/etc?format=tar'
 
   Ctrl-C stops it (jobs cancelled, tree unmounted).
 

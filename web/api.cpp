@@ -9,6 +9,7 @@
 
 #include "engine/catalog/catalog.h"
 #include "engine/catalog/guest_index.h"
+#include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/guest/indexer.h"
 #include "engine/io/capacity.h"
@@ -561,6 +562,7 @@ Response Route(ApiContext& ctx, const Request& req) {
                        {"files", f.files}});
       }
       j["filesystems"] = fss;
+      j["guest_index"] = GuestIndexJson(db.index->LastRun(b.id));
       return Json(200, j);
     }
     if (args.size() >= 4 && (args[2] == "files" || args[2] == "download")) {

@@ -58,6 +58,37 @@ void WriteSimple(tcp::socket& socket,
   http::write(socket, res, ec);
 }
 
+// Closes a connection after an error reply without losing that reply. A
+// close with unread request bytes makes the kernel answer RST, and the
+// client then drops the reply it already has (a 413 for a long body, a 503
+// for a request sent at once). So: half-close, read what the client still
+// sends (bounded in time and bytes), then close.
+void CloseAfterReply(tcp::socket& socket) {
+  constexpr auto kLinger = std::chrono::seconds(2);
+  constexpr size_t kMaxDrained = 64 * 1024 * 1024;
+  const int fd = socket.native_handle();
+  ::shutdown(fd, SHUT_WR);
+  const auto until = std::chrono::steady_clock::now() + kLinger;
+  char buf[16 * 1024];
+  size_t drained = 0;
+  while (drained < kMaxDrained) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 ||
+        ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      break;
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) {
+      break;  // the client closed (or went away)
+    }
+    drained += static_cast<size_t>(n);
+  }
+  beast::error_code ignored;
+  socket.close(ignored);
+}
+
 // Writes `out` as the reply to `req`; false when the connection must close
 // (the client asked, the body ends with the connection, or writing failed).
 bool WriteReply(tcp::socket& socket, const Request& req, Response& out) {
@@ -162,7 +193,7 @@ void HttpServer::Stop() {
     reaper_thread_.join();
   }
   std::unique_lock lock(mutex_);
-  idle_.wait(lock, [this] { return connections_ == 0; });
+  idle_.wait(lock, [this] { return connections_ == 0 && refusing_ == 0; });
 }
 
 void HttpServer::Reap() {
@@ -202,15 +233,21 @@ void HttpServer::Accept() {
       continue;
     }
     bool full = false;
+    bool can_answer = false;
     {
       std::lock_guard lock(mutex_);
       full = connections_ >= limits_.max_connections;
+      can_answer = full && refusing_ < kMaxRefusing;
+      refusing_ += can_answer ? 1 : 0;
     }
     if (full) {
-      SetTimeout(socket.native_handle(), std::chrono::seconds(1));
-      WriteSimple(socket, 503, R"({"error":"too many connections, try again"})",
-                  false);
-      continue;
+      if (can_answer) {
+        // Answered off the accept thread: the close waits for the client.
+        std::thread([this, s = std::move(socket)]() mutable {
+          Refuse(std::move(s));
+        }).detach();
+      }
+      continue;  // past kMaxRefusing, a flood is just closed
     }
     socket.set_option(tcp::no_delay(true), ec);  // replies are not delayed
     std::lock_guard lock(mutex_);
@@ -223,9 +260,20 @@ void HttpServer::Accept() {
   }
 }
 
+void HttpServer::Refuse(tcp::socket socket) {
+  SetTimeout(socket.native_handle(), std::chrono::seconds(1));
+  WriteSimple(socket, 503, R"({"error":"too many connections, try again"})",
+              false);
+  CloseAfterReply(socket);
+  std::lock_guard lock(mutex_);
+  --refusing_;
+  idle_.notify_all();
+}
+
 void HttpServer::Serve(tcp::socket socket) {
   const int fd = socket.native_handle();
   beast::flat_buffer buffer;
+  bool unread = false;  // an error reply left request bytes unread
   while (!stopping_) {
     // The first byte may take the idle time; the whole request must then
     // come within the request time.
@@ -247,15 +295,18 @@ void HttpServer::Serve(tcp::socket socket) {
     if (ec && Expired(fd)) {
       WriteSimple(socket, 408,
                   R"({"error":"the request took too long to arrive"})", false);
+      unread = true;
       break;
     }
     if (ec == http::error::header_limit) {
       WriteSimple(socket, 431, R"({"error":"request header too large"})",
                   false);
+      unread = true;
       break;
     }
     if (ec == http::error::body_limit) {
       WriteSimple(socket, 413, R"({"error":"request body too large"})", false);
+      unread = true;
       break;
     }
     if (ec) {
@@ -264,6 +315,7 @@ void HttpServer::Serve(tcp::socket socket) {
           ec != asio::error::would_block && ec != asio::error::timed_out &&
           ec != asio::error::try_again) {
         WriteSimple(socket, 400, R"({"error":"malformed request"})", false);
+        unread = true;
       }
       break;
     }
@@ -288,9 +340,13 @@ void HttpServer::Serve(tcp::socket socket) {
     deadlines_.erase(fd);
     expired_.erase(fd);
   }
-  beast::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
-  socket.close(ignored);
+  if (unread && !stopping_) {
+    CloseAfterReply(socket);
+  } else {
+    beast::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
   std::lock_guard lock(mutex_);
   --connections_;
   idle_.notify_all();

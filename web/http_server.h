@@ -65,6 +65,8 @@ class HttpServer {
   void Accept();
   void Reap();
   void Serve(boost::asio::ip::tcp::socket socket);
+  // Answers 503 to a connection past max_connections.
+  void Refuse(boost::asio::ip::tcp::socket socket);
   void SetDeadline(int fd, Clock::time_point deadline);
   bool Expired(int fd);
 
@@ -77,6 +79,9 @@ class HttpServer {
   std::mutex mutex_;
   std::condition_variable idle_;
   size_t connections_ = 0;  // under mutex_
+  // Connections being answered 503 (each briefly holds a thread).
+  static constexpr size_t kMaxRefusing = 32;
+  size_t refusing_ = 0;  // under mutex_
   // Open connections and the time their request must be in by
   // (time_point::max() while none is being received).
   std::map<int, Clock::time_point> deadlines_;

@@ -155,6 +155,18 @@ std::optional<IndexRun> GuestIndex::LastRun(int64_t backup_id) {
   return out;
 }
 
+std::map<int64_t, IndexRun> GuestIndex::Runs() {
+  auto& s = db_.Cached(
+      "SELECT backup_id, finished_at, filesystems, error "
+      "FROM guest_index_runs");
+  std::map<int64_t, IndexRun> out;
+  while (s.Step()) {
+    out[s.Int(0)] = IndexRun{s.Text(1), s.Int(2), s.Text(3)};
+  }
+  s.Reset();
+  return out;
+}
+
 namespace {
 
 std::vector<GuestFilesystem> ReadFilesystems(sqlite::Statement& s) {

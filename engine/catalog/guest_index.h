@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,8 @@ class GuestIndex {
   void RecordFailedRun(int64_t backup_id, const std::string& error);
   // The last run of `backup_id`, if it was ever indexed.
   std::optional<IndexRun> LastRun(int64_t backup_id);
+  // The last run of every backup ever indexed, by backup id.
+  std::map<int64_t, IndexRun> Runs();
   // Every filesystem of every backup (for the tree), or of one backup.
   std::vector<GuestFilesystem> Filesystems();
   std::vector<GuestFilesystem> Filesystems(int64_t backup_id);

@@ -1,5 +1,7 @@
 #include "engine/guest/appliance_pool.h"
 
+#include <cstdio>
+
 #include "engine/log.h"
 
 namespace sendense::guest {
@@ -64,6 +66,11 @@ std::shared_ptr<Appliance> AppliancePool::Acquire(
   lock.unlock();
   std::shared_ptr<Appliance> app;
   try {
+    // A first guest read waits for this: say so, since without KVM it
+    // takes 10-20 s and nothing else shows.
+    Log(LogLevel::kInfo, "starting a guest appliance for backup " +
+                             std::to_string(key) +
+                             " (the first read of its files waits for it)");
     const auto start = std::chrono::steady_clock::now();
     app = std::make_shared<Appliance>(drives());
     const auto errors = app->MountAll(fss);
@@ -72,12 +79,13 @@ std::shared_ptr<Appliance> AppliancePool::Acquire(
         Log(LogLevel::kError, errors[i]);
       }
     }
-    Log(LogLevel::kInfo,
-        "appliance for backup " + std::to_string(key) + " ready in " +
-            std::to_string(std::chrono::duration<double>(
-                               std::chrono::steady_clock::now() - start)
-                               .count()) +
-            " s");
+    char took[32];
+    std::snprintf(
+        took, sizeof took, "%.1f",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
+    Log(LogLevel::kInfo, "appliance for backup " + std::to_string(key) +
+                             " ready in " + took + " s");
   } catch (...) {
     lock.lock();
     slots_.erase(key);

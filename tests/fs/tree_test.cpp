@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/time.h"
 
 namespace sendense::fs {
@@ -57,6 +59,30 @@ TEST(TreeTest, ShapeOfPointsAndLatest) {
   EXPECT_EQ(json->Stat().st_size, static_cast<off_t>(json->content.size()));
 }
 
+// backup.json says why files/ is empty, and follows a later index run.
+TEST(TreeTest, BackupJsonTellsWhatTheGuestIndexFound) {
+  Tree tree;
+  const std::vector<BackupRecord> backups = {Backup(1, "web", "a"),
+                                             Backup(2, "web", "b")};
+  ASSERT_TRUE(
+      tree.Update(backups, {}, {{1, IndexRun{"2026-11-24T09:00:05Z", 0, ""}}}));
+  auto json_of = [&](const std::string& point) {
+    const auto snap = tree.Current();
+    const Node* web = snap->Child(Tree::kRootIno, "web");
+    const Node* dir = snap->Child(web->ino, point);
+    return nlohmann::json::parse(snap->Child(dir->ino, "backup.json")->content);
+  };
+  EXPECT_EQ(json_of("a")["guest_index"]["state"], "no-filesystems");
+  EXPECT_EQ(json_of("b")["guest_index"]["state"], "not-indexed");
+  ASSERT_TRUE(tree.Update(
+      backups, {},
+      {{1, IndexRun{"2026-11-24T09:00:05Z", 0, ""}},
+       {2, IndexRun{"2026-11-24T09:01:00Z", 0, "appliance did not start"}}}))
+      << "a new run changes the tree";
+  EXPECT_EQ(json_of("b")["guest_index"]["state"], "failed");
+  EXPECT_EQ(json_of("b")["guest_index"]["error"], "appliance did not start");
+}
+
 TEST(TreeTest, InodesAreStableAndNeverReused) {
   Tree tree;
   tree.Update({Backup(1, "web", "a"), Backup(2, "web", "b")});
@@ -67,9 +93,10 @@ TEST(TreeTest, InodesAreStableAndNeverReused) {
 
   std::vector<std::pair<uint64_t, std::string>> gone;
   EXPECT_FALSE(tree.Update({Backup(1, "web", "a"), Backup(2, "web", "b")}, {},
+                           {},
                            &gone));  // nothing changed
-  ASSERT_TRUE(
-      tree.Update({Backup(2, "web", "b"), Backup(5, "web", "c")}, {}, &gone));
+  ASSERT_TRUE(tree.Update({Backup(2, "web", "b"), Backup(5, "web", "c")}, {},
+                          {}, &gone));
   ASSERT_EQ(gone.size(), 1u);
   EXPECT_EQ(gone[0], std::make_pair(web, std::string("a")));
   const auto second = tree.Current();

@@ -193,12 +193,15 @@ TEST_F(ApiTest, BackupThroughTheApiIsAJobAndLandsInTheCatalog) {
   ASSERT_EQ(done["state"], "complete") << done.dump();
   EXPECT_GT(done["bytes_done"].get<uint64_t>(), 0u);
   EXPECT_GT(done["rate"].get<double>(), 0) << "the copy's average rate";
+  EXPECT_EQ(done["phase"], "done") << done.dump();
   const std::string name = done["backup"];
   const auto backups = CallJson("GET", "/api/v1/backups?vm=web1");
   ASSERT_EQ(backups["backups"].size(), 1u);
   EXPECT_EQ(backups["backups"][0]["name"], name);
   const auto detail = CallJson("GET", "/api/v1/backups/web1/" + name);
   EXPECT_EQ(detail["points"][0]["disk"], "sda");
+  EXPECT_EQ(detail["guest_index"]["state"], "not-indexed")
+      << "serve --no-index: files/ is empty because nothing indexed it";
   EXPECT_EQ(Call("GET", "/api/v1/backups/web1/nope").status, 404);
   const auto jobs = CallJson("GET", "/api/v1/jobs");
   EXPECT_EQ(jobs["jobs"].size(), 1u);
@@ -254,6 +257,15 @@ TEST_F(ApiTest, CancelledJobLeavesNothingBehind) {
       "GET", "/api/v1/jobs/" + std::to_string(job["id"].get<int64_t>()));
   EXPECT_EQ(live["state"], "running") << live.dump();
   EXPECT_EQ(live["bytes_total"], 256u << 20) << "progress is live";
+  EXPECT_EQ(live["phase"], "copying") << live.dump();
+  // One backup of a VM at a time: a second request names the running job.
+  const auto again = Call("POST", "/api/v1/vms/slow/backup");
+  EXPECT_EQ(again.status, 409) << again.body;
+  const json dup = json::parse(again.body);
+  EXPECT_EQ(dup["job"]["id"], job["id"]) << again.body;
+  EXPECT_NE(dup["error"].get<std::string>().find("already queued or running"),
+            std::string::npos);
+  EXPECT_EQ(CallJson("GET", "/api/v1/jobs")["jobs"].size(), 1u);
   CallJson(
       "POST",
       "/api/v1/jobs/" + std::to_string(job["id"].get<int64_t>()) + "/cancel",
@@ -377,6 +389,36 @@ TEST_F(ApiTest, ConnectionRequestAndIdleLimits) {
   EXPECT_EQ(Http("GET", base_ + "/api/v1/health").status, 200);
 }
 
+// Refusals are answers, not resets: a request sent at once to a full
+// server gets its 503, and a long chunked body gets its 413, every time
+// (a close with unread bytes would reset the reply away).
+TEST_F(ApiTest, FullServerAndLongBodiesAreAnsweredNotReset) {
+  Serve("--no-index --max-connections 2");
+  {
+    RawConnection a(base_), b(base_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (int i = 0; i < 20; ++i) {
+      const auto reply = Http("GET", base_ + "/api/v1/health");
+      ASSERT_EQ(reply.status, 503) << "try " << i;
+      EXPECT_NE(reply.body.find("too many connections"), std::string::npos);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The curl CLI, as an admin would send it: it stops at the first failed
+  // write, so a reset shows as status 000.
+  const std::string big = dir_ / "big.json";
+  RunOrFail("head -c 5M /dev/zero > " + Quote(big));
+  for (int i = 0; i < 5; ++i) {
+    const std::string status = RunOrFail(
+        "curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: "
+        "chunked' -H 'Authorization: Bearer " +
+        token_ + "' --data-binary @" + Quote(big) + " " + base_ +
+        "/api/v1/vms || true");
+    ASSERT_EQ(status, "413") << "try " << i;
+  }
+  EXPECT_EQ(Http("GET", base_ + "/api/v1/health").status, 200);
+}
+
 // The whole appliance: serve with the tree, a backup through the API that
 // appears in the tree with its guest files, and downloads of a file (with
 // a range) and of a folder as tar and zip through a real appliance.
@@ -416,6 +458,10 @@ TEST_F(ApiTest, BackupAppearsInTheTreeAndGuestFilesDownload) {
   std::getline(in, line);
   EXPECT_EQ(line, "hello from the guest");
 
+  const auto detail = CallJson("GET", "/api/v1/backups/web1/" + name);
+  EXPECT_EQ(detail["guest_index"]["state"], "indexed") << detail.dump();
+  EXPECT_EQ(detail["guest_index"]["filesystems"], 1);
+
   // The folder listing and stat from the index.
   const std::string files = "/api/v1/backups/web1/" + name + "/files/sda1";
   const auto etc = CallJson("GET", files + "/etc");
@@ -447,6 +493,17 @@ TEST_F(ApiTest, BackupAppearsInTheTreeAndGuestFilesDownload) {
   EXPECT_EQ(part.headers.at("content-range"), "bytes 6-9/21");
   EXPECT_EQ(Call("GET", dl + "/etc/motd", "", {"Range: bytes=99-"}).status,
             416);
+  EXPECT_EQ(Call("GET", dl + "/etc/motd?format=zip").status, 400)
+      << "a file is not zipped";
+  {
+    // The wait for an appliance is in the log, not silent.
+    std::ifstream log_file(log_);
+    const std::string log((std::istreambuf_iterator<char>(log_file)), {});
+    EXPECT_NE(log.find("starting a guest appliance for backup"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find(" ready in "), std::string::npos) << log;
+  }
 
   // A folder as tar and as zip, unpacked by the usual tools.
   for (const std::string format : {"tar", "zip"}) {
