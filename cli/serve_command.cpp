@@ -14,9 +14,9 @@
 #include "engine/error.h"
 #include "engine/jobs/job_runner.h"
 #include "engine/log.h"
+#include "engine/periodic.h"
 #include "engine/time.h"
 #include "fs/mount.h"
-#include "fs/tree.h"
 #include "web/api.h"
 #include "web/http_server.h"
 
@@ -48,31 +48,15 @@ std::string ReadToken(const Repository& repo) {
 class Scheduler {
  public:
   Scheduler(const Repository& repo, JobRunner& jobs)
-      : repo_(repo), jobs_(jobs), thread_([this] { Loop(); }) {}
-  ~Scheduler() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
+      : repo_(repo), jobs_(jobs), thread_(std::chrono::seconds(5), [this] {
+          try {
+            Tick();
+          } catch (const std::exception& e) {
+            Log(LogLevel::kError, std::string("scheduler: ") + e.what());
+          }
+        }) {}
 
  private:
-  void Loop() {
-    std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, std::chrono::seconds(5),
-                           [this] { return stop_; })) {
-      lock.unlock();
-      try {
-        Tick();
-      } catch (const std::exception& e) {
-        Log(LogLevel::kError, std::string("scheduler: ") + e.what());
-      }
-      lock.lock();
-    }
-  }
-
   void Tick() {
     VmConfigs vms(repo_.CatalogPath());
     auto catalog = repo_.OpenCatalog();
@@ -106,10 +90,7 @@ class Scheduler {
 
   const Repository& repo_;
   JobRunner& jobs_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: ticks use the rest
 };
 
 void Run(const GlobalOptions& global, const ServeArgs& args) {
@@ -138,8 +119,11 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
   const auto [address, port] = web::ParseListen(args.listen);
   const std::string token = ReadToken(repo);
   guest::AppliancePool appliances(2, std::chrono::seconds(120));
+  CatalogPool catalogs(repo);
+  // One namespace for the tree and the API's file routes.
+  browse::Namespace ns(repo, catalogs, appliances);
   JobRunner jobs(repo, args.workers, /*index_guest_files=*/!args.no_index);
-  web::ApiContext api{repo, token, jobs, appliances};
+  web::ApiContext api{repo, token, jobs, appliances, catalogs, ns};
   web::HttpServer server(
       address, port,
       web::HttpLimits{
@@ -154,10 +138,18 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
     fs::MountOptions options;
     options.mountpoint = args.mount;
     options.foreground = true;
-    options.shared_appliances = &appliances;
+    options.shared_namespace = &ns;
     Log(LogLevel::kInfo, "tree mounted at " + args.mount);
     fs::MountAndServe(repo, options);  // until SIGTERM or fusermount3 -u
   } else {
+    // No mount to refresh the namespace: the API's file routes refresh it.
+    PeriodicThread refresher(std::chrono::seconds(1), [&ns] {
+      try {
+        ns.Refresh();
+      } catch (const std::exception& e) {
+        Log(LogLevel::kError, std::string("refreshing the tree: ") + e.what());
+      }
+    });
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

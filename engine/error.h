@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace sendense {
 
@@ -37,5 +38,10 @@ class Error : public std::runtime_error {
 
 // Throws an Error for the current errno: kIo, or kNoSpace for ENOSPC/EDQUOT.
 [[noreturn]] void ThrowSystemError(const std::string& what);
+
+// Throws an Error for a failed std::filesystem call (`what` names the
+// path): kNotFound for ENOENT, kNoSpace for ENOSPC/EDQUOT, else kIo; the
+// errno is kept. Does nothing when `ec` holds no error.
+void ThrowIfFailed(const std::error_code& ec, const std::string& what);
 
 }  // namespace sendense

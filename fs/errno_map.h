@@ -31,4 +31,10 @@ inline int ToErrno(ErrorKind kind) {
   return EIO;
 }
 
+// An error's errno: the one the operating system (or the namespace)
+// reported when there is one, else its kind's.
+inline int ToErrno(const Error& e) {
+  return e.sys_errno() != 0 ? e.sys_errno() : ToErrno(e.kind());
+}
+
 }  // namespace sendense::fs

@@ -1,55 +1,41 @@
 #include "fs/fuse_ops.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include <cstdio>
 #include <cstring>
 #include <memory>
-#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
-#include "engine/guest/indexer.h"
 #include "engine/log.h"
 #include "fs/errno_map.h"
 #include "fs/fs_context.h"
 
+// FUSE's side of the namespace (engine/browse): requests become namespace
+// calls and their answers replies. No browsing logic lives here; what is
+// FUSE's own is the cache timeouts, directory offsets and which requests
+// go to worker threads.
 namespace sendense::fs {
-
-std::shared_ptr<const qcow2::ChainReader> ChainCache::Open(
-    const std::string& path) {
-  std::lock_guard lock(mutex_);
-  if (auto existing = open_[path].lock()) {
-    return existing;
-  }
-  std::shared_ptr<const qcow2::ChainReader> reader =
-      qcow2::ChainReader::Open(path);
-  open_[path] = reader;
-  return reader;
-}
-
 namespace {
 
+using browse::Attr;
+using browse::kGuestBase;
+
 constexpr double kForever = 86400.0 * 365;  // published points never change
-constexpr double kLive = 1.0;               // directories that gain points
+constexpr double kLive = 1.0;               // folders that gain points
 
 struct OpenFile {
-  bool guest = false;  // a guest file, read through an appliance
-  Node::Kind kind = Node::Kind::kJson;
-  struct stat st {};
-  std::string content;                              // kJson
-  std::shared_ptr<const qcow2::ChainReader> chain;  // kRawDisk
-  int64_t backup_id = 0;                            // guest
-  std::string guest_path;  // guest: "/sda1/etc/motd" in the appliance
+  std::shared_ptr<browse::Reader> reader;
+  Attr attr;  // answers getattr once the node has left the tree
 };
 
-// Guest entries have inodes of their own range: kGuestBase + the index id
-// of the entry (of its first name, for hard links).
-constexpr uint64_t kGuestBase = uint64_t{1} << 48;
-
 struct OpenDir {
-  std::shared_ptr<const TreeSnapshot> snapshot;
+  std::shared_ptr<const browse::TreeSnapshot>
+      snapshot;  // one listing, one tree
+  bool immutable = false;
 };
 
 FsContext& Ctx(fuse_req_t req) {
@@ -66,7 +52,7 @@ void Checked(fuse_req_t req, const char* op, F&& body) {
     if (e.kind() == ErrorKind::kCorrupt || e.kind() == ErrorKind::kIo) {
       Log(LogLevel::kError, std::string(op) + ": " + e.what());
     }
-    fuse_reply_err(req, ToErrno(e.kind()));
+    fuse_reply_err(req, ToErrno(e));
   } catch (const std::bad_alloc&) {
     fuse_reply_err(req, ENOMEM);
   } catch (const std::exception& e) {
@@ -75,7 +61,7 @@ void Checked(fuse_req_t req, const char* op, F&& body) {
   }
 }
 
-// A worker's read buffer, reused and never zeroed (the chain fills it).
+// A worker's read buffer, reused and never zeroed (the reader fills it).
 std::span<std::byte> ReadBuffer(size_t n) {
   thread_local std::unique_ptr<std::byte[]> buffer;
   thread_local size_t capacity = 0;
@@ -86,51 +72,30 @@ std::span<std::byte> ReadBuffer(size_t n) {
   return {buffer.get(), n};
 }
 
-double Timeout(const Node& n) {
-  return n.immutable ? kForever : kLive;
+double Timeout(const Attr& a) {
+  return a.immutable ? kForever : kLive;
 }
 
-struct stat GuestStat(const GuestEntry& e, uint64_t ino) {
+struct stat ToStat(const Attr& a) {
   struct stat st {};
-  st.st_ino = ino;
-  st.st_mode = e.mode;
-  st.st_nlink = e.nlink;
-  st.st_uid = e.uid;
-  st.st_gid = e.gid;
-  st.st_rdev = e.rdev;
-  st.st_size = static_cast<off_t>(e.size);
+  st.st_ino = a.id;
+  st.st_mode = a.mode;
+  st.st_nlink = a.nlink;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
+  st.st_rdev = a.rdev;
+  st.st_size = static_cast<off_t>(a.size);
   st.st_blksize = 65536;
-  st.st_blocks = static_cast<blkcnt_t>((e.size + 511) / 512);
-  st.st_atim = {e.atime_ns / 1000000000, e.atime_ns % 1000000000};
-  st.st_mtim = {e.mtime_ns / 1000000000, e.mtime_ns % 1000000000};
-  st.st_ctim = {e.ctime_ns / 1000000000, e.ctime_ns % 1000000000};
+  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st.st_atim = {a.atime_ns / 1000000000, a.atime_ns % 1000000000};
+  st.st_mtim = {a.mtime_ns / 1000000000, a.mtime_ns % 1000000000};
+  st.st_ctim = {a.ctime_ns / 1000000000, a.ctime_ns % 1000000000};
   return st;
 }
 
-uint64_t GuestIno(const GuestEntry& e) {
-  return kGuestBase + static_cast<uint64_t>(e.link_id);
-}
-
-// The guest index entry behind `ino`: a guest inode, or a files/<fs>
-// folder (whose inode is the tree's). 0 when `ino` is neither.
-int64_t GuestEntryOf(const TreeSnapshot& snap, uint64_t ino) {
-  if (ino >= kGuestBase) {
-    return static_cast<int64_t>(ino - kGuestBase);
-  }
-  const Node* n = snap.Find(ino);
-  return n != nullptr && n->kind == Node::Kind::kGuestRoot ? n->guest_entry : 0;
-}
-
-std::optional<GuestEntry> IndexGet(FsContext& ctx, int64_t id) {
-  std::lock_guard lock(ctx.index_mutex);
-  return ctx.index->Get(id);
-}
-
-std::optional<GuestEntry> IndexChild(FsContext& ctx,
-                                     int64_t parent,
-                                     const std::string& name) {
-  std::lock_guard lock(ctx.index_mutex);
-  return ctx.index->Child(parent, name);
+// How long a folder's names may be cached (its entry timeouts).
+double FolderTimeout(FsContext& ctx, fuse_ino_t ino) {
+  return ino >= kGuestBase ? kForever : Timeout(ctx.ns.Stat(ino));
 }
 
 void Init(void*, fuse_conn_info* conn) {
@@ -143,39 +108,16 @@ void Init(void*, fuse_conn_info* conn) {
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Checked(req, "lookup", [&] {
     FsContext& ctx = Ctx(req);
-    const auto snap = ctx.tree.Current();
-    if (const int64_t dir = GuestEntryOf(*snap, parent)) {
-      fuse_entry_param e{};
-      e.entry_timeout = kForever;  // an index never changes
-      if (const auto entry = IndexChild(ctx, dir, name)) {
-        e.ino = GuestIno(*entry);
-        e.attr = GuestStat(*entry, e.ino);
-        e.attr_timeout = kForever;
-      }
-      fuse_reply_entry(req, &e);
-      return;
-    }
-    const Node* p = snap->Find(parent);
-    const Node* n = snap->Child(parent, name);
     fuse_entry_param e{};
-    if (n == nullptr) {
-      // A negative entry, cached as long as the parent cannot change.
-      e.entry_timeout = p != nullptr ? Timeout(*p) : kLive;
-      fuse_reply_entry(req, &e);
-      return;
-    }
-    e.ino = n->ino;
-    e.attr = n->Stat();
-    if (n->kind == Node::Kind::kGuestRoot) {
-      if (const auto root = IndexGet(ctx, n->guest_entry)) {
-        e.attr = GuestStat(*root, n->ino);
-      }
-    }
     // A name may vanish from a live folder (a point removed from the
     // catalog): the entry lives as long as the parent's content, the
-    // attributes as long as the node's.
-    e.attr_timeout = Timeout(*n);
-    e.entry_timeout = p != nullptr ? Timeout(*p) : kLive;
+    // attributes as long as the node's. A miss is cached the same way.
+    e.entry_timeout = FolderTimeout(ctx, parent);
+    if (const auto attr = ctx.ns.Lookup(parent, name)) {
+      e.ino = attr->id;
+      e.attr = ToStat(*attr);
+      e.attr_timeout = Timeout(*attr);
+    }
     fuse_reply_entry(req, &e);
   });
 }
@@ -183,46 +125,24 @@ void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Checked(req, "getattr", [&] {
     FsContext& ctx = Ctx(req);
-    const auto snap = ctx.tree.Current();
-    if (const int64_t id = GuestEntryOf(*snap, ino)) {
-      if (const auto entry = IndexGet(ctx, id)) {
-        const struct stat st = GuestStat(*entry, ino);
-        fuse_reply_attr(req, &st, kForever);
-      } else {
-        fuse_reply_err(req, ENOENT);
+    try {
+      const Attr a = ctx.ns.Stat(ino);
+      const struct stat st = ToStat(a);
+      fuse_reply_attr(req, &st, Timeout(a));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound || fi == nullptr || fi->fh == 0) {
+        throw;
       }
-    } else if (const Node* n = snap->Find(ino)) {
-      const struct stat st = n->Stat();
-      fuse_reply_attr(req, &st, Timeout(*n));
-    } else if (fi != nullptr && fi->fh != 0) {
       // The point vanished but this file is still open.
-      fuse_reply_attr(req, &reinterpret_cast<OpenFile*>(fi->fh)->st, kLive);
-    } else {
-      fuse_reply_err(req, ENOENT);
+      const struct stat st = ToStat(reinterpret_cast<OpenFile*>(fi->fh)->attr);
+      fuse_reply_attr(req, &st, kLive);
     }
   });
 }
 
 void ReadLink(fuse_req_t req, fuse_ino_t ino) {
-  Checked(req, "readlink", [&] {
-    FsContext& ctx = Ctx(req);
-    const auto snap = ctx.tree.Current();
-    if (ino >= kGuestBase) {
-      const auto entry = IndexGet(ctx, GuestEntryOf(*snap, ino));
-      if (!entry || (entry->mode & S_IFMT) != S_IFLNK) {
-        fuse_reply_err(req, entry ? EINVAL : ENOENT);
-      } else {
-        fuse_reply_readlink(req, entry->target.c_str());
-      }
-      return;
-    }
-    const Node* n = snap->Find(ino);
-    if (n == nullptr || n->kind != Node::Kind::kSymlink) {
-      fuse_reply_err(req, n == nullptr ? ENOENT : EINVAL);
-      return;
-    }
-    fuse_reply_readlink(req, n->content.c_str());
-  });
+  Checked(req, "readlink",
+          [&] { fuse_reply_readlink(req, Ctx(req).ns.ReadLink(ino).c_str()); });
 }
 
 // One reply of readdir or readdirplus (which carries the attributes, so
@@ -231,14 +151,8 @@ class DirReply {
  public:
   DirReply(fuse_req_t req, size_t size, bool plus)
       : req_(req), plus_(plus), buf_(size) {}
-  // False when the entry no longer fits.
-  bool Add(const std::string& name,
-           const struct stat& st,
-           double timeout,
-           off_t next) {
-    return Add(name, st, timeout, timeout, next);
-  }
-  // `entry_timeout` for the name, `attr_timeout` for the attributes.
+  // False when the entry no longer fits. `entry_timeout` for the name,
+  // `attr_timeout` for the attributes.
   bool Add(const std::string& name,
            const struct stat& st,
            double entry_timeout,
@@ -273,83 +187,40 @@ class DirReply {
   size_t used_ = 0;
 };
 
-// A guest folder from the index, a page at a time. Offsets: 1 after ".",
-// 2 after "..", then 2 + the id of the entry just listed.
-void ReadGuestDirectory(fuse_req_t req,
-                        fuse_ino_t ino,
-                        int64_t dir,
-                        size_t size,
-                        off_t off,
-                        bool plus) {
-  FsContext& ctx = Ctx(req);
-  DirReply reply(req, size, plus);
-  struct stat dot {};
-  dot.st_ino = ino;
-  dot.st_mode = S_IFDIR | 0555;
-  if ((off < 1 && !reply.Add(".", dot, kForever, 1)) ||
-      (off < 2 && !reply.Add("..", dot, kForever, 2))) {
-    reply.Send();
-    return;
-  }
-  int64_t after = off > 2 ? off - 2 : 0;
-  while (true) {
-    std::vector<GuestEntry> page;
-    {
-      std::lock_guard lock(ctx.index_mutex);
-      page = ctx.index->Children(dir, after, 256);
-    }
-    if (page.empty()) {
-      break;
-    }
-    for (const auto& e : page) {
-      if (!reply.Add(e.name, GuestStat(e, GuestIno(e)), kForever,
-                     static_cast<off_t>(e.id + 2))) {
-        reply.Send();
-        return;
-      }
-      after = e.id;
-    }
-  }
-  reply.Send();
-}
-
-void ReadTreeDirectory(fuse_req_t req,
+// Offsets: 1 after ".", 2 after "..", then 2 + the namespace's cookie of
+// the entry just listed.
+void ReadDirectoryPage(fuse_req_t req,
                        fuse_ino_t ino,
                        size_t size,
                        off_t off,
                        fuse_file_info* fi,
                        bool plus) {
   Checked(req, "readdir", [&] {
-    const auto& snap = reinterpret_cast<OpenDir*>(fi->fh)->snapshot;
-    if (const int64_t id = GuestEntryOf(*snap, ino)) {
-      ReadGuestDirectory(req, ino, id, size, off, plus);
-      return;
-    }
-    const Node* dir = snap->Find(ino);
-    if (dir == nullptr) {
-      fuse_reply_err(req, ENOENT);
-      return;
-    }
+    const auto* dir = reinterpret_cast<OpenDir*>(fi->fh);
+    const double names = dir->immutable ? kForever : kLive;
     DirReply reply(req, size, plus);
-    off_t index = 0;
-    auto add = [&](const std::string& name, const Node& n) {
-      if (++index <= off) {
-        return true;
-      }
-      struct stat st = n.Stat();
-      if (n.kind == Node::Kind::kGuestRoot) {
-        if (const auto root = IndexGet(Ctx(req), n.guest_entry)) {
-          st = GuestStat(*root, n.ino);
+    struct stat dot {};
+    dot.st_ino = ino;
+    dot.st_mode = S_IFDIR | 0555;
+    if ((off < 1 && !reply.Add(".", dot, names, names, 1)) ||
+        (off < 2 && !reply.Add("..", dot, names, names, 2))) {
+      reply.Send();
+      return;
+    }
+    uint64_t cookie = off > 2 ? static_cast<uint64_t>(off - 2) : 0;
+    while (true) {
+      const browse::Listing page =
+          Ctx(req).ns.List(ino, cookie, 256, dir->snapshot.get());
+      for (const auto& e : page.entries) {
+        if (!reply.Add(e.name, ToStat(e.attr), names, Timeout(e.attr),
+                       static_cast<off_t>(e.cookie + 2))) {
+          reply.Send();
+          return;
         }
+        cookie = e.cookie;
       }
-      return reply.Add(name, st, Timeout(*dir), Timeout(n), index);
-    };
-    if (add(".", *dir) && add("..", *dir)) {
-      for (const auto& [name, child_ino] : dir->children) {
-        const Node* child = snap->Find(child_ino);
-        if (child != nullptr && !add(name, *child)) {
-          break;
-        }
+      if (!page.more) {
+        break;
       }
     }
     reply.Send();
@@ -361,7 +232,7 @@ void ReadDirectory(fuse_req_t req,
                    size_t size,
                    off_t off,
                    fuse_file_info* fi) {
-  ReadTreeDirectory(req, ino, size, off, fi, false);
+  ReadDirectoryPage(req, ino, size, off, fi, false);
 }
 
 void ReadDirectoryPlus(fuse_req_t req,
@@ -369,38 +240,26 @@ void ReadDirectoryPlus(fuse_req_t req,
                        size_t size,
                        off_t off,
                        fuse_file_info* fi) {
-  ReadTreeDirectory(req, ino, size, off, fi, true);
+  ReadDirectoryPage(req, ino, size, off, fi, true);
 }
 
 void OpenDirectory(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Checked(req, "opendir", [&] {
     FsContext& ctx = Ctx(req);
-    auto snap = ctx.tree.Current();
-    if (const int64_t id = GuestEntryOf(*snap, ino)) {
-      const auto entry = IndexGet(ctx, id);
-      if (!entry || (entry->mode & S_IFMT) != S_IFDIR) {
-        fuse_reply_err(req, entry ? ENOTDIR : ENOENT);
-        return;
-      }
-      fi->fh = reinterpret_cast<uint64_t>(new OpenDir{std::move(snap)});
-      fi->cache_readdir = 1;
-      fi->keep_cache = 1;
-      if (fuse_reply_open(req, fi) != 0) {
-        delete reinterpret_cast<OpenDir*>(fi->fh);
-      }
-      return;
-    }
-    const Node* n = snap->Find(ino);
-    if (n == nullptr || n->kind != Node::Kind::kDirectory) {
-      fuse_reply_err(req, n == nullptr ? ENOENT : ENOTDIR);
-      return;
-    }
     // A listing comes from one snapshot even if the tree changes meanwhile.
-    fi->fh = reinterpret_cast<uint64_t>(new OpenDir{std::move(snap)});
-    fi->cache_readdir = n->immutable;
-    fi->keep_cache = n->immutable;
-    if (fuse_reply_open(req, fi) != 0) {
-      delete reinterpret_cast<OpenDir*>(fi->fh);
+    auto dir = std::make_unique<OpenDir>();
+    dir->snapshot = ctx.ns.Current();
+    const Attr a = ctx.ns.Stat(ino);
+    if ((a.mode & S_IFMT) != S_IFDIR) {
+      fuse_reply_err(req, ENOTDIR);
+      return;
+    }
+    dir->immutable = a.immutable;
+    fi->cache_readdir = a.immutable;
+    fi->keep_cache = a.immutable;
+    fi->fh = reinterpret_cast<uint64_t>(dir.get());
+    if (fuse_reply_open(req, fi) == 0) {
+      dir.release();  // ReleaseDirectory frees it
     }
   });
 }
@@ -410,50 +269,6 @@ void ReleaseDirectory(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   fuse_reply_err(req, 0);
 }
 
-// The files/<fs> folder above a guest entry: the one whose filesystem
-// holds the entry.
-const Node* GuestRootOf(const TreeSnapshot& snap, const GuestEntry& e) {
-  for (const auto& [backup_id, fss] : snap.AllFilesystems()) {
-    for (const auto& fs : fss) {
-      if (fs.id == e.fs_id) {
-        return snap.GuestRoot(backup_id, fs.name);
-      }
-    }
-  }
-  return nullptr;
-}
-
-void OpenGuestFile(fuse_req_t req,
-                   FsContext& ctx,
-                   const TreeSnapshot& snap,
-                   fuse_ino_t ino,
-                   fuse_file_info* fi) {
-  const auto entry = IndexGet(ctx, GuestEntryOf(snap, ino));
-  const Node* root = entry ? GuestRootOf(snap, *entry) : nullptr;
-  if (!entry || root == nullptr) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
-  if ((entry->mode & S_IFMT) == S_IFDIR) {
-    fuse_reply_err(req, EISDIR);
-    return;
-  }
-  if ((entry->mode & S_IFMT) != S_IFREG) {
-    fuse_reply_err(req, EACCES);  // devices, sockets, fifos: shown only
-    return;
-  }
-  auto file = std::make_unique<OpenFile>();
-  file->guest = true;
-  file->st = GuestStat(*entry, ino);
-  file->backup_id = root->backup_id;
-  file->guest_path = "/" + root->guest_fs + entry->path;
-  fi->fh = reinterpret_cast<uint64_t>(ctx.open_files.Keep(std::move(file)));
-  fi->keep_cache = 1;
-  if (fuse_reply_open(req, fi) != 0) {
-    ctx.open_files.Drop(fi->fh);
-  }
-}
-
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Checked(req, "open", [&] {
     if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
@@ -461,71 +276,14 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     FsContext& ctx = Ctx(req);
-    const auto snap = ctx.tree.Current();
-    if (ino >= kGuestBase) {
-      OpenGuestFile(req, ctx, *snap, ino, fi);
-      return;
-    }
-    const Node* n = snap->Find(ino);
-    if (n == nullptr) {
-      fuse_reply_err(req, ENOENT);
-      return;
-    }
-    if (n->kind == Node::Kind::kDirectory ||
-        n->kind == Node::Kind::kGuestRoot) {
-      fuse_reply_err(req, EISDIR);
-      return;
-    }
     auto file = std::make_unique<OpenFile>();
-    file->kind = n->kind;
-    file->st = n->Stat();
-    if (n->kind == Node::Kind::kRawDisk) {
-      try {
-        file->chain = ctx.chains.Open(ctx.repo.Absolute(n->point_file));
-      } catch (const Error& e) {
-        Log(LogLevel::kError,
-            std::string("cannot open ") + n->point_file + ": " + e.what());
-        fuse_reply_err(req, EIO);
-        return;
-      }
-    } else {
-      file->content = n->content;
-    }
+    file->attr = ctx.ns.Stat(ino);
+    file->reader = ctx.ns.Open(ino);
+    fi->keep_cache = file->attr.immutable;
     fi->fh = reinterpret_cast<uint64_t>(ctx.open_files.Keep(std::move(file)));
-    fi->keep_cache = n->immutable;
     if (fuse_reply_open(req, fi) != 0) {
       ctx.open_files.Drop(fi->fh);  // the opener is gone: no release comes
     }
-  });
-}
-
-// Guest content comes from the backup's appliance (started on first use,
-// which may take a while): a worker waits for it, never the loop.
-void ReadGuestFile(fuse_req_t req,
-                   const OpenFile* file,
-                   uint64_t start,
-                   size_t n) {
-  FsContext& ctx = Ctx(req);
-  const int64_t backup_id = file->backup_id;
-  const std::string path = file->guest_path;
-  ctx.reads->Submit([req, &ctx, backup_id, path, start, n] {
-    Checked(req, "read", [&] {
-      const auto snap = ctx.tree.Current();
-      const BackupRecord* backup = snap->Backup(backup_id);
-      if (backup == nullptr) {
-        fuse_reply_err(req, ENOENT);  // the backup left the catalog
-        return;
-      }
-      std::vector<guest::FoundFilesystem> fss;
-      for (const auto& fs : snap->Filesystems(backup_id)) {
-        fss.push_back({fs.device, fs.fstype, fs.name});
-      }
-      const BackupRecord copy = *backup;
-      auto app = ctx.appliances->Acquire(
-          backup_id, [&] { return guest::DrivesOf(ctx.repo, copy); }, fss);
-      const std::string data = app->Pread(path, n, start);
-      fuse_reply_buf(req, data.data(), data.size());
-    });
   });
 }
 
@@ -535,26 +293,20 @@ void Read(fuse_req_t req,
           off_t off,
           fuse_file_info* fi) {
   Checked(req, "read", [&] {
-    auto* file = reinterpret_cast<OpenFile*>(fi->fh);
-    const uint64_t total = static_cast<uint64_t>(file->st.st_size);
-    const uint64_t start =
-        std::min<uint64_t>(static_cast<uint64_t>(off), total);
-    const size_t n =
-        static_cast<size_t>(std::min<uint64_t>(size, total - start));
-    if (file->guest) {
-      ReadGuestFile(req, file, start, n);
+    const auto reader = reinterpret_cast<OpenFile*>(fi->fh)->reader;
+    const uint64_t start = static_cast<uint64_t>(off);
+    if (reader->in_memory()) {
+      const std::span<std::byte> buf = ReadBuffer(size);
+      const size_t n = reader->Read(buf, start);
+      fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), n);
       return;
     }
-    if (file->kind != Node::Kind::kRawDisk) {
-      fuse_reply_buf(req, file->content.data() + start, n);
-      return;
-    }
-    // Disk reads may be slow: a worker reads and replies, the loop goes on.
-    auto chain = file->chain;
-    Ctx(req).reads->Submit([req, chain, start, n] {
+    // Disk and guest reads may be slow (a guest file's appliance may be
+    // starting): a worker reads and replies, the loop goes on.
+    Ctx(req).reads->Submit([req, reader, start, size] {
       Checked(req, "read", [&] {
-        const std::span<std::byte> buf = ReadBuffer(n);
-        chain->Read(buf, start);
+        const std::span<std::byte> buf = ReadBuffer(size);
+        const size_t n = reader->Read(buf, start);
         fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), n);
       });
     });
@@ -566,16 +318,14 @@ void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   fuse_reply_err(req, 0);
 }
 
-// SEEK_DATA / SEEK_HOLE from the chain's extents, a window at a time.
 void Lseek(fuse_req_t req,
            fuse_ino_t,
            off_t off,
            int whence,
            fuse_file_info* fi) {
   Checked(req, "lseek", [&] {
-    auto* file = reinterpret_cast<OpenFile*>(fi->fh);
-    const uint64_t size = static_cast<uint64_t>(file->st.st_size);
-    if (off < 0 || static_cast<uint64_t>(off) >= size) {
+    const auto& reader = reinterpret_cast<OpenFile*>(fi->fh)->reader;
+    if (off < 0 || static_cast<uint64_t>(off) >= reader->size()) {
       fuse_reply_err(req, ENXIO);
       return;
     }
@@ -583,27 +333,13 @@ void Lseek(fuse_req_t req,
       fuse_reply_err(req, EINVAL);
       return;
     }
-    if (file->guest || file->kind != Node::Kind::kRawDisk) {
-      fuse_reply_lseek(req, whence == SEEK_DATA ? off : size);
+    const auto to =
+        reader->Seek(static_cast<uint64_t>(off), whence == SEEK_DATA);
+    if (!to) {
+      fuse_reply_err(req, ENXIO);
       return;
     }
-    constexpr uint64_t kWindow = uint64_t{1} << 32;
-    for (uint64_t pos = static_cast<uint64_t>(off); pos < size;) {
-      const uint64_t len = std::min(kWindow, size - pos);
-      for (const auto& e : file->chain->Extents(pos, len)) {
-        const bool data = e.kind == qcow2::ExtentKind::kData;
-        if (data == (whence == SEEK_DATA)) {
-          fuse_reply_lseek(req, static_cast<off_t>(e.offset));
-          return;
-        }
-      }
-      pos += len;
-    }
-    if (whence == SEEK_HOLE) {
-      fuse_reply_lseek(req, static_cast<off_t>(size));
-    } else {
-      fuse_reply_err(req, ENXIO);
-    }
+    fuse_reply_lseek(req, static_cast<off_t>(*to));
   });
 }
 

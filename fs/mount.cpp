@@ -16,10 +16,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "engine/error.h"
 #include "engine/log.h"
+#include "engine/periodic.h"
 #include "fs/fs_context.h"
 #include "fs/fuse_ops.h"
 
@@ -105,55 +107,20 @@ void CheckMountPoint(const std::string& given, const std::string& real) {
 // Polls the catalog and tells the kernel what changed.
 class Refresher {
  public:
-  Refresher(FsContext& ctx, fuse_session* se, double seconds)
-      : ctx_(ctx), se_(se), period_(seconds) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Refresher() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
+  Refresher(browse::Namespace& ns, fuse_session* se, double seconds)
+      : ns_(ns),
+        se_(se),
+        thread_(std::chrono::duration<double>(seconds), [this] { Tick(); }) {}
 
  private:
-  void Loop() {
-    std::unique_ptr<Catalog> catalog;
-    std::unique_ptr<GuestIndex> index;
-    std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, period_, [this] { return stop_; })) {
-      lock.unlock();
-      try {
-        if (!catalog) {
-          catalog = ctx_.repo.OpenCatalog();
-          index = std::make_unique<GuestIndex>(ctx_.repo.CatalogPath());
-        }
-        std::vector<std::pair<uint64_t, std::string>> gone;
-        if (ctx_.tree.Update(catalog->Backups(""), index->Filesystems(),
-                             index->Runs(), &gone)) {
-          Notify(gone);
-        }
-        if (catalog->snapshot() || index->snapshot()) {
-          // A full filesystem gave read-only snapshots: try a live
-          // catalog again next time, for the tree and its guest lookups.
-          catalog.reset();
-          index.reset();
-        }
-        ReopenLookupIndexIfSnapshot();
-      } catch (const std::exception& e) {
-        Log(LogLevel::kError, std::string("refreshing the tree: ") + e.what());
-        catalog.reset();
+  void Tick() {
+    try {
+      std::vector<std::pair<uint64_t, std::string>> gone;
+      if (ns_.Refresh(&gone)) {
+        Notify(gone);
       }
-      lock.lock();
-    }
-  }
-
-  void ReopenLookupIndexIfSnapshot() {
-    std::lock_guard lock(ctx_.index_mutex);
-    if (ctx_.index->snapshot()) {
-      ctx_.index = std::make_unique<GuestIndex>(ctx_.repo.CatalogPath());
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, std::string("refreshing the tree: ") + e.what());
     }
   }
 
@@ -161,33 +128,43 @@ class Refresher {
     for (const auto& [parent, name] : gone) {
       fuse_lowlevel_notify_inval_entry(se_, parent, name.c_str(), name.size());
     }
-    // Directories that gain entries, and the `latest` links.
-    const auto snap = ctx_.tree.Current();
-    fuse_lowlevel_notify_inval_inode(se_, Tree::kRootIno, 0, 0);
-    if (const Node* root = snap->Find(Tree::kRootIno)) {
-      for (const auto& [vm, ino] : root->children) {
-        fuse_lowlevel_notify_inval_inode(se_, ino, 0, 0);
-        if (const Node* latest = snap->Child(ino, "latest")) {
-          fuse_lowlevel_notify_inval_inode(se_, latest->ino, 0, 0);
-          fuse_lowlevel_notify_inval_entry(se_, ino, "latest", 6);
-        }
+    // Folders that gain entries, and the `latest` links.
+    fuse_lowlevel_notify_inval_inode(se_, browse::kRootId, 0, 0);
+    const browse::Listing vms =
+        ns_.List(browse::kRootId, 0, std::numeric_limits<size_t>::max());
+    for (const auto& vm : vms.entries) {
+      fuse_lowlevel_notify_inval_inode(se_, vm.attr.id, 0, 0);
+      if (const auto latest = ns_.Lookup(vm.attr.id, "latest")) {
+        fuse_lowlevel_notify_inval_inode(se_, latest->id, 0, 0);
+        fuse_lowlevel_notify_inval_entry(se_, vm.attr.id, "latest", 6);
       }
     }
   }
 
-  FsContext& ctx_;
+  browse::Namespace& ns_;
   fuse_session* se_;
-  std::chrono::duration<double> period_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: ticks use the rest
 };
 
 }  // namespace
 
 void MountAndServe(const Repository& repo, const MountOptions& options) {
-  FsContext ctx(repo);
+  // The namespace: serve's, or this mount's own. Neither pool opens a
+  // connection or starts a thread before its first use, so both may cross
+  // the fork below.
+  std::unique_ptr<CatalogPool> own_catalogs;
+  std::unique_ptr<guest::AppliancePool> own_appliances;
+  std::unique_ptr<browse::Namespace> own_namespace;
+  browse::Namespace* ns = options.shared_namespace;
+  if (ns == nullptr) {
+    own_catalogs = std::make_unique<CatalogPool>(repo);
+    own_appliances = std::make_unique<guest::AppliancePool>(
+        options.appliances,
+        std::chrono::seconds(options.appliance_idle_seconds));
+    own_namespace = std::make_unique<browse::Namespace>(repo, *own_catalogs,
+                                                        *own_appliances);
+    ns = own_namespace.get();
+  }
   {
     // The first snapshot is ready before the mount appears. Its catalog
     // connections close before the fork into the background: SQLite's
@@ -196,8 +173,9 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
     // process to close the catalog would delete the WAL under the daemon.
     auto catalog = repo.OpenCatalog();
     GuestIndex index(repo.CatalogPath());
-    ctx.tree.Update(catalog->Backups(""), index.Filesystems(), index.Runs());
+    ns->Refresh(*catalog, index);
   }
+  FsContext ctx(*ns);
   std::string opts =
       "ro,nosuid,nodev,fsname=sendense,subtype=sendense,max_read=1048576";
   if (options.allow_other) {
@@ -248,22 +226,15 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
   if (!options.foreground) {
     LogToSyslog();  // stderr is /dev/null from here on
   }
-  ctx.index = std::make_unique<GuestIndex>(repo.CatalogPath());
   ctx.reads = std::make_unique<ReadPool>(options.read_threads, "sendense-read");
-  if (options.shared_appliances != nullptr) {
-    ctx.appliances = options.shared_appliances;
-  } else {
-    ctx.own_appliances = std::make_unique<guest::AppliancePool>(
-        options.appliances,
-        std::chrono::seconds(options.appliance_idle_seconds));
-    ctx.appliances = ctx.own_appliances.get();
-  }
-  {
-    Refresher refresher(ctx, se, options.refresh_seconds);
-    fuse_session_loop(se);
-  }
-  ctx.reads.reset();  // answers what is queued before the session goes
-  ctx.own_appliances.reset();
+  // Queued reads are answered while the session still exists, on every
+  // path out: this goes before `guard`, the namespace and its pools last.
+  struct DrainReads {
+    FsContext& ctx;
+    ~DrainReads() { ctx.reads.reset(); }
+  } drain{ctx};
+  Refresher refresher(*ns, se, options.refresh_seconds);
+  fuse_session_loop(se);
 }
 
 }  // namespace sendense::fs

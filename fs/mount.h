@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "engine/guest/appliance_pool.h"
+#include "engine/browse/namespace.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::fs {
@@ -16,8 +16,9 @@ struct MountOptions {
   double refresh_seconds = 1.0;      // how often the catalog is polled
   size_t appliances = 2;             // libguestfs appliances at most
   int appliance_idle_seconds = 120;  // an unused appliance closes after
-  // When set (by `serve`), guest content is read through this pool.
-  guest::AppliancePool* shared_appliances = nullptr;
+  // When set (by `serve`), the tree is this namespace (shared with the
+  // API); otherwise the mount makes its own.
+  browse::Namespace* shared_namespace = nullptr;
 };
 
 // Mounts the tree of `repo` at options.mountpoint (read-only, nosuid,

@@ -7,13 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "engine/browse/archive.h"
 #include "engine/catalog/catalog.h"
 #include "engine/catalog/guest_index.h"
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
-#include "engine/guest/indexer.h"
 #include "engine/io/capacity.h"
-#include "web/archive_stream.h"
 #include "web/http_errors.h"
 
 namespace sendense::web {
@@ -153,24 +152,27 @@ std::string JsonString(const std::string& s) {
 // A guest entry as JSON text, written directly: a folder's listing may
 // hold 100,000 of them, and building a json tree first costs more than
 // the query. Keys in the order json objects print them.
-void AppendEntry(std::string& out, const GuestEntry& e) {
+void AppendEntry(std::string& out,
+                 const std::string& name,
+                 const std::string& path,
+                 const browse::Attr& a) {
   const auto number = [&out](const char* key, auto value) {
     out += key;
     out += std::to_string(value);
   };
-  number("{\"gid\":", e.gid);
-  number(",\"mode\":", e.mode & 07777);
-  number(",\"mtime_ns\":", e.mtime_ns);
-  out += ",\"name\":" + JsonString(e.name);
-  number(",\"nlink\":", e.nlink);
-  out += ",\"path\":" + JsonString(e.path);
-  number(",\"size\":", e.size);
-  if ((e.mode & S_IFMT) == S_IFLNK) {
-    out += ",\"target\":" + JsonString(e.target);
+  number("{\"gid\":", a.gid);
+  number(",\"mode\":", a.mode & 07777);
+  number(",\"mtime_ns\":", a.mtime_ns);
+  out += ",\"name\":" + JsonString(name);
+  number(",\"nlink\":", a.nlink);
+  out += ",\"path\":" + JsonString(path);
+  number(",\"size\":", a.size);
+  if ((a.mode & S_IFMT) == S_IFLNK) {
+    out += ",\"target\":" + JsonString(a.target);
   }
   out += ",\"type\":\"";
-  out += TypeOf(e.mode);
-  number("\",\"uid\":", e.uid);
+  out += TypeOf(a.mode);
+  number("\",\"uid\":", a.uid);
   out += '}';
 }
 
@@ -213,25 +215,30 @@ Page ParsePage(const std::string& query) {
 
 // An entry as JSON text; a folder with one page of its "children" and,
 // when more follow, "next_after" to ask for the next page with.
-std::string EntryText(Db& db, const GuestEntry& e, const Page& page) {
+std::string EntryText(browse::Namespace& ns,
+                      browse::NodeId id,
+                      const std::string& name,
+                      const std::string& path,
+                      const Page& page) {
+  const browse::Attr a = ns.Stat(id);
   std::string text;
-  AppendEntry(text, e);
-  if ((e.mode & S_IFMT) == S_IFDIR) {
+  AppendEntry(text, name, path, a);
+  if ((a.mode & S_IFMT) == S_IFDIR) {
     text.pop_back();  // the folder's '}': its children follow
     text += ",\"children\":[";
-    // One more than asked for tells whether another page follows.
-    auto children = db.index->Children(e.id, page.after, page.limit + 1);
-    const bool more = children.size() > page.limit;
-    children.resize(std::min(children.size(), page.limit));
-    for (const auto& c : children) {
-      if (&c != &children.front()) {
+    const auto listing =
+        ns.List(id, static_cast<uint64_t>(page.after), page.limit);
+    const std::string prefix = path == "/" ? path : path + "/";
+    for (const auto& c : listing.entries) {
+      if (&c != &listing.entries.front()) {
         text += ',';
       }
-      AppendEntry(text, c);
+      AppendEntry(text, c.name, prefix + c.name, c.attr);
     }
     text += ']';
-    if (more) {
-      text += ",\"next_after\":" + std::to_string(children.back().id);
+    if (listing.more) {
+      text +=
+          ",\"next_after\":" + std::to_string(listing.entries.back().cookie);
     }
     text += '}';
   }
@@ -248,30 +255,44 @@ const BackupRecord FindBackup(Db& db,
               "no backup '" + name + "' of VM '" + vm + "'");
 }
 
-// The guest entry at `segments` (decoded) under filesystem `fs` of `b`.
-GuestEntry ResolveGuestPath(Db& db,
-                            const BackupRecord& b,
-                            const std::string& fs,
-                            const std::vector<std::string>& segments,
-                            GuestFilesystem* found_fs) {
-  for (const auto& f : db.index->Filesystems(b.id)) {
-    if (f.name == fs && f.state == "indexed") {
-      *found_fs = f;
-      auto entry = db.index->Get(f.root_id);
-      for (const auto& name : segments) {
-        if (!entry || (entry->mode & S_IFMT) != S_IFDIR) {
-          break;
-        }
-        entry = db.index->Child(entry->id, name);
-      }
-      if (!entry) {
-        throw Error(ErrorKind::kNotFound, "no such file in the guest");
-      }
-      return *entry;
-    }
+// A guest path of a backup: its node in the namespace, its name and path.
+struct GuestNode {
+  browse::NodeId id = 0;
+  std::string name;  // "" for the filesystem's root
+  std::string path;  // "/etc/motd" inside the filesystem
+  std::string fs;
+};
+
+// args: VM, BACKUP, files|download, FS, path segments (decoded).
+GuestNode ResolveGuestPath(ApiContext& ctx,
+                           Db& db,
+                           const std::vector<std::string>& args) {
+  FindBackup(db, args[0], args[1]);  // its own sentence when missing
+  GuestNode out;
+  out.fs = args[3];
+  std::vector<std::string> segments = {args[0], args[1], "files", args[3]};
+  for (size_t i = 4; i < args.size(); ++i) {
+    segments.push_back(args[i]);
+    out.path += "/" + args[i];
+    out.name = args[i];
   }
-  throw Error(ErrorKind::kNotFound,
-              "no indexed filesystem '" + fs + "' in backup " + b.name);
+  if (out.path.empty()) {
+    out.path = "/";
+  }
+  try {
+    out.id = ctx.ns.Resolve(segments);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kNotFound) {
+      throw;
+    }
+    const auto files = ctx.ns.Resolve({args[0], args[1], "files"});
+    if (!ctx.ns.Lookup(files, args[3])) {
+      throw Error(ErrorKind::kNotFound, "no indexed filesystem '" + args[3] +
+                                            "' in backup " + args[1]);
+    }
+    throw Error(ErrorKind::kNotFound, "no such file in the guest");
+  }
+  return out;
 }
 
 // RFC 5987: any byte but unreserved ones as %XX (guest names may hold
@@ -291,25 +312,11 @@ std::string PercentEncode(const std::string& name) {
   return out;
 }
 
-std::vector<guest::FoundFilesystem> MountedFilesystems(Db& db,
-                                                       int64_t backup_id) {
-  std::vector<guest::FoundFilesystem> fss;
-  for (const auto& f : db.index->Filesystems(backup_id)) {
-    if (f.state == "indexed") {
-      fss.push_back({f.device, f.fstype, f.name});
-    }
-  }
-  return fss;
-}
-
 // A folder as a tar (default) or zip archive, streamed; its length is not
 // known in advance, so the connection's end ends the body.
 Response DownloadFolder(ApiContext& ctx,
-                        const CatalogPool::Lease& db,
                         const Request& req,
-                        const BackupRecord& b,
-                        const GuestFilesystem& fs,
-                        const GuestEntry& e) {
+                        const GuestNode& node) {
   std::string query;
   SplitPath(std::string(req.target()), &query);
   const std::string format = QueryParam(query, "format");
@@ -317,36 +324,28 @@ Response DownloadFolder(ApiContext& ctx,
     return Fail(400, "format must be tar or zip");
   }
   const bool zip = format == "zip";
+  const std::string name = node.name.empty() ? node.fs : node.name;
   Response out;
   out.content_type = zip ? "application/zip" : "application/x-tar";
   out.length = Response::kUnknownLength;
   out.headers.push_back({"Content-Disposition",
                          "attachment; filename*=UTF-8''" +
-                             PercentEncode((e.name.empty() ? fs.name : e.name) +
-                                           (zip ? ".zip" : ".tar"))});
-  const BackupRecord backup = b;
-  const auto fss = MountedFilesystems(*db, b.id);
-  const std::string mount = "/" + fs.name;
-  const GuestEntry root = e;
-  out.stream = [&ctx, db, backup, fss, mount, root,
+                             PercentEncode(name + (zip ? ".zip" : ".tar"))});
+  const browse::NodeId id = node.id;
+  const std::string top = node.name.empty() ? "root" : node.name;
+  out.stream = [&ctx, id, top,
                 zip](const std::function<void(const char*, size_t)>& write) {
-    auto app = ctx.appliances.Acquire(
-        backup.id, [&] { return guest::DrivesOf(ctx.repo, backup); }, fss);
-    StreamArchive(zip ? "zip" : "tar", *db->index, root, *app, mount, write);
+    browse::StreamArchive(zip ? "zip" : "tar", ctx.ns, id, top, write);
   };
   return out;
 }
 
-Response Download(ApiContext& ctx,
-                  const CatalogPool::Lease& db,
-                  const Request& req,
-                  const BackupRecord& b,
-                  const GuestFilesystem& fs,
-                  const GuestEntry& e) {
-  if ((e.mode & S_IFMT) == S_IFDIR) {
-    return DownloadFolder(ctx, db, req, b, fs, e);
+Response Download(ApiContext& ctx, const Request& req, const GuestNode& node) {
+  const browse::Attr a = ctx.ns.Stat(node.id);
+  if ((a.mode & S_IFMT) == S_IFDIR) {
+    return DownloadFolder(ctx, req, node);
   }
-  if ((e.mode & S_IFMT) != S_IFREG) {
+  if ((a.mode & S_IFMT) != S_IFREG) {
     return Fail(400, "only files and folders can be downloaded");
   }
   std::string query;
@@ -356,19 +355,19 @@ Response Download(ApiContext& ctx,
                 "format (tar or zip) is for folders; a file downloads as "
                 "itself");
   }
-  uint64_t first = 0, last = e.size == 0 ? 0 : e.size - 1;
+  uint64_t first = 0, last = a.size == 0 ? 0 : a.size - 1;
   Response out;
   out.content_type = "application/octet-stream";
   out.headers.push_back({"Accept-Ranges", "bytes"});
   out.headers.push_back(
       {"Content-Disposition",
-       "attachment; filename*=UTF-8''" + PercentEncode(e.name)});
+       "attachment; filename*=UTF-8''" + PercentEncode(node.name)});
   if (auto range = req.find(http::field::range); range != req.end()) {
-    const auto r = ParseRange(std::string(range->value()), e.size);
+    const auto r = ParseRange(std::string(range->value()), a.size);
     if (!r) {
       Response bad = Fail(416, "range not satisfiable");
       bad.headers.push_back(
-          {"Content-Range", "bytes */" + std::to_string(e.size)});
+          {"Content-Range", "bytes */" + std::to_string(a.size)});
       return bad;
     }
     first = r->first;
@@ -376,27 +375,25 @@ Response Download(ApiContext& ctx,
     out.status = 206;
     out.headers.push_back({"Content-Range", "bytes " + std::to_string(first) +
                                                 "-" + std::to_string(last) +
-                                                "/" + std::to_string(e.size)});
+                                                "/" + std::to_string(a.size)});
   }
-  out.length = e.size == 0 ? 0 : last - first + 1;
-  const std::string path = "/" + fs.name + e.path;
-  const auto fss = MountedFilesystems(*db, b.id);
-  const BackupRecord backup = b;
+  out.length = a.size == 0 ? 0 : last - first + 1;
   const uint64_t length = out.length;
-  out.stream = [&ctx, backup, fss, path, first,
+  // Opened when the body is sent: the headers go out first, before a
+  // guest file's appliance starts.
+  out.stream = [&ctx, id = node.id, path = node.path, first,
                 length](const std::function<void(const char*, size_t)>& write) {
-    auto app = ctx.appliances.Acquire(
-        backup.id, [&] { return guest::DrivesOf(ctx.repo, backup); }, fss);
-    constexpr size_t kChunk = 1 << 20;
+    const auto reader = ctx.ns.Open(id);
+    std::vector<std::byte> buf(1 << 20);
     for (uint64_t done = 0; done < length;) {
-      const size_t n =
-          static_cast<size_t>(std::min<uint64_t>(kChunk, length - done));
-      const std::string data = app->Pread(path, n, first + done);
-      if (data.empty()) {
+      const size_t want =
+          static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
+      const size_t n = reader->Read(std::span(buf).first(want), first + done);
+      if (n == 0) {
         throw Error(ErrorKind::kIo, path + " is shorter than indexed");
       }
-      write(data.data(), data.size());
-      done += data.size();
+      write(reinterpret_cast<const char*>(buf.data()), n);
+      done += n;
     }
   };
   return out;
@@ -566,15 +563,16 @@ Response Route(ApiContext& ctx, const Request& req) {
       return Json(200, j);
     }
     if (args.size() >= 4 && (args[2] == "files" || args[2] == "download")) {
-      const BackupRecord b = FindBackup(db, args[0], args[1]);
-      GuestFilesystem fs;
-      const std::vector<std::string> rest(args.begin() + 4, args.end());
-      const GuestEntry e = ResolveGuestPath(db, b, args[3], rest, &fs);
+      const GuestNode node = ResolveGuestPath(ctx, db, args);
       if (args[2] == "download") {
-        return Download(ctx, lease, req, b, fs, e);
+        return Download(ctx, req, node);
       }
       return {
-          200,    "application/json", EntryText(db, e, ParsePage(query)), {}, 0,
+          200,
+          "application/json",
+          EntryText(ctx.ns, node.id, node.name, node.path, ParsePage(query)),
+          {},
+          0,
           nullptr};
     }
   }

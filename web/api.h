@@ -2,10 +2,11 @@
 
 #include <string>
 
+#include "engine/browse/namespace.h"
+#include "engine/catalog/catalog_pool.h"
 #include "engine/guest/appliance_pool.h"
 #include "engine/jobs/job_runner.h"
 #include "engine/repo/repository.h"
-#include "web/catalog_pool.h"
 #include "web/http_server.h"
 
 namespace sendense::web {
@@ -16,7 +17,8 @@ struct ApiContext {
   std::string token;  // the bearer token every route but health needs
   JobRunner& jobs;
   guest::AppliancePool& appliances;
-  CatalogPool catalogs{repo};
+  CatalogPool& catalogs;
+  browse::Namespace& ns;  // guest files: the same namespace as the tree
 };
 
 // The HTTP API under /api/v1 (and /metrics), JSON in and out. Thin: every

@@ -192,7 +192,9 @@ BackupResult RunBackup(const Repository& repo,
     // catalog knows it.
     std::set<std::string> dirs;
     for (const PendingPoint& p : pending) {
-      fs::rename(repo.Absolute(p.temp), repo.Absolute(p.result.file));
+      std::error_code ec;
+      fs::rename(repo.Absolute(p.temp), repo.Absolute(p.result.file), ec);
+      ThrowIfFailed(ec, "cannot publish " + p.result.file);
       dirs.insert(fs::path(repo.Absolute(p.result.file)).parent_path());
     }
     for (const auto& d : dirs) {

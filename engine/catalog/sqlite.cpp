@@ -51,11 +51,6 @@ bool DiskFull(int rc, const std::string& path) {
   throw Error(ErrorKind::kIo, "catalog: " + msg);
 }
 
-void Close(sqlite3*& db) {
-  sqlite3_close(db);
-  db = nullptr;
-}
-
 uint64_t FileSize(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
@@ -75,24 +70,25 @@ Database::Database(const std::string& path, bool create)
   (void)configured;
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
                     (create ? SQLITE_OPEN_CREATE : 0);
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  sqlite3* opened = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &opened, flags, nullptr);
+  db_.reset(opened);  // closed by its owner even when the open failed
   if (rc != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-    Close(db_);
+    std::string msg = db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc);
+    db_.reset();
     if (DiskFull(rc, path)) {
       ThrowFilesystemFull(path);
     }
     throw Error(ErrorKind::kIo, "cannot open catalog " + path + ": " + msg);
   }
-  sqlite3_busy_timeout(db_, 10000);
+  sqlite3_busy_timeout(db_.get(), 10000);
   try {
     Exec("PRAGMA journal_mode=WAL");
     Exec("PRAGMA synchronous=FULL");
     Exec("PRAGMA foreign_keys=ON");
   } catch (const Error& e) {
     if (create || e.kind() != ErrorKind::kNoSpace) {
-      Close(db_);
-      throw;
+      throw;  // db_ closes with the half-made object
     }
     OpenSnapshot();
   }
@@ -103,18 +99,20 @@ Database::Database(const std::string& path, bool create)
 // (no locks, no shared memory, nothing written). A WAL left with content
 // (its writer was killed) cannot be read without writing: that fails.
 void Database::OpenSnapshot() {
-  Close(db_);
+  db_.reset();
   if (FileSize(path_ + "-wal") > 0) {
     ThrowFilesystemFull(path_,
                         "; the catalog has changes a killed process did not "
                         "checkpoint, which need space to read");
   }
   const std::string uri = "file:" + path_ + "?immutable=1";
+  sqlite3* opened = nullptr;
   const int rc = sqlite3_open_v2(
-      uri.c_str(), &db_,
+      uri.c_str(), &opened,
       SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr);
+  db_.reset(opened);
   if (rc != SQLITE_OK) {
-    Close(db_);
+    db_.reset();
     ThrowFilesystemFull(path_);
   }
   snapshot_ = true;
@@ -123,7 +121,10 @@ void Database::OpenSnapshot() {
 
 Database::~Database() {
   cached_.clear();  // finalized before the close
-  sqlite3_close(db_);
+}
+
+void Database::Close::operator()(sqlite3* db) const {
+  sqlite3_close(db);
 }
 
 void Database::CheckProcess() const {
@@ -137,10 +138,10 @@ void Database::CheckProcess() const {
 void Database::Exec(const std::string& sql) {
   CheckProcess();
   char* err = nullptr;
-  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  const int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
     sqlite3_free(err);
-    Fail(db_, rc, path_, "cannot run '" + sql.substr(0, 40) + "'");
+    Fail(db_.get(), rc, path_, "cannot run '" + sql.substr(0, 40) + "'");
   }
 }
 
@@ -160,7 +161,7 @@ Statement& Database::Cached(const std::string& sql) {
 }
 
 int64_t Database::LastInsertId() const {
-  return sqlite3_last_insert_rowid(db_);
+  return sqlite3_last_insert_rowid(db_.get());
 }
 
 Statement::Statement(Database& db, const std::string& sql) : db_(&db) {

@@ -38,7 +38,7 @@ class Database {
   // the end or Reset() it before asking for the same `sql` again.
   Statement& Cached(const std::string& sql);
   int64_t LastInsertId() const;
-  sqlite3* handle() const { return db_; }
+  sqlite3* handle() const { return db_.get(); }
   const std::string& path() const { return path_; }
   // A read-only snapshot opened on a full filesystem (see above).
   bool snapshot() const { return snapshot_; }
@@ -48,7 +48,11 @@ class Database {
   void CheckProcess() const;
   void OpenSnapshot();
 
-  sqlite3* db_ = nullptr;
+  struct Close {
+    void operator()(sqlite3* db) const;
+  };
+  // Owned from the open: every path out of the constructor closes it.
+  std::unique_ptr<sqlite3, Close> db_;
   std::string path_;
   bool snapshot_ = false;
   uint64_t fork_generation_ = 0;

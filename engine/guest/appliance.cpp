@@ -80,52 +80,53 @@ Appliance::Appliance(const std::vector<Drive>& drives) : drives_(drives) {
   for (const auto& d : drives) {
     qcow2::ChainReader::Open(d.path);
   }
-  g_ = guestfs_create();
-  if (g_ == nullptr) {
+  g_.reset(guestfs_create());
+  if (!g_) {
     throw Error(ErrorKind::kIo, "cannot create a libguestfs handle");
   }
-  guestfs_set_error_handler(g_, nullptr, nullptr);  // errors come as Error
+  guestfs_set_error_handler(g_.get(), nullptr,
+                            nullptr);  // errors come as Error
   // qemu in its own process group: a Ctrl-C at the terminal of `serve` or
   // `mount -f` reaches the daemon, which closes appliances in order,
   // instead of killing them under it.
-  guestfs_set_pgroup(g_, 1);
+  guestfs_set_pgroup(g_.get(), 1);
   if (std::getenv("LIBGUESTFS_BACKEND") == nullptr) {
-    guestfs_set_backend(g_, "direct");
+    guestfs_set_backend(g_.get(), "direct");
   }
   if (NeedForceTcg()) {
     const char* settings[] = {"force_tcg", nullptr};
-    guestfs_set_backend_settings(g_, const_cast<char**>(settings));
+    guestfs_set_backend_settings(g_.get(), const_cast<char**>(settings));
   }
   for (const auto& d : drives) {
     if (guestfs_add_drive_opts(
-            g_, d.path.c_str(), GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
+            g_.get(), d.path.c_str(), GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
             GUESTFS_ADD_DRIVE_OPTS_FORMAT, "qcow2", -1) != 0) {
       const std::string why = LastError();
-      guestfs_close(g_);
       throw Error(ErrorKind::kIo, "cannot add " + d.path + ": " + why);
     }
   }
-  if (guestfs_launch(g_) != 0) {
+  if (guestfs_launch(g_.get()) != 0) {
     const std::string why = LastError();
-    guestfs_close(g_);
     throw Error(ErrorKind::kIo,
                 "the libguestfs appliance did not start: " + why);
   }
 }
 
-Appliance::~Appliance() {
-  guestfs_shutdown(g_);
-  guestfs_close(g_);
+Appliance::~Appliance() = default;
+
+void Appliance::Close::operator()(guestfs_h* g) const {
+  guestfs_shutdown(g);
+  guestfs_close(g);
 }
 
 std::string Appliance::LastError() {
-  const char* e = guestfs_last_error(g_);
+  const char* e = guestfs_last_error(g_.get());
   return e != nullptr ? e : "unknown libguestfs error";
 }
 
 std::vector<FoundFilesystem> Appliance::Filesystems() {
   std::lock_guard lock(mutex_);
-  Strings list{guestfs_list_filesystems(g_)};
+  Strings list{guestfs_list_filesystems(g_.get())};
   if (list.v == nullptr) {
     throw Error(ErrorKind::kIo, "listing filesystems: " + LastError());
   }
@@ -144,7 +145,7 @@ std::vector<std::string> Appliance::MountAll(
   std::vector<std::string> errors(fss.size());
   for (size_t i = 0; i < fss.size(); ++i) {
     const std::string mp = "/" + fss[i].name;
-    if (guestfs_mkmountpoint(g_, mp.c_str()) != 0) {
+    if (guestfs_mkmountpoint(g_.get(), mp.c_str()) != 0) {
       errors[i] = LastError();
     }
   }
@@ -154,7 +155,7 @@ std::vector<std::string> Appliance::MountAll(
     }
     const std::string mp = "/" + fss[i].name;
     const std::string options = ReadOnlyMountOptions(fss[i].fstype);
-    if (guestfs_mount_vfs(g_, options.c_str(), fss[i].fstype.c_str(),
+    if (guestfs_mount_vfs(g_.get(), options.c_str(), fss[i].fstype.c_str(),
                           fss[i].device.c_str(), mp.c_str()) != 0) {
       errors[i] = "cannot mount " + fss[i].device + " (" + fss[i].fstype +
                   "): " + LastError();
@@ -168,7 +169,7 @@ std::string Appliance::Pread(const std::string& path,
                              uint64_t offset) {
   std::lock_guard lock(mutex_);
   size_t got = 0;
-  char* data = guestfs_pread(g_, path.c_str(), static_cast<int>(count),
+  char* data = guestfs_pread(g_.get(), path.c_str(), static_cast<int>(count),
                              static_cast<int64_t>(offset), &got);
   if (data == nullptr) {
     throw Error(ErrorKind::kIo, "reading " + path + ": " + LastError());

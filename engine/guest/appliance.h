@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -46,13 +47,17 @@ class Appliance {
   std::string Pread(const std::string& path, size_t count, uint64_t offset);
 
   // Raw access for the indexer, under lock().
-  guestfs_h* handle() { return g_; }
+  guestfs_h* handle() { return g_.get(); }
   std::mutex& mutex() { return mutex_; }
   // The last libguestfs error, as one sentence.
   std::string LastError();
 
  private:
-  guestfs_h* g_ = nullptr;
+  struct Close {
+    void operator()(guestfs_h* g) const;  // shuts the appliance down
+  };
+  // Owned from creation: a launch that throws closes it too.
+  std::unique_ptr<guestfs_h, Close> g_;
   std::vector<Drive> drives_;
   std::mutex mutex_;
 };

@@ -7,9 +7,7 @@
 namespace sendense::guest {
 
 AppliancePool::AppliancePool(size_t cap, std::chrono::seconds idle)
-    : cap_(std::max<size_t>(1, cap)), idle_(idle) {
-  reaper_ = std::thread([this] { Reap(); });
-}
+    : cap_(std::max<size_t>(1, cap)), idle_(idle) {}
 
 AppliancePool::~AppliancePool() {
   {
@@ -17,7 +15,9 @@ AppliancePool::~AppliancePool() {
     stop_ = true;
   }
   changed_.notify_all();
-  reaper_.join();
+  if (reaper_.joinable()) {
+    reaper_.join();
+  }
 }
 
 size_t AppliancePool::running() const {
@@ -30,6 +30,9 @@ std::shared_ptr<Appliance> AppliancePool::Acquire(
     const std::function<std::vector<Drive>()>& drives,
     const std::vector<FoundFilesystem>& fss) {
   std::unique_lock lock(mutex_);
+  if (!reaper_.joinable()) {
+    reaper_ = std::thread([this] { Reap(); });
+  }
   while (true) {
     auto it = slots_.find(key);
     if (it != slots_.end()) {

@@ -17,7 +17,8 @@ namespace sendense::guest {
 // Appliances for reading guest files, one per backup, started on first use
 // and shared by every reader of that backup. At most `cap` run at once (a
 // new one waits for, or replaces, an idle one); one unused for `idle`
-// closes by itself. Thread-safe.
+// closes by itself. Thread-safe. Its reaper thread starts with the first
+// Acquire, so a pool may be made before the process forks (a daemon).
 class AppliancePool {
  public:
   AppliancePool(size_t cap, std::chrono::seconds idle);
@@ -44,7 +45,7 @@ class AppliancePool {
   std::condition_variable changed_;
   std::map<int64_t, Slot> slots_;
   bool stop_ = false;
-  std::thread reaper_;
+  std::thread reaper_;  // under mutex_; started by the first Acquire
 };
 
 }  // namespace sendense::guest

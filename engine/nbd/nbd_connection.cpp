@@ -19,37 +19,37 @@ NbdConnection::NbdConnection(const std::string& uri,
                              const std::vector<std::string>& meta_contexts,
                              std::chrono::milliseconds timeout)
     : uri_(uri), timeout_(timeout) {
-  h_ = nbd_create();
-  if (h_ == nullptr) {
+  h_.reset(nbd_create());
+  if (!h_) {
     Fail("cannot create an NBD handle");
   }
-  nbd_set_pread_initialize(h_, false);
+  nbd_set_pread_initialize(h_.get(), false);
   for (const auto& c : meta_contexts) {
-    if (nbd_add_meta_context(h_, c.c_str()) != 0) {
+    if (nbd_add_meta_context(h_.get(), c.c_str()) != 0) {
       Fail("cannot request " + c);
     }
   }
-  if (nbd_aio_connect_uri(h_, uri.c_str()) != 0) {
+  if (nbd_aio_connect_uri(h_.get(), uri.c_str()) != 0) {
     Fail("cannot connect");
   }
-  while (nbd_aio_is_connecting(h_) || nbd_aio_is_negotiating(h_) ||
-         nbd_aio_is_created(h_)) {
+  while (nbd_aio_is_connecting(h_.get()) || nbd_aio_is_negotiating(h_.get()) ||
+         nbd_aio_is_created(h_.get())) {
     PollOnce("connecting");
   }
-  if (!nbd_aio_is_ready(h_)) {
+  if (!nbd_aio_is_ready(h_.get())) {
     Fail("cannot connect");
   }
-  const int64_t size = nbd_get_size(h_);
+  const int64_t size = nbd_get_size(h_.get());
   if (size < 0) {
     Fail("cannot get the export size");
   }
   size_ = static_cast<uint64_t>(size);
 }
 
-NbdConnection::~NbdConnection() {
-  if (h_ != nullptr) {
-    nbd_close(h_);
-  }
+NbdConnection::~NbdConnection() = default;
+
+void NbdConnection::Close::operator()(nbd_handle* h) const {
+  nbd_close(h);
 }
 
 void NbdConnection::Fail(const std::string& what) const {
@@ -62,15 +62,15 @@ void NbdConnection::Fail(const std::string& what) const {
 }
 
 bool NbdConnection::CanMultiConn() const {
-  return nbd_can_multi_conn(h_) == 1;
+  return nbd_can_multi_conn(h_.get()) == 1;
 }
 
 bool NbdConnection::CanMetaContext(const std::string& context) const {
-  return nbd_can_meta_context(h_, context.c_str()) == 1;
+  return nbd_can_meta_context(h_.get(), context.c_str()) == 1;
 }
 
 void NbdConnection::PollOnce(const std::string& what) {
-  const int rc = nbd_poll(h_, static_cast<int>(timeout_.count()));
+  const int rc = nbd_poll(h_.get(), static_cast<int>(timeout_.count()));
   if (rc < 0) {
     Fail(what);
   }
@@ -87,7 +87,8 @@ void NbdConnection::Wait(int64_t cookie, const std::string& what) {
     Fail(what);
   }
   while (true) {
-    const int rc = nbd_aio_command_completed(h_, static_cast<uint64_t>(cookie));
+    const int rc =
+        nbd_aio_command_completed(h_.get(), static_cast<uint64_t>(cookie));
     if (rc == 1) {
       return;
     }
@@ -131,7 +132,7 @@ std::vector<NbdConnection::Extent> NbdConnection::BlockStatus(
       return 0;
     };
     const int64_t cookie =
-        nbd_aio_block_status(h_, count, pos, cb, NBD_NULL_COMPLETION, 0);
+        nbd_aio_block_status(h_.get(), count, pos, cb, NBD_NULL_COMPLETION, 0);
     Wait(cookie, "querying " + context);
     if (out.size() == before) {
       throw Error(ErrorKind::kIo, "NBD source " + uri_ + " returned no " +
@@ -179,8 +180,8 @@ void NbdConnection::ReadRanges(std::span<const Range> ranges,
         throw Error(ErrorKind::kInvalidArgument,
                     "NBD read larger than a buffer");
       }
-      s.cookie = nbd_aio_pread(h_, s.buf.get(), s.range.length, s.range.offset,
-                               NBD_NULL_COMPLETION, 0);
+      s.cookie = nbd_aio_pread(h_.get(), s.buf.get(), s.range.length,
+                               s.range.offset, NBD_NULL_COMPLETION, 0);
       if (s.cookie < 0) {
         Fail("read at " + std::to_string(s.range.offset));
       }
@@ -193,7 +194,7 @@ void NbdConnection::ReadRanges(std::span<const Range> ranges,
         continue;
       }
       const int rc =
-          nbd_aio_command_completed(h_, static_cast<uint64_t>(s.cookie));
+          nbd_aio_command_completed(h_.get(), static_cast<uint64_t>(s.cookie));
       if (rc == 0) {
         continue;
       }

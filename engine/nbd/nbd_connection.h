@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -70,7 +71,11 @@ class NbdConnection {
   void Wait(int64_t cookie, const std::string& what);
   void PollOnce(const std::string& what);
 
-  nbd_handle* h_ = nullptr;
+  struct Close {
+    void operator()(nbd_handle* h) const;
+  };
+  // Owned from creation: a constructor that throws closes it too.
+  std::unique_ptr<nbd_handle, Close> h_;
   std::string uri_;
   std::chrono::milliseconds timeout_;
   uint64_t size_ = 0;

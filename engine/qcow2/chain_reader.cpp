@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -18,7 +19,10 @@ std::unique_ptr<ChainReader> ChainReader::Open(const std::string& path,
                                                const Options& options) {
   char resolved[PATH_MAX];
   if (::realpath(path.c_str(), resolved) == nullptr) {
-    throw Error(ErrorKind::kNotFound, path + ": no such image");
+    if (errno != ENOENT) {
+      ThrowSystemError("cannot open image " + path);  // EACCES, ELOOP, ...
+    }
+    throw Error(ErrorKind::kNotFound, path + ": no such image", ENOENT);
   }
   std::vector<std::unique_ptr<Image>> layers;
   std::set<std::pair<dev_t, ino_t>> seen;
@@ -26,7 +30,10 @@ std::unique_ptr<ChainReader> ChainReader::Open(const std::string& path,
   while (true) {
     struct stat st {};
     if (::stat(current.c_str(), &st) != 0) {
-      throw Error(ErrorKind::kNotFound, current + ": no such image");
+      if (errno != ENOENT) {
+        ThrowSystemError("cannot open image " + current);
+      }
+      throw Error(ErrorKind::kNotFound, current + ": no such image", ENOENT);
     }
     if (!S_ISREG(st.st_mode)) {
       throw Error(ErrorKind::kUnsupported, current + ": not a regular file");

@@ -68,8 +68,10 @@ void Repository::Init(const std::string& path) {
     throw Error(ErrorKind::kIo,
                 "cannot make " + path + " private: " + ec.message());
   }
-  fs::create_directory(fs::path(path) / "locks");
-  fs::create_directory(fs::path(path) / "vms");
+  for (const char* dir : {"locks", "vms"}) {
+    fs::create_directory(fs::path(path) / dir, ec);
+    ThrowIfFailed(ec, "cannot create " + path + "/" + dir);
+  }
   {
     File token = File::CreateExclusive(path + "/api-token", 0600);
     const std::string t = RandomToken() + "\n";
@@ -88,7 +90,8 @@ Repository::Repository(const std::string& path) {
                 path + " is not a Sendense repository (run 'sendense -r " +
                     path + " init' first)");
   }
-  path_ = fs::canonical(path).string();
+  path_ = fs::canonical(path, ec).string();
+  ThrowIfFailed(ec, "cannot resolve " + path);
 }
 
 uint64_t Repository::UsedBytes() const {
@@ -260,11 +263,11 @@ Repository::Reclaimed Repository::Reclaim(Catalog& catalog,
     if (!entry.is_regular_file()) {
       continue;
     }
-    const std::string rel = fs::relative(entry.path(), path_).string();
-    if (known.count(rel)) {
+    const std::string rel = fs::relative(entry.path(), path_, ec).string();
+    if (ec || known.count(rel)) {
       continue;
     }
-    r.removed_bytes += entry.file_size();
+    r.removed_bytes += entry.file_size(ec);
     r.removed_files.push_back(rel);
   }
   for (const auto& rel : r.removed_files) {

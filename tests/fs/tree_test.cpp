@@ -1,6 +1,6 @@
 // The tree's shape and inode rules, without mounting.
 
-#include "fs/tree.h"
+#include "engine/browse/tree.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include "engine/time.h"
 
-namespace sendense::fs {
+namespace sendense::browse {
 namespace {
 
 BackupRecord Backup(int64_t id,
@@ -49,14 +49,14 @@ TEST(TreeTest, ShapeOfPointsAndLatest) {
   const Node* raw = snap->Child(disks->ino, "sda.raw");
   ASSERT_NE(raw, nullptr);
   EXPECT_EQ(raw->size, 1u << 20);
-  EXPECT_EQ(raw->Stat().st_mode, S_IFREG | 0444);
+  EXPECT_EQ(raw->kind, Node::Kind::kRawDisk);
   EXPECT_EQ(raw->mtime, ParseIsoTime("2026-11-24T09:00:01Z"));
   EXPECT_TRUE(raw->immutable);
   EXPECT_FALSE(web->immutable);
   const Node* json = snap->Child(point->ino, "backup.json");
   EXPECT_NE(json->content.find("\"backup\": \"2026-11-24T09.00.00Z\""),
             std::string::npos);
-  EXPECT_EQ(json->Stat().st_size, static_cast<off_t>(json->content.size()));
+  EXPECT_EQ(json->size, json->content.size());
 }
 
 // backup.json says why files/ is empty, and follows a later index run.
@@ -110,4 +110,4 @@ TEST(TreeTest, InodesAreStableAndNeverReused) {
 }
 
 }  // namespace
-}  // namespace sendense::fs
+}  // namespace sendense::browse

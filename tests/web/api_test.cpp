@@ -280,6 +280,49 @@ TEST_F(ApiTest, CancelledJobLeavesNothingBehind) {
       409);
 }
 
+// The descriptors of the serve process (not of the shell that started it).
+size_t OpenDescriptors(const std::string& repo) {
+  const std::string pids =
+      RunCommand("pgrep -f -- " + Quote(repo + " serve")).output;
+  std::istringstream in(pids);
+  std::string pid;
+  while (in >> pid) {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/" + pid + "/exe", ec);
+    if (!ec && exe.filename() == "sendense") {
+      const std::filesystem::directory_iterator fds("/proc/" + pid + "/fd");
+      return static_cast<size_t>(
+          std::distance(fds, std::filesystem::directory_iterator{}));
+    }
+  }
+  ADD_FAILURE() << "no serve process among: " << pids;
+  return 0;
+}
+
+// A source that accepts and hangs up fails each backup; a long-running
+// serve must not keep a descriptor (or an NBD handle) per failure.
+TEST_F(ApiTest, FailedConnectionsLeaveNoDescriptorsBehind) {
+  Serve();
+  NbdServer hangup(dir_.path(),
+                   "python3 -c 'import socket,sys\n"
+                   "s=socket.socket(socket.AF_UNIX)\n"
+                   "s.bind(sys.argv[1]); s.listen(64)\n"
+                   "while True: s.accept()[0].close()' {sock}");
+  AddVm("broken", hangup);
+  auto fail_once = [&] {
+    const auto job = CallJson("POST", "/api/v1/vms/broken/backup", "", 202);
+    const json done = WaitForJob(job["id"]);
+    ASSERT_EQ(done["state"], "failed") << done.dump();
+  };
+  fail_once();  // warms what is opened once (catalog connections)
+  const size_t before = OpenDescriptors(repo_);
+  for (int i = 0; i < 30; ++i) {
+    fail_once();
+  }
+  EXPECT_LE(OpenDescriptors(repo_), before + 2)
+      << "30 failed connections grew serve's descriptors";
+}
+
 TEST_F(ApiTest, LogLinesCarryPrioritiesForTheJournal) {
   // Under systemd, stderr is the journal stream named by JOURNAL_STREAM.
   { std::ofstream create(log_); }

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <sys/stat.h>
-
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -13,7 +11,7 @@
 #include "engine/catalog/catalog.h"
 #include "engine/catalog/guest_index.h"
 
-namespace sendense::fs {
+namespace sendense::browse {
 
 // One node of the tree. Nodes of a snapshot never change.
 struct Node {
@@ -30,8 +28,6 @@ struct Node {
   int64_t backup_id = 0;                     // kGuestRoot: the backup
   int64_t guest_entry = 0;  // kGuestRoot: the index entry of "/"
   std::string guest_fs;     // kGuestRoot: "sda1"
-
-  struct stat Stat() const;
 };
 
 // The whole tree at one moment, built from the catalog's complete backups:
@@ -51,8 +47,9 @@ class TreeSnapshot {
   AllFilesystems() const {
     return filesystems_;
   }
-  // The files/<fs> node of a backup.
+  // The files/<fs> node of a backup; of guest filesystem `fs_id`.
   const Node* GuestRoot(int64_t backup_id, const std::string& fs) const;
+  const Node* GuestRootOfFs(int64_t fs_id) const;
 
  private:
   friend class Tree;
@@ -95,4 +92,4 @@ class Tree {
 std::string BackupJson(const BackupRecord& backup,
                        const std::optional<IndexRun>& run);
 
-}  // namespace sendense::fs
+}  // namespace sendense::browse

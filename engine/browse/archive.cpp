@@ -1,14 +1,16 @@
-#include "web/archive_stream.h"
+#include "engine/browse/archive.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <sys/stat.h>
 
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "engine/error.h"
 
-namespace sendense::web {
+namespace sendense::browse {
 namespace {
 
 using Writer = std::function<void(const char*, size_t)>;
@@ -27,11 +29,9 @@ void Check(struct archive* a, int rc) {
 
 struct Walker {
   struct archive* a;
-  GuestIndex& index;
-  guest::Appliance& app;
-  std::string mount;
+  Namespace& ns;
 
-  void Add(const GuestEntry& e, const std::string& name) {
+  void Add(const Attr& e, const std::string& name) {
     const uint32_t type = e.mode & S_IFMT;
     if (type != S_IFREG && type != S_IFDIR && type != S_IFLNK) {
       return;  // devices, fifos, sockets: no content to restore
@@ -51,30 +51,31 @@ struct Walker {
     }
     Check(a, archive_write_header(a, entry.get()));
     if (type == S_IFREG) {
-      constexpr size_t kChunk = 1 << 20;
+      const auto reader = ns.Open(e.id);
+      std::vector<std::byte> buf(1 << 20);
       for (uint64_t done = 0; done < e.size;) {
-        const size_t n =
-            static_cast<size_t>(std::min<uint64_t>(kChunk, e.size - done));
-        const std::string data = app.Pread(mount + e.path, n, done);
-        if (data.empty()) {
-          throw Error(ErrorKind::kIo, e.path + " is shorter than indexed");
+        const size_t want =
+            static_cast<size_t>(std::min<uint64_t>(buf.size(), e.size - done));
+        const size_t n = reader->Read(std::span(buf).first(want), done);
+        if (n == 0) {
+          throw Error(ErrorKind::kIo, name + " is shorter than indexed");
         }
-        if (archive_write_data(a, data.data(), data.size()) < 0) {
+        if (archive_write_data(a, buf.data(), n) < 0) {
           Check(a, ARCHIVE_FATAL);
         }
-        done += data.size();
+        done += n;
       }
     }
     if (type == S_IFDIR) {
-      int64_t after = 0;
+      uint64_t cookie = 0;
       while (true) {
-        const auto page = index.Children(e.id, after, 1000);
-        if (page.empty()) {
-          break;
+        const Listing page = ns.List(e.id, cookie, 1000);
+        for (const auto& child : page.entries) {
+          Add(child.attr, name + "/" + child.name);
+          cookie = child.cookie;
         }
-        for (const auto& child : page) {
-          Add(child, name + "/" + child.name);
-          after = child.id;
+        if (!page.more) {
+          break;
         }
       }
     }
@@ -84,10 +85,9 @@ struct Walker {
 }  // namespace
 
 void StreamArchive(const std::string& format,
-                   GuestIndex& index,
-                   const GuestEntry& root,
-                   guest::Appliance& app,
-                   const std::string& mount,
+                   Namespace& ns,
+                   NodeId root,
+                   const std::string& name,
                    const Writer& write) {
   std::unique_ptr<struct archive, decltype(&archive_write_free)> a(
       archive_write_new(), archive_write_free);
@@ -97,9 +97,9 @@ void StreamArchive(const std::string& format,
   archive_write_set_bytes_in_last_block(a.get(), 1);
   Check(a.get(), archive_write_open(a.get(), const_cast<Writer*>(&write),
                                     nullptr, OnWrite, nullptr));
-  Walker walker{a.get(), index, app, mount};
-  walker.Add(root, root.name.empty() ? "root" : root.name);
+  Walker walker{a.get(), ns};
+  walker.Add(ns.Stat(root), name);
   Check(a.get(), archive_write_close(a.get()));
 }
 
-}  // namespace sendense::web
+}  // namespace sendense::browse

@@ -1,4 +1,4 @@
-#include "fs/tree.h"
+#include "engine/browse/tree.h"
 
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -6,34 +6,7 @@
 #include "engine/catalog/record_json.h"
 #include "engine/time.h"
 
-namespace sendense::fs {
-
-struct stat Node::Stat() const {
-  struct stat st {};
-  st.st_ino = ino;
-  st.st_nlink = kind == Kind::kDirectory ? 2 : 1;
-  st.st_uid = 0;
-  st.st_gid = 0;
-  switch (kind) {
-    case Kind::kDirectory:
-    case Kind::kGuestRoot:
-      st.st_mode = S_IFDIR | 0555;
-      break;
-    case Kind::kSymlink:
-      st.st_mode = S_IFLNK | 0777;
-      break;
-    default:
-      st.st_mode = S_IFREG | 0444;
-  }
-  st.st_size =
-      static_cast<off_t>(kind == Kind::kSymlink ? content.size() : size);
-  st.st_blksize = 65536;
-  st.st_blocks = static_cast<blkcnt_t>((st.st_size + 511) / 512);
-  st.st_mtim.tv_sec = mtime;
-  st.st_ctim.tv_sec = mtime;
-  st.st_atim.tv_sec = mtime;
-  return st;
-}
+namespace sendense::browse {
 
 const Node* TreeSnapshot::Find(uint64_t ino) const {
   auto it = nodes_.find(ino);
@@ -50,6 +23,11 @@ const std::vector<GuestFilesystem>& TreeSnapshot::Filesystems(
   static const std::vector<GuestFilesystem> none;
   auto it = filesystems_.find(backup_id);
   return it == filesystems_.end() ? none : it->second;
+}
+
+const Node* TreeSnapshot::GuestRootOfFs(int64_t fs_id) const {
+  auto it = guest_roots_.find(fs_id);
+  return it == guest_roots_.end() ? nullptr : Find(it->second);
 }
 
 const Node* TreeSnapshot::GuestRoot(int64_t backup_id,
@@ -252,4 +230,4 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
   return true;
 }
 
-}  // namespace sendense::fs
+}  // namespace sendense::browse

@@ -1,6 +1,6 @@
-#include "web/catalog_pool.h"
+#include "engine/catalog/catalog_pool.h"
 
-namespace sendense::web {
+namespace sendense {
 
 CatalogPool::Lease CatalogPool::Acquire() {
   std::unique_ptr<Handles> handles;
@@ -27,4 +27,4 @@ CatalogPool::Lease CatalogPool::Acquire() {
   });
 }
 
-}  // namespace sendense::web
+}  // namespace sendense

@@ -9,7 +9,7 @@
 #include "engine/catalog/vm_configs.h"
 #include "engine/repo/repository.h"
 
-namespace sendense::web {
+namespace sendense {
 
 // Open connections to the repository's catalog, reused across requests.
 // A SQLite connection serves one thread at a time, and opening one costs
@@ -36,4 +36,4 @@ class CatalogPool {
   std::vector<std::unique_ptr<Handles>> free_;
 };
 
-}  // namespace sendense::web
+}  // namespace sendense

@@ -1,0 +1,420 @@
+#include "engine/browse/namespace.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+#include "engine/error.h"
+#include "engine/guest/indexer.h"
+
+namespace sendense::browse {
+
+// Opened chains shared by every open file of the same point; a chain is
+// closed when its last reader is.
+class Namespace::ChainCache {
+ public:
+  std::shared_ptr<const qcow2::ChainReader> Open(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    if (auto existing = open_[path].lock()) {
+      return existing;
+    }
+    std::shared_ptr<const qcow2::ChainReader> reader =
+        qcow2::ChainReader::Open(path);
+    open_[path] = reader;
+    return reader;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::weak_ptr<const qcow2::ChainReader>>
+      open_;
+};
+
+std::optional<uint64_t> Reader::Seek(uint64_t offset, bool data) const {
+  return data ? std::optional(offset) : std::optional(size());
+}
+
+namespace {
+
+[[noreturn]] void Fail(int err, const std::string& what) {
+  throw Error(
+      err == ENOENT ? ErrorKind::kNotFound : ErrorKind::kInvalidArgument, what,
+      err);
+}
+
+// backup.json: bytes in memory.
+class ContentReader : public Reader {
+ public:
+  explicit ContentReader(std::string content) : content_(std::move(content)) {}
+  uint64_t size() const override { return content_.size(); }
+  size_t Read(std::span<std::byte> buf, uint64_t offset) const override {
+    const size_t start = std::min<uint64_t>(offset, content_.size());
+    const size_t n = std::min(buf.size(), content_.size() - start);
+    std::memcpy(buf.data(), content_.data() + start, n);
+    return n;
+  }
+  bool in_memory() const override { return true; }
+
+ private:
+  std::string content_;
+};
+
+// A raw disk: the point's QCOW2 chain, with its holes.
+class DiskReader : public Reader {
+ public:
+  DiskReader(std::shared_ptr<const qcow2::ChainReader> chain, uint64_t size)
+      : chain_(std::move(chain)), size_(size) {}
+  uint64_t size() const override { return size_; }
+  size_t Read(std::span<std::byte> buf, uint64_t offset) const override {
+    const size_t n = static_cast<size_t>(
+        std::min<uint64_t>(buf.size(), size_ - std::min(offset, size_)));
+    if (n > 0) {
+      chain_->Read(buf.first(n), offset);
+    }
+    return n;
+  }
+  std::optional<uint64_t> Seek(uint64_t offset, bool data) const override {
+    constexpr uint64_t kWindow = uint64_t{1} << 32;
+    for (uint64_t pos = offset; pos < size_;) {
+      const uint64_t len = std::min(kWindow, size_ - pos);
+      for (const auto& e : chain_->Extents(pos, len)) {
+        if ((e.kind == qcow2::ExtentKind::kData) == data) {
+          return std::max(e.offset, offset);
+        }
+      }
+      pos += len;
+    }
+    return data ? std::nullopt : std::optional(size_);
+  }
+
+ private:
+  std::shared_ptr<const qcow2::ChainReader> chain_;
+  uint64_t size_;
+};
+
+// A guest file: read inside the point's libguestfs appliance (started on
+// first use, shared by every reader of that point).
+class GuestFileReader : public Reader {
+ public:
+  GuestFileReader(const Repository& repo,
+                  guest::AppliancePool& appliances,
+                  BackupRecord backup,
+                  std::vector<guest::FoundFilesystem> fss,
+                  std::string path,
+                  uint64_t size)
+      : repo_(repo),
+        appliances_(appliances),
+        backup_(std::move(backup)),
+        fss_(std::move(fss)),
+        path_(std::move(path)),
+        size_(size) {}
+  uint64_t size() const override { return size_; }
+  size_t Read(std::span<std::byte> buf, uint64_t offset) const override {
+    auto app = appliances_.Acquire(
+        backup_.id, [&] { return guest::DrivesOf(repo_, backup_); }, fss_);
+    constexpr size_t kChunk = 1 << 20;  // the appliance's message limit
+    size_t done = 0;
+    while (done < buf.size() && offset + done < size_) {
+      const size_t n = std::min(kChunk, buf.size() - done);
+      const std::string data = app->Pread(path_, n, offset + done);
+      if (data.empty()) {
+        break;  // shorter than indexed: the caller sees a short read
+      }
+      std::memcpy(buf.data() + done, data.data(), data.size());
+      done += data.size();
+    }
+    return done;
+  }
+
+ private:
+  const Repository& repo_;
+  guest::AppliancePool& appliances_;
+  BackupRecord backup_;
+  std::vector<guest::FoundFilesystem> fss_;
+  std::string path_;  // "/sda1/etc/motd" in the appliance
+  uint64_t size_;
+};
+
+Attr NodeAttr(const Node& n) {
+  Attr a;
+  a.id = n.ino;
+  a.mtime_ns = a.ctime_ns = a.atime_ns = n.mtime * 1000000000;
+  a.immutable = n.immutable;
+  switch (n.kind) {
+    case Node::Kind::kDirectory:
+    case Node::Kind::kGuestRoot:
+      a.mode = S_IFDIR | 0555;
+      a.nlink = 2;
+      break;
+    case Node::Kind::kSymlink:
+      a.mode = S_IFLNK | 0777;
+      a.size = n.content.size();
+      a.target = n.content;
+      break;
+    default:
+      a.mode = S_IFREG | 0444;
+      a.size = n.size;
+  }
+  return a;
+}
+
+bool IsDir(uint32_t mode) {
+  return (mode & S_IFMT) == S_IFDIR;
+}
+
+}  // namespace
+
+Attr GuestAttr(const GuestEntry& e, NodeId id) {
+  Attr a;
+  a.id = id;
+  a.mode = e.mode;
+  a.nlink = e.nlink;
+  a.uid = e.uid;
+  a.gid = e.gid;
+  a.rdev = e.rdev;
+  a.size = e.size;
+  a.atime_ns = e.atime_ns;
+  a.mtime_ns = e.mtime_ns;
+  a.ctime_ns = e.ctime_ns;
+  a.immutable = true;  // an index never changes
+  a.target = e.target;
+  return a;
+}
+
+Namespace::Namespace(const Repository& repo,
+                     CatalogPool& catalogs,
+                     guest::AppliancePool& appliances)
+    : repo_(repo),
+      catalogs_(catalogs),
+      appliances_(appliances),
+      chains_(std::make_shared<ChainCache>()) {}
+
+bool Namespace::Refresh(Catalog& catalog,
+                        GuestIndex& index,
+                        std::vector<std::pair<NodeId, std::string>>* gone) {
+  return tree_.Update(catalog.Backups(""), index.Filesystems(), index.Runs(),
+                      gone);
+}
+
+bool Namespace::Refresh(std::vector<std::pair<NodeId, std::string>>* gone) {
+  auto db = catalogs_.Acquire();
+  return Refresh(*db->catalog, *db->index, gone);
+}
+
+std::optional<GuestEntry> Namespace::GuestGet(int64_t entry_id) {
+  return catalogs_.Acquire()->index->Get(entry_id);
+}
+
+// The guest index entry behind `id`: a guest node, or a files/<fs> folder
+// (whose id is the tree's). 0 when `id` is neither.
+int64_t Namespace::GuestEntryOf(const TreeSnapshot& snap, NodeId id) const {
+  if (id >= kGuestBase) {
+    return static_cast<int64_t>(id - kGuestBase);
+  }
+  const Node* n = snap.Find(id);
+  return n != nullptr && n->kind == Node::Kind::kGuestRoot ? n->guest_entry : 0;
+}
+
+Attr Namespace::Stat(NodeId id) {
+  const auto snap = tree_.Current();
+  if (const int64_t entry_id = GuestEntryOf(*snap, id)) {
+    const auto entry = GuestGet(entry_id);
+    if (!entry) {
+      Fail(ENOENT, "no such guest entry");
+    }
+    return GuestAttr(*entry, id);
+  }
+  const Node* n = snap->Find(id);
+  if (n == nullptr) {
+    Fail(ENOENT, "no such node");
+  }
+  return NodeAttr(*n);
+}
+
+std::optional<Attr> Namespace::Lookup(NodeId parent, const std::string& name) {
+  const auto snap = tree_.Current();
+  if (const int64_t dir = GuestEntryOf(*snap, parent)) {
+    const auto entry = catalogs_.Acquire()->index->Child(dir, name);
+    if (!entry) {
+      return std::nullopt;
+    }
+    return GuestAttr(*entry,
+                     kGuestBase + static_cast<uint64_t>(entry->link_id));
+  }
+  if (snap->Find(parent) == nullptr) {
+    Fail(ENOENT, "no such folder");
+  }
+  const Node* n = snap->Child(parent, name);
+  if (n == nullptr) {
+    return std::nullopt;
+  }
+  if (n->kind == Node::Kind::kGuestRoot) {
+    return Stat(n->ino);  // the guest filesystem's root
+  }
+  return NodeAttr(*n);
+}
+
+Listing Namespace::List(NodeId dir,
+                        uint64_t cookie,
+                        size_t limit,
+                        const TreeSnapshot* snapshot) {
+  std::shared_ptr<const TreeSnapshot> current;
+  if (snapshot == nullptr) {
+    current = tree_.Current();
+    snapshot = current.get();
+  }
+  Listing out;
+  if (const int64_t id = GuestEntryOf(*snapshot, dir)) {
+    auto db = catalogs_.Acquire();
+    const auto self = db->index->Get(id);
+    if (!self) {
+      Fail(ENOENT, "no such guest folder");
+    }
+    if (!IsDir(self->mode)) {
+      Fail(ENOTDIR, "not a folder");
+    }
+    // One more than asked for tells whether another page follows.
+    auto page =
+        db->index->Children(id, static_cast<int64_t>(cookie), limit + 1);
+    out.more = page.size() > limit;
+    page.resize(std::min(page.size(), limit));
+    out.entries.reserve(page.size());
+    for (auto& e : page) {
+      const NodeId child = kGuestBase + static_cast<uint64_t>(e.link_id);
+      out.entries.push_back({std::move(e.name), GuestAttr(e, child),
+                             static_cast<uint64_t>(e.id)});
+    }
+    return out;
+  }
+  const Node* n = snapshot->Find(dir);
+  if (n == nullptr) {
+    Fail(ENOENT, "no such folder");
+  }
+  if (n->kind != Node::Kind::kDirectory) {
+    Fail(ENOTDIR, "not a folder");
+  }
+  // Tree folders are small: the cookie is a position in name order.
+  uint64_t position = 0;
+  for (const auto& [name, child_id] : n->children) {
+    if (++position <= cookie) {
+      continue;
+    }
+    if (out.entries.size() == limit) {
+      out.more = true;
+      break;
+    }
+    const Node* child = snapshot->Find(child_id);
+    if (child == nullptr) {
+      continue;
+    }
+    Attr attr = NodeAttr(*child);
+    if (child->kind == Node::Kind::kGuestRoot) {
+      if (const auto root = GuestGet(child->guest_entry)) {
+        attr = GuestAttr(*root, child->ino);
+      }
+    }
+    out.entries.push_back({name, std::move(attr), position});
+  }
+  return out;
+}
+
+std::string Namespace::ReadLink(NodeId id) {
+  const Attr a = Stat(id);
+  if ((a.mode & S_IFMT) != S_IFLNK) {
+    Fail(EINVAL, "not a symlink");
+  }
+  return a.target;
+}
+
+std::shared_ptr<Reader> Namespace::OpenGuestFile(const TreeSnapshot& snap,
+                                                 const GuestEntry& entry) {
+  const Node* root = snap.GuestRootOfFs(entry.fs_id);
+  const BackupRecord* backup =
+      root != nullptr ? snap.Backup(root->backup_id) : nullptr;
+  if (backup == nullptr) {
+    Fail(ENOENT, "the backup of this file is gone");
+  }
+  std::vector<guest::FoundFilesystem> fss;
+  for (const auto& fs : snap.Filesystems(root->backup_id)) {
+    fss.push_back({fs.device, fs.fstype, fs.name});
+  }
+  return std::make_shared<GuestFileReader>(
+      repo_, appliances_, *backup, std::move(fss),
+      "/" + root->guest_fs + entry.path, entry.size);
+}
+
+std::shared_ptr<Reader> Namespace::Open(NodeId id) {
+  const auto snap = tree_.Current();
+  if (const int64_t entry_id = GuestEntryOf(*snap, id)) {
+    const auto entry = GuestGet(entry_id);
+    if (!entry) {
+      Fail(ENOENT, "no such guest entry");
+    }
+    if (IsDir(entry->mode)) {
+      Fail(EISDIR, "a folder has no content to read");
+    }
+    if ((entry->mode & S_IFMT) != S_IFREG) {
+      // Devices, sockets, fifos: shown, never opened.
+      Fail(EACCES, "only regular files can be read");
+    }
+    return OpenGuestFile(*snap, *entry);
+  }
+  const Node* n = snap->Find(id);
+  if (n == nullptr) {
+    Fail(ENOENT, "no such node");
+  }
+  switch (n->kind) {
+    case Node::Kind::kRawDisk:
+      try {
+        return std::make_shared<DiskReader>(
+            chains_->Open(repo_.Absolute(n->point_file)), n->size);
+      } catch (const Error& e) {
+        // The node exists; what it is stored in does not: an I/O error.
+        if (e.kind() != ErrorKind::kNotFound) {
+          throw;
+        }
+        throw Error(ErrorKind::kIo,
+                    "cannot open " + n->point_file + ": " + e.what(), EIO);
+      }
+    case Node::Kind::kJson:
+      return std::make_shared<ContentReader>(n->content);
+    case Node::Kind::kSymlink:
+      Fail(EINVAL, "a symlink is read with readlink");
+    default:
+      Fail(EISDIR, "a folder has no content to read");
+  }
+}
+
+NodeId Namespace::Resolve(const std::vector<std::string>& segments) {
+  for (int attempt = 0;; ++attempt) {
+    NodeId id = kRootId;
+    std::string walked;
+    size_t i = 0;
+    for (; i < segments.size(); ++i) {
+      const auto child = Lookup(id, segments[i]);
+      if (!child) {
+        break;
+      }
+      walked += "/" + segments[i];
+      if (!IsDir(child->mode) && i + 1 < segments.size()) {
+        Fail(ENOTDIR, walked + " is not a folder");
+      }
+      id = child->id;
+    }
+    if (i == segments.size()) {
+      return id;
+    }
+    // A miss above the guest files may be a backup that completed since
+    // the last refresh: look once more.
+    if (attempt > 0 || GuestEntryOf(*tree_.Current(), id) != 0) {
+      Fail(ENOENT, "nothing at " + walked + "/" + segments[i]);
+    }
+    Refresh();
+  }
+}
+
+}  // namespace sendense::browse

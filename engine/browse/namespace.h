@@ -1,0 +1,123 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/browse/tree.h"
+#include "engine/catalog/catalog_pool.h"
+#include "engine/guest/appliance_pool.h"
+#include "engine/qcow2/chain_reader.h"
+#include "engine/repo/repository.h"
+
+namespace sendense::browse {
+
+// A node's stable id: the tree's nodes (VMs, points, backup.json, disks,
+// files/<fs>) below kGuestBase, guest entries at kGuestBase + their link
+// id (one id for all names of a hard-linked file).
+using NodeId = uint64_t;
+constexpr NodeId kRootId = Tree::kRootIno;
+constexpr NodeId kGuestBase = uint64_t{1} << 48;
+
+// What stat says of a node, and how long it may be cached.
+struct Attr {
+  NodeId id = 0;
+  uint32_t mode = 0;  // type and permission bits
+  uint32_t nlink = 1;
+  uint32_t uid = 0, gid = 0;
+  uint64_t rdev = 0;
+  uint64_t size = 0;
+  int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+  bool immutable = false;  // never changes: cache forever
+  std::string target;      // a symlink's target
+};
+
+struct DirEntry {
+  std::string name;
+  Attr attr;
+  uint64_t cookie = 0;  // List(dir, cookie) continues after this entry
+};
+
+struct Listing {
+  std::vector<DirEntry> entries;
+  bool more = false;  // entries follow the last one
+};
+
+// An open file of the namespace. Thread-safe.
+class Reader {
+ public:
+  virtual ~Reader() = default;
+  virtual uint64_t size() const = 0;
+  // Fills `buf` from `offset` (short only at the end); may block (a guest
+  // file's appliance starting).
+  virtual size_t Read(std::span<std::byte> buf, uint64_t offset) const = 0;
+  // SEEK_DATA (`data`) or SEEK_HOLE at or after `offset` < size();
+  // nullopt when no data follows.
+  virtual std::optional<uint64_t> Seek(uint64_t offset, bool data) const;
+  // Reads answer at once (no disk, no appliance).
+  virtual bool in_memory() const { return false; }
+};
+
+// The one read-only namespace over a repository: VMs, points, backup.json,
+// raw disks and guest files, by stable node id. The FUSE tree and the HTTP
+// API translate to and from it and hold no browsing logic of their own.
+// Errors are sendense::Error with the errno they mean (sys_errno) where it
+// is not ENOENT. Thread-safe.
+class Namespace {
+ public:
+  // `catalogs` and `appliances` must outlive it. Nothing is opened until
+  // the first Refresh.
+  Namespace(const Repository& repo,
+            CatalogPool& catalogs,
+            guest::AppliancePool& appliances);
+
+  // Reloads the catalog's backups and guest filesystems (with the given
+  // handles, or pooled ones). True when the tree changed; `gone` gets the
+  // (parent, name) of entries that vanished.
+  bool Refresh(Catalog& catalog,
+               GuestIndex& index,
+               std::vector<std::pair<NodeId, std::string>>* gone = nullptr);
+  bool Refresh(std::vector<std::pair<NodeId, std::string>>* gone = nullptr);
+
+  // The current tree; a listing kept across calls uses one.
+  std::shared_ptr<const TreeSnapshot> Current() const {
+    return tree_.Current();
+  }
+
+  Attr Stat(NodeId id);
+  // The child `name` of folder `parent`; nullopt when there is none.
+  std::optional<Attr> Lookup(NodeId parent, const std::string& name);
+  // Up to `limit` entries of folder `dir` after `cookie` (0: the first),
+  // from `snapshot` (the current tree when null).
+  Listing List(NodeId dir,
+               uint64_t cookie,
+               size_t limit,
+               const TreeSnapshot* snapshot = nullptr);
+  std::string ReadLink(NodeId id);
+  std::shared_ptr<Reader> Open(NodeId id);
+  // The node at `segments` below the root (names, no "/"); a miss in the
+  // tree's part refreshes once (a backup that just completed).
+  NodeId Resolve(const std::vector<std::string>& segments);
+
+ private:
+  std::optional<GuestEntry> GuestGet(int64_t entry_id);
+  int64_t GuestEntryOf(const TreeSnapshot& snap, NodeId id) const;
+  std::shared_ptr<Reader> OpenGuestFile(const TreeSnapshot& snap,
+                                        const GuestEntry& entry);
+
+  const Repository& repo_;
+  CatalogPool& catalogs_;
+  guest::AppliancePool& appliances_;
+  Tree tree_;
+  class ChainCache;
+  std::shared_ptr<ChainCache> chains_;
+};
+
+// A guest entry's attributes under node id `id`.
+Attr GuestAttr(const GuestEntry& e, NodeId id);
+
+}  // namespace sendense::browse
