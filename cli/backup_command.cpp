@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "engine/catalog/record_json.h"
 #include "cli/progress_display.h"
 #include "cli/usage_errors.h"
 #include "engine/backup/backup_job.h"
@@ -40,28 +41,22 @@ DiskSource ParseDisk(const std::string& arg) {
   return {arg.substr(0, eq), arg.substr(eq + 1)};
 }
 
-nlohmann::json ToJson(const BackupResult& r) {
-  nlohmann::json disks = nlohmann::json::array();
-  for (const auto& d : r.disks) {
-    disks.push_back({{"disk", d.disk},
-                     {"kind", d.kind},
-                     {"reason", d.reason},
-                     {"file", d.file},
-                     {"virtual_size", d.virtual_size},
-                     {"bytes_read", d.bytes_read},
-                     {"bytes_stored", d.bytes_stored},
-                     {"seconds", d.seconds}});
+// The backup's record as everywhere (BackupJson), with this run's
+// reclaimed leftovers; "backup" and "disks" repeat "name" and "points" for
+// scripts written against 0.1 (to be removed in the next release).
+nlohmann::json ToJson(const Repository& repo, const BackupResult& r) {
+  const auto record = repo.OpenCatalog()->FindBackup(r.vm, r.backup);
+  if (!record) {
+    throw Error(ErrorKind::kNotFound, "backup " + r.backup + " of VM " + r.vm +
+                                          " left the catalog");
   }
-  return {{"vm", r.vm},
-          {"backup", r.backup},
-          {"id", r.id},
-          {"state", "complete"},
-          {"seconds", r.seconds},
-          {"disks", disks},
-          {"reclaimed",
-           {{"interrupted_backups", r.reclaimed.interrupted_backups},
-            {"removed_files", r.reclaimed.removed_files},
-            {"removed_bytes", r.reclaimed.removed_bytes}}}};
+  nlohmann::json j = BackupJson(*record);
+  j["backup"] = j["name"];
+  j["disks"] = j["points"];
+  j["reclaimed"] = {{"interrupted_backups", r.reclaimed.interrupted_backups},
+                    {"removed_files", r.reclaimed.removed_files},
+                    {"removed_bytes", r.reclaimed.removed_bytes}};
+  return j;
 }
 
 // `index_seconds` < 0: not indexed.
@@ -138,7 +133,7 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
               << index_error << " (retry with `sendense index --retry`)\n";
   }
   if (args.json) {
-    auto json = ToJson(result);
+    auto json = ToJson(repo, result);
     json["seconds"] = seconds;
     json["copy_seconds"] = result.seconds;
     if (!args.no_index) {

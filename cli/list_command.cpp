@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "engine/catalog/record_json.h"
 #include "engine/error.h"
 #include "engine/repo/repository.h"
 
@@ -23,25 +24,7 @@ nlohmann::json ToJson(const std::vector<std::string>& vms,
       if (b.vm != vm) {
         continue;
       }
-      nlohmann::json points = nlohmann::json::array();
-      for (const auto& p : b.points) {
-        points.push_back({{"disk", p.disk},
-                          {"kind", p.kind},
-                          {"reason", p.reason},
-                          {"file", p.file},
-                          {"virtual_size", p.virtual_size},
-                          {"bytes_read", p.bytes_read},
-                          {"bytes_stored", p.bytes_stored},
-                          {"seconds", p.seconds}});
-      }
-      list.push_back({{"id", b.id},
-                      {"name", b.name},
-                      {"kind", b.kind()},
-                      {"state", b.state},
-                      {"started_at", b.started_at},
-                      {"finished_at", b.finished_at},
-                      {"error", b.error},
-                      {"points", points}});
+      list.push_back(BackupJson(b));
     }
     out.push_back({{"name", vm}, {"backups", list}});
   }

@@ -77,33 +77,6 @@ std::string QueryParam(const std::string& query, const std::string& key) {
   return "";
 }
 
-json PointJson(const PointRecord& p) {
-  return {{"disk", p.disk},
-          {"kind", p.kind},
-          {"reason", p.reason},
-          {"file", p.file},
-          {"virtual_size", p.virtual_size},
-          {"bytes_read", p.bytes_read},
-          {"bytes_stored", p.bytes_stored},
-          {"seconds", p.seconds}};
-}
-
-json BackupJson(const BackupRecord& b) {
-  json points = json::array();
-  for (const auto& p : b.points) {
-    points.push_back(PointJson(p));
-  }
-  return {{"vm", b.vm},
-          {"name", b.name},
-          {"id", b.id},
-          {"kind", b.kind()},
-          {"state", b.state},
-          {"started_at", b.started_at},
-          {"finished_at", b.finished_at},
-          {"error", b.error},
-          {"points", points}};
-}
-
 json JobJson(const JobStatus& j) {
   return {{"id", j.id},
           {"vm", j.vm},

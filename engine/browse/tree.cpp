@@ -51,26 +51,10 @@ const Node* TreeSnapshot::Child(uint64_t parent,
   return it == p->children.end() ? nullptr : Find(it->second);
 }
 
-std::string BackupJson(const BackupRecord& b,
-                       const std::optional<IndexRun>& run) {
-  nlohmann::json disks = nlohmann::json::array();
-  for (const auto& p : b.points) {
-    disks.push_back({{"disk", p.disk},
-                     {"kind", p.kind},
-                     {"reason", p.reason},
-                     {"virtual_size", p.virtual_size},
-                     {"bytes_read", p.bytes_read},
-                     {"bytes_stored", p.bytes_stored},
-                     {"file", p.file}});
-  }
-  nlohmann::json j = {{"vm", b.vm},
-                      {"backup", b.name},
-                      {"id", b.id},
-                      {"kind", b.kind()},
-                      {"started_at", b.started_at},
-                      {"finished_at", b.finished_at},
-                      {"disks", disks},
-                      {"guest_index", GuestIndexJson(run)}};
+std::string BackupJsonText(const BackupRecord& b,
+                           const std::optional<IndexRun>& run) {
+  nlohmann::json j = BackupJson(b);
+  j["guest_index"] = GuestIndexJson(run);
   return j.dump(2) + "\n";
 }
 
@@ -157,7 +141,7 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
     Node json;
     json.kind = Node::Kind::kJson;
     const auto run = runs.find(b.id);
-    json.content = BackupJson(
+    json.content = BackupJsonText(
         b, run == runs.end() ? std::nullopt : std::optional(run->second));
     json.size = json.content.size();
     json.mtime = mtime;

@@ -88,8 +88,9 @@ class Tree {
   std::string fingerprint_;
 };
 
-// The backup.json of a complete backup, with its guest index `run`.
-std::string BackupJson(const BackupRecord& backup,
-                       const std::optional<IndexRun>& run);
+// The backup.json of a complete backup (BackupJson with its guest index
+// `run`).
+std::string BackupJsonText(const BackupRecord& backup,
+                           const std::optional<IndexRun>& run);
 
 }  // namespace sendense::browse

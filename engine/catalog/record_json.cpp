@@ -2,6 +2,33 @@
 
 namespace sendense {
 
+nlohmann::json PointJson(const PointRecord& p) {
+  return {{"disk", p.disk},
+          {"kind", p.kind},
+          {"reason", p.reason},
+          {"file", p.file},
+          {"virtual_size", p.virtual_size},
+          {"bytes_read", p.bytes_read},
+          {"bytes_stored", p.bytes_stored},
+          {"seconds", p.seconds}};
+}
+
+nlohmann::json BackupJson(const BackupRecord& b) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& p : b.points) {
+    points.push_back(PointJson(p));
+  }
+  return {{"vm", b.vm},
+          {"name", b.name},
+          {"id", b.id},
+          {"kind", b.kind()},
+          {"state", b.state},
+          {"started_at", b.started_at},
+          {"finished_at", b.finished_at},
+          {"error", b.error},
+          {"points", points}};
+}
+
 nlohmann::json GuestIndexJson(const std::optional<IndexRun>& run) {
   if (!run) {
     return {{"state", "not-indexed"},

@@ -7,9 +7,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/catalog/catalog.h"
 #include "engine/catalog/guest_index.h"
 
 namespace sendense {
+
+// A point (one disk of a backup):
+//   {"disk", "kind", "reason", "file", "virtual_size", "bytes_read",
+//    "bytes_stored", "seconds"}
+nlohmann::json PointJson(const PointRecord& point);
+
+// A backup: {"vm", "name", "id", "kind", "state", "started_at",
+//   "finished_at", "error", "points": [PointJson...]}. backup.json in the
+// tree adds "guest_index"; the API's detail adds "filesystems" and
+// "guest_index"; `backup --json` adds its timings.
+nlohmann::json BackupJson(const BackupRecord& backup);
 
 // What the guest index holds for a backup, and why `files/` may be empty:
 //   {"state": "not-indexed" | "indexed" | "no-filesystems" | "failed",

@@ -26,8 +26,8 @@ TEST_F(BackupTest, FullThenIncrementalsEqualTheSourceAtEachPoint) {
     const std::string snap = SnapshotSource("snap" + std::to_string(i));
     NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
     const auto r = SendenseJson(BackupArgs(server, "--bitmap b0 --json"));
-    ASSERT_EQ(r["disks"].size(), 1u);
-    const auto& disk = r["disks"][0];
+    ASSERT_EQ(r["points"].size(), 1u);
+    const auto& disk = r["points"][0];
     if (i == 0) {
       EXPECT_EQ(disk["kind"], "full");
       EXPECT_EQ(disk["reason"], "no earlier point of this disk");
@@ -67,29 +67,29 @@ TEST_F(BackupTest, SaysWhyABackupIsFull) {
   {
     NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
     auto r = SendenseJson(BackupArgs(server, "--json"));
-    EXPECT_EQ(r["disks"][0]["reason"], "no earlier point of this disk");
+    EXPECT_EQ(r["points"][0]["reason"], "no earlier point of this disk");
     r = SendenseJson(BackupArgs(server, "--json"));
-    EXPECT_EQ(r["disks"][0]["reason"], "no dirty bitmap given (--bitmap)");
+    EXPECT_EQ(r["points"][0]["reason"], "no dirty bitmap given (--bitmap)");
     r = SendenseJson(BackupArgs(server, "--bitmap b0 --full --json"));
-    EXPECT_EQ(r["disks"][0]["reason"], "full backup asked (--full)");
+    EXPECT_EQ(r["points"][0]["reason"], "full backup asked (--full)");
     r = SendenseJson(BackupArgs(server, "--bitmap b0 --json"));
-    EXPECT_EQ(r["disks"][0]["kind"], "incremental");
+    EXPECT_EQ(r["points"][0]["kind"], "incremental");
   }
   {
     // The bitmap disappeared (not exported): a full, never a short
     // incremental.
     NbdServer server(dir_.path(), QemuNbdCommand(source_, ""));
     const auto r = SendenseJson(BackupArgs(server, "--bitmap b0 --json"));
-    EXPECT_EQ(r["disks"][0]["kind"], "full");
-    EXPECT_EQ(r["disks"][0]["reason"],
+    EXPECT_EQ(r["points"][0]["kind"], "full");
+    EXPECT_EQ(r["points"][0]["reason"],
               "the source does not export dirty bitmap 'b0'");
   }
   RunOrFail("qemu-img resize -q -f qcow2 " + Quote(source_) + " 32M");
   {
     NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
     const auto r = SendenseJson(BackupArgs(server, "--bitmap b0 --json"));
-    EXPECT_EQ(r["disks"][0]["kind"], "full");
-    EXPECT_EQ(r["disks"][0]["reason"],
+    EXPECT_EQ(r["points"][0]["kind"], "full");
+    EXPECT_EQ(r["points"][0]["reason"],
               "the disk size changed from 16777216 to 33554432 bytes");
   }
 }
@@ -104,9 +104,9 @@ TEST_F(BackupTest, SeveralDisksMakeOneBackup) {
   const auto r =
       SendenseJson("backup --no-index --vm vm1 --json --disk sda=" + Quote(a.uri()) +
                    " --disk sdb=" + Quote(b.uri()));
-  ASSERT_EQ(r["disks"].size(), 2u);
+  ASSERT_EQ(r["points"].size(), 2u);
   const std::string sdb =
-      repo_ + "/" + r["disks"][1]["file"].get<std::string>();
+      repo_ + "/" + r["points"][1]["file"].get<std::string>();
   RunOrFail("qemu-img compare -f qcow2 -F qcow2 " + Quote(second) + " " +
             Quote(sdb));
 }

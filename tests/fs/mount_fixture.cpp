@@ -58,7 +58,7 @@ void MountFixture::TearDown() {
 std::string MountFixture::TakeBackup(const std::string& extra) {
   NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
   const auto result = SendenseJson(BackupArgs(server, extra) + " --json");
-  return result.value("backup", "");
+  return result.value("name", "");
 }
 
 void MountFixture::Mount() {

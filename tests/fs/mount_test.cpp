@@ -93,7 +93,8 @@ TEST_F(MountFixture, ShapeStatAndEveryPointByteForByte) {
     const auto bytes = ReadFile(point + "/backup.json");
     const auto json = nlohmann::json::parse(
         std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    EXPECT_EQ(json["backup"], backup);
+    EXPECT_EQ(json["name"], backup);
+    EXPECT_EQ(json["guest_index"]["state"], "not-indexed");
     EXPECT_EQ(json["vm"], "vm1");
 
     const std::string raw = point + "/disks/sda.raw";

@@ -54,7 +54,7 @@ TEST(TreeTest, ShapeOfPointsAndLatest) {
   EXPECT_TRUE(raw->immutable);
   EXPECT_FALSE(web->immutable);
   const Node* json = snap->Child(point->ino, "backup.json");
-  EXPECT_NE(json->content.find("\"backup\": \"2026-11-24T09.00.00Z\""),
+  EXPECT_NE(json->content.find("\"name\": \"2026-11-24T09.00.00Z\""),
             std::string::npos);
   EXPECT_EQ(json->size, json->content.size());
 }
