@@ -4,10 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "engine/catalog/record_json.h"
 #include "cli/progress_display.h"
 #include "cli/usage_errors.h"
 #include "engine/backup/backup_job.h"
+#include "engine/catalog/record_json.h"
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
 
@@ -47,8 +47,8 @@ DiskSource ParseDisk(const std::string& arg) {
 nlohmann::json ToJson(const Repository& repo, const BackupResult& r) {
   const auto record = repo.OpenCatalog()->FindBackup(r.vm, r.backup);
   if (!record) {
-    throw Error(ErrorKind::kNotFound, "backup " + r.backup + " of VM " + r.vm +
-                                          " left the catalog");
+    throw Error(ErrorKind::kNotFound,
+                "backup " + r.backup + " of VM " + r.vm + " left the catalog");
   }
   nlohmann::json j = BackupJson(*record);
   j["backup"] = j["name"];

@@ -619,8 +619,15 @@ std::optional<ByteRange> ParseRange(const std::string& header, uint64_t size) {
   if (dash == std::string::npos) {
     return std::nullopt;
   }
+  const auto digits = [](const std::string& s) {
+    return s.size() <= 19 &&
+           s.find_first_not_of("0123456789") == std::string::npos;
+  };
   try {
     const std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
+    if (!digits(a) || !digits(b) || (a.empty() && b.empty())) {
+      return std::nullopt;  // signs, spaces, junk: not a range
+    }
     if (a.empty()) {  // the last N bytes
       const uint64_t n = std::stoull(b);
       if (n == 0) {

@@ -24,8 +24,13 @@ std::pair<std::string, uint16_t> ParseListen(const std::string& listen) {
     if (colon == std::string::npos || colon == 0) {
       throw std::invalid_argument("no port");
     }
-    const int port = std::stoi(listen.substr(colon + 1));
-    if (port < 0 || port > 65535) {
+    const std::string digits = listen.substr(colon + 1);
+    if (digits.empty() || digits.size() > 5 ||
+        digits.find_first_not_of("0123456789") != std::string::npos) {
+      throw std::invalid_argument("port");
+    }
+    const int port = std::stoi(digits);
+    if (port > 65535) {
       throw std::invalid_argument("port");
     }
     return {listen.substr(0, colon), static_cast<uint16_t>(port)};

@@ -85,13 +85,18 @@ void CopyDisk(std::unique_ptr<NbdConnection> first,
     }
   };
 
-  std::vector<std::thread> threads;
-  for (size_t i = 1; i < workers; ++i) {
-    threads.emplace_back(work, nullptr);
-  }
-  work(first.get());
-  for (auto& t : threads) {
-    t.join();
+  {
+    // Joined on every path out, also when starting one of them fails.
+    std::vector<std::jthread> threads;
+    try {
+      for (size_t i = 1; i < workers; ++i) {
+        threads.emplace_back(work, nullptr);
+      }
+    } catch (...) {
+      stop = true;
+      throw;
+    }
+    work(first.get());
   }
   if (error) {
     std::rethrow_exception(error);

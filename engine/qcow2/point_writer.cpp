@@ -122,9 +122,23 @@ PointWriter::L2Slot& PointWriter::Table(uint64_t l1_index) {
   }
   L2Slot slot;
   slot.entries.assign(l2_entries_, 0);
+  // An evicted table not written yet (or being written): its newest copy.
+  const std::vector<std::byte>* pending = nullptr;
+  for (auto* list : {&flushing_, &evicted_}) {
+    for (const auto& e : *list) {
+      if (e.l1_index == l1_index) {
+        pending = &e.raw;
+      }
+    }
+  }
   if (l1_[l1_index] == 0) {
     l1_[l1_index] = AllocateClusters(1) * cluster_size_;
     slot.dirty = true;
+  } else if (pending != nullptr) {
+    for (uint64_t i = 0; i < l2_entries_; ++i) {
+      slot.entries[i] = LoadBe64(&(*pending)[i * 8]);
+    }
+    slot.dirty = true;  // written again, after the pending copy
   } else {
     std::vector<std::byte> raw(cluster_size_);
     file_.ReadExact(raw, l1_[l1_index]);
@@ -137,12 +151,12 @@ PointWriter::L2Slot& PointWriter::Table(uint64_t l1_index) {
   return tables_.emplace(l1_index, std::move(slot)).first->second;
 }
 
-void PointWriter::WriteTable(uint64_t l1_index, const L2Slot& slot) {
+std::vector<std::byte> PointWriter::SerializeTable(const L2Slot& slot) const {
   std::vector<std::byte> raw(cluster_size_);
   for (uint64_t i = 0; i < l2_entries_; ++i) {
     StoreBe64(&raw[i * 8], slot.entries[i]);
   }
-  file_.WriteAll(raw, l1_[l1_index]);
+  return raw;
 }
 
 void PointWriter::EvictOne() {
@@ -150,9 +164,26 @@ void PointWriter::EvictOne() {
   lru_.pop_back();
   auto it = tables_.find(victim);
   if (it->second.dirty) {
-    WriteTable(victim, it->second);
+    evicted_.push_back({victim, l1_[victim], SerializeTable(it->second)});
   }
   tables_.erase(it);
+}
+
+void PointWriter::FlushEvicted() {
+  std::lock_guard flush(flush_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (evicted_.empty()) {
+      return;
+    }
+    flushing_ = std::move(evicted_);
+    evicted_.clear();
+  }
+  for (const auto& t : flushing_) {  // only this flush changes flushing_
+    file_.WriteAll(t.raw, t.offset);
+  }
+  std::lock_guard lock(mutex_);
+  flushing_.clear();
 }
 
 uint64_t& PointWriter::Entry(uint64_t cluster) {
@@ -173,16 +204,22 @@ void PointWriter::MarkWritten(uint64_t cluster, uint64_t entry) {
 void PointWriter::WriteZeroes(uint64_t offset, uint64_t length) {
   CheckRange(offset, length);
   RethrowWorkerError();
-  std::lock_guard lock(mutex_);
-  stats_.zero_bytes += length;
+  {
+    std::lock_guard lock(mutex_);
+    stats_.zero_bytes += length;
+  }
   if (options_.backing_name.empty()) {
     return;  // unallocated clusters of a full image read as zeros
   }
   const uint64_t first = offset / cluster_size_;
   const uint64_t end = DivRoundUp(offset + length, cluster_size_);
-  for (uint64_t c = first; c < end; ++c) {
-    MarkWritten(c, kFlagZero);
+  {
+    std::lock_guard lock(mutex_);
+    for (uint64_t c = first; c < end; ++c) {
+      MarkWritten(c, kFlagZero);
+    }
   }
+  FlushEvicted();
 }
 
 void PointWriter::WriteData(uint64_t offset, std::span<const std::byte> data) {
@@ -248,6 +285,7 @@ void PointWriter::WriteRun(uint64_t first_cluster,
       MarkWritten(first_cluster + i, (host + i * cluster_size_) | kFlagCopied);
     }
   }
+  FlushEvicted();
   file_.WriteAll(data, host);
   if (data.size() % cluster_size_ != 0) {
     // Keep whole clusters in the file so that the image is not truncated.
@@ -312,6 +350,7 @@ void PointWriter::StoreCompressed(uint64_t cluster,
         ((offset + size - 1) / kSectorSize) - (offset / kSectorSize);
     MarkWritten(cluster, kFlagCompressed | (sectors << shift) | offset);
   }
+  FlushEvicted();
   file_.WriteAll(scratch.first(size), offset);
   KickWriteback();
 }
@@ -402,11 +441,14 @@ void PointWriter::Finish() {
   }
   WaitForJobs(0);
   RethrowWorkerError();
+  FlushEvicted();
+  // Every write has returned: the metadata is written with nothing else
+  // running (the lock only keeps the rules).
   std::lock_guard lock(mutex_);
   finished_ = true;
   for (const auto& [index, slot] : tables_) {
     if (slot.dirty) {
-      WriteTable(index, slot);
+      file_.WriteAll(SerializeTable(slot), l1_[index]);
     }
   }
   tables_.clear();

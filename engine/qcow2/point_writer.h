@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -51,11 +52,13 @@ struct PointWriterStats {
 // and `qemu-img check` finds no errors and no leaks.
 //
 // Thread model: WriteData and WriteZeroes may be called from several
-// threads at once for different clusters (metadata is guarded by one mutex,
-// data is written outside it); Finish is called once, after every write
-// has returned. With compression, clusters are compressed by an internal
-// pool and written as they complete. Errors are thrown as sendense::Error,
-// including errors from the pool (on the next call).
+// threads at once for different clusters (metadata is guarded by one mutex;
+// nothing is written to the file under it: data, and L2 tables evicted from
+// the cache, are written after it is released); Finish is called once,
+// after every write has returned, and writes the metadata alone. With
+// compression, clusters are compressed by an internal pool and written as they
+// complete. Errors are thrown as sendense::Error, including errors from the
+// pool (on the next call).
 class PointWriter {
  public:
   // Creates `path`, which must not exist.
@@ -90,7 +93,9 @@ class PointWriter {
   uint64_t& Entry(uint64_t cluster);
   L2Slot& Table(uint64_t l1_index);
   void EvictOne();
-  void WriteTable(uint64_t l1_index, const L2Slot& slot);
+  std::vector<std::byte> SerializeTable(const L2Slot& slot) const;
+  // Writes the tables EvictOne set aside; never under mutex_.
+  void FlushEvicted();
   void MarkWritten(uint64_t cluster, uint64_t entry);
 
   void WriteRun(uint64_t first_cluster, std::span<const std::byte> data);
@@ -109,7 +114,7 @@ class PointWriter {
   uint64_t cluster_size_;
   uint64_t l2_entries_;
   uint64_t l1_offset_;
-  bool finished_ = false;
+  std::atomic<bool> finished_{false};
   PointWriterStats stats_;
 
   std::mutex mutex_;  // guards everything below
@@ -121,6 +126,16 @@ class PointWriter {
   std::unordered_map<uint64_t, L2Slot> tables_;
   std::list<uint64_t> lru_;  // cached L1 indexes, most recent first
   size_t table_capacity_;
+  // Dirty tables evicted from the cache, waiting for FlushEvicted (and
+  // the ones it is writing): Table() takes them from here, not the file.
+  struct EvictedTable {
+    uint64_t l1_index;
+    uint64_t offset;
+    std::vector<std::byte> raw;
+  };
+  std::vector<EvictedTable> evicted_;
+  std::vector<EvictedTable> flushing_;
+  std::mutex flush_mutex_;  // one flush at a time: writes keep their order
   uint64_t compressed_cursor_ = 0;  // next free byte in a compressed cluster
   uint64_t writeback_from_ = 0;     // host bytes below were handed to the disk
   uint64_t dropped_to_ = 0;         // host bytes below were dropped from cache

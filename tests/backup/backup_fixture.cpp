@@ -54,7 +54,8 @@ std::string BackupFixture::SnapshotSource(const std::string& name) {
 
 std::string BackupFixture::BackupArgs(const NbdServer& server,
                                       const std::string& extra) {
-  return "backup --no-index --vm vm1 --disk sda=" + Quote(server.uri()) + " " + extra;
+  return "backup --no-index --vm vm1 --disk sda=" + Quote(server.uri()) + " " +
+         extra;
 }
 
 std::vector<std::string> BackupFixture::RepoFiles() {

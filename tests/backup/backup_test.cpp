@@ -101,9 +101,8 @@ TEST_F(BackupTest, SeveralDisksMakeOneBackup) {
             " 8M && qemu-io -f qcow2 -c 'write -q -P 7 0 1M' " + Quote(second));
   NbdServer a(dir_.path(), QemuNbdCommand(source_, ""));
   NbdServer b(dir_.path(), QemuNbdCommand(second, ""));
-  const auto r =
-      SendenseJson("backup --no-index --vm vm1 --json --disk sda=" + Quote(a.uri()) +
-                   " --disk sdb=" + Quote(b.uri()));
+  const auto r = SendenseJson("backup --no-index --vm vm1 --json --disk sda=" +
+                              Quote(a.uri()) + " --disk sdb=" + Quote(b.uri()));
   ASSERT_EQ(r["points"].size(), 2u);
   const std::string sdb =
       repo_ + "/" + r["points"][1]["file"].get<std::string>();

@@ -87,7 +87,10 @@ umount /
         std::string(SENDENSE_BINARY) + " -r " + Quote(e.repo) + " mount " +
             Quote(e.mnt) + " --foreground",
         e.dir / "mount.log");
-    WaitForMount(e.mnt, true);
+    if (!WaitForMount(e.mnt, true)) {
+      ADD_FAILURE() << "the tree did not mount at " << e.mnt << ": "
+                    << RunCommand("cat " + Quote(e.dir / "mount.log")).output;
+    }
   }
 
   static void TearDownTestSuite() {
