@@ -32,15 +32,6 @@ extern "C" void OnSignal(int) {
   }
 }
 
-DiskSource ParseDisk(const std::string& arg) {
-  const auto eq = arg.find('=');
-  if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size()) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "--disk '" + arg + "' is not of the form NAME=NBD_URI");
-  }
-  return {arg.substr(0, eq), arg.substr(eq + 1)};
-}
-
 // The backup's record as everywhere (BackupJson), with this run's
 // reclaimed leftovers; "backup" and "disks" repeat "name" and "points" for
 // scripts written against 0.1 (to be removed in the next release).
@@ -84,7 +75,7 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
   request.copy.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(args.timeout * 1000));
   for (const auto& d : args.disks) {
-    request.disks.push_back(ParseDisk(d));
+    request.disks.push_back(ParseDiskSource(d));
   }
   BackupProgress progress;
   g_cancel = &progress.cancel;

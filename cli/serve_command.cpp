@@ -13,6 +13,7 @@
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/jobs/job_runner.h"
+#include "engine/jobs/scheduler.h"
 #include "engine/log.h"
 #include "engine/periodic.h"
 #include "engine/time.h"
@@ -43,55 +44,6 @@ std::string ReadToken(const Repository& repo) {
   }
   return token;
 }
-
-// Starts backups of VMs whose schedule is due, checking every `period`.
-class Scheduler {
- public:
-  Scheduler(const Repository& repo, JobRunner& jobs)
-      : repo_(repo), jobs_(jobs), thread_(std::chrono::seconds(5), [this] {
-          try {
-            Tick();
-          } catch (const std::exception& e) {
-            Log(LogLevel::kError, std::string("scheduler: ") + e.what());
-          }
-        }) {}
-
- private:
-  void Tick() {
-    VmConfigs vms(repo_.CatalogPath());
-    auto catalog = repo_.OpenCatalog();
-    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    for (const auto& vm : vms.List()) {
-      if (vm.schedule.empty()) {
-        continue;
-      }
-      int64_t last = 0;
-      for (const auto& b : catalog->Backups(vm.name)) {
-        last = std::max(last, ParseIsoTime(b.started_at));
-      }
-      bool busy = false;
-      for (const auto& j : jobs_.List()) {
-        busy |=
-            j.vm == vm.name && (j.state == "queued" || j.state == "running");
-      }
-      if (!busy && ScheduleDue(vm.schedule, last, now)) {
-        BackupRequest request;
-        request.vm = vm.name;
-        request.disks = vm.disks;
-        request.bitmap = vm.bitmap;
-        jobs_.Submit(request);
-        Log(LogLevel::kInfo, "scheduler: backup of VM " + vm.name + " (" +
-                                 vm.schedule + ") started");
-      }
-    }
-  }
-
-  const Repository& repo_;
-  JobRunner& jobs_;
-  PeriodicThread thread_;  // last: ticks use the rest
-};
 
 void Run(const GlobalOptions& global, const ServeArgs& args) {
   Repository repo(RequireRepo(global));

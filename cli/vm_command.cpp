@@ -20,12 +20,7 @@ struct VmArgs {
 std::vector<DiskSource> ParseDisks(const std::vector<std::string>& args) {
   std::vector<DiskSource> disks;
   for (const auto& d : args) {
-    const auto eq = d.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == d.size()) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "--disk '" + d + "' is not of the form NAME=NBD_URI");
-    }
-    disks.push_back({d.substr(0, eq), d.substr(eq + 1)});
+    disks.push_back(ParseDiskSource(d));
   }
   return disks;
 }

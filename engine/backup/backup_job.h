@@ -8,14 +8,10 @@
 #include <vector>
 
 #include "engine/backup/disk_copier.h"
+#include "engine/backup/disk_source.h"
 #include "engine/repo/repository.h"
 
 namespace sendense {
-
-struct DiskSource {
-  std::string name;  // e.g. "sda"
-  std::string uri;   // any libnbd URI
-};
 
 struct BackupRequest {
   std::string vm;

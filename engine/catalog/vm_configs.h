@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/backup/backup_job.h"
+#include "engine/backup/disk_source.h"
 #include "engine/catalog/sqlite.h"
 
 namespace sendense {
