@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "engine/browse/namespace.h"
-#include "fs/read_pool.h"
+#include "engine/worker_pool.h"
 
 namespace sendense::fs {
 
@@ -45,7 +45,7 @@ struct FsContext {
   explicit FsContext(browse::Namespace& n) : ns(n) {}
   browse::Namespace& ns;
   OpenFiles open_files;
-  std::unique_ptr<ReadPool> reads;  // created once the process is final
+  std::unique_ptr<WorkerPool> reads;  // created once the process is final
 };
 
 }  // namespace sendense::fs

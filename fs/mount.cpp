@@ -226,7 +226,8 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
   if (!options.foreground) {
     LogToSyslog();  // stderr is /dev/null from here on
   }
-  ctx.reads = std::make_unique<ReadPool>(options.read_threads, "sendense-read");
+  ctx.reads =
+      std::make_unique<WorkerPool>(options.read_threads, "sendense-read");
   // Queued reads are answered while the session still exists, on every
   // path out: this goes before `guard`, the namespace and its pools last.
   struct DrainReads {

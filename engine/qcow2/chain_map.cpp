@@ -11,34 +11,14 @@ ChainMap::ChainMap(const std::vector<std::unique_ptr<Image>>& layers,
   for (const auto& layer : layers_) {
     granule_bits_ = std::min(granule_bits_, layer->header().cluster_bits);
   }
-  capacity_ =
-      std::max<size_t>(2, cache_bytes / (kSpanGranules * sizeof(Entry)));
+  cache_.set_capacity(
+      std::max<size_t>(2, cache_bytes / (kSpanGranules * sizeof(Entry))));
 }
 
 std::shared_ptr<const ChainMap::Span> ChainMap::SpanAt(
     uint64_t span_index) const {
-  {
-    std::lock_guard lock(mutex_);
-    auto it = cache_.find(span_index);
-    if (it != cache_.end()) {
-      lru_.splice(lru_.begin(), lru_, it->second);
-      return it->second->second;
-    }
-  }
-  // Built outside the lock: reads of other spans go on meanwhile.
-  auto span = Build(span_index);
-  std::lock_guard lock(mutex_);
-  auto it = cache_.find(span_index);
-  if (it != cache_.end()) {
-    return it->second->second;
-  }
-  lru_.emplace_front(span_index, span);
-  cache_[span_index] = lru_.begin();
-  if (lru_.size() > capacity_) {
-    cache_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
-  return span;
+  // Built outside the cache's lock: reads of other spans go on meanwhile.
+  return cache_.GetOrLoad(span_index, [&] { return Build(span_index); });
 }
 
 std::shared_ptr<const ChainMap::Span> ChainMap::Build(

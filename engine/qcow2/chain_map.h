@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/lru_cache.h"
 #include "engine/qcow2/image.h"
 
 namespace sendense::qcow2 {
@@ -49,10 +50,7 @@ class ChainMap {
 
   const std::vector<std::unique_ptr<Image>>& layers_;
   uint32_t granule_bits_ = 0;
-  size_t capacity_ = 0;  // in spans
-  mutable std::mutex mutex_;
-  mutable std::list<std::pair<uint64_t, std::shared_ptr<const Span>>> lru_;
-  mutable std::unordered_map<uint64_t, decltype(lru_)::iterator> cache_;
+  mutable LruCache<uint64_t, Span> cache_;  // spans by index
 };
 
 }  // namespace sendense::qcow2

@@ -21,7 +21,7 @@ Image::Image(const std::string& real_path, size_t l2_cache_bytes)
   file_size_ = file_.Size();
   header_ = ReadHeader(file_, file_size_, path_);
   const uint64_t cs = header_.cluster_size();
-  cache_capacity_ = std::max<size_t>(1, l2_cache_bytes / cs);
+  cache_.set_capacity(std::max<size_t>(1, l2_cache_bytes / cs));
 
   std::vector<std::byte> raw(uint64_t{header_.l1_size} * 8);
   file_.ReadExact(raw, header_.l1_table_offset);
@@ -71,28 +71,7 @@ std::shared_ptr<const Image::L2Table> Image::ReadL2(uint64_t l2_offset) const {
 }
 
 std::shared_ptr<const Image::L2Table> Image::LoadL2(uint64_t l1_index) const {
-  {
-    std::lock_guard lock(cache_mutex_);
-    auto it = cache_.find(l1_index);
-    if (it != cache_.end()) {
-      lru_.splice(lru_.begin(), lru_, it->second);
-      return it->second->second;
-    }
-  }
-  // Read outside the lock so that a slow read does not stall cache hits.
-  auto table = ReadL2(l1_[l1_index]);
-  std::lock_guard lock(cache_mutex_);
-  auto it = cache_.find(l1_index);
-  if (it != cache_.end()) {
-    return it->second->second;
-  }
-  lru_.emplace_front(l1_index, table);
-  cache_[l1_index] = lru_.begin();
-  if (lru_.size() > cache_capacity_) {
-    cache_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
-  return table;
+  return cache_.GetOrLoad(l1_index, [&] { return ReadL2(l1_[l1_index]); });
 }
 
 ClusterMapping Image::Decode(uint64_t e) const {

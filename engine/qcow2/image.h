@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/io/file.h"
+#include "engine/lru_cache.h"
 #include "engine/qcow2/header.h"
 
 namespace sendense::qcow2 {
@@ -64,11 +65,7 @@ class Image {
   Header header_;
   std::vector<uint64_t> l1_;  // host offsets of L2 tables, 0 if none
 
-  // L2 cache: most recently used at the front.
-  mutable std::mutex cache_mutex_;
-  size_t cache_capacity_;  // in tables
-  mutable std::list<std::pair<uint64_t, std::shared_ptr<const L2Table>>> lru_;
-  mutable std::unordered_map<uint64_t, decltype(lru_)::iterator> cache_;
+  mutable LruCache<uint64_t, L2Table> cache_;  // L2 tables by L1 index
 };
 
 }  // namespace sendense::qcow2

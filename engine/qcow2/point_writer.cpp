@@ -70,10 +70,9 @@ PointWriter::PointWriter(const std::string& path,
                    1, DivRoundUp(l1_size * 8, cluster_size_))) *
                cluster_size_;
   if (options_.compress) {
-    const unsigned n = std::max(1u, options_.compress_threads);
-    for (unsigned i = 0; i < n; ++i) {
-      workers_.emplace_back([this] { CompressWorker(); });
-    }
+    compress_threads_ = std::max(1u, options_.compress_threads);
+    compressors_ =
+        std::make_unique<WorkerPool>(compress_threads_, "sendense-zstd");
   }
 }
 
@@ -81,12 +80,8 @@ PointWriter::~PointWriter() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    jobs_.clear();
   }
-  jobs_changed_.notify_all();
-  for (auto& t : workers_) {
-    t.join();
-  }
+  compressors_.reset();  // queued compressions return at once
 }
 
 void PointWriter::CheckRange(uint64_t offset, uint64_t length) const {
@@ -235,17 +230,17 @@ void PointWriter::WriteData(uint64_t offset, std::span<const std::byte> data) {
       continue;
     }
     if (options_.compress) {
-      WaitForJobs(workers_.size() * 4);
+      WaitForJobs(compress_threads_ * 4);
       Job job{first + pos / cluster_size_, {}};
       job.data.assign(data.begin() + pos, data.begin() + pos + n);
       job.data.resize(cluster_size_);  // a short last cluster is zero-padded
       {
         std::lock_guard lock(mutex_);
-        jobs_.push_back(std::move(job));
         ++jobs_in_flight_;
         stats_.data_bytes += n;
       }
-      jobs_changed_.notify_one();
+      compressors_->Submit(
+          [this, job = std::move(job)]() mutable { Compress(std::move(job)); });
       pos += n;
       continue;
     }
@@ -355,17 +350,15 @@ void PointWriter::StoreCompressed(uint64_t cluster,
   KickWriteback();
 }
 
-void PointWriter::CompressWorker() {
-  std::vector<std::byte> scratch(cluster_size_);
-  std::unique_lock lock(mutex_);
-  while (true) {
-    jobs_changed_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-    if (jobs_.empty()) {
-      return;
-    }
-    Job job = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
+void PointWriter::Compress(Job job) {
+  thread_local std::vector<std::byte> scratch;
+  bool skip;
+  {
+    std::lock_guard lock(mutex_);
+    skip = stopping_ || worker_error_;
+  }
+  if (!skip) {
+    scratch.resize(cluster_size_);
     try {
       StoreCompressed(job.cluster, job.data, scratch);
     } catch (...) {
@@ -374,10 +367,10 @@ void PointWriter::CompressWorker() {
         worker_error_ = std::current_exception();
       }
     }
-    lock.lock();
-    --jobs_in_flight_;
-    jobs_changed_.notify_all();
   }
+  std::lock_guard lock(mutex_);
+  --jobs_in_flight_;
+  jobs_changed_.notify_all();
 }
 
 void PointWriter::WaitForJobs(size_t max_pending) {

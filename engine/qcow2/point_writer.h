@@ -3,17 +3,16 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <list>
 #include <mutex>
 #include <span>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/io/file.h"
+#include "engine/worker_pool.h"
 
 namespace sendense::qcow2 {
 
@@ -103,7 +102,7 @@ class PointWriter {
   void StoreCompressed(uint64_t cluster,
                        std::span<const std::byte> data,
                        std::span<std::byte> scratch);
-  void CompressWorker();
+  void Compress(Job job);
   void WaitForJobs(size_t max_pending);
   void RethrowWorkerError();
   void WriteRefcounts(uint64_t& table_offset, uint32_t& table_clusters);
@@ -142,11 +141,12 @@ class PointWriter {
 
   // Compression pool.
   std::condition_variable jobs_changed_;
-  std::deque<Job> jobs_;
   size_t jobs_in_flight_ = 0;
-  bool stopping_ = false;
+  bool stopping_ = false;  // queued compressions are dropped
   std::exception_ptr worker_error_;
-  std::vector<std::thread> workers_;
+  size_t compress_threads_ = 0;
+  // Last: destroyed (joined) first, while what its tasks use is alive.
+  std::unique_ptr<WorkerPool> compressors_;
 };
 
 }  // namespace sendense::qcow2

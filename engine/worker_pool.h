@@ -8,17 +8,18 @@
 #include <thread>
 #include <vector>
 
-namespace sendense::fs {
+namespace sendense {
 
 // A fixed set of named worker threads that run submitted tasks in order of
-// arrival. The FUSE loop hands slow requests (disk reads) to it and goes
-// on; workers reply to the kernel themselves.
-class ReadPool {
+// arrival: the FUSE loop hands slow reads to one (workers reply to the
+// kernel themselves), the QCOW2 writer its compression. Tasks must not
+// throw.
+class WorkerPool {
  public:
-  ReadPool(size_t threads, const std::string& name);
-  ~ReadPool();  // runs what is queued, then joins
-  ReadPool(const ReadPool&) = delete;
-  ReadPool& operator=(const ReadPool&) = delete;
+  WorkerPool(size_t threads, const std::string& name);
+  ~WorkerPool();  // runs what is queued, then joins
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
 
   void Submit(std::function<void()> task);
 
@@ -30,4 +31,4 @@ class ReadPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace sendense::fs
+}  // namespace sendense

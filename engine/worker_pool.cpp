@@ -1,10 +1,10 @@
-#include "fs/read_pool.h"
+#include "engine/worker_pool.h"
 
 #include <pthread.h>
 
-namespace sendense::fs {
+namespace sendense {
 
-ReadPool::ReadPool(size_t threads, const std::string& name) {
+WorkerPool::WorkerPool(size_t threads, const std::string& name) {
   for (size_t i = 0; i < threads; ++i) {
     threads_.emplace_back([this] {
       std::unique_lock lock(mutex_);
@@ -25,7 +25,7 @@ ReadPool::ReadPool(size_t threads, const std::string& name) {
   }
 }
 
-ReadPool::~ReadPool() {
+WorkerPool::~WorkerPool() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -36,7 +36,7 @@ ReadPool::~ReadPool() {
   }
 }
 
-void ReadPool::Submit(std::function<void()> task) {
+void WorkerPool::Submit(std::function<void()> task) {
   {
     std::lock_guard lock(mutex_);
     tasks_.push_back(std::move(task));
@@ -44,4 +44,4 @@ void ReadPool::Submit(std::function<void()> task) {
   ready_.notify_one();
 }
 
-}  // namespace sendense::fs
+}  // namespace sendense
