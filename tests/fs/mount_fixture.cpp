@@ -25,15 +25,7 @@ bool IsSendenseMount(const std::string& path) {
 }
 
 bool WaitForMount(const std::string& path, bool mounted, double seconds) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (IsSendenseMount(path) != mounted) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
+  return Eventually([&] { return IsSendenseMount(path) == mounted; }, seconds);
 }
 
 void MountFixture::SetUp() {
@@ -68,15 +60,11 @@ void MountFixture::Mount() {
       daemon_log_);
   // Answering, then listed in mountinfo (a dead mount is listed too, but
   // its statfs fails; a stat could come from the kernel's cache).
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(10);
   struct statvfs st {};
-  while (::statvfs(mnt_.c_str(), &st) != 0 || !IsSendenseMount(mnt_)) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-        << "the tree did not come up: "
-        << RunCommand("cat " + daemon_log_).output;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ASSERT_TRUE(Eventually([&] {
+    return ::statvfs(mnt_.c_str(), &st) == 0 && IsSendenseMount(mnt_);
+  })) << "the tree did not come up: "
+      << RunCommand("cat " + daemon_log_).output;
 }
 
 void MountFixture::Unmount() {

@@ -153,16 +153,9 @@ TEST_F(MountFixture,
 
   ChangeSource("-c 'write -q -P 0x66 4M 64k'");
   const std::string second = TakeBackup("--bitmap b0");
-  const auto start = std::chrono::steady_clock::now();
-  bool seen = false;
-  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(3)) {
-    if (ReadLinkOf(mnt_ + "/vm1/latest") == second) {
-      seen = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(seen) << "latest never moved to " << second;
+  ASSERT_TRUE(
+      Eventually([&] { return ReadLinkOf(mnt_ + "/vm1/latest") == second; }, 3))
+      << "latest never moved to " << second;
   EXPECT_TRUE(List(mnt_ + "/vm1").count(second));
   RunOrFail("cmp " + Quote(mnt_ + "/vm1/latest/disks/sda.raw") + " " +
             Quote(ConvertPoint(PointFiles(second)[0])));

@@ -113,14 +113,13 @@ class ApiTest : public BackupFixture {
   }
   json WaitForJob(int64_t id) {
     json job;
-    for (int i = 0; i < 600; ++i) {
-      job = CallJson("GET", "/api/v1/jobs/" + std::to_string(id));
-      const std::string state = job.value("state", "");
-      if (state != "queued" && state != "running") {
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    Eventually(
+        [&] {
+          job = CallJson("GET", "/api/v1/jobs/" + std::to_string(id));
+          const std::string state = job.value("state", "");
+          return state != "queued" && state != "running";
+        },
+        60);
     return job;
   }
   std::string AddVm(const std::string& name, const NbdServer& server) {
@@ -227,13 +226,12 @@ TEST_F(ApiTest, ScheduledVmIsBackedUpByItself) {
            201);
   // Never backed up, so due now: the scheduler (5 s period) starts it.
   json jobs;
-  for (int i = 0; i < 150; ++i) {
-    jobs = CallJson("GET", "/api/v1/jobs");
-    if (!jobs["jobs"].empty()) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  Eventually(
+      [&] {
+        jobs = CallJson("GET", "/api/v1/jobs");
+        return !jobs["jobs"].empty();
+      },
+      15);
   ASSERT_EQ(jobs["jobs"].size(), 1u) << "no scheduled backup within 15 s";
   const json done = WaitForJob(jobs["jobs"][0]["id"]);
   EXPECT_EQ(done["state"], "complete") << done.dump();

@@ -1,0 +1,110 @@
+// The catalog on its own: backups through their states, unique names,
+// points and chains, owners probed, migrations.
+
+#include "engine/catalog/catalog.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/error.h"
+#include "tests/support/test_env.h"
+
+namespace sendense {
+namespace {
+
+class CatalogTest : public ::testing::Test {
+ protected:
+  test::TempDir dir_;
+  Catalog catalog_{dir_ / "catalog.db", true};
+};
+
+PointRecord Point(const std::string& disk,
+                  const std::string& kind,
+                  const std::string& file) {
+  PointRecord p;
+  p.disk = disk;
+  p.kind = kind;
+  p.reason = "test";
+  p.file = file;
+  p.virtual_size = 1 << 20;
+  return p;
+}
+
+TEST_F(CatalogTest, BackupsGoFromRunningToCompleteOrFailed) {
+  const int64_t vm = catalog_.EnsureVm("web1");
+  EXPECT_EQ(catalog_.EnsureVm("web1"), vm) << "one id per name";
+  std::string name;
+  const int64_t first =
+      catalog_.BeginBackup(vm, "2026-12-02T10.00.00Z", "t0", name);
+  EXPECT_EQ(name, "2026-12-02T10.00.00Z");
+  EXPECT_EQ(catalog_.FindBackup("web1", name)->state, "running");
+  std::vector<PointRecord> points = {
+      Point("sda", "full", "vms/web1/sda/a.qcow2")};
+  catalog_.CompleteBackup(first, points, "t1");
+  const auto done = catalog_.FindBackup("web1", name);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->state, "complete");
+  EXPECT_EQ(done->kind(), "full");
+  ASSERT_EQ(done->points.size(), 1u);
+  EXPECT_EQ(done->points[0].file, "vms/web1/sda/a.qcow2");
+
+  // The same second again gets "-2"; an incremental names its parent.
+  std::string second_name;
+  const int64_t second =
+      catalog_.BeginBackup(vm, "2026-12-02T10.00.00Z", "t2", second_name);
+  EXPECT_EQ(second_name, "2026-12-02T10.00.00Z-2");
+  auto inc = Point("sda", "incremental", "vms/web1/sda/b.qcow2");
+  inc.parent_id = catalog_.LatestPoint(vm, "sda")->id;
+  std::vector<PointRecord> inc_points = {inc};
+  catalog_.CompleteBackup(second, inc_points, "t3");
+  EXPECT_EQ(catalog_.LatestPoint(vm, "sda")->file, "vms/web1/sda/b.qcow2");
+  EXPECT_EQ(catalog_.FindBackup("web1", second_name)->kind(), "incremental");
+
+  std::string third_name;
+  const int64_t third =
+      catalog_.BeginBackup(vm, "2026-12-02T11.00.00Z", "t4", third_name);
+  catalog_.FailBackup(third, "the source went away", "t5");
+  const auto failed = catalog_.FindBackup("web1", third_name);
+  EXPECT_EQ(failed->state, "failed");
+  EXPECT_EQ(failed->error, "the source went away");
+  EXPECT_EQ(catalog_.LatestPoint(vm, "sda")->file, "vms/web1/sda/b.qcow2")
+      << "a failed backup is never a parent";
+
+  const auto all = catalog_.Backups("web1");
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].name, name) << "oldest first";
+  EXPECT_EQ(catalog_.Backups("nope").size(), 0u);
+  EXPECT_EQ(catalog_.PointFiles(vm).size(), 2u);
+}
+
+TEST_F(CatalogTest, ARunningBackupWithoutItsOwnerReadsAsInterrupted) {
+  const int64_t vm = catalog_.EnsureVm("db1");
+  std::string name;
+  catalog_.BeginBackup(vm, "2026-12-02T10.00.00Z", "t0", name);
+  bool owner_alive = true;
+  catalog_.SetOwnerProbe([&](const std::string& v) {
+    EXPECT_EQ(v, "db1");
+    return owner_alive;
+  });
+  EXPECT_EQ(catalog_.FindBackup("db1", name)->state, "running");
+  owner_alive = false;
+  const auto dead = catalog_.FindBackup("db1", name);
+  EXPECT_EQ(dead->state, "interrupted");
+  EXPECT_EQ(dead->error, kInterruptedError);
+  EXPECT_EQ(catalog_.MarkInterrupted(vm, "t1"), std::vector<std::string>{name});
+  EXPECT_TRUE(catalog_.MarkInterrupted(vm, "t2").empty()) << "only once";
+  owner_alive = true;  // recorded now: the probe no longer matters
+  EXPECT_EQ(catalog_.FindBackup("db1", name)->state, "interrupted");
+}
+
+TEST_F(CatalogTest, ReopeningKeepsTheSchemaAndTheData) {
+  const int64_t vm = catalog_.EnsureVm("web1");
+  std::string name;
+  catalog_.BeginBackup(vm, "2026-12-02T10.00.00Z", "t0", name);
+  Catalog again(dir_ / "catalog.db", false);
+  EXPECT_EQ(again.VmNames(), std::vector<std::string>{"web1"});
+  EXPECT_TRUE(again.FindBackup("web1", name).has_value());
+  EXPECT_THROW(Catalog(dir_ / "missing.db", false), Error);
+}
+
+}  // namespace
+}  // namespace sendense
