@@ -145,7 +145,7 @@ void RunHistory(const GlobalOptions& global, const HistoryArgs& args) {
   std::map<std::string, const GuestEntry*> previous;
   nlohmann::json out = nlohmann::json::array();
   for (const auto& b : catalog->Backups(args.vm)) {
-    if (b.state != "complete") {
+    if (b.state != BackupState::kComplete) {
       continue;
     }
     std::set<std::string> indexed;

@@ -31,7 +31,7 @@ void Run(const GlobalOptions& global, const IndexArgs& args) {
   std::vector<BackupRecord> todo;
   size_t skipped = 0;
   for (const auto& b : catalog->Backups(args.vm)) {
-    if (b.state != "complete") {
+    if (b.state != BackupState::kComplete) {
       continue;
     }
     if (!args.backup.empty()) {

@@ -44,7 +44,7 @@ void PrintText(const std::vector<std::string>& vms,
       }
       std::cout << "  " << std::left << std::setw(24) << b.name << std::setw(13)
                 << (b.kind().empty() ? "-" : b.kind()) << std::setw(10)
-                << b.state;
+                << StateName(b.state);
       if (!b.error.empty()) {
         std::cout << b.error;
       }

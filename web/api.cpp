@@ -80,7 +80,7 @@ std::string QueryParam(const std::string& query, const std::string& key) {
 json JobJson(const JobStatus& j) {
   return {{"id", j.id},
           {"vm", j.vm},
-          {"state", j.state},
+          {"state", StateName(j.state)},
           {"phase", j.phase},
           {"backup", j.backup},
           {"error", j.error},
@@ -376,11 +376,12 @@ Response Metrics(ApiContext& ctx) {
   std::ostringstream m;
   m << "# HELP sendense_jobs Jobs by state since the daemon started.\n"
     << "# TYPE sendense_jobs gauge\n";
-  for (const char* state :
-       {"queued", "running", "complete", "failed", "cancelled"}) {
-    const auto counts = ctx.jobs.Counts();
+  const auto counts = ctx.jobs.Counts();
+  for (JobState state :
+       {JobState::kQueued, JobState::kRunning, JobState::kComplete,
+        JobState::kFailed, JobState::kCancelled}) {
     const auto it = counts.find(state);
-    m << "sendense_jobs{state=\"" << state << "\"} "
+    m << "sendense_jobs{state=\"" << StateName(state) << "\"} "
       << (it == counts.end() ? 0 : it->second) << "\n";
   }
   m << "# HELP sendense_backup_bytes_total Bytes copied by backup jobs.\n"
@@ -390,7 +391,7 @@ Response Metrics(ApiContext& ctx) {
   double seconds = 0;
   uint64_t complete = 0;
   for (const auto& b : db->catalog->Backups("")) {
-    if (b.state == "complete") {
+    if (b.state == BackupState::kComplete) {
       ++complete;
       for (const auto& p : b.points) {
         seconds += p.seconds;

@@ -86,7 +86,7 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
   std::lock_guard lock(mutex_);
   std::string fingerprint;
   for (const auto& b : backups) {
-    if (b.state == "complete") {
+    if (b.state == BackupState::kComplete) {
       fingerprint += std::to_string(b.id) + ",";
     }
   }
@@ -119,7 +119,7 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
   };
 
   for (const auto& b : backups) {
-    if (b.state != "complete") {
+    if (b.state != BackupState::kComplete) {
       continue;
     }
     const int64_t mtime = ParseIsoTime(b.finished_at);

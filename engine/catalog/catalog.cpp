@@ -378,10 +378,11 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
     b.name = s.Text(2);
     b.started_at = s.Text(3);
     b.finished_at = s.Text(4);
-    b.state = s.Text(5);
+    b.state = ParseBackupState(s.Text(5));
     b.error = s.Text(6);
-    if (b.state == "running" && owner_alive_ && !owner_alive_(b.vm)) {
-      b.state = "interrupted";
+    if (b.state == BackupState::kRunning && owner_alive_ &&
+        !owner_alive_(b.vm)) {
+      b.state = BackupState::kInterrupted;
       b.error = kInterruptedError;
     }
     index[b.id] = backups.size();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/catalog/sqlite.h"
+#include "engine/states.h"
 
 namespace sendense {
 
@@ -31,8 +32,7 @@ struct BackupRecord {
   std::string name;  // the time, e.g. 2026-11-24T09.00.00Z, unique per VM
   std::string started_at;
   std::string finished_at;
-  // "running", "complete", "failed" or "interrupted" (its process died)
-  std::string state;
+  BackupState state = BackupState::kRunning;
   std::string error;
   std::vector<PointRecord> points;
 

@@ -22,7 +22,7 @@ nlohmann::json BackupJson(const BackupRecord& b) {
           {"name", b.name},
           {"id", b.id},
           {"kind", b.kind()},
-          {"state", b.state},
+          {"state", StateName(b.state)},
           {"started_at", b.started_at},
           {"finished_at", b.finished_at},
           {"error", b.error},

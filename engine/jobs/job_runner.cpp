@@ -33,14 +33,13 @@ JobRunner::Submitted JobRunner::Submit(const BackupRequest& request) {
   job->request = request;
   std::lock_guard lock(mutex_);
   for (const auto& [id, other] : jobs_) {
-    if (other->status.vm == request.vm &&
-        (other->status.state == "queued" || other->status.state == "running")) {
+    if (other->status.vm == request.vm && Active(other->status.state)) {
       return {id, false};
     }
   }
   job->status.id = next_id_++;
   job->status.vm = request.vm;
-  job->status.state = "queued";
+  job->status.state = JobState::kQueued;
   job->status.created_at = NowIso();
   jobs_[job->status.id] = job;
   queue_.push_back(job);
@@ -58,12 +57,10 @@ JobStatus JobRunner::Snapshot(const Job& job) const {
   if (s.backup.empty()) {
     s.backup = job.progress.backup_name();
   }
-  s.phase = s.state == "queued" || s.state == "running"
-                ? PhaseName(job.progress.phase)
-                : "done";
+  s.phase = Active(s.state) ? PhaseName(job.progress.phase) : "done";
   // Running: the rate so far; copied: the average over the copy (guest
   // file indexing after it not counted).
-  const bool running = s.state == "running" && !job.copied;
+  const bool running = s.state == JobState::kRunning && !job.copied;
   if (running || job.copied) {
     const auto end = running ? std::chrono::steady_clock::now() : *job.copied;
     const double secs =
@@ -98,13 +95,13 @@ bool JobRunner::Cancel(int64_t id) {
     return false;
   }
   Job& job = *it->second;
-  if (job.status.state == "queued") {
-    job.status.state = "cancelled";
+  if (job.status.state == JobState::kQueued) {
+    job.status.state = JobState::kCancelled;
     job.status.finished_at = NowIso();
     std::erase(queue_, it->second);
     return true;
   }
-  if (job.status.state == "running") {
+  if (job.status.state == JobState::kRunning) {
     job.progress.cancel = true;
     return true;
   }
@@ -124,9 +121,9 @@ void JobRunner::CancelAll() {
   }
 }
 
-std::map<std::string, uint64_t> JobRunner::Counts() const {
+std::map<JobState, uint64_t> JobRunner::Counts() const {
   std::lock_guard lock(mutex_);
-  std::map<std::string, uint64_t> counts;
+  std::map<JobState, uint64_t> counts;
   for (const auto& [id, job] : jobs_) {
     ++counts[job->status.state];
   }
@@ -144,13 +141,14 @@ void JobRunner::Work() {
       }
       job = queue_.front();
       queue_.pop_front();
-      job->status.state = "running";
+      job->status.state = JobState::kRunning;
       job->status.started_at = NowIso();
       job->started = std::chrono::steady_clock::now();
     }
     const std::string name = "job " + std::to_string(job->status.id);
     Log(LogLevel::kInfo, name + " running: backup of VM " + job->status.vm);
-    std::string state = "complete", error, backup;
+    JobState state = JobState::kComplete;
+    std::string error, backup;
     try {
       const BackupResult result = RunBackup(repo_, job->request, job->progress);
       {
@@ -172,14 +170,16 @@ void JobRunner::Work() {
         }
       }
     } catch (const Error& e) {
-      state = e.kind() == ErrorKind::kCancelled ? "cancelled" : "failed";
+      state = e.kind() == ErrorKind::kCancelled ? JobState::kCancelled
+                                                : JobState::kFailed;
       error = e.what();
     } catch (const std::exception& e) {
-      state = "failed";
+      state = JobState::kFailed;
       error = e.what();
     }
-    Log(state == "complete" ? LogLevel::kInfo : LogLevel::kError,
-        name + " " + state + (backup.empty() ? "" : ": backup " + backup) +
+    Log(state == JobState::kComplete ? LogLevel::kInfo : LogLevel::kError,
+        name + " " + StateName(state) +
+            (backup.empty() ? "" : ": backup " + backup) +
             (error.empty() ? "" : ": " + error));
     job->progress.phase = BackupPhase::kDone;
     std::lock_guard lock(mutex_);

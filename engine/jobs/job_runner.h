@@ -15,6 +15,7 @@
 
 #include "engine/backup/backup_job.h"
 #include "engine/repo/repository.h"
+#include "engine/states.h"
 
 namespace sendense {
 
@@ -22,7 +23,7 @@ namespace sendense {
 struct JobStatus {
   int64_t id = 0;
   std::string vm;
-  std::string state;   // queued, running, complete, failed, cancelled
+  JobState state = JobState::kQueued;
   std::string phase;   // queued, copying, indexing, done
   std::string backup;  // the backup's name, as soon as it has one
   std::string error;
@@ -55,7 +56,7 @@ class JobRunner {
   bool Cancel(int64_t id);
   void CancelAll();
   // Jobs ended so far by state, and bytes copied, for /metrics.
-  std::map<std::string, uint64_t> Counts() const;
+  std::map<JobState, uint64_t> Counts() const;
   uint64_t BytesCopied() const { return bytes_copied_; }
 
  private:

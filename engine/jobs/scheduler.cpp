@@ -33,7 +33,7 @@ void Scheduler::Tick() {
     }
     bool busy = false;
     for (const auto& j : jobs_.List()) {
-      busy |= j.vm == vm.name && (j.state == "queued" || j.state == "running");
+      busy |= j.vm == vm.name && Active(j.state);
     }
     if (!busy && ScheduleDue(vm.schedule, last, now)) {
       BackupRequest request;

@@ -127,7 +127,7 @@ std::unique_ptr<Catalog> Repository::OpenCatalogForWriting(
   }
   std::set<std::string> vms;
   for (const auto& b : catalog->Backups("")) {
-    if (b.state == "interrupted") {
+    if (b.state == BackupState::kInterrupted) {
       vms.insert(b.vm);
     }
   }

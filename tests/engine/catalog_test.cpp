@@ -36,13 +36,13 @@ TEST_F(CatalogTest, BackupsGoFromRunningToCompleteOrFailed) {
   const int64_t first =
       catalog_.BeginBackup(vm, "2026-12-02T10.00.00Z", "t0", name);
   EXPECT_EQ(name, "2026-12-02T10.00.00Z");
-  EXPECT_EQ(catalog_.FindBackup("web1", name)->state, "running");
+  EXPECT_EQ(catalog_.FindBackup("web1", name)->state, BackupState::kRunning);
   std::vector<PointRecord> points = {
       Point("sda", "full", "vms/web1/sda/a.qcow2")};
   catalog_.CompleteBackup(first, points, "t1");
   const auto done = catalog_.FindBackup("web1", name);
   ASSERT_TRUE(done.has_value());
-  EXPECT_EQ(done->state, "complete");
+  EXPECT_EQ(done->state, BackupState::kComplete);
   EXPECT_EQ(done->kind(), "full");
   ASSERT_EQ(done->points.size(), 1u);
   EXPECT_EQ(done->points[0].file, "vms/web1/sda/a.qcow2");
@@ -64,7 +64,7 @@ TEST_F(CatalogTest, BackupsGoFromRunningToCompleteOrFailed) {
       catalog_.BeginBackup(vm, "2026-12-02T11.00.00Z", "t4", third_name);
   catalog_.FailBackup(third, "the source went away", "t5");
   const auto failed = catalog_.FindBackup("web1", third_name);
-  EXPECT_EQ(failed->state, "failed");
+  EXPECT_EQ(failed->state, BackupState::kFailed);
   EXPECT_EQ(failed->error, "the source went away");
   EXPECT_EQ(catalog_.LatestPoint(vm, "sda")->file, "vms/web1/sda/b.qcow2")
       << "a failed backup is never a parent";
@@ -85,15 +85,15 @@ TEST_F(CatalogTest, ARunningBackupWithoutItsOwnerReadsAsInterrupted) {
     EXPECT_EQ(v, "db1");
     return owner_alive;
   });
-  EXPECT_EQ(catalog_.FindBackup("db1", name)->state, "running");
+  EXPECT_EQ(catalog_.FindBackup("db1", name)->state, BackupState::kRunning);
   owner_alive = false;
   const auto dead = catalog_.FindBackup("db1", name);
-  EXPECT_EQ(dead->state, "interrupted");
+  EXPECT_EQ(dead->state, BackupState::kInterrupted);
   EXPECT_EQ(dead->error, kInterruptedError);
   EXPECT_EQ(catalog_.MarkInterrupted(vm, "t1"), std::vector<std::string>{name});
   EXPECT_TRUE(catalog_.MarkInterrupted(vm, "t2").empty()) << "only once";
   owner_alive = true;  // recorded now: the probe no longer matters
-  EXPECT_EQ(catalog_.FindBackup("db1", name)->state, "interrupted");
+  EXPECT_EQ(catalog_.FindBackup("db1", name)->state, BackupState::kInterrupted);
 }
 
 TEST_F(CatalogTest, ReopeningKeepsTheSchemaAndTheData) {

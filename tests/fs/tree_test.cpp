@@ -14,7 +14,7 @@ namespace {
 BackupRecord Backup(int64_t id,
                     const std::string& vm,
                     const std::string& name,
-                    const std::string& state = "complete") {
+                    BackupState state = BackupState::kComplete) {
   BackupRecord b;
   b.id = id;
   b.vm = vm;
@@ -32,10 +32,11 @@ BackupRecord Backup(int64_t id,
 
 TEST(TreeTest, ShapeOfPointsAndLatest) {
   Tree tree;
-  ASSERT_TRUE(tree.Update({Backup(1, "web", "2026-11-24T09.00.00Z"),
-                           Backup(2, "web", "2026-11-24T09.00.00Z-2"),
-                           Backup(3, "web", "2026-11-24T10.00.00Z", "failed"),
-                           Backup(4, "db", "2026-11-24T09.30.00Z")}));
+  ASSERT_TRUE(tree.Update(
+      {Backup(1, "web", "2026-11-24T09.00.00Z"),
+       Backup(2, "web", "2026-11-24T09.00.00Z-2"),
+       Backup(3, "web", "2026-11-24T10.00.00Z", BackupState::kFailed),
+       Backup(4, "db", "2026-11-24T09.30.00Z")}));
   const auto snap = tree.Current();
   const Node* web = snap->Child(Tree::kRootIno, "web");
   ASSERT_NE(web, nullptr);

@@ -1,0 +1,48 @@
+#include "engine/states.h"
+
+#include "engine/error.h"
+
+namespace sendense {
+
+const char* StateName(BackupState state) {
+  switch (state) {
+    case BackupState::kRunning:
+      return "running";
+    case BackupState::kComplete:
+      return "complete";
+    case BackupState::kFailed:
+      return "failed";
+    case BackupState::kInterrupted:
+      return "interrupted";
+  }
+  return "?";
+}
+
+const char* StateName(JobState state) {
+  switch (state) {
+    case JobState::kQueued:
+      return "queued";
+    case JobState::kRunning:
+      return "running";
+    case JobState::kComplete:
+      return "complete";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kCancelled:
+      return "cancelled";
+  }
+  return "?";
+}
+
+BackupState ParseBackupState(const std::string& name) {
+  for (BackupState s : {BackupState::kRunning, BackupState::kComplete,
+                        BackupState::kFailed, BackupState::kInterrupted}) {
+    if (name == StateName(s)) {
+      return s;
+    }
+  }
+  throw Error(ErrorKind::kCorrupt,
+              "catalog: unknown backup state '" + name + "'");
+}
+
+}  // namespace sendense

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+
+namespace sendense {
+
+// A backup's life: running until it completes, fails, or its process dies
+// (interrupted). Stored and shown by name.
+enum class BackupState { kRunning, kComplete, kFailed, kInterrupted };
+// A job of the runner.
+enum class JobState { kQueued, kRunning, kComplete, kFailed, kCancelled };
+
+const char* StateName(BackupState state);
+const char* StateName(JobState state);
+// The state named `name` (as stored in the catalog); Error kCorrupt for a
+// name no version wrote.
+BackupState ParseBackupState(const std::string& name);
+
+// A job that has not ended.
+inline bool Active(JobState s) {
+  return s == JobState::kQueued || s == JobState::kRunning;
+}
+
+}  // namespace sendense
