@@ -57,6 +57,38 @@ void ParseExtensions(const std::vector<std::byte>& c0,
 
 }  // namespace
 
+// The header's numeric fields that Header keeps (docs/interop/qcow2.txt):
+// byte offset, the version that has it, and the member. Reading and
+// writing both go through these tables, so an offset is written once.
+struct Field32 {
+  size_t offset;
+  uint32_t since_version;
+  uint32_t Header::*member;
+};
+struct Field64 {
+  size_t offset;
+  uint32_t since_version;
+  uint64_t Header::*member;
+};
+constexpr Field32 kFields32[] = {
+    {20, 2, &Header::cluster_bits},
+    {36, 2, &Header::l1_size},
+    {56, 2, &Header::refcount_table_clusters},
+    {96, 3, &Header::refcount_order},
+};
+constexpr Field64 kFields64[] = {
+    {24, 2, &Header::virtual_size},
+    {40, 2, &Header::l1_table_offset},
+    {48, 2, &Header::refcount_table_offset},
+    {72, 3, &Header::incompatible_features},
+    {80, 3, &Header::compatible_features},
+    {88, 3, &Header::autoclear_features},
+};
+// Fields Header does not keep (checked, or derived when writing).
+constexpr size_t kMagicAt = 0, kVersionAt = 4, kBackingOffsetAt = 8,
+                 kBackingSizeAt = 16, kCryptMethodAt = 32,
+                 kHeaderLengthAt = 100, kCompressionTypeAt = 104;
+
 Header ReadHeader(const File& file,
                   uint64_t file_size,
                   const std::string& name) {
@@ -64,23 +96,27 @@ Header ReadHeader(const File& file,
   if (file.ReadAt(c0, 0) < kV2HeaderLength) {
     Corrupt(name, "file too short for a header");
   }
-  if (LoadBe32(&c0[0]) != kMagic) {
+  if (LoadBe32(&c0[kMagicAt]) != kMagic) {
     Corrupt(name, "bad magic (not a QCOW2 file)");
   }
   Header h;
-  h.version = LoadBe32(&c0[4]);
+  h.version = LoadBe32(&c0[kVersionAt]);
   if (h.version != 2 && h.version != 3) {
     Unsupported(name, "version " + std::to_string(h.version));
   }
-  const uint64_t backing_offset = LoadBe64(&c0[8]);
-  const uint32_t backing_size = LoadBe32(&c0[16]);
-  h.cluster_bits = LoadBe32(&c0[20]);
-  h.virtual_size = LoadBe64(&c0[24]);
-  const uint32_t crypt_method = LoadBe32(&c0[32]);
-  h.l1_size = LoadBe32(&c0[36]);
-  h.l1_table_offset = LoadBe64(&c0[40]);
-  h.refcount_table_offset = LoadBe64(&c0[48]);
-  h.refcount_table_clusters = LoadBe32(&c0[56]);
+  for (const auto& f : kFields32) {
+    if (h.version >= f.since_version) {
+      h.*f.member = LoadBe32(&c0[f.offset]);
+    }
+  }
+  for (const auto& f : kFields64) {
+    if (h.version >= f.since_version) {
+      h.*f.member = LoadBe64(&c0[f.offset]);
+    }
+  }
+  const uint64_t backing_offset = LoadBe64(&c0[kBackingOffsetAt]);
+  const uint32_t backing_size = LoadBe32(&c0[kBackingSizeAt]);
+  const uint32_t crypt_method = LoadBe32(&c0[kCryptMethodAt]);
 
   if (h.cluster_bits < kMinClusterBits || h.cluster_bits > kMaxClusterBits) {
     Corrupt(name, "cluster size 2^" + std::to_string(h.cluster_bits) +
@@ -92,16 +128,12 @@ Header ReadHeader(const File& file,
   }
 
   if (h.version == 3) {
-    h.incompatible_features = LoadBe64(&c0[72]);
-    h.compatible_features = LoadBe64(&c0[80]);
-    h.autoclear_features = LoadBe64(&c0[88]);
-    h.refcount_order = LoadBe32(&c0[96]);
-    h.header_length = LoadBe32(&c0[100]);
+    h.header_length = LoadBe32(&c0[kHeaderLengthAt]);
     if (h.header_length < kV3MinHeaderLength || h.header_length > cs) {
       Corrupt(name, "header length " + std::to_string(h.header_length));
     }
     if (h.header_length > kV3MinHeaderLength) {
-      h.compression_type = static_cast<uint8_t>(c0[104]);
+      h.compression_type = static_cast<uint8_t>(c0[kCompressionTypeAt]);
     }
     if (h.refcount_order > 6) {
       Corrupt(name, "refcount order " + std::to_string(h.refcount_order));
@@ -185,20 +217,16 @@ Header ReadHeader(const File& file,
 std::vector<std::byte> SerializeHeader(const Header& h) {
   std::vector<std::byte> c0(h.cluster_size());
   std::byte* p = c0.data();
-  StoreBe32(p + 0, kMagic);
-  StoreBe32(p + 4, 3);
-  StoreBe32(p + 20, h.cluster_bits);
-  StoreBe64(p + 24, h.virtual_size);
-  StoreBe32(p + 36, h.l1_size);
-  StoreBe64(p + 40, h.l1_table_offset);
-  StoreBe64(p + 48, h.refcount_table_offset);
-  StoreBe32(p + 56, h.refcount_table_clusters);
-  StoreBe64(p + 72, h.incompatible_features);
-  StoreBe64(p + 80, h.compatible_features);
-  StoreBe64(p + 88, h.autoclear_features);
-  StoreBe32(p + 96, h.refcount_order);
-  StoreBe32(p + 100, kV3HeaderLength);
-  p[104] = std::byte{h.compression_type};
+  StoreBe32(p + kMagicAt, kMagic);
+  StoreBe32(p + kVersionAt, 3);  // always written as version 3
+  for (const auto& f : kFields32) {
+    StoreBe32(p + f.offset, h.*f.member);
+  }
+  for (const auto& f : kFields64) {
+    StoreBe64(p + f.offset, h.*f.member);
+  }
+  StoreBe32(p + kHeaderLengthAt, kV3HeaderLength);
+  p[kCompressionTypeAt] = std::byte{h.compression_type};
 
   uint64_t pos = kV3HeaderLength;
   if (!h.backing_format.empty()) {
@@ -209,8 +237,8 @@ std::vector<std::byte> SerializeHeader(const Header& h) {
   }
   pos += 8;  // end-of-extensions marker: type 0, length 0
   if (!h.backing_name.empty()) {
-    StoreBe64(p + 8, pos);
-    StoreBe32(p + 16, static_cast<uint32_t>(h.backing_name.size()));
+    StoreBe64(p + kBackingOffsetAt, pos);
+    StoreBe32(p + kBackingSizeAt, static_cast<uint32_t>(h.backing_name.size()));
     std::memcpy(p + pos, h.backing_name.data(), h.backing_name.size());
   }
   return c0;
