@@ -60,7 +60,7 @@ void PrintText(const BackupResult& r, double seconds, double index_seconds) {
   }
   std::cout << "\n";
   for (const auto& d : r.disks) {
-    std::cout << "  " << d.disk << ": " << d.kind << " (" << d.reason
+    std::cout << "  " << d.disk << ": " << KindName(d.kind) << " (" << d.reason
               << "), read " << HumanBytes(d.bytes_read) << ", stored "
               << HumanBytes(d.bytes_stored) << ", " << d.seconds << " s\n";
   }

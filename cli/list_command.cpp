@@ -51,8 +51,8 @@ void PrintText(const std::vector<std::string>& vms,
       std::cout << "\n";
       for (const auto& p : b.points) {
         std::cout << "      " << std::setw(10) << p.disk << std::setw(13)
-                  << p.kind << HumanBytes(p.virtual_size) << " disk, read "
-                  << HumanBytes(p.bytes_read) << ", stored "
+                  << KindName(p.kind) << HumanBytes(p.virtual_size)
+                  << " disk, read " << HumanBytes(p.bytes_read) << ", stored "
                   << HumanBytes(p.bytes_stored) << "\n";
       }
     }

@@ -34,6 +34,18 @@ const char* StateName(JobState state) {
   return "?";
 }
 
+const char* KindName(PointKind kind) {
+  return kind == PointKind::kFull ? "full" : "incremental";
+}
+
+PointKind ParsePointKind(const std::string& name) {
+  if (name == "full" || name == "incremental") {
+    return name == "full" ? PointKind::kFull : PointKind::kIncremental;
+  }
+  throw Error(ErrorKind::kCorrupt,
+              "catalog: unknown point kind '" + name + "'");
+}
+
 BackupState ParseBackupState(const std::string& name) {
   for (BackupState s : {BackupState::kRunning, BackupState::kComplete,
                         BackupState::kFailed, BackupState::kInterrupted}) {

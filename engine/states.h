@@ -7,11 +7,16 @@ namespace sendense {
 // A backup's life: running until it completes, fails, or its process dies
 // (interrupted). Stored and shown by name.
 enum class BackupState { kRunning, kComplete, kFailed, kInterrupted };
+// A point: a whole disk, or what changed since the point it is over.
+enum class PointKind { kFull, kIncremental };
 // A job of the runner.
 enum class JobState { kQueued, kRunning, kComplete, kFailed, kCancelled };
 
 const char* StateName(BackupState state);
 const char* StateName(JobState state);
+const char* KindName(PointKind kind);
+// Error kCorrupt for a name no version wrote.
+PointKind ParsePointKind(const std::string& name);
 // The state named `name` (as stored in the catalog); Error kCorrupt for a
 // name no version wrote.
 BackupState ParseBackupState(const std::string& name);

@@ -104,7 +104,8 @@ PendingPoint WritePoint(const Repository& repo,
   PendingPoint p;
   p.temp = dir + "/." + backup_name + ".qcow2.tmp";
   p.result.disk = disk.name;
-  p.result.kind = decision.incremental ? "incremental" : "full";
+  p.result.kind =
+      decision.incremental ? PointKind::kIncremental : PointKind::kFull;
   p.result.reason = decision.reason;
   p.result.file = dir + "/" + backup_name + ".qcow2";
   p.result.virtual_size = source->size();

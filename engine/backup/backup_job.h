@@ -10,6 +10,7 @@
 #include "engine/backup/disk_copier.h"
 #include "engine/backup/disk_source.h"
 #include "engine/repo/repository.h"
+#include "engine/states.h"
 
 namespace sendense {
 
@@ -46,7 +47,7 @@ struct BackupProgress {
 
 struct DiskResult {
   std::string disk;
-  std::string kind;    // "full" or "incremental"
+  PointKind kind = PointKind::kFull;
   std::string reason;  // why
   std::string file;    // relative to the repository
   uint64_t virtual_size = 0;

@@ -131,7 +131,7 @@ PointRecord ReadPoint(const sqlite::Statement& s, int first) {
   p.id = s.Int(first);
   p.backup_id = s.Int(first + 1);
   p.disk = s.Text(first + 2);
-  p.kind = s.Text(first + 3);
+  p.kind = ParsePointKind(s.Text(first + 3));
   p.reason = s.Text(first + 4);
   p.file = s.Text(first + 5);
   if (!s.IsNull(first + 6)) {
@@ -151,7 +151,7 @@ std::string BackupRecord::kind() const {
     return "";
   }
   for (const auto& p : points) {
-    if (p.kind != "full") {
+    if (p.kind != PointKind::kFull) {
       return "incremental";
     }
   }
@@ -271,7 +271,7 @@ void Catalog::CompleteBackup(int64_t backup_id,
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .Bind(1, backup_id)
         .Bind(2, p.disk)
-        .Bind(3, p.kind)
+        .Bind(3, std::string(KindName(p.kind)))
         .Bind(4, p.reason)
         .Bind(5, p.file)
         .Bind(6, p.parent_id)

@@ -16,7 +16,7 @@ struct PointRecord {
   int64_t id = 0;
   int64_t backup_id = 0;
   std::string disk;
-  std::string kind;                  // "full" or "incremental"
+  PointKind kind = PointKind::kFull;
   std::string reason;                // why this kind
   std::string file;                  // relative to the repository
   std::optional<int64_t> parent_id;  // the backing point of an incremental

@@ -4,7 +4,7 @@ namespace sendense {
 
 nlohmann::json PointJson(const PointRecord& p) {
   return {{"disk", p.disk},
-          {"kind", p.kind},
+          {"kind", KindName(p.kind)},
           {"reason", p.reason},
           {"file", p.file},
           {"virtual_size", p.virtual_size},

@@ -18,7 +18,7 @@ class CatalogTest : public ::testing::Test {
 };
 
 PointRecord Point(const std::string& disk,
-                  const std::string& kind,
+                  PointKind kind,
                   const std::string& file) {
   PointRecord p;
   p.disk = disk;
@@ -38,7 +38,7 @@ TEST_F(CatalogTest, BackupsGoFromRunningToCompleteOrFailed) {
   EXPECT_EQ(name, "2026-12-02T10.00.00Z");
   EXPECT_EQ(catalog_.FindBackup("web1", name)->state, BackupState::kRunning);
   std::vector<PointRecord> points = {
-      Point("sda", "full", "vms/web1/sda/a.qcow2")};
+      Point("sda", PointKind::kFull, "vms/web1/sda/a.qcow2")};
   catalog_.CompleteBackup(first, points, "t1");
   const auto done = catalog_.FindBackup("web1", name);
   ASSERT_TRUE(done.has_value());
@@ -52,7 +52,7 @@ TEST_F(CatalogTest, BackupsGoFromRunningToCompleteOrFailed) {
   const int64_t second =
       catalog_.BeginBackup(vm, "2026-12-02T10.00.00Z", "t2", second_name);
   EXPECT_EQ(second_name, "2026-12-02T10.00.00Z-2");
-  auto inc = Point("sda", "incremental", "vms/web1/sda/b.qcow2");
+  auto inc = Point("sda", PointKind::kIncremental, "vms/web1/sda/b.qcow2");
   inc.parent_id = catalog_.LatestPoint(vm, "sda")->id;
   std::vector<PointRecord> inc_points = {inc};
   catalog_.CompleteBackup(second, inc_points, "t3");

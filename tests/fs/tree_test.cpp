@@ -23,7 +23,7 @@ BackupRecord Backup(int64_t id,
   b.finished_at = "2026-11-24T09:00:0" + std::to_string(id % 10) + "Z";
   PointRecord p;
   p.disk = "sda";
-  p.kind = "full";
+  p.kind = PointKind::kFull;
   p.file = "vms/" + vm + "/sda/" + name + ".qcow2";
   p.virtual_size = 1 << 20;
   b.points.push_back(p);
