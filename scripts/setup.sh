@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config clang-format git
+  liblsan0  # LeakSanitizer, preloaded under serve by the API tests
   # libraries
   libfuse3-dev fuse3 libnbd-dev libguestfs-dev libboost-dev libsqlite3-dev
   libcurl4-openssl-dev nlohmann-json3-dev libarchive-dev libspdlog-dev
