@@ -12,25 +12,14 @@ namespace sendense::cli {
 ProgressDisplay::ProgressDisplay(const BackupProgress& progress)
     : progress_(progress),
       tty_(::isatty(STDERR_FILENO) == 1),
-      start_(std::chrono::steady_clock::now()),
-      thread_([this] { Loop(); }) {}
-
-ProgressDisplay::~ProgressDisplay() {
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
+      start_(std::chrono::steady_clock::now()) {
+  ticker_ = std::make_unique<PeriodicThread>(
+      tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000),
+      [this] { Print(false); });
 }
 
-void ProgressDisplay::Loop() {
-  const auto period =
-      tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
-  std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, period, [this] { return stop_; })) {
-    Print(false);
-  }
+ProgressDisplay::~ProgressDisplay() {
+  ticker_.reset();  // joined: Print runs on this thread from here
   if (tty_) {
     Print(true);
   }

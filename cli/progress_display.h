@@ -1,10 +1,10 @@
 #pragma once
 
-#include <condition_variable>
+#include <memory>
 #include <mutex>
-#include <thread>
 
 #include "engine/backup/backup_job.h"
+#include "engine/periodic.h"
 
 namespace sendense::cli {
 
@@ -18,7 +18,6 @@ class ProgressDisplay {
   ~ProgressDisplay();  // stops and prints the last state
 
  private:
-  void Loop();
   void Print(bool final);
   void PrintCopy(bool final);
   void PrintIndexing(bool final);
@@ -28,10 +27,7 @@ class ProgressDisplay {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point index_start_;
   BackupPhase shown_ = BackupPhase::kQueued;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
+  std::unique_ptr<PeriodicThread> ticker_;  // prints; stopped first
 };
 
 }  // namespace sendense::cli

@@ -3,9 +3,9 @@
 #include <string>
 
 #include "engine/browse/namespace.h"
-#include "engine/catalog/catalog_pool.h"
 #include "engine/guest/appliance_pool.h"
 #include "engine/jobs/job_runner.h"
+#include "engine/repo/catalog_pool.h"
 #include "engine/repo/repository.h"
 #include "web/http_server.h"
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/backup/disk_copier.h"
-#include "engine/backup/disk_source.h"
+#include "engine/catalog/disk_source.h"
 #include "engine/repo/repository.h"
 #include "engine/states.h"
 

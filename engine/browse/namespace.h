@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "engine/browse/tree.h"
-#include "engine/catalog/catalog_pool.h"
 #include "engine/guest/appliance_pool.h"
 #include "engine/qcow2/chain_reader.h"
+#include "engine/repo/catalog_pool.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::browse {

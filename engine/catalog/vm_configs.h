@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/backup/disk_source.h"
+#include "engine/catalog/disk_source.h"
 #include "engine/catalog/sqlite.h"
 
 namespace sendense {

@@ -1,4 +1,4 @@
-#include "engine/backup/disk_source.h"
+#include "engine/catalog/disk_source.h"
 
 #include "engine/error.h"
 

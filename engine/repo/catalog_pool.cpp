@@ -1,4 +1,4 @@
-#include "engine/catalog/catalog_pool.h"
+#include "engine/repo/catalog_pool.h"
 
 namespace sendense {
 
