@@ -34,6 +34,20 @@ const char* StateName(JobState state) {
   return "?";
 }
 
+const char* StateName(BackupPhase phase) {
+  switch (phase) {
+    case BackupPhase::kQueued:
+      return "queued";
+    case BackupPhase::kCopying:
+      return "copying";
+    case BackupPhase::kIndexing:
+      return "indexing";
+    case BackupPhase::kDone:
+      return "done";
+  }
+  return "?";
+}
+
 const char* KindName(PointKind kind) {
   return kind == PointKind::kFull ? "full" : "incremental";
 }

@@ -9,12 +9,15 @@ namespace sendense {
 enum class BackupState { kRunning, kComplete, kFailed, kInterrupted };
 // A point: a whole disk, or what changed since the point it is over.
 enum class PointKind { kFull, kIncremental };
+// Where a running backup is (a job's phase).
+enum class BackupPhase { kQueued, kCopying, kIndexing, kDone };
 // A job of the runner.
 enum class JobState { kQueued, kRunning, kComplete, kFailed, kCancelled };
 
 const char* StateName(BackupState state);
 const char* StateName(JobState state);
 const char* KindName(PointKind kind);
+const char* StateName(BackupPhase phase);
 // Error kCorrupt for a name no version wrote.
 PointKind ParsePointKind(const std::string& name);
 // The state named `name` (as stored in the catalog); Error kCorrupt for a

@@ -130,20 +130,6 @@ void RemoveQuietly(const std::string& path) {
 
 }  // namespace
 
-const char* PhaseName(BackupPhase phase) {
-  switch (phase) {
-    case BackupPhase::kQueued:
-      return "queued";
-    case BackupPhase::kCopying:
-      return "copying";
-    case BackupPhase::kIndexing:
-      return "indexing";
-    case BackupPhase::kDone:
-      return "done";
-  }
-  return "done";
-}
-
 void BackupProgress::SetBackupName(const std::string& name) {
   std::lock_guard lock(mutex_);
   backup_name_ = name;

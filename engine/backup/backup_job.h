@@ -22,11 +22,6 @@ struct BackupRequest {
   CopyOptions copy;
 };
 
-// What a backup job is doing.
-enum class BackupPhase { kQueued, kCopying, kIndexing, kDone };
-// "queued", "copying", "indexing", "done".
-const char* PhaseName(BackupPhase phase);
-
 // Live counters of a running backup, read by progress displays and the
 // job list. Written by the job's thread, read by any.
 struct BackupProgress {

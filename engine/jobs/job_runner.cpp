@@ -57,7 +57,7 @@ JobStatus JobRunner::Snapshot(const Job& job) const {
   if (s.backup.empty()) {
     s.backup = job.progress.backup_name();
   }
-  s.phase = Active(s.state) ? PhaseName(job.progress.phase) : "done";
+  s.phase = Active(s.state) ? StateName(job.progress.phase) : "done";
   // Running: the rate so far; copied: the average over the copy (guest
   // file indexing after it not counted).
   const bool running = s.state == JobState::kRunning && !job.copied;
