@@ -329,9 +329,17 @@ TEST_F(ApiTest, FailedConnectionsLeaveNoDescriptorsBehind) {
   EXPECT_LE(OpenDescriptors(repo_), before + 2)
       << "30 failed connections grew serve's descriptors";
   serve_->Signal(SIGTERM);
-  EXPECT_EQ(serve_->Wait(), 0)
-      << (leak_check ? "LeakSanitizer found leaks: " : "")
-      << RunCommand("tail -40 " + Quote(log_)).output;
+  const int status = serve_->Wait();
+  const std::string log = RunCommand("tail -40 " + Quote(log_)).output;
+  if (log.find("LeakSanitizer has encountered a fatal error") !=
+      std::string::npos) {
+    // LSan could not stop the world here (ptrace forbidden): the
+    // descriptor check above still holds, the leak check cannot run.
+    std::cerr << "NOTE: LeakSanitizer cannot run on this machine: " << log;
+    return;
+  }
+  EXPECT_EQ(status, 0) << (leak_check ? "LeakSanitizer found leaks: " : "")
+                       << log;
 }
 
 TEST_F(ApiTest, LogLinesCarryPrioritiesForTheJournal) {
