@@ -321,13 +321,19 @@ TEST_F(ApiTest, FailedConnectionsLeaveNoDescriptorsBehind) {
     const json done = WaitForJob(job["id"]);
     ASSERT_EQ(done["state"], "failed") << done.dump();
   };
-  fail_once();  // warms what is opened once (catalog connections)
+  for (int i = 0; i < 5; ++i) {
+    fail_once();  // warms what is opened once (pooled catalog connections)
+  }
   const size_t before = OpenDescriptors(repo_);
   for (int i = 0; i < 30; ++i) {
     fail_once();
   }
-  EXPECT_LE(OpenDescriptors(repo_), before + 2)
-      << "30 failed connections grew serve's descriptors";
+  // A leak adds one per failure (30); sockets of the API's own requests
+  // closing and a pooled catalog connection may come and go (a few).
+  EXPECT_TRUE(
+      Eventually([&] { return OpenDescriptors(repo_) <= before + 6; }, 3))
+      << "30 failed connections grew serve's descriptors from " << before
+      << " to " << OpenDescriptors(repo_);
   serve_->Signal(SIGTERM);
   const int status = serve_->Wait();
   const std::string log = RunCommand("tail -40 " + Quote(log_)).output;
