@@ -95,7 +95,7 @@ struct stat ToStat(const Attr& a) {
 
 // How long a folder's names may be cached (its entry timeouts).
 double FolderTimeout(FsContext& ctx, fuse_ino_t ino) {
-  return ino >= kGuestBase ? kForever : Timeout(ctx.ns.Stat(ino));
+  return ctx.ns.Immutable(ino) ? kForever : kLive;
 }
 
 void Init(void*, fuse_conn_info* conn) {

@@ -189,18 +189,17 @@ Page ParsePage(const std::string& query) {
 // An entry as JSON text; a folder with one page of its "children" and,
 // when more follow, "next_after" to ask for the next page with.
 std::string EntryText(browse::Namespace& ns,
-                      browse::NodeId id,
+                      const browse::Attr& a,
                       const std::string& name,
                       const std::string& path,
                       const Page& page) {
-  const browse::Attr a = ns.Stat(id);
   std::string text;
   AppendEntry(text, name, path, a);
   if ((a.mode & S_IFMT) == S_IFDIR) {
     text.pop_back();  // the folder's '}': its children follow
     text += ",\"children\":[";
     const auto listing =
-        ns.List(id, static_cast<uint64_t>(page.after), page.limit);
+        ns.List(a.id, static_cast<uint64_t>(page.after), page.limit);
     const std::string prefix = path == "/" ? path : path + "/";
     for (const auto& c : listing.entries) {
       if (&c != &listing.entries.front()) {
@@ -230,9 +229,9 @@ const BackupRecord FindBackup(Db& db,
 
 // A guest path of a backup: its node in the namespace, its name and path.
 struct GuestNode {
-  browse::NodeId id = 0;
-  std::string name;  // "" for the filesystem's root
-  std::string path;  // "/etc/motd" inside the filesystem
+  browse::Attr attr;  // attr.id is its node
+  std::string name;   // "" for the filesystem's root
+  std::string path;   // "/etc/motd" inside the filesystem
   std::string fs;
 };
 
@@ -253,12 +252,12 @@ GuestNode ResolveGuestPath(ApiContext& ctx,
     out.path = "/";
   }
   try {
-    out.id = ctx.ns.Resolve(segments);
+    out.attr = ctx.ns.Resolve(segments);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kNotFound) {
       throw;
     }
-    const auto files = ctx.ns.Resolve({args[0], args[1], "files"});
+    const auto files = ctx.ns.Resolve({args[0], args[1], "files"}).id;
     if (!ctx.ns.Lookup(files, args[3])) {
       throw Error(ErrorKind::kNotFound, "no indexed filesystem '" + args[3] +
                                             "' in backup " + args[1]);
@@ -304,7 +303,7 @@ Response DownloadFolder(ApiContext& ctx,
   out.headers.push_back({"Content-Disposition",
                          "attachment; filename*=UTF-8''" +
                              PercentEncode(name + (zip ? ".zip" : ".tar"))});
-  const browse::NodeId id = node.id;
+  const browse::NodeId id = node.attr.id;
   const std::string top = node.name.empty() ? "root" : node.name;
   out.stream = [&ctx, id, top,
                 zip](const std::function<void(const char*, size_t)>& write) {
@@ -314,7 +313,7 @@ Response DownloadFolder(ApiContext& ctx,
 }
 
 Response Download(ApiContext& ctx, const Request& req, const GuestNode& node) {
-  const browse::Attr a = ctx.ns.Stat(node.id);
+  const browse::Attr& a = node.attr;
   if ((a.mode & S_IFMT) == S_IFDIR) {
     return DownloadFolder(ctx, req, node);
   }
@@ -354,7 +353,7 @@ Response Download(ApiContext& ctx, const Request& req, const GuestNode& node) {
   const uint64_t length = out.length;
   // Opened when the body is sent: the headers go out first, before a
   // guest file's appliance starts.
-  out.stream = [&ctx, id = node.id, path = node.path, first,
+  out.stream = [&ctx, id = node.attr.id, path = node.path, first,
                 length](const std::function<void(const char*, size_t)>& write) {
     const auto reader = ctx.ns.Open(id);
     std::vector<std::byte> buf(1 << 20);
@@ -544,7 +543,7 @@ Response Route(ApiContext& ctx, const Request& req) {
       return {
           200,
           "application/json",
-          EntryText(ctx.ns, node.id, node.name, node.path, ParsePage(query)),
+          EntryText(ctx.ns, node.attr, node.name, node.path, ParsePage(query)),
           {},
           0,
           nullptr};

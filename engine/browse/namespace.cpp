@@ -235,6 +235,15 @@ Attr Namespace::Stat(NodeId id) {
   return NodeAttr(*n);
 }
 
+bool Namespace::Immutable(NodeId id) const {
+  if (id >= kGuestBase) {
+    return true;  // an index never changes
+  }
+  const auto snap = tree_.Current();
+  const Node* n = snap->Find(id);
+  return n != nullptr && n->immutable;
+}
+
 std::optional<Attr> Namespace::Lookup(NodeId parent, const std::string& name) {
   const auto snap = tree_.Current();
   if (const int64_t dir = GuestEntryOf(*snap, parent)) {
@@ -389,9 +398,13 @@ std::shared_ptr<Reader> Namespace::Open(NodeId id) {
   }
 }
 
-NodeId Namespace::Resolve(const std::vector<std::string>& segments) {
+Attr Namespace::Resolve(const std::vector<std::string>& segments) {
   for (int attempt = 0;; ++attempt) {
+    if (segments.empty()) {
+      return Stat(kRootId);
+    }
     NodeId id = kRootId;
+    Attr found;
     std::string walked;
     size_t i = 0;
     for (; i < segments.size(); ++i) {
@@ -404,9 +417,10 @@ NodeId Namespace::Resolve(const std::vector<std::string>& segments) {
         Fail(ENOTDIR, walked + " is not a folder");
       }
       id = child->id;
+      found = *child;
     }
     if (i == segments.size()) {
-      return id;
+      return found;
     }
     // A miss above the guest files may be a backup that completed since
     // the last refresh: look once more.

@@ -89,6 +89,9 @@ class Namespace {
   }
 
   Attr Stat(NodeId id);
+  // Whether `id` never changes (cached forever), from the tree alone: no
+  // index query (FUSE asks it for every lookup's parent).
+  bool Immutable(NodeId id) const;
   // The child `name` of folder `parent`; nullopt when there is none.
   std::optional<Attr> Lookup(NodeId parent, const std::string& name);
   // Up to `limit` entries of folder `dir` after `cookie` (0: the first),
@@ -99,9 +102,10 @@ class Namespace {
                const TreeSnapshot* snapshot = nullptr);
   std::string ReadLink(NodeId id);
   std::shared_ptr<Reader> Open(NodeId id);
-  // The node at `segments` below the root (names, no "/"); a miss in the
-  // tree's part refreshes once (a backup that just completed).
-  NodeId Resolve(const std::vector<std::string>& segments);
+  // The node at `segments` below the root (names, no "/"), with its
+  // attributes; a miss in the tree's part refreshes once (a backup that
+  // just completed).
+  Attr Resolve(const std::vector<std::string>& segments);
 
  private:
   std::optional<GuestEntry> GuestGet(int64_t entry_id);
