@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/catalog/guest_index.h"
+#include "engine/retention/policy.h"
 
 namespace sendense::cli {
 
@@ -30,6 +31,10 @@ void RegisterFind(CLI::App& app, GlobalOptions& global);
 void RegisterHistory(CLI::App& app, GlobalOptions& global);
 void RegisterVm(CLI::App& app, GlobalOptions& global);
 void RegisterServe(CLI::App& app, GlobalOptions& global);
+void RegisterPrune(CLI::App& app, GlobalOptions& global);  // and forget
+
+// --keep-last ... --keep-yearly into `policy` (prune, vm add, vm set).
+void AddKeepOptions(CLI::App& cmd, retention::Policy& policy);
 
 // Guest filesystems found by the indexer, as JSON and as text lines.
 nlohmann::json FilesystemsJson(const std::vector<GuestFilesystem>& fss);

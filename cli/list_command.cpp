@@ -52,7 +52,7 @@ void PrintText(const std::vector<std::string>& vms,
       for (const auto& p : b.points) {
         std::cout << "      " << std::setw(10) << p.disk << std::setw(13)
                   << KindName(p.kind) << HumanBytes(p.virtual_size)
-                  << " disk, read " << HumanBytes(p.bytes_read) << ", stored "
+                  << " disk, read " << HumanBytes(p.bytes_read) << ", on disk "
                   << HumanBytes(p.bytes_stored) << "\n";
       }
     }

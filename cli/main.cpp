@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   RegisterHistory(app, global);
   RegisterVm(app, global);
   RegisterServe(app, global);
+  RegisterPrune(app, global);
   AddRepoOption(app, global);
   // Usage mistakes: one sentence, exit status 2.
   if (const auto unknown = UnknownCommand(app, argc, argv)) {

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/repo/repository.h"
@@ -14,6 +15,8 @@ struct VmArgs {
   std::string bitmap;
   std::string schedule;
   bool no_schedule = false;
+  retention::Policy policy;
+  bool no_retention = false;
   bool json = false;
 };
 
@@ -51,12 +54,14 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
                   "QEMU dirty bitmap for incrementals");
   add->add_option("--schedule", args->schedule,
                   "hourly, daily@HH:MM (UTC), every@Nm or every@Nh");
+  AddKeepOptions(*add, args->policy);
   add->callback([&global, args] {
     VmConfig config;
     config.name = args->name;
     config.disks = ParseDisks(args->disks);
     config.bitmap = args->bitmap;
     config.schedule = args->schedule;
+    config.retention = args->policy;
     Open(global, true).Add(config);
     std::cout << "Added VM " << config.name << "\n";
   });
@@ -74,6 +79,9 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
                       "hourly, daily@HH:MM (UTC), every@Nm or every@Nh");
   set->add_flag("--no-schedule", args->no_schedule, "Back up only when asked")
       ->excludes(schedule);
+  AddKeepOptions(*set, args->policy);
+  set->add_flag("--no-retention", args->no_retention,
+                "Keep every point (no policy; prune only when asked)");
   set->callback([&global, args, bitmap, schedule] {
     auto vms = Open(global, true);
     auto config = vms.Find(args->name);
@@ -92,6 +100,13 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
     if (args->no_schedule) {
       config->schedule.clear();
     }
+    if (args->no_retention && !args->policy.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--no-retention and --keep-* rules contradict each other");
+    }
+    if (!args->policy.empty() || args->no_retention) {
+      config->retention = args->policy;  // the rules given replace the old
+    }
     vms.Update(*config);
     std::cout << "Changed VM " << config->name << "\n";
   });
@@ -102,19 +117,13 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
     nlohmann::json out = nlohmann::json::array();
     const auto vms = Open(global, false).List();
     for (const auto& v : vms) {
-      nlohmann::json disks = nlohmann::json::object();
-      for (const auto& d : v.disks) {
-        disks[d.name] = d.uri;
-      }
-      out.push_back({{"name", v.name},
-                     {"disks", disks},
-                     {"bitmap", v.bitmap},
-                     {"schedule", v.schedule}});
+      out.push_back(VmJson(v));
       if (!args->json) {
         std::cout << v.name << "  "
                   << (v.schedule.empty() ? "no schedule" : v.schedule) << "  "
                   << (v.bitmap.empty() ? "no bitmap (full backups)"
-                                       : "bitmap " + v.bitmap);
+                                       : "bitmap " + v.bitmap)
+                  << "  " << retention::DescribePolicy(v.retention);
         for (const auto& d : v.disks) {
           std::cout << "  " << d.name << "=" << d.uri;
         }

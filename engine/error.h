@@ -18,6 +18,7 @@ enum class ErrorKind {
   kNoSpace,          // the destination is full
   kTimeout,          // a peer did not answer in time
   kCancelled,        // the operation was asked to stop
+  kBusy,             // the thing is in use by someone else: try later
 };
 
 // The exception every engine function throws. what() is one sentence meant

@@ -14,6 +14,8 @@ const char* StateName(BackupState state) {
       return "failed";
     case BackupState::kInterrupted:
       return "interrupted";
+    case BackupState::kDropping:
+      return "dropping";
   }
   return "?";
 }
@@ -61,8 +63,9 @@ PointKind ParsePointKind(const std::string& name) {
 }
 
 BackupState ParseBackupState(const std::string& name) {
-  for (BackupState s : {BackupState::kRunning, BackupState::kComplete,
-                        BackupState::kFailed, BackupState::kInterrupted}) {
+  for (BackupState s :
+       {BackupState::kRunning, BackupState::kComplete, BackupState::kFailed,
+        BackupState::kInterrupted, BackupState::kDropping}) {
     if (name == StateName(s)) {
       return s;
     }

@@ -5,8 +5,15 @@
 namespace sendense {
 
 // A backup's life: running until it completes, fails, or its process dies
-// (interrupted). Stored and shown by name.
-enum class BackupState { kRunning, kComplete, kFailed, kInterrupted };
+// (interrupted); a complete backup being pruned is "dropping" (hidden from
+// the tree; its points are merged away). Stored and shown by name.
+enum class BackupState {
+  kRunning,
+  kComplete,
+  kFailed,
+  kInterrupted,
+  kDropping
+};
 // A point: a whole disk, or what changed since the point it is over.
 enum class PointKind { kFull, kIncremental };
 // Where a running backup is (a job's phase).

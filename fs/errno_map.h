@@ -24,6 +24,8 @@ inline int ToErrno(ErrorKind kind) {
       return ETIMEDOUT;
     case ErrorKind::kCancelled:
       return EINTR;
+    case ErrorKind::kBusy:
+      return EBUSY;
     case ErrorKind::kCorrupt:
     case ErrorKind::kIo:
       return EIO;

@@ -93,17 +93,6 @@ json JobJson(const JobStatus& j) {
           {"finished_at", j.finished_at}};
 }
 
-json VmJson(const VmConfig& vm) {
-  json disks = json::object();
-  for (const auto& d : vm.disks) {
-    disks[d.name] = d.uri;
-  }
-  return {{"name", vm.name},
-          {"disks", disks},
-          {"bitmap", vm.bitmap},
-          {"schedule", vm.schedule}};
-}
-
 const char* TypeOf(uint32_t mode) {
   switch (mode & S_IFMT) {
     case S_IFDIR:

@@ -20,6 +20,7 @@ inline unsigned ToHttpStatus(ErrorKind kind) {
     case ErrorKind::kTimeout:
       return 504;
     case ErrorKind::kCancelled:
+    case ErrorKind::kBusy:
       return 409;
     case ErrorKind::kCorrupt:
     case ErrorKind::kIo:

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
 
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
+#include "engine/repo/point_lease.h"
 
 namespace sendense::browse {
 
@@ -63,11 +65,19 @@ class ContentReader : public Reader {
   std::string content_;
 };
 
+// Readers hold a shared lease on the files of the point they read, so that
+// a prune never merges into a point while it is read (PointLease); the
+// wait covers the moment a merged file is renamed into place.
+constexpr std::chrono::milliseconds kLeaseWait{2000};
+using Leases = std::vector<std::unique_ptr<PointLease>>;
+
 // A raw disk: the point's QCOW2 chain, with its holes.
 class DiskReader : public Reader {
  public:
-  DiskReader(std::shared_ptr<const qcow2::ChainReader> chain, uint64_t size)
-      : chain_(std::move(chain)), size_(size) {}
+  DiskReader(Leases leases,
+             std::shared_ptr<const qcow2::ChainReader> chain,
+             uint64_t size)
+      : leases_(std::move(leases)), chain_(std::move(chain)), size_(size) {}
   uint64_t size() const override { return size_; }
   size_t Read(std::span<std::byte> buf, uint64_t offset) const override {
     const size_t n = static_cast<size_t>(
@@ -92,6 +102,7 @@ class DiskReader : public Reader {
   }
 
  private:
+  Leases leases_;
   std::shared_ptr<const qcow2::ChainReader> chain_;
   uint64_t size_;
 };
@@ -100,13 +111,15 @@ class DiskReader : public Reader {
 // first use, shared by every reader of that point).
 class GuestFileReader : public Reader {
  public:
-  GuestFileReader(const Repository& repo,
+  GuestFileReader(Leases leases,
+                  const Repository& repo,
                   guest::AppliancePool& appliances,
                   BackupRecord backup,
                   std::vector<guest::FoundFilesystem> fss,
                   std::string path,
                   uint64_t size)
-      : repo_(repo),
+      : leases_(std::move(leases)),
+        repo_(repo),
         appliances_(appliances),
         backup_(std::move(backup)),
         fss_(std::move(fss)),
@@ -131,6 +144,7 @@ class GuestFileReader : public Reader {
   }
 
  private:
+  Leases leases_;
   const Repository& repo_;
   guest::AppliancePool& appliances_;
   BackupRecord backup_;
@@ -351,8 +365,13 @@ std::shared_ptr<Reader> Namespace::OpenGuestFile(const TreeSnapshot& snap,
   for (const auto& fs : snap.Filesystems(root->backup_id)) {
     fss.push_back({fs.device, fs.fstype, fs.name});
   }
+  Leases leases;
+  for (const auto& p : backup->points) {
+    leases.push_back(std::make_unique<PointLease>(
+        repo_.Absolute(p.file), PointLease::Mode::kShared, kLeaseWait));
+  }
   return std::make_shared<GuestFileReader>(
-      repo_, appliances_, *backup, std::move(fss),
+      std::move(leases), repo_, appliances_, *backup, std::move(fss),
       "/" + root->guest_fs + entry.path, entry.size);
 }
 
@@ -379,8 +398,12 @@ std::shared_ptr<Reader> Namespace::Open(NodeId id) {
   switch (n->kind) {
     case Node::Kind::kRawDisk:
       try {
-        return std::make_shared<DiskReader>(
-            chains_->Open(repo_.Absolute(n->point_file)), n->size);
+        const std::string path = repo_.Absolute(n->point_file);
+        Leases leases;
+        leases.push_back(std::make_unique<PointLease>(
+            path, PointLease::Mode::kShared, kLeaseWait));
+        return std::make_shared<DiskReader>(std::move(leases),
+                                            chains_->Open(path), n->size);
       } catch (const Error& e) {
         // The node exists; what it is stored in does not: an I/O error.
         if (e.kind() != ErrorKind::kNotFound) {

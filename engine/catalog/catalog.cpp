@@ -120,6 +120,25 @@ const char* const kMigrations[] = {
       SELECT backup_id, '', count(*), '' FROM guest_filesystems
       GROUP BY backup_id;
     )sql",
+    // Retention: a backup being pruned is "dropping" (the journal of the
+    // merges under way); a VM's configuration holds its policy.
+    R"sql(
+    CREATE TABLE backups_v5 (
+      id INTEGER PRIMARY KEY,
+      vm_id INTEGER NOT NULL REFERENCES vms(id),
+      name TEXT NOT NULL,
+      started_at TEXT NOT NULL,
+      finished_at TEXT,
+      state TEXT NOT NULL CHECK (state IN
+        ('running', 'complete', 'failed', 'interrupted', 'dropping')),
+      error TEXT,
+      UNIQUE (vm_id, name)
+    );
+    INSERT INTO backups_v5 SELECT * FROM backups;
+    DROP TABLE backups;
+    ALTER TABLE backups_v5 RENAME TO backups;
+    ALTER TABLE vm_configs ADD COLUMN retention TEXT NOT NULL DEFAULT '{}';
+    )sql",
 };
 
 constexpr const char* kPointColumns =
@@ -401,6 +420,86 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
     }
   }
   return backups;
+}
+
+void Catalog::BeginDrop(int64_t backup_id) {
+  sqlite::Transaction tx(db_);
+  db_.Prepare(
+         "UPDATE backups SET state = 'dropping' WHERE id = ? AND "
+         "state IN ('complete', 'dropping')")
+      .Bind(1, backup_id)
+      .Run();
+  if (db_.Changes() != 1) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "only a complete backup can be dropped");
+  }
+  // The guest file index of the point goes with it: find and history
+  // never name a point that is going away.
+  db_.Prepare(
+         "DELETE FROM guest_files WHERE fs_id IN "
+         "(SELECT id FROM guest_filesystems WHERE backup_id = ?)")
+      .Bind(1, backup_id)
+      .Run();
+  db_.Prepare("DELETE FROM guest_filesystems WHERE backup_id = ?")
+      .Bind(1, backup_id)
+      .Run();
+  db_.Prepare("DELETE FROM guest_index_runs WHERE backup_id = ?")
+      .Bind(1, backup_id)
+      .Run();
+  tx.Commit();
+}
+
+std::optional<PointRecord> Catalog::FindPoint(int64_t point_id) {
+  auto s = db_.Prepare(std::string("SELECT ") + kPointColumns +
+                       " FROM points p WHERE p.id = ?");
+  s.Bind(1, point_id);
+  if (!s.Step()) {
+    return std::nullopt;
+  }
+  return ReadPoint(s, 0);
+}
+
+std::optional<PointRecord> Catalog::ChildOf(int64_t point_id) {
+  auto s = db_.Prepare(std::string("SELECT ") + kPointColumns +
+                       " FROM points p WHERE p.parent_id = ?");
+  s.Bind(1, point_id);
+  if (!s.Step()) {
+    return std::nullopt;
+  }
+  return ReadPoint(s, 0);
+}
+
+void Catalog::DropPoint(const PointRecord& point,
+                        const std::optional<PointRecord>& child) {
+  sqlite::Transaction tx(db_);
+  if (child) {
+    db_.Prepare(
+           "UPDATE points SET parent_id = ?, kind = ?, reason = ?, "
+           "bytes_stored = ? WHERE id = ?")
+        .Bind(1, point.parent_id)
+        .Bind(2, std::string(KindName(child->kind)))
+        .Bind(3, child->reason)
+        .Bind(4, static_cast<int64_t>(child->bytes_stored))
+        .Bind(5, child->id)
+        .Run();
+  }
+  db_.Prepare("DELETE FROM points WHERE id = ?").Bind(1, point.id).Run();
+  tx.Commit();
+}
+
+void Catalog::RemoveBackup(int64_t backup_id) {
+  sqlite::Transaction tx(db_);
+  auto s = db_.Prepare("SELECT 1 FROM points WHERE backup_id = ?");
+  s.Bind(1, backup_id);
+  if (s.Step()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "a backup with points cannot be removed");
+  }
+  db_.Prepare("DELETE FROM guest_index_runs WHERE backup_id = ?")
+      .Bind(1, backup_id)
+      .Run();
+  db_.Prepare("DELETE FROM backups WHERE id = ?").Bind(1, backup_id).Run();
+  tx.Commit();
 }
 
 std::vector<std::string> Catalog::PointFiles(int64_t vm_id) {

@@ -91,6 +91,20 @@ class Catalog {
   // The backup `name` of `vm` (with its points), in any state.
   std::optional<BackupRecord> FindBackup(const std::string& vm,
                                          const std::string& name);
+  // Retention. BeginDrop marks a complete backup "dropping" (hidden; the
+  // journal of its points' merges) and removes its guest file index.
+  // ChildOf is the point backed by `point_id`. DropPoint removes `point`'s
+  // row once its file is gone, giving `child` (merged with it) the
+  // point's parent and the child's new kind, reason and bytes_stored.
+  // RemoveBackup removes a backup that has no points left (a dropped
+  // one, or a failed or interrupted one).
+  void BeginDrop(int64_t backup_id);
+  std::optional<PointRecord> ChildOf(int64_t point_id);
+  std::optional<PointRecord> FindPoint(int64_t point_id);
+  void DropPoint(const PointRecord& point,
+                 const std::optional<PointRecord>& child);
+  void RemoveBackup(int64_t backup_id);
+
   // Every file the catalog references for `vm_id`.
   std::vector<std::string> PointFiles(int64_t vm_id);
 

@@ -29,6 +29,18 @@ nlohmann::json BackupJson(const BackupRecord& b) {
           {"points", points}};
 }
 
+nlohmann::json VmJson(const VmConfig& vm) {
+  nlohmann::json disks = nlohmann::json::object();
+  for (const auto& d : vm.disks) {
+    disks[d.name] = d.uri;
+  }
+  return {{"name", vm.name},
+          {"disks", disks},
+          {"bitmap", vm.bitmap},
+          {"schedule", vm.schedule},
+          {"retention", retention::PolicyJson(vm.retention)}};
+}
+
 nlohmann::json GuestIndexJson(const std::optional<IndexRun>& run) {
   if (!run) {
     return {{"state", "not-indexed"},

@@ -9,6 +9,7 @@
 
 #include "engine/catalog/catalog.h"
 #include "engine/catalog/guest_index.h"
+#include "engine/catalog/vm_configs.h"
 
 namespace sendense {
 
@@ -22,6 +23,10 @@ nlohmann::json PointJson(const PointRecord& point);
 // tree adds "guest_index"; the API's detail adds "filesystems" and
 // "guest_index"; `backup --json` adds its timings.
 nlohmann::json BackupJson(const BackupRecord& backup);
+
+// A VM's configuration: {"name", "disks": {"sda": URI}, "bitmap",
+//   "schedule", "retention": {"keep_daily": 7, ...}}
+nlohmann::json VmJson(const VmConfig& vm);
 
 // What the guest index holds for a backup, and why `files/` may be empty:
 //   {"state": "not-indexed" | "indexed" | "no-filesystems" | "failed",

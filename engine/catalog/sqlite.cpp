@@ -164,6 +164,10 @@ int64_t Database::LastInsertId() const {
   return sqlite3_last_insert_rowid(db_.get());
 }
 
+int64_t Database::Changes() const {
+  return sqlite3_changes(db_.get());
+}
+
 Statement::Statement(Database& db, const std::string& sql) : db_(&db) {
   const int rc =
       sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &stmt_, nullptr);

@@ -38,6 +38,8 @@ class Database {
   // the end or Reset() it before asking for the same `sql` again.
   Statement& Cached(const std::string& sql);
   int64_t LastInsertId() const;
+  // Rows changed by the last statement.
+  int64_t Changes() const;
   sqlite3* handle() const { return db_.get(); }
   const std::string& path() const { return path_; }
   // A read-only snapshot opened on a full filesystem (see above).

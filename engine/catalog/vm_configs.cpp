@@ -24,6 +24,7 @@ VmConfig Read(const sqlite::Statement& s) {
   }
   vm.bitmap = s.Text(2);
   vm.schedule = s.Text(3);
+  vm.retention = retention::ParsePolicyJson(nlohmann::json::parse(s.Text(4)));
   return vm;
 }
 
@@ -99,12 +100,13 @@ void VmConfigs::Add(const VmConfig& vm) {
                 "a VM named '" + vm.name + "' already exists");
   }
   db_.Prepare(
-         "INSERT INTO vm_configs (name, disks, bitmap, schedule) VALUES "
-         "(?, ?, ?, ?)")
+         "INSERT INTO vm_configs (name, disks, bitmap, schedule, retention) "
+         "VALUES (?, ?, ?, ?, ?)")
       .Bind(1, vm.name)
       .Bind(2, disks)
       .Bind(3, vm.bitmap)
       .Bind(4, vm.schedule)
+      .Bind(5, retention::PolicyJson(vm.retention).dump())
       .Run();
   tx.Commit();
 }
@@ -116,12 +118,13 @@ void VmConfigs::Update(const VmConfig& vm) {
     throw Error(ErrorKind::kNotFound, "no VM named '" + vm.name + "'");
   }
   db_.Prepare(
-         "UPDATE vm_configs SET disks = ?, bitmap = ?, schedule = ? "
-         "WHERE name = ?")
+         "UPDATE vm_configs SET disks = ?, bitmap = ?, schedule = ?, "
+         "retention = ? WHERE name = ?")
       .Bind(1, disks)
       .Bind(2, vm.bitmap)
       .Bind(3, vm.schedule)
-      .Bind(4, vm.name)
+      .Bind(4, retention::PolicyJson(vm.retention).dump())
+      .Bind(5, vm.name)
       .Run();
   tx.Commit();
 }
@@ -137,7 +140,8 @@ void VmConfigs::Remove(const std::string& name) {
 
 std::vector<VmConfig> VmConfigs::List() {
   auto s = db_.Prepare(
-      "SELECT name, disks, bitmap, schedule FROM vm_configs ORDER BY name");
+      "SELECT name, disks, bitmap, schedule, retention FROM vm_configs ORDER "
+      "BY name");
   std::vector<VmConfig> out;
   while (s.Step()) {
     out.push_back(Read(s));
@@ -147,7 +151,8 @@ std::vector<VmConfig> VmConfigs::List() {
 
 std::optional<VmConfig> VmConfigs::Find(const std::string& name) {
   auto s = db_.Prepare(
-      "SELECT name, disks, bitmap, schedule FROM vm_configs WHERE name = ?");
+      "SELECT name, disks, bitmap, schedule, retention FROM vm_configs WHERE "
+      "name = ?");
   s.Bind(1, name);
   if (!s.Step()) {
     return std::nullopt;

@@ -7,16 +7,18 @@
 
 #include "engine/catalog/disk_source.h"
 #include "engine/catalog/sqlite.h"
+#include "engine/retention/policy.h"
 
 namespace sendense {
 
-// A VM the appliance backs up: its disks' NBD URIs, its dirty bitmap and
-// its schedule.
+// A VM the appliance backs up: its disks' NBD URIs, its dirty bitmap, its
+// schedule and its retention policy.
 struct VmConfig {
   std::string name;
   std::vector<DiskSource> disks;
   std::string bitmap;
   std::string schedule;  // "", "hourly", "daily@HH:MM" (UTC), "every@N[mh]"
+  retention::Policy retention;  // applied by `serve` after each backup
 };
 
 // Checks a schedule; Error kInvalidArgument naming what is wrong.

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include "engine/error.h"
 
@@ -53,6 +55,18 @@ File File::CreateExclusive(const std::string& path, int mode) {
                   "cannot create " + path + ": it already exists", EEXIST);
     }
     ThrowSystemError("cannot create " + path);
+  }
+  return File(fd);
+}
+
+File File::OpenReadWrite(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      throw Error(ErrorKind::kNotFound,
+                  "cannot open " + path + ": no such file", ENOENT);
+    }
+    ThrowSystemError("cannot open " + path);
   }
   return File(fd);
 }
@@ -106,6 +120,14 @@ uint64_t File::Size() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+uint64_t File::AllocatedBytes() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    ThrowSystemError("fstat failed");
+  }
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
 void File::Sync() const {
   if (::fsync(fd_) != 0) {
     ThrowSystemError("fsync failed");
@@ -126,6 +148,61 @@ void File::FlushAndDropCache(uint64_t offset, uint64_t length) const {
                               SYNC_FILE_RANGE_WAIT_AFTER);
   (void)::posix_fadvise(fd_, static_cast<off_t>(offset),
                         static_cast<off_t>(length), POSIX_FADV_DONTNEED);
+}
+
+void File::PunchHole(uint64_t offset, uint64_t length) const {
+  if (length == 0) {
+    return;
+  }
+  if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  static_cast<off_t>(offset),
+                  static_cast<off_t>(length)) != 0 &&
+      errno != EOPNOTSUPP) {
+    ThrowSystemError("cannot free space in the file");
+  }
+}
+
+void File::Truncate(uint64_t size) const {
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    ThrowSystemError("cannot truncate the file");
+  }
+}
+
+void File::CopyFrom(const File& source,
+                    uint64_t from,
+                    uint64_t to,
+                    uint64_t length) const {
+  bool in_kernel = true;
+  while (length > 0) {
+    if (in_kernel) {
+      auto in = static_cast<loff_t>(from);
+      auto out = static_cast<loff_t>(to);
+      const ssize_t n = ::copy_file_range(source.fd(), &in, fd_, &out,
+                                          static_cast<size_t>(length), 0);
+      if (n > 0) {
+        from += static_cast<uint64_t>(n);
+        to += static_cast<uint64_t>(n);
+        length -= static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n < 0 && errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+          errno != EOPNOTSUPP) {
+        ThrowSystemError("copy failed");
+      }
+      in_kernel = false;  // not here (or a short source): copy by hand
+    }
+    std::vector<std::byte> buf(std::min<uint64_t>(length, 4 << 20));
+    const size_t n = source.ReadAt(buf, from);
+    std::fill(buf.begin() + static_cast<std::ptrdiff_t>(n), buf.end(),
+              std::byte{0});  // past the source's end reads as zeros
+    WriteAll(buf, to);
+    from += buf.size();
+    to += buf.size();
+    length -= buf.size();
+  }
 }
 
 void SyncDirectory(const std::string& dir) {

@@ -24,6 +24,8 @@ class File {
   static File OpenReadOnly(const std::string& path);
   // Creates `path`, which must not exist, for reading and writing.
   static File CreateExclusive(const std::string& path, int mode = 0644);
+  // Opens an existing `path` for reading and writing (O_CLOEXEC).
+  static File OpenReadWrite(const std::string& path);
 
   int fd() const { return fd_; }
   bool is_open() const { return fd_ >= 0; }
@@ -37,6 +39,8 @@ class File {
   // Writes all of `buf` at `offset`.
   void WriteAll(std::span<const std::byte> buf, uint64_t offset) const;
   uint64_t Size() const;
+  // Bytes the file takes on disk (allocated blocks; holes take none).
+  uint64_t AllocatedBytes() const;
   void Sync() const;
   // Asks the kernel to start writing [offset, offset + length) back to disk
   // without waiting, so that a later Sync() has little left to do.
@@ -45,6 +49,17 @@ class File {
   // page cache: data written once and not read back soon should not push
   // everything else out of memory (nbdcopy does the same).
   void FlushAndDropCache(uint64_t offset, uint64_t length) const;
+  // Returns [offset, offset + length) to the filesystem (the range reads as
+  // zeros; the file keeps its size).
+  void PunchHole(uint64_t offset, uint64_t length) const;
+  void Truncate(uint64_t size) const;
+  // Copies `length` bytes at `from` in `source` to `to` in this file, in
+  // the kernel where it can (copy_file_range: no user-space copy, a reflink
+  // where the filesystem shares blocks).
+  void CopyFrom(const File& source,
+                uint64_t from,
+                uint64_t to,
+                uint64_t length) const;
 
  private:
   int fd_ = -1;

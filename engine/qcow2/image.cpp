@@ -39,35 +39,47 @@ Image::Image(const std::string& real_path, size_t l2_cache_bytes)
 }
 
 std::shared_ptr<const Image::L2Table> Image::ReadL2(uint64_t l2_offset) const {
+  std::vector<std::byte> raw(header_.cluster_size());
+  file_.ReadExact(raw, l2_offset);
+  auto table = std::make_shared<L2Table>(header_.l2_entries());
+  for (uint64_t i = 0; i < table->size(); ++i) {
+    (*table)[i] = LoadBe64(&raw[i * 8]);
+  }
+  if (const char* why = CheckL2(*table, file_size_)) {
+    // A merge into this image (as a backing file) may have grown it since
+    // it was opened: check again against its size now.
+    const uint64_t now = file_.Size();
+    if (now <= file_size_ || (why = CheckL2(*table, now)) != nullptr) {
+      Corrupt(path_, why);
+    }
+    file_size_ = now;
+  }
+  return table;
+}
+
+const char* Image::CheckL2(const L2Table& table, uint64_t file_size) const {
   const uint64_t cs = header_.cluster_size();
   const uint32_t csize_shift = 62 - (header_.cluster_bits - 8);
   const uint64_t csize_mask = (uint64_t{1} << (header_.cluster_bits - 8)) - 1;
   const uint64_t coffset_mask = (uint64_t{1} << csize_shift) - 1;
   const uint64_t file_end_sectors =
-      DivRoundUp(file_size_, kSectorSize) * kSectorSize;
-
-  std::vector<std::byte> raw(cs);
-  file_.ReadExact(raw, l2_offset);
-  auto table = std::make_shared<L2Table>(header_.l2_entries());
-  for (uint64_t i = 0; i < table->size(); ++i) {
-    const uint64_t e = LoadBe64(&raw[i * 8]);
+      DivRoundUp(file_size, kSectorSize) * kSectorSize;
+  for (const uint64_t e : table) {
     if (e & kFlagCompressed) {
       const uint64_t off = e & coffset_mask;
       const uint64_t nb = ((e >> csize_shift) & csize_mask) + 1;
       const uint64_t size = nb * kSectorSize - (off % kSectorSize);
-      if (off >= file_size_ || size > file_end_sectors - off) {
-        Corrupt(path_, "compressed cluster past the end of the file");
+      if (off >= file_size || size > file_end_sectors - off) {
+        return "compressed cluster past the end of the file";
       }
     } else {
       const uint64_t off = e & kOffsetMask;
-      if (off != 0 && (off % cs != 0 || off >= file_size_)) {
-        Corrupt(path_, "data cluster at " + std::to_string(off) +
-                           " lies outside the file or is misaligned");
+      if (off != 0 && (off % cs != 0 || off >= file_size)) {
+        return "a data cluster lies outside the file or is misaligned";
       }
     }
-    (*table)[i] = e;
   }
-  return table;
+  return nullptr;
 }
 
 std::shared_ptr<const Image::L2Table> Image::LoadL2(uint64_t l1_index) const {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -58,10 +59,13 @@ class Image {
   std::shared_ptr<const L2Table> LoadL2(uint64_t l1_index) const;
   std::shared_ptr<const L2Table> ReadL2(uint64_t l2_offset) const;
   ClusterMapping Decode(uint64_t entry) const;
+  // Why `table` is invalid in a file of `file_size` bytes, or nullptr.
+  const char* CheckL2(const L2Table& table, uint64_t file_size) const;
 
   std::string path_;
   File file_;
-  uint64_t file_size_ = 0;
+  // Grows when a merge into this image (as a backing file) appends to it.
+  mutable std::atomic<uint64_t> file_size_{0};
   Header header_;
   std::vector<uint64_t> l1_;  // host offsets of L2 tables, 0 if none
 

@@ -19,7 +19,9 @@
 #include "engine/error.h"
 #include "engine/io/capacity.h"
 #include "engine/io/file.h"
+#include "engine/log.h"
 #include "engine/repo/names.h"
+#include "engine/repo/point_drop.h"
 #include "engine/time.h"
 
 namespace sendense {
@@ -127,7 +129,8 @@ std::unique_ptr<Catalog> Repository::OpenCatalogForWriting(
   }
   std::set<std::string> vms;
   for (const auto& b : catalog->Backups("")) {
-    if (b.state == BackupState::kInterrupted) {
+    if (b.state == BackupState::kInterrupted ||
+        b.state == BackupState::kDropping) {
       vms.insert(b.vm);
     }
   }
@@ -154,6 +157,7 @@ std::unique_ptr<Catalog> Repository::OpenCatalogForWriting(
       if (reclaimed != nullptr) {
         reclaimed->Add(r);
       }
+      FinishDropsQuietly(*catalog, vm);
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kAlreadyExists &&
           e.kind() != ErrorKind::kInvalidArgument) {
@@ -166,8 +170,20 @@ std::unique_ptr<Catalog> Repository::OpenCatalogForWriting(
     if (reclaimed != nullptr) {
       reclaimed->Add(r);
     }
+    FinishDropsQuietly(*catalog, held_vm);
   }
   return catalog;
+}
+
+void Repository::FinishDropsQuietly(Catalog& catalog,
+                                    const std::string& vm) const {
+  // Readers are not waited for here: a command that only happens to open
+  // the repository must not hang on them (prune waits and says so).
+  try {
+    FinishDrops(*this, catalog, vm, DropOptions{std::chrono::milliseconds(0)});
+  } catch (const Error& e) {
+    Log(LogLevel::kWarning, e.what());
+  }
 }
 
 bool Repository::VmLockHeld(const std::string& vm) const {
@@ -222,7 +238,7 @@ Repository::VmLock::VmLock(const Repository& repo, const std::string& vm) {
     ::close(fd_);
     fd_ = -1;
     throw Error(ErrorKind::kAlreadyExists,
-                "another backup of VM '" + vm + "' is running");
+                "VM '" + vm + "' is busy: a backup or prune of it is running");
   }
 }
 

@@ -40,8 +40,10 @@ class Repository {
   // A catalog connection for a command that writes: Error kNoSpace ("the
   // repository's filesystem is full (N bytes free)") when only a snapshot
   // can be opened. Then reclaims what dead runs of any VM left (see
-  // Reclaim), for VMs whose lock is free or is `held_vm`'s (whose lock the
-  // caller holds), adding what it did to `reclaimed` when given.
+  // Reclaim), and finishes the drops a crashed prune left (FinishDrops;
+  // a drop whose point is still open is logged and left for later), for
+  // VMs whose lock is free or is `held_vm`'s (whose lock the caller
+  // holds), adding what it reclaimed to `reclaimed` when given.
   std::unique_ptr<Catalog> OpenCatalogForWriting(
       Reclaimed* reclaimed = nullptr,
       const std::string& held_vm = "") const;
@@ -84,6 +86,8 @@ class Repository {
   Reclaimed Reclaim(Catalog& catalog, const std::string& vm) const;
 
  private:
+  void FinishDropsQuietly(Catalog& catalog, const std::string& vm) const;
+
   std::string path_;
 };
 

@@ -188,7 +188,9 @@ TEST_F(BackupFaultsTest, TwoBackupsOfOneVmCannotInterleave) {
   NbdServer fast(dir_.path(), Nbdkit("", "", raw));
   const auto r = Sendense(BackupArgs(fast));
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.output, "sendense: another backup of VM 'vm1' is running\n");
+  EXPECT_EQ(r.output,
+            "sendense: VM 'vm1' is busy: a backup or prune of it is "
+            "running\n");
   EXPECT_EQ(first.Wait(), 0);
 }
 

@@ -1,0 +1,109 @@
+#include <iomanip>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "engine/error.h"
+#include "engine/repo/repository.h"
+#include "engine/retention/prune.h"
+
+namespace sendense::cli {
+namespace {
+
+struct PruneArgs {
+  std::string vm;
+  retention::Policy policy;
+  std::vector<std::string> points;
+  bool dry_run = false;
+  bool json = false;
+};
+
+void PrintReport(const retention::PruneReport& r) {
+  std::cout << r.vm << " (" << retention::DescribePolicy(r.policy) << ")\n";
+  for (const auto& d : r.decisions) {
+    std::cout << "  " << std::left << std::setw(24) << d.name << std::setw(6)
+              << (d.keep ? "keep" : "drop");
+    for (size_t i = 0; i < d.reasons.size(); ++i) {
+      std::cout << (i == 0 ? "" : ", ") << d.reasons[i];
+    }
+    std::cout << "\n";
+  }
+  if (r.dry_run) {
+    return;
+  }
+  for (const auto& name : r.removed) {
+    std::cout << "  removed the record of failed backup " << name << "\n";
+  }
+  std::cout << "  dropped " << r.dropped.size() << " point"
+            << (r.dropped.size() == 1 ? "" : "s") << ", merged "
+            << HumanBytes(static_cast<double>(r.merged_bytes)) << ", freed "
+            << HumanBytes(static_cast<double>(r.freed_bytes)) << "\n";
+}
+
+void Print(const std::vector<retention::PruneReport>& reports, bool json) {
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& r : reports) {
+      list.push_back(retention::PruneReportJson(r));
+    }
+    std::cout << nlohmann::json{{"prunes", list}}.dump(2) << "\n";
+    return;
+  }
+  for (const auto& r : reports) {
+    PrintReport(r);
+  }
+}
+
+}  // namespace
+
+void AddKeepOptions(CLI::App& cmd, retention::Policy& policy) {
+  const auto add = [&](const char* name, int& count, const char* what) {
+    cmd.add_option(name, count, what)->check(CLI::Range(0, 100000));
+  };
+  add("--keep-last", policy.last, "Keep the newest N points");
+  add("--keep-hourly", policy.hourly, "Keep the newest point of N hours");
+  add("--keep-daily", policy.daily, "Keep the newest point of N days (UTC)");
+  add("--keep-weekly", policy.weekly, "Keep the newest point of N ISO weeks");
+  add("--keep-monthly", policy.monthly, "Keep the newest point of N months");
+  add("--keep-yearly", policy.yearly, "Keep the newest point of N years");
+}
+
+void RegisterPrune(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<PruneArgs>();
+  auto* prune = app.add_subcommand(
+      "prune",
+      "Drop the points a retention policy does not keep, merging their data "
+      "into the points that stay");
+  prune->add_option("--vm", args->vm, "Only this VM (default: every VM)");
+  AddKeepOptions(*prune, args->policy);
+  prune->add_flag("--dry-run", args->dry_run,
+                  "Only show what would be kept and dropped, and why");
+  prune->add_flag("--json", args->json, "Print JSON");
+  prune->callback([&global, args] {
+    Repository repo(RequireRepo(global));
+    retention::PruneRequest request;
+    request.vm = args->vm;
+    if (!args->policy.empty()) {
+      request.policy = args->policy;
+    }
+    request.dry_run = args->dry_run;
+    Print(retention::Prune(repo, request), args->json);
+  });
+
+  auto* forget = app.add_subcommand(
+      "forget",
+      "Drop the named points of a VM, merging their data into the "
+      "points that stay");
+  forget->add_option("--vm", args->vm, "VM name")->required();
+  forget
+      ->add_option("POINT", args->points,
+                   "Point names, e.g. "
+                   "2026-11-24T09.00.00Z")
+      ->required();
+  forget->add_flag("--json", args->json, "Print JSON");
+  forget->callback([&global, args] {
+    Repository repo(RequireRepo(global));
+    Print({retention::Forget(repo, args->vm, args->points)}, args->json);
+  });
+}
+
+}  // namespace sendense::cli

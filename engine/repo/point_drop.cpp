@@ -1,0 +1,130 @@
+#include "engine/repo/point_drop.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/error.h"
+#include "engine/io/file.h"
+#include "engine/log.h"
+#include "engine/qcow2/header.h"
+#include "engine/qcow2/merge.h"
+#include "engine/repo/point_lease.h"
+
+namespace sendense {
+namespace {
+
+std::string BaseName(const std::string& path) {
+  return path.substr(path.find_last_of('/') + 1);
+}
+
+std::string DirName(const std::string& path) {
+  return path.substr(0, path.find_last_of('/'));
+}
+
+uint64_t AllocatedBytes(const std::string& path) {
+  return File::OpenReadOnly(path).AllocatedBytes();
+}
+
+std::string BackingNameOf(const std::string& path) {
+  const File f = File::OpenReadOnly(path);
+  return qcow2::ReadHeader(f, f.Size(), path).backing_name;
+}
+
+// Merges `point` into the point backed by it (`child`), or removes it when
+// there is none, then updates the catalog. Returns the bytes merged and
+// adds what the filesystem got back to `freed`.
+uint64_t DropPointFile(const Repository& repo,
+                       Catalog& catalog,
+                       const PointRecord& point,
+                       const DropOptions& options,
+                       uint64_t& freed) {
+  const std::string path = repo.Absolute(point.file);
+  std::error_code ec;
+  auto child = catalog.ChildOf(point.id);
+  uint64_t merged = 0;
+  if (!child) {
+    if (std::filesystem::exists(path, ec)) {
+      PointLease lease(path, PointLease::Mode::kExclusive, options.reader_wait);
+      freed += AllocatedBytes(path);
+      std::filesystem::remove(path, ec);
+      ThrowIfFailed(ec, "cannot remove " + path);
+      SyncDirectory(DirName(path));
+    }
+    catalog.DropPoint(point, std::nullopt);
+    return 0;
+  }
+  const std::string child_path = repo.Absolute(child->file);
+  const std::string backing = BackingNameOf(child_path);
+  if (backing == BaseName(point.file)) {
+    // Not merged yet (or a merge a crash interrupted: it starts over).
+    PointLease lease(path, PointLease::Mode::kExclusive, options.reader_wait);
+    const uint64_t before = AllocatedBytes(path) + AllocatedBytes(child_path);
+    const auto stats = qcow2::MergeIntoBacking(path, child_path);
+    merged = stats.bytes_copied;
+    if (std::rename(path.c_str(), child_path.c_str()) != 0) {
+      ThrowSystemError("cannot rename " + path + " over " + child_path);
+    }
+    SyncDirectory(DirName(path));
+    const uint64_t after = AllocatedBytes(child_path);
+    freed += before > after ? before - after : 0;
+  } else {
+    // Merged and renamed before a crash: the child's file is the merged
+    // one, backed by what the dropped point was backed by.
+    const auto parent =
+        point.parent_id ? catalog.FindPoint(*point.parent_id) : std::nullopt;
+    const std::string expected = parent ? BaseName(parent->file) : "";
+    if (backing != expected) {
+      throw Error(ErrorKind::kCorrupt,
+                  child_path + " is backed by '" + backing + "', neither " +
+                      point.file +
+                      " nor its backing file: the chain was "
+                      "changed outside Sendense");
+    }
+  }
+  if (!point.parent_id) {
+    child->kind = PointKind::kFull;
+    child->reason = "merged: the points it was based on were pruned";
+  }
+  child->bytes_stored = AllocatedBytes(child_path);
+  catalog.DropPoint(point, child);
+  return merged;
+}
+
+}  // namespace
+
+DropResult DropBackup(const Repository& repo,
+                      Catalog& catalog,
+                      const BackupRecord& b,
+                      const DropOptions& options) {
+  DropResult r{b.vm, b.name, 0, 0};
+  catalog.BeginDrop(b.id);
+  for (const PointRecord& p : b.points) {
+    try {
+      r.merged_bytes += DropPointFile(repo, catalog, p, options, r.freed_bytes);
+    } catch (const Error& e) {
+      const std::string what = "dropping " + b.vm + "/" + b.name + " (disk " +
+                               p.disk + ") stopped: " + e.what() +
+                               "; the point stays hidden, nothing is lost, "
+                               "and the next prune finishes it";
+      throw Error(e.kind(), what, e.sys_errno());
+    }
+  }
+  catalog.RemoveBackup(b.id);
+  Log(LogLevel::kInfo, "dropped " + b.vm + "/" + b.name);
+  return r;
+}
+
+std::vector<DropResult> FinishDrops(const Repository& repo,
+                                    Catalog& catalog,
+                                    const std::string& vm,
+                                    const DropOptions& options) {
+  std::vector<DropResult> done;
+  for (const auto& b : catalog.Backups(vm)) {
+    if (b.state == BackupState::kDropping) {
+      done.push_back(DropBackup(repo, catalog, b, options));
+    }
+  }
+  return done;
+}
+
+}  // namespace sendense

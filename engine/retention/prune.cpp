@@ -1,0 +1,196 @@
+#include "engine/retention/prune.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/catalog/vm_configs.h"
+#include "engine/error.h"
+#include "engine/time.h"
+
+namespace sendense::retention {
+namespace {
+
+// The VM's lock, or Error kBusy naming what holds it.
+std::unique_ptr<Repository::VmLock> LockVm(const Repository& repo,
+                                           const std::string& vm) {
+  try {
+    return std::make_unique<Repository::VmLock>(repo, vm);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kAlreadyExists) {
+      throw;
+    }
+    throw Error(ErrorKind::kBusy, "VM '" + vm +
+                                      "' is busy: a backup or prune of it "
+                                      "is running; try again when it ends");
+  }
+}
+
+// Drops `names` (complete backups of `b`'s VM) oldest first.
+void DropAll(const Repository& repo,
+             Catalog& catalog,
+             const std::vector<BackupRecord>& backups,
+             const std::set<std::string>& names,
+             const DropOptions& options,
+             PruneReport& report) {
+  for (const auto& b : backups) {  // oldest first
+    if (names.count(b.name) == 0) {
+      continue;
+    }
+    const DropResult r = DropBackup(repo, catalog, b, options);
+    report.dropped.push_back(b.name);
+    report.merged_bytes += r.merged_bytes;
+    report.freed_bytes += r.freed_bytes;
+  }
+}
+
+PruneReport PruneVm(const Repository& repo,
+                    const std::string& vm,
+                    const Policy& policy,
+                    const PruneRequest& request) {
+  PruneReport report;
+  report.vm = vm;
+  report.policy = policy;
+  report.dry_run = request.dry_run;
+  const auto lock = LockVm(repo, vm);
+  auto catalog = repo.OpenCatalogForWriting(nullptr, vm);
+  if (!request.dry_run) {
+    for (const auto& r : FinishDrops(repo, *catalog, vm, request.drop)) {
+      report.dropped.push_back(r.backup);
+      report.merged_bytes += r.merged_bytes;
+      report.freed_bytes += r.freed_bytes;
+    }
+  }
+  const auto backups = catalog->Backups(vm);
+  std::vector<Candidate> candidates;
+  int64_t newest_complete = 0;
+  for (const auto& b : backups) {
+    if (b.state == BackupState::kComplete) {
+      candidates.push_back({b.name, ParseIsoTime(b.started_at)});
+      newest_complete = b.id;
+    }
+  }
+  report.decisions = Apply(policy, candidates);
+  if (request.dry_run) {
+    return report;
+  }
+  for (const auto& b : backups) {
+    if ((b.state == BackupState::kFailed ||
+         b.state == BackupState::kInterrupted) &&
+        b.id < newest_complete) {
+      catalog->RemoveBackup(b.id);
+      report.removed.push_back(b.name);
+    }
+  }
+  std::set<std::string> drop;
+  for (const auto& d : report.decisions) {
+    if (!d.keep) {
+      drop.insert(d.name);
+    }
+  }
+  DropAll(repo, *catalog, backups, drop, request.drop, report);
+  return report;
+}
+
+}  // namespace
+
+std::vector<PruneReport> Prune(const Repository& repo,
+                               const PruneRequest& request) {
+  std::vector<std::string> vms;
+  if (!request.vm.empty()) {
+    vms.push_back(request.vm);
+  } else {
+    vms = repo.OpenCatalog()->VmNames();
+  }
+  VmConfigs configs(repo.CatalogPath());
+  std::vector<PruneReport> reports;
+  for (const auto& vm : vms) {
+    Policy policy;
+    if (request.policy && !request.policy->empty()) {
+      policy = *request.policy;
+    } else if (const auto config = configs.Find(vm)) {
+      policy = config->retention;
+    }
+    if (policy.empty()) {
+      if (!request.vm.empty()) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "VM '" + vm +
+                        "' has no retention policy: give --keep-* rules or "
+                        "store some with 'vm set " +
+                        vm + " --keep-daily N ...'");
+      }
+      continue;  // every VM: those without a policy are left alone
+    }
+    if (!request.vm.empty() && !repo.OpenCatalog()->FindVm(vm)) {
+      throw Error(ErrorKind::kNotFound, "no backups of VM '" + vm + "'");
+    }
+    reports.push_back(PruneVm(repo, vm, policy, request));
+  }
+  if (reports.empty() && request.vm.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "no VM has a retention policy: give --keep-* rules or store "
+                "some with 'vm set NAME --keep-daily N ...'");
+  }
+  return reports;
+}
+
+PruneReport Forget(const Repository& repo,
+                   const std::string& vm,
+                   const std::vector<std::string>& points,
+                   const DropOptions& options) {
+  PruneReport report;
+  report.vm = vm;
+  const auto lock = LockVm(repo, vm);
+  auto catalog = repo.OpenCatalogForWriting(nullptr, vm);
+  const auto backups = catalog->Backups(vm);
+  std::string newest;
+  for (const auto& b : backups) {
+    if (b.state == BackupState::kComplete) {
+      newest = b.name;
+    }
+  }
+  std::set<std::string> drop;
+  for (const auto& name : points) {
+    const auto it = std::find_if(backups.begin(), backups.end(),
+                                 [&](const auto& b) { return b.name == name; });
+    if (it == backups.end()) {
+      throw Error(ErrorKind::kNotFound,
+                  "VM '" + vm + "' has no point named '" + name + "'");
+    }
+    if (it->state != BackupState::kComplete &&
+        it->state != BackupState::kDropping) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "'" + name + "' of VM '" + vm + "' is " +
+                      StateName(it->state) + ", not a complete point");
+    }
+    if (name == newest) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "'" + name + "' is the newest point of VM '" + vm +
+                      "': the next incremental backup builds on it; back up "
+                      "first, then forget it");
+    }
+    drop.insert(name);
+  }
+  DropAll(repo, *catalog, backups, drop, options, report);
+  return report;
+}
+
+nlohmann::json PruneReportJson(const PruneReport& r) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& d : r.decisions) {
+    points.push_back({{"name", d.name},
+                      {"time", IsoTime(std::chrono::system_clock::from_time_t(
+                                   static_cast<std::time_t>(d.time)))},
+                      {"action", d.keep ? "keep" : "drop"},
+                      {"reasons", d.reasons}});
+  }
+  return {{"vm", r.vm},
+          {"policy", PolicyJson(r.policy)},
+          {"dry_run", r.dry_run},
+          {"points", points},
+          {"dropped", r.dropped},
+          {"removed", r.removed},
+          {"merged_bytes", r.merged_bytes},
+          {"freed_bytes", r.freed_bytes}};
+}
+
+}  // namespace sendense::retention
