@@ -15,6 +15,7 @@ struct PruneArgs {
   std::vector<std::string> points;
   bool dry_run = false;
   bool json = false;
+  double reader_wait = 10;
 };
 
 void PrintReport(const retention::PruneReport& r) {
@@ -37,6 +38,18 @@ void PrintReport(const retention::PruneReport& r) {
             << (r.dropped.size() == 1 ? "" : "s") << ", merged "
             << HumanBytes(static_cast<double>(r.merged_bytes)) << ", freed "
             << HumanBytes(static_cast<double>(r.freed_bytes)) << "\n";
+}
+
+void AddReaderWait(CLI::App& cmd, double& seconds) {
+  cmd.add_option("--reader-wait", seconds,
+                 "Seconds to wait for readers of a point being dropped "
+                 "(default 10); then it stays hidden for the next prune")
+      ->check(CLI::Range(0.0, 86400.0));
+}
+
+std::chrono::milliseconds ReaderWait(const PruneArgs& args) {
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(args.reader_wait * 1000));
 }
 
 void Print(const std::vector<retention::PruneReport>& reports, bool json) {
@@ -78,6 +91,7 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
   prune->add_flag("--dry-run", args->dry_run,
                   "Only show what would be kept and dropped, and why");
   prune->add_flag("--json", args->json, "Print JSON");
+  AddReaderWait(*prune, args->reader_wait);
   prune->callback([&global, args] {
     Repository repo(RequireRepo(global));
     retention::PruneRequest request;
@@ -86,6 +100,7 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
       request.policy = args->policy;
     }
     request.dry_run = args->dry_run;
+    request.drop.reader_wait = ReaderWait(*args);
     Print(retention::Prune(repo, request), args->json);
   });
 
@@ -100,9 +115,12 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
                    "2026-11-24T09.00.00Z")
       ->required();
   forget->add_flag("--json", args->json, "Print JSON");
+  AddReaderWait(*forget, args->reader_wait);
   forget->callback([&global, args] {
     Repository repo(RequireRepo(global));
-    Print({retention::Forget(repo, args->vm, args->points)}, args->json);
+    Print({retention::Forget(repo, args->vm, args->points,
+                             DropOptions{ReaderWait(*args)})},
+          args->json);
   });
 }
 

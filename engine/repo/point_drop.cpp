@@ -98,12 +98,18 @@ DropResult DropBackup(const Repository& repo,
                       const DropOptions& options) {
   DropResult r{b.vm, b.name, 0, 0};
   catalog.BeginDrop(b.id);
-  for (const PointRecord& p : b.points) {
+  for (const PointRecord& stale : b.points) {
+    // As it is now: an earlier drop may have given it a new parent.
+    const auto p = catalog.FindPoint(stale.id);
+    if (!p) {
+      continue;  // dropped before a crash
+    }
     try {
-      r.merged_bytes += DropPointFile(repo, catalog, p, options, r.freed_bytes);
+      r.merged_bytes +=
+          DropPointFile(repo, catalog, *p, options, r.freed_bytes);
     } catch (const Error& e) {
       const std::string what = "dropping " + b.vm + "/" + b.name + " (disk " +
-                               p.disk + ") stopped: " + e.what() +
+                               p->disk + ") stopped: " + e.what() +
                                "; the point stays hidden, nothing is lost, "
                                "and the next prune finishes it";
       throw Error(e.kind(), what, e.sys_errno());

@@ -170,7 +170,6 @@ std::unique_ptr<Catalog> Repository::OpenCatalogForWriting(
     if (reclaimed != nullptr) {
       reclaimed->Add(r);
     }
-    FinishDropsQuietly(*catalog, held_vm);
   }
   return catalog;
 }

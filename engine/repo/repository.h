@@ -40,10 +40,11 @@ class Repository {
   // A catalog connection for a command that writes: Error kNoSpace ("the
   // repository's filesystem is full (N bytes free)") when only a snapshot
   // can be opened. Then reclaims what dead runs of any VM left (see
-  // Reclaim), and finishes the drops a crashed prune left (FinishDrops;
-  // a drop whose point is still open is logged and left for later), for
-  // VMs whose lock is free or is `held_vm`'s (whose lock the caller
-  // holds), adding what it reclaimed to `reclaimed` when given.
+  // Reclaim) for VMs whose lock is free or is `held_vm`'s (whose lock the
+  // caller holds), adding what it reclaimed to `reclaimed` when given; for
+  // the other VMs whose lock is free it also finishes the drops a crashed
+  // prune left (FinishDrops; one whose point is still open is logged and
+  // left for later: prune and forget finish their VM's themselves).
   std::unique_ptr<Catalog> OpenCatalogForWriting(
       Reclaimed* reclaimed = nullptr,
       const std::string& held_vm = "") const;

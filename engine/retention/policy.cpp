@@ -97,6 +97,8 @@ std::string DescribePolicy(const Policy& p) {
 
 std::vector<Decision> Apply(const Policy& policy,
                             std::vector<Candidate> candidates) {
+  // Newest first; of points in the same second, the later given is newer.
+  std::reverse(candidates.begin(), candidates.end());
   std::stable_sort(
       candidates.begin(), candidates.end(),
       [](const Candidate& a, const Candidate& b) { return a.time > b.time; });

@@ -41,7 +41,8 @@ struct Decision {
   std::vector<std::string> reasons;  // the rules that keep it
 };
 
-// Decides for each candidate (any order; names unique), newest first. The
+// Decides for each candidate (oldest first, as the catalog lists them;
+// names unique), newest first. The
 // newest candidate is always kept ("newest point"), whatever the policy.
 std::vector<Decision> Apply(const Policy& policy,
                             std::vector<Candidate> candidates);

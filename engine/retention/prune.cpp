@@ -43,6 +43,19 @@ void DropAll(const Repository& repo,
   }
 }
 
+// Finishes the drops of `vm` a crash or a reader interrupted.
+void FinishInterrupted(const Repository& repo,
+                       Catalog& catalog,
+                       const std::string& vm,
+                       const DropOptions& options,
+                       PruneReport& report) {
+  for (const auto& r : FinishDrops(repo, catalog, vm, options)) {
+    report.dropped.push_back(r.backup);
+    report.merged_bytes += r.merged_bytes;
+    report.freed_bytes += r.freed_bytes;
+  }
+}
+
 PruneReport PruneVm(const Repository& repo,
                     const std::string& vm,
                     const Policy& policy,
@@ -54,11 +67,7 @@ PruneReport PruneVm(const Repository& repo,
   const auto lock = LockVm(repo, vm);
   auto catalog = repo.OpenCatalogForWriting(nullptr, vm);
   if (!request.dry_run) {
-    for (const auto& r : FinishDrops(repo, *catalog, vm, request.drop)) {
-      report.dropped.push_back(r.backup);
-      report.merged_bytes += r.merged_bytes;
-      report.freed_bytes += r.freed_bytes;
-    }
+    FinishInterrupted(repo, *catalog, vm, request.drop, report);
   }
   const auto backups = catalog->Backups(vm);
   std::vector<Candidate> candidates;
@@ -141,6 +150,7 @@ PruneReport Forget(const Repository& repo,
   report.vm = vm;
   const auto lock = LockVm(repo, vm);
   auto catalog = repo.OpenCatalogForWriting(nullptr, vm);
+  FinishInterrupted(repo, *catalog, vm, options, report);
   const auto backups = catalog->Backups(vm);
   std::string newest;
   for (const auto& b : backups) {
@@ -152,6 +162,10 @@ PruneReport Forget(const Repository& repo,
   for (const auto& name : points) {
     const auto it = std::find_if(backups.begin(), backups.end(),
                                  [&](const auto& b) { return b.name == name; });
+    if (it == backups.end() &&
+        std::count(report.dropped.begin(), report.dropped.end(), name)) {
+      continue;  // an interrupted drop of it was just finished
+    }
     if (it == backups.end()) {
       throw Error(ErrorKind::kNotFound,
                   "VM '" + vm + "' has no point named '" + name + "'");
