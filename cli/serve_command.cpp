@@ -74,7 +74,9 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
   CatalogPool catalogs(repo);
   // One namespace for the tree and the API's file routes.
   browse::Namespace ns(repo, catalogs, appliances);
-  JobRunner jobs(repo, args.workers, /*index_guest_files=*/!args.no_index);
+  JobRunner jobs(repo, JobRunnerOptions{.workers = args.workers,
+                                        .index_guest_files = !args.no_index,
+                                        .prune_after_backup = true});
   web::ApiContext api{repo, token, jobs, appliances, catalogs, ns};
   web::HttpServer server(
       address, port,
@@ -123,7 +125,8 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--mount", args->mount, "Mount the tree here");
   cmd->add_option("--listen", args->listen, "ADDRESS:PORT of the API")
       ->capture_default_str();
-  cmd->add_option("--workers", args->workers, "Backups that run at once")
+  cmd->add_option("--workers", args->workers,
+                  "Jobs that run at once (one per VM)")
       ->capture_default_str()
       ->check(Between(1, 16, "backups"));
   cmd->add_option("--max-connections", args->max_connections,

@@ -44,6 +44,8 @@ const char* StateName(BackupPhase phase) {
       return "copying";
     case BackupPhase::kIndexing:
       return "indexing";
+    case BackupPhase::kPruning:
+      return "pruning";
     case BackupPhase::kDone:
       return "done";
   }

@@ -16,8 +16,9 @@ enum class BackupState {
 };
 // A point: a whole disk, or what changed since the point it is over.
 enum class PointKind { kFull, kIncremental };
-// Where a running backup is (a job's phase).
-enum class BackupPhase { kQueued, kCopying, kIndexing, kDone };
+// Where a running job is (its phase): a backup copies then indexes; a
+// prune or forget prunes.
+enum class BackupPhase { kQueued, kCopying, kIndexing, kPruning, kDone };
 // A job of the runner.
 enum class JobState { kQueued, kRunning, kComplete, kFailed, kCancelled };
 

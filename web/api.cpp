@@ -13,26 +13,14 @@
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/io/capacity.h"
+#include "web/api_json.h"
 #include "web/http_errors.h"
+#include "web/retention_api.h"
 
 namespace sendense::web {
 namespace {
 
 using json = nlohmann::json;
-
-// Compact (pipe to `jq` to read); bytes that are not UTF-8 (guest names
-// may hold any) become U+FFFD.
-std::string Dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-}
-
-Response Json(unsigned status, const json& j) {
-  return {status, "application/json", Dump(j), {}, 0, nullptr};
-}
-
-Response Fail(unsigned status, const std::string& message) {
-  return Json(status, {{"error", message}});
-}
 
 // Constant-time comparison: how long it takes says nothing of the token.
 bool SameToken(const std::string& a, const std::string& b) {
@@ -75,22 +63,6 @@ std::string QueryParam(const std::string& query, const std::string& key) {
     }
   }
   return "";
-}
-
-json JobJson(const JobStatus& j) {
-  return {{"id", j.id},
-          {"vm", j.vm},
-          {"state", StateName(j.state)},
-          {"phase", j.phase},
-          {"backup", j.backup},
-          {"error", j.error},
-          {"bytes_total", j.bytes_total},
-          {"bytes_done", j.bytes_done},
-          {"entries_indexed", j.entries_indexed},
-          {"rate", j.rate},
-          {"created_at", j.created_at},
-          {"started_at", j.started_at},
-          {"finished_at", j.finished_at}};
 }
 
 const char* TypeOf(uint32_t mode) {
@@ -467,11 +439,13 @@ Response Route(ApiContext& ctx, const Request& req) {
         }
         vm.bitmap = body.value("bitmap", "");
         vm.schedule = body.value("schedule", "");
+        vm.retention =
+            retention::ParsePolicyJson(body.value("retention", json::object()));
       } catch (const json::exception&) {
         return Fail(
             400,
             "expected {\"name\": ..., \"disks\": {\"sda\": \"nbd...\"}, "
-            "\"bitmap\": ..., \"schedule\": ...}");
+            "\"bitmap\": ..., \"schedule\": ..., \"retention\": {...}}");
       }
       db.vms->Add(vm);
       return Json(201, VmJson(vm));
@@ -489,16 +463,19 @@ Response Route(ApiContext& ctx, const Request& req) {
       request.vm = vm->name;
       request.disks = vm->disks;
       request.bitmap = vm->bitmap;
-      const auto submitted = ctx.jobs.Submit(request);
-      const json job = JobJson(*ctx.jobs.Get(submitted.id));
-      if (!submitted.created) {
-        return Json(409, {{"error", "a backup of VM '" + vm->name +
-                                        "' is already queued or running (job " +
-                                        std::to_string(submitted.id) + ")"},
-                          {"job", job}});
-      }
-      return Json(202, job);
+      return Submitted(ctx.jobs, ctx.jobs.Submit(request),
+                       "a backup of VM '" + vm->name + "'");
     }
+    if (args.size() == 2 && args[1] == "prune" && method == http::verb::post) {
+      return PruneVm(ctx.jobs, ctx.repo, db, args[0], BodyJson(req.body()));
+    }
+    if (args.size() == 2 && args[1] == "retention" &&
+        method == http::verb::put) {
+      return SetRetention(db, args[0], BodyJson(req.body()));
+    }
+  }
+  if (what == "backups" && args.size() == 2 && method == http::verb::delete_) {
+    return ForgetPoint(ctx.jobs, db, args[0], args[1]);
   }
   if (what == "backups" && get) {
     if (args.empty()) {
@@ -563,7 +540,9 @@ Response Route(ApiContext& ctx, const Request& req) {
         return Fail(404, "no such job");
       }
       if (!ctx.jobs.Cancel(id)) {
-        return Fail(409, "the job has already ended");
+        return Fail(409, Active(ctx.jobs.Get(id)->state)
+                             ? "a running prune is not stopped halfway"
+                             : "the job has already ended");
       }
       return Json(202, JobJson(*ctx.jobs.Get(id)));
     }
@@ -632,6 +611,47 @@ std::optional<ByteRange> ParseRange(const std::string& header, uint64_t size) {
     return ByteRange{first, std::min(last, size - 1)};
   } catch (const std::exception&) {
     return std::nullopt;
+  }
+}
+
+json JobJson(const JobStatus& j) {
+  return {{"id", j.id},
+          {"kind", j.kind},
+          {"vm", j.vm},
+          {"state", StateName(j.state)},
+          {"phase", j.phase},
+          {"backup", j.backup},
+          {"error", j.error},
+          {"bytes_total", j.bytes_total},
+          {"bytes_done", j.bytes_done},
+          {"entries_indexed", j.entries_indexed},
+          {"rate", j.rate},
+          {"created_at", j.created_at},
+          {"started_at", j.started_at},
+          {"finished_at", j.finished_at},
+          {"result", j.result}};
+}
+
+Response Submitted(JobRunner& jobs,
+                   const JobRunner::Submitted& submitted,
+                   const std::string& what) {
+  const json job = JobJson(*jobs.Get(submitted.id));
+  if (!submitted.created) {
+    return Json(409, {{"error", what + " is already queued or running (job " +
+                                    std::to_string(submitted.id) + ")"},
+                      {"job", job}});
+  }
+  return Json(202, job);
+}
+
+json BodyJson(const std::string& body) {
+  if (body.empty()) {
+    return json::object();
+  }
+  try {
+    return json::parse(body);
+  } catch (const std::exception&) {
+    throw Error(ErrorKind::kInvalidArgument, "the body is not JSON");
   }
 }
 

@@ -1,5 +1,8 @@
 #include "engine/jobs/job_runner.h"
 
+#include <algorithm>
+
+#include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
 #include "engine/log.h"
@@ -7,11 +10,9 @@
 
 namespace sendense {
 
-JobRunner::JobRunner(const Repository& repo,
-                     size_t workers,
-                     bool index_guest_files)
-    : repo_(repo), index_(index_guest_files) {
-  for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) {
+JobRunner::JobRunner(const Repository& repo, const JobRunnerOptions& options)
+    : repo_(repo), options_(options) {
+  for (size_t i = 0; i < std::max<size_t>(1, options_.workers); ++i) {
     workers_.emplace_back([this] { Work(); });
   }
 }
@@ -28,25 +29,97 @@ JobRunner::~JobRunner() {
   }
 }
 
-JobRunner::Submitted JobRunner::Submit(const BackupRequest& request) {
+JobRunner::Submitted JobRunner::Enqueue(const std::string& kind,
+                                        const std::string& vm,
+                                        std::function<std::string(Job&)> run) {
   auto job = std::make_shared<Job>();
-  job->request = request;
+  job->run = std::move(run);
   std::lock_guard lock(mutex_);
   for (const auto& [id, other] : jobs_) {
-    if (other->status.vm == request.vm && Active(other->status.state)) {
+    if (kind != "forget" && other->status.vm == vm &&
+        other->status.kind == kind && Active(other->status.state)) {
       return {id, false};
     }
   }
   job->status.id = next_id_++;
-  job->status.vm = request.vm;
+  job->status.kind = kind;
+  job->status.vm = vm;
   job->status.state = JobState::kQueued;
   job->status.created_at = NowIso();
   jobs_[job->status.id] = job;
   queue_.push_back(job);
   wake_.notify_one();
   Log(LogLevel::kInfo, "job " + std::to_string(job->status.id) +
-                           " queued: backup of VM " + request.vm);
+                           " queued: " + kind + " of VM " + vm);
   return {job->status.id, true};
+}
+
+JobRunner::Submitted JobRunner::Submit(const BackupRequest& request) {
+  return Enqueue("backup", request.vm,
+                 [this, request](Job& job) { return Backup(job, request); });
+}
+
+JobRunner::Submitted JobRunner::SubmitPrune(
+    const retention::PruneRequest& request) {
+  return Enqueue("prune", request.vm,
+                 [this, request](Job& job) { return Prune(job, request); });
+}
+
+JobRunner::Submitted JobRunner::SubmitForget(
+    const std::string& vm,
+    const std::vector<std::string>& points) {
+  return Enqueue("forget", vm, [this, vm, points](Job& job) {
+    job.progress.phase = BackupPhase::kPruning;
+    const auto report = retention::Forget(repo_, vm, points);
+    job.progress.bytes_done = report.merged_bytes;
+    std::lock_guard lock(mutex_);
+    job.status.result = retention::PruneReportJson(report);
+    return std::string();
+  });
+}
+
+std::string JobRunner::Backup(Job& job, const BackupRequest& request) {
+  const std::string name = "job " + std::to_string(job.status.id);
+  const BackupResult result = RunBackup(repo_, request, job.progress);
+  {
+    std::lock_guard lock(mutex_);
+    job.copied = std::chrono::steady_clock::now();
+  }
+  bytes_copied_ += job.progress.bytes_done;
+  if (options_.index_guest_files) {
+    job.progress.phase = BackupPhase::kIndexing;
+    try {
+      auto catalog = repo_.OpenCatalog();
+      if (auto b = catalog->FindBackup(result.vm, result.backup)) {
+        guest::IndexBackup(repo_, *b, &job.progress.entries_indexed);
+      }
+    } catch (const std::exception& e) {
+      Log(LogLevel::kWarning,
+          name + ": indexing guest files failed: " + std::string(e.what()));
+    }
+  }
+  if (options_.prune_after_backup) {
+    const auto config = VmConfigs(repo_.CatalogPath()).Find(result.vm);
+    if (config && !config->retention.empty()) {
+      retention::PruneRequest prune;
+      prune.vm = result.vm;
+      SubmitPrune(prune);  // the VM's stored policy, as its own job
+    }
+  }
+  return result.backup;
+}
+
+std::string JobRunner::Prune(Job& job, const retention::PruneRequest& request) {
+  job.progress.phase = BackupPhase::kPruning;
+  const auto reports = retention::Prune(repo_, request);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& r : reports) {
+    job.progress.bytes_done += r.merged_bytes;
+    list.push_back(retention::PruneReportJson(r));
+  }
+  std::lock_guard lock(mutex_);
+  job.status.result = {{"prunes", list}};
+  return "";
 }
 
 JobStatus JobRunner::Snapshot(const Job& job) const {
@@ -101,8 +174,8 @@ bool JobRunner::Cancel(int64_t id) {
     std::erase(queue_, it->second);
     return true;
   }
-  if (job.status.state == JobState::kRunning) {
-    job.progress.cancel = true;
+  if (job.status.state == JobState::kRunning && job.status.kind == "backup") {
+    job.progress.cancel = true;  // a merge under way is not stopped halfway
     return true;
   }
   return false;
@@ -130,45 +203,44 @@ std::map<JobState, uint64_t> JobRunner::Counts() const {
   return counts;
 }
 
+std::shared_ptr<JobRunner::Job> JobRunner::NextRunnable() {
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    const std::string& vm = (*it)->status.vm;
+    const bool busy = std::any_of(jobs_.begin(), jobs_.end(), [&](auto& j) {
+      return j.second->status.state == JobState::kRunning &&
+             (vm.empty() || j.second->status.vm.empty() ||
+              j.second->status.vm == vm);
+    });
+    if (!busy) {
+      auto job = *it;
+      queue_.erase(it);
+      return job;
+    }
+  }
+  return nullptr;
+}
+
 void JobRunner::Work() {
   while (true) {
     std::shared_ptr<Job> job;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      wake_.wait(lock,
+                 [&] { return stop_ || (job = NextRunnable()) != nullptr; });
       if (stop_) {
         return;
       }
-      job = queue_.front();
-      queue_.pop_front();
       job->status.state = JobState::kRunning;
       job->status.started_at = NowIso();
       job->started = std::chrono::steady_clock::now();
     }
     const std::string name = "job " + std::to_string(job->status.id);
-    Log(LogLevel::kInfo, name + " running: backup of VM " + job->status.vm);
+    Log(LogLevel::kInfo,
+        name + " running: " + job->status.kind + " of VM " + job->status.vm);
     JobState state = JobState::kComplete;
     std::string error, backup;
     try {
-      const BackupResult result = RunBackup(repo_, job->request, job->progress);
-      {
-        std::lock_guard lock(mutex_);
-        job->copied = std::chrono::steady_clock::now();
-      }
-      backup = result.backup;
-      bytes_copied_ += job->progress.bytes_done;
-      if (index_) {
-        job->progress.phase = BackupPhase::kIndexing;
-        try {
-          auto catalog = repo_.OpenCatalog();
-          if (auto b = catalog->FindBackup(result.vm, result.backup)) {
-            guest::IndexBackup(repo_, *b, &job->progress.entries_indexed);
-          }
-        } catch (const std::exception& e) {
-          Log(LogLevel::kWarning,
-              name + ": indexing guest files failed: " + std::string(e.what()));
-        }
-      }
+      backup = job->run(*job);
     } catch (const Error& e) {
       state = e.kind() == ErrorKind::kCancelled ? JobState::kCancelled
                                                 : JobState::kFailed;
@@ -187,6 +259,7 @@ void JobRunner::Work() {
     job->status.error = error;
     job->status.backup = backup;
     job->status.finished_at = NowIso();
+    wake_.notify_all();  // a job of the same VM may run now
   }
 }
 

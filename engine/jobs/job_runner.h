@@ -13,8 +13,13 @@
 #include <thread>
 #include <vector>
 
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
 #include "engine/backup/backup_job.h"
 #include "engine/repo/repository.h"
+#include "engine/retention/prune.h"
 #include "engine/states.h"
 
 namespace sendense {
@@ -22,6 +27,7 @@ namespace sendense {
 // What the outside sees of one job.
 struct JobStatus {
   int64_t id = 0;
+  std::string kind;  // "backup", "prune" or "forget"
   std::string vm;
   JobState state = JobState::kQueued;
   std::string phase;   // queued, copying, indexing, done
@@ -32,24 +38,36 @@ struct JobStatus {
   uint64_t entries_indexed = 0;  // guest files indexed so far
   double rate = 0;  // bytes per second: so far, or over the whole copy
   std::string created_at, started_at, finished_at;  // ISO 8601 UTC
+  nlohmann::json result;  // prune and forget: their reports; else null
 };
 
-// Runs backups on a bounded pool of workers, in order of submission. A
-// job can be cancelled while queued or running; a cancelled backup
-// publishes nothing (the engine cleans up and records it as failed).
-// Thread-safe.
+struct JobRunnerOptions {
+  size_t workers = 2;
+  bool index_guest_files = true;  // after each backup
+  // After each backup of a VM with a retention policy, queue a prune of it.
+  bool prune_after_backup = true;
+};
+
+// Runs jobs (backups, prunes, forgets) on a bounded pool of workers, in
+// order of submission, never two of the same VM at once (they would wait
+// for its lock): a job whose VM is busy waits in the queue. A job can be
+// cancelled while queued; a running backup too (it publishes nothing: the
+// engine cleans up and records it as failed). Thread-safe.
 class JobRunner {
  public:
-  JobRunner(const Repository& repo, size_t workers, bool index_guest_files);
+  JobRunner(const Repository& repo, const JobRunnerOptions& options);
   ~JobRunner();  // cancels what runs, waits for the workers
 
   struct Submitted {
     int64_t id = 0;
-    bool created = false;  // false: a backup of the VM was queued or running
+    bool created = false;  // false: a job of that kind and VM was pending
   };
-  // Queues a backup, unless one of the same VM is queued or running: then
-  // that job is returned (one backup of a VM at a time).
+  // Queues a job, unless a backup or prune of the same VM is queued or
+  // running: then that job is returned (one backup of a VM at a time).
   Submitted Submit(const BackupRequest& request);
+  Submitted SubmitPrune(const retention::PruneRequest& request);
+  Submitted SubmitForget(const std::string& vm,
+                         const std::vector<std::string>& points);
   std::vector<JobStatus> List() const;
   std::optional<JobStatus> Get(int64_t id) const;
   // False when there is no such job or it has ended.
@@ -62,16 +80,24 @@ class JobRunner {
  private:
   struct Job {
     JobStatus status;
-    BackupRequest request;
+    // Runs the job; returns the backup's name (backups) and sets `result`.
+    std::function<std::string(Job&)> run;
     BackupProgress progress;
     std::chrono::steady_clock::time_point started;
     std::optional<std::chrono::steady_clock::time_point> copied;
   };
+  Submitted Enqueue(const std::string& kind,
+                    const std::string& vm,
+                    std::function<std::string(Job&)> run);
+  std::string Backup(Job& job, const BackupRequest& request);
+  std::string Prune(Job& job, const retention::PruneRequest& request);
+  // The first queued job whose VM has no running job; called locked.
+  std::shared_ptr<Job> NextRunnable();
   void Work();
   JobStatus Snapshot(const Job& job) const;
 
   const Repository& repo_;
-  const bool index_;
+  const JobRunnerOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::map<int64_t, std::shared_ptr<Job>> jobs_;

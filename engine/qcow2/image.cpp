@@ -45,11 +45,11 @@ std::shared_ptr<const Image::L2Table> Image::ReadL2(uint64_t l2_offset) const {
   for (uint64_t i = 0; i < table->size(); ++i) {
     (*table)[i] = LoadBe64(&raw[i * 8]);
   }
-  if (const char* why = CheckL2(*table, file_size_)) {
+  if (std::string why = CheckL2(*table, file_size_); !why.empty()) {
     // A merge into this image (as a backing file) may have grown it since
     // it was opened: check again against its size now.
     const uint64_t now = file_.Size();
-    if (now <= file_size_ || (why = CheckL2(*table, now)) != nullptr) {
+    if (now <= file_size_ || !(why = CheckL2(*table, now)).empty()) {
       Corrupt(path_, why);
     }
     file_size_ = now;
@@ -57,7 +57,7 @@ std::shared_ptr<const Image::L2Table> Image::ReadL2(uint64_t l2_offset) const {
   return table;
 }
 
-const char* Image::CheckL2(const L2Table& table, uint64_t file_size) const {
+std::string Image::CheckL2(const L2Table& table, uint64_t file_size) const {
   const uint64_t cs = header_.cluster_size();
   const uint32_t csize_shift = 62 - (header_.cluster_bits - 8);
   const uint64_t csize_mask = (uint64_t{1} << (header_.cluster_bits - 8)) - 1;
@@ -75,11 +75,12 @@ const char* Image::CheckL2(const L2Table& table, uint64_t file_size) const {
     } else {
       const uint64_t off = e & kOffsetMask;
       if (off != 0 && (off % cs != 0 || off >= file_size)) {
-        return "a data cluster lies outside the file or is misaligned";
+        return "data cluster at " + std::to_string(off) +
+               " lies outside the file or is misaligned";
       }
     }
   }
-  return nullptr;
+  return "";
 }
 
 std::shared_ptr<const Image::L2Table> Image::LoadL2(uint64_t l1_index) const {

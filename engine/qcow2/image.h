@@ -59,8 +59,8 @@ class Image {
   std::shared_ptr<const L2Table> LoadL2(uint64_t l1_index) const;
   std::shared_ptr<const L2Table> ReadL2(uint64_t l2_offset) const;
   ClusterMapping Decode(uint64_t entry) const;
-  // Why `table` is invalid in a file of `file_size` bytes, or nullptr.
-  const char* CheckL2(const L2Table& table, uint64_t file_size) const;
+  // Why `table` is invalid in a file of `file_size` bytes, or "".
+  std::string CheckL2(const L2Table& table, uint64_t file_size) const;
 
   std::string path_;
   File file_;

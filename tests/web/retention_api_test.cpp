@@ -1,0 +1,143 @@
+// Retention through the API over loopback: a VM's stored policy pruned by
+// serve after each backup as a visible job, a dry run, a prune job with a
+// policy in the body, DELETE of a point as a forget job, and the refusals.
+
+#include <unistd.h>
+
+#include "tests/web/api_fixture.h"
+
+namespace sendense::test {
+namespace {
+
+class RetentionApiTest : public ApiTest {
+ protected:
+  // The source served on one socket path that outlives each server, so
+  // that the source can change (qemu-nbd holds its write lock) between
+  // backups of one VM.
+  std::string uri() const { return "nbd+unix:///?socket=" + socket(); }
+  std::string socket() const { return dir_ / "source.sock"; }
+
+  // Changes the source, then backs the VM up through the API.
+  json BackupAfter(const std::string& changes, const std::string& vm) {
+    ChangeSource(changes);
+    std::string command = QemuNbdCommand(source_, "b0");
+    command.replace(command.find("{sock}"), 6, Quote(socket()));
+    ::unlink(socket().c_str());
+    BackgroundProcess nbd(command);
+    EXPECT_TRUE(WaitForPath(socket()));
+    const auto job = CallJson("POST", "/api/v1/vms/" + vm + "/backup", "", 202);
+    return WaitForJob(job["id"]);
+  }
+};
+
+TEST_F(RetentionApiTest, ServePrunesAfterEachBackupAsAJob) {
+  Serve();
+  MakeSource();
+  CallJson("POST", "/api/v1/vms",
+           json{{"name", "web1"},
+                {"disks", {{"sda", uri()}}},
+                {"bitmap", "b0"},
+                {"retention", {{"keep_last", 2}}}}
+               .dump(),
+           201);
+  EXPECT_EQ(CallJson("GET", "/api/v1/vms")["vms"][0]["retention"],
+            json({{"keep_last", 2}}));
+  for (int i = 0; i < 4; ++i) {
+    const auto job = BackupAfter("-c 'write -q -P " + std::to_string(0x60 + i) +
+                                     " " + std::to_string(i * 2) + "M 1M'",
+                                 "web1");
+    ASSERT_EQ(job["state"], "complete") << job.dump();
+    // The prune that follows each backup, as its own job.
+    json prune;
+    ASSERT_TRUE(Eventually([&] {
+      const auto jobs = CallJson("GET", "/api/v1/jobs");
+      for (const auto& j : jobs["jobs"]) {
+        if (j["kind"] == "prune" && j["id"] > job["id"]) {
+          prune = j;
+          return true;
+        }
+      }
+      return false;
+    })) << RunCommand("cat " + log_).output;
+    EXPECT_EQ(WaitForJob(prune["id"])["state"], "complete");
+  }
+  const auto backups = CallJson("GET", "/api/v1/backups?vm=web1")["backups"];
+  ASSERT_EQ(backups.size(), 2u) << backups.dump();
+  EXPECT_EQ(backups[0]["points"][0]["kind"], "full");
+  const auto jobs = CallJson("GET", "/api/v1/jobs")["jobs"];
+  int dropped = 0;
+  for (const auto& j : jobs) {
+    if (j["kind"] == "prune") {
+      dropped += j["result"]["prunes"][0]["dropped"].size();
+    }
+  }
+  EXPECT_EQ(dropped, 2);
+}
+
+TEST_F(RetentionApiTest, DryRunPruneJobAndDeleteOfAPoint) {
+  Serve();
+  MakeSource();
+  CallJson("POST", "/api/v1/vms",
+           json{{"name", "web1"}, {"disks", {{"sda", uri()}}}, {"bitmap", "b0"}}
+               .dump(),
+           201);
+  for (int i = 0; i < 4; ++i) {
+    const auto job = BackupAfter("-c 'write -q -P " + std::to_string(0x70 + i) +
+                                     " " + std::to_string(i * 3) + "M 1M'",
+                                 "web1");
+    ASSERT_EQ(job["state"], "complete") << job.dump();
+  }
+  auto names = [&] {
+    std::vector<std::string> out;
+    const auto list = CallJson("GET", "/api/v1/backups?vm=web1");
+    for (const auto& b : list["backups"]) {
+      out.push_back(b["name"]);
+    }
+    return out;
+  };
+  const auto before = names();
+  ASSERT_EQ(before.size(), 4u);
+  // No policy stored and none given: refused.
+  auto r = Call("POST", "/api/v1/vms/web1/prune", "{}");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(
+      Call("POST", "/api/v1/vms/nope/prune", R"({"policy": {"keep_last": 1}})")
+          .status,
+      404);
+  EXPECT_EQ(
+      Call("POST", "/api/v1/vms/web1/prune", R"({"policy": {"keep_lots": 1}})")
+          .status,
+      400);
+  const auto dry = CallJson("POST", "/api/v1/vms/web1/prune",
+                            R"({"policy": {"keep_last": 3}, "dry_run": true})");
+  EXPECT_EQ(dry["prunes"][0]["points"][3]["action"], "drop");
+  EXPECT_EQ(names().size(), 4u);
+  // DELETE: the newest and unknown points refused, a middle one dropped.
+  EXPECT_EQ(Call("DELETE", "/api/v1/backups/web1/" + before[3]).status, 400);
+  EXPECT_EQ(Call("DELETE", "/api/v1/backups/web1/2001-01-01T00.00.00Z").status,
+            404);
+  const auto forget =
+      CallJson("DELETE", "/api/v1/backups/web1/" + before[1], "", 202);
+  EXPECT_EQ(forget["kind"], "forget");
+  EXPECT_EQ(WaitForJob(forget["id"])["state"], "complete");
+  EXPECT_EQ(names(),
+            (std::vector<std::string>{before[0], before[2], before[3]}));
+  const auto job = CallJson("POST", "/api/v1/vms/web1/prune",
+                            R"({"policy": {"keep_last": 1}})", 202);
+  const auto done = WaitForJob(job["id"]);
+  EXPECT_EQ(done["state"], "complete") << done.dump();
+  EXPECT_EQ(done["result"]["prunes"][0]["dropped"].size(), 2u);
+  EXPECT_EQ(names(), (std::vector<std::string>{before[3]}));
+  const auto point = CallJson("GET", "/api/v1/backups/web1/" + before[3]);
+  const std::string file = point["points"][0]["file"];
+  RunOrFail("qemu-img check -U " + Quote(repo_ + "/" + file));
+  // PUT stores a policy; {} clears it.
+  EXPECT_EQ(CallJson("PUT", "/api/v1/vms/web1/retention",
+                     R"({"keep_daily": 7})")["retention"],
+            json({{"keep_daily", 7}}));
+  EXPECT_EQ(CallJson("PUT", "/api/v1/vms/web1/retention", "{}")["retention"],
+            json::object());
+}
+
+}  // namespace
+}  // namespace sendense::test

@@ -1,0 +1,90 @@
+#include "web/retention_api.h"
+
+#include "engine/catalog/record_json.h"
+#include "engine/error.h"
+#include "engine/retention/prune.h"
+#include "web/api_json.h"
+
+namespace sendense::web {
+
+using json = nlohmann::json;
+
+Response PruneVm(JobRunner& jobs,
+                 const Repository& repo,
+                 CatalogPool::Handles& db,
+                 const std::string& vm,
+                 const json& body) {
+  if (!body.is_object()) {
+    return Fail(400,
+                "expected {\"policy\": {\"keep_daily\": 7, ...}, "
+                "\"dry_run\": false}");
+  }
+  retention::PruneRequest request;
+  request.vm = vm;
+  if (body.contains("policy")) {
+    request.policy = retention::ParsePolicyJson(body["policy"]);
+  }
+  const auto dry_run = body.value("dry_run", json(false));
+  if (!dry_run.is_boolean()) {
+    return Fail(400, "dry_run is true or false");
+  }
+  request.dry_run = dry_run.get<bool>();
+  const auto config = db.vms->Find(vm);
+  if (!config && !db.catalog->FindVm(vm)) {
+    return Fail(404, "no VM named '" + vm + "'");
+  }
+  if ((!request.policy || request.policy->empty()) &&
+      (!config || config->retention.empty())) {
+    return Fail(400, "VM '" + vm +
+                         "' has no retention policy: give one as \"policy\" "
+                         "or store one (PUT /api/v1/vms/" +
+                         vm + "/retention)");
+  }
+  if (request.dry_run) {
+    json list = json::array();
+    for (const auto& r : retention::Prune(repo, request)) {
+      list.push_back(retention::PruneReportJson(r));
+    }
+    return Json(200, {{"prunes", list}});
+  }
+  return Submitted(jobs, jobs.SubmitPrune(request),
+                   "a prune of VM '" + vm + "'");
+}
+
+Response SetRetention(CatalogPool::Handles& db,
+                      const std::string& vm,
+                      const json& body) {
+  auto config = db.vms->Find(vm);
+  if (!config) {
+    return Fail(404, "no VM named '" + vm + "'");
+  }
+  config->retention = retention::ParsePolicyJson(body);
+  db.vms->Update(*config);
+  return Json(200, VmJson(*config));
+}
+
+Response ForgetPoint(JobRunner& jobs,
+                     CatalogPool::Handles& db,
+                     const std::string& vm,
+                     const std::string& point) {
+  const auto b = db.catalog->FindBackup(vm, point);
+  if (!b) {
+    return Fail(404, "VM '" + vm + "' has no point named '" + point + "'");
+  }
+  if (b->state == BackupState::kComplete) {
+    std::string newest;
+    for (const auto& other : db.catalog->Backups(vm)) {
+      if (other.state == BackupState::kComplete) {
+        newest = other.name;
+      }
+    }
+    if (newest == point) {
+      return Fail(400, "'" + point + "' is the newest point of VM '" + vm +
+                           "': the next incremental backup builds on it");
+    }
+  }
+  return Submitted(jobs, jobs.SubmitForget(vm, {point}),
+                   "a forget of VM '" + vm + "'");
+}
+
+}  // namespace sendense::web

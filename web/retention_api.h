@@ -1,0 +1,36 @@
+#pragma once
+
+// The API's retention routes (docs/api.md, "Retention").
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/jobs/job_runner.h"
+#include "engine/repo/catalog_pool.h"
+#include "engine/repo/repository.h"
+#include "web/http_server.h"
+
+namespace sendense::web {
+
+// POST /api/v1/vms/NAME/prune {"policy": {...}, "dry_run": false}: a dry
+// run answers at once with the plan; otherwise a prune job (202).
+Response PruneVm(JobRunner& jobs,
+                 const Repository& repo,
+                 CatalogPool::Handles& db,
+                 const std::string& vm,
+                 const nlohmann::json& body);
+
+// PUT /api/v1/vms/NAME/retention {"keep_daily": 7, ...}: the VM's stored
+// policy ({} for none).
+Response SetRetention(CatalogPool::Handles& db,
+                      const std::string& vm,
+                      const nlohmann::json& body);
+
+// DELETE /api/v1/backups/VM/POINT: a forget job (202), after the checks
+// that need no lock (unknown point 404, the newest 400).
+Response ForgetPoint(JobRunner& jobs,
+                     CatalogPool::Handles& db,
+                     const std::string& vm,
+                     const std::string& point);
+
+}  // namespace sendense::web
