@@ -79,6 +79,22 @@ uint64_t Tree::InodeFor(const std::string& path) {
   return it->second;
 }
 
+namespace {
+
+// What of a backup's record can change after it completed: a prune merging
+// an older point into one of its points changes that point's parent, kind
+// and size on disk.
+std::string RecordVersion(const BackupRecord& b) {
+  std::string v;
+  for (const auto& p : b.points) {
+    v += ":" + std::to_string(p.parent_id.value_or(0)) + "/" +
+         KindName(p.kind) + "/" + std::to_string(p.bytes_stored);
+  }
+  return v;
+}
+
+}  // namespace
+
 bool Tree::Update(const std::vector<BackupRecord>& backups,
                   const std::vector<GuestFilesystem>& filesystems,
                   const std::map<int64_t, IndexRun>& runs,
@@ -87,7 +103,7 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
   std::string fingerprint;
   for (const auto& b : backups) {
     if (b.state == BackupState::kComplete) {
-      fingerprint += std::to_string(b.id) + ",";
+      fingerprint += std::to_string(b.id) + RecordVersion(b) + ",";
     }
   }
   fingerprint += ";";
@@ -146,7 +162,10 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
     json.size = json.content.size();
     json.mtime = mtime;
     json.immutable = true;
-    add(point_ino, point_path + "/backup.json", "backup.json", json);
+    // A record a prune changed (a point merged into this one) is a new
+    // node: the kernel's cache of the old text is dropped with it.
+    add(point_ino, point_path + "/backup.json#" + RecordVersion(b),
+        "backup.json", json);
 
     Node disks;
     disks.mtime = mtime;

@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "engine/error.h"
+#include "engine/io/capacity.h"
 #include "engine/io/file.h"
-#include "engine/log.h"
 #include "engine/qcow2/header.h"
 #include "engine/qcow2/merge.h"
 #include "engine/repo/point_lease.h"
@@ -108,15 +108,19 @@ DropResult DropBackup(const Repository& repo,
       r.merged_bytes +=
           DropPointFile(repo, catalog, *p, options, r.freed_bytes);
     } catch (const Error& e) {
+      const std::string why = e.kind() == ErrorKind::kNoSpace
+                                  ? "the repository's filesystem is full (" +
+                                        std::to_string(FreeBytes(repo.path())) +
+                                        " bytes free)"
+                                  : std::string(e.what());
       const std::string what = "dropping " + b.vm + "/" + b.name + " (disk " +
-                               p->disk + ") stopped: " + e.what() +
+                               p->disk + ") stopped: " + why +
                                "; the point stays hidden, nothing is lost, "
                                "and the next prune finishes it";
       throw Error(e.kind(), what, e.sys_errno());
     }
   }
   catalog.RemoveBackup(b.id);
-  Log(LogLevel::kInfo, "dropped " + b.vm + "/" + b.name);
   return r;
 }
 

@@ -2,7 +2,8 @@
 # Prune benchmark, side by side in one run on the same chain:
 #   a disk of SIZE_GIB (half random data, half holes) backed up 30 times by
 #   `sendense backup` over qemu-nbd with a dirty bitmap, each incremental
-#   after 1% of the disk was rewritten at a random place; then the 10
+#   after 1% of the disk (or CHANGE_MIB) was rewritten at a random place
+#   with random data; then the 10
 #   oldest points are dropped one after another:
 #     sendense: `prune --keep-last 20` (merges each into its child in place)
 #     qemu:     on a copy of the same files, for each: `qemu-img commit -d`
@@ -10,9 +11,11 @@
 #               child (the same end state: a plain chain of 20 files).
 #   Reported: seconds for the 10 drops, the ratio, the data merged, and the
 #   repository's allocated size before and after. Both end states are
-#   checked with `qemu-img compare` against the chain before.
+#   checked with `qemu-img compare` against the chain before (the oldest
+#   point kept and the newest) and `qemu-img check`.
 #
 # Usage: tests/bench/prune_bench.sh [WORKDIR] [SIZE_GIB] [POINTS] [DROP]
+#                                   [CHANGE_MIB (default: 1% of the disk)]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 sendense=${SENDENSE:-$here/build/cli/sendense}
@@ -20,15 +23,16 @@ work=${1:-/var/tmp}/sendense-prune-bench
 size_gib=${2:-4}
 points=${3:-30}
 drop=${4:-10}
+change_mib=${5:-$((size_gib * 1024 / 100))}
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 trap 'kill $(jobs -p) 2>/dev/null || true; cd /; rm -rf "$work"' EXIT
 
 stripes=$((size_gib * 1024 / 64))
-head -c 64M /dev/urandom > random.bin
+head -c "$((change_mib > 64 ? change_mib : 64))M" /dev/urandom > random.bin
 qemu-img create -q -f qcow2 disk.qcow2 "${size_gib}G"
 writes=()
 for ((i = 0; i < stripes; i += 2)); do
-  writes+=(-c "write -q -s random.bin $((i * 64))M 64M")
+  writes+=(-c "write -q -s random.bin $((i * 64))M 64M")  # its first 64M
 done
 qemu-io -f qcow2 "${writes[@]}" disk.qcow2
 qemu-img bitmap --add disk.qcow2 b0
@@ -46,7 +50,6 @@ backup() {
 }
 
 "$sendense" -r repo init >/dev/null
-change_mib=$((size_gib * 1024 / 100))
 backup
 for ((p = 1; p < points; p++)); do
   at=$(( (RANDOM * 32768 + RANDOM) % (size_gib * 1024 - change_mib) ))
@@ -59,8 +62,9 @@ done
 files=$(find repo/vms -name '*.qcow2' | sort)
 mkdir -p peer before
 for f in $files; do cp --sparse=always "$f" peer/; done
-# What every point that stays must read as afterwards.
-keep=$(echo "$files" | tail -n $((points - drop)))
+# What the points that stay must read as afterwards: the oldest kept (it
+# receives the merges) and the newest (reads through the whole chain).
+keep=$(echo "$files" | sed -n "$((drop + 1))p;\$p")
 for f in $keep; do
   qemu-img convert -f qcow2 -O raw "$f" "before/$(basename "$f").raw"
 done

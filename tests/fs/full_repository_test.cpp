@@ -108,3 +108,51 @@ TEST_F(FullRepositoryTest, ReadsWorkWritesSaySoAndFreeingSpaceHeals) {
 
 }  // namespace
 }  // namespace sendense::test
+
+namespace sendense::test {
+namespace {
+
+// A merge that runs out of space halfway: one sentence, every point intact,
+// the dropped point hidden, and the next prune finishes once space is back.
+TEST_F(FullRepositoryTest, AMergeThatRunsOutOfSpaceLosesNothing) {
+  const std::string full = TakeBackup();
+  // 12 MiB where the full holds nothing: merging it needs new clusters.
+  ChangeSource("-c 'write -q -P 0x5a 40M 12M'");
+  const std::string second = TakeBackup("--bitmap b0");
+  ChangeSource("-c 'write -q -P 0x5b 0 64k'");
+  const std::string third = TakeBackup("--bitmap b0");
+  ASSERT_FALSE(third.empty());
+  const std::string want_second = ConvertPoint(PointFiles(second)[0]);
+  const std::string want_third = ConvertPoint(PointFiles(third)[0]);
+  // Leave about 4 MiB free: more than a command needs to start, less than
+  // the merge needs.
+  RunCommand("dd if=/dev/zero of=" + Quote(small_ + "/filler") +
+             " bs=1M count=$(( $(df -m --output=avail " + Quote(small_) +
+             " | tail -1) - 4 )) 2>/dev/null");
+  const auto r = Sendense("forget --vm vm1 " + full);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("filesystem is full"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("nothing is lost"), std::string::npos) << r.output;
+  RunOrFail("qemu-img compare -U -f qcow2 -F raw " +
+            Quote(repo_ + "/" + PointFiles(second)[0]) + " " +
+            Quote(want_second));
+  RunOrFail("qemu-img compare -U -f qcow2 -F raw " +
+            Quote(repo_ + "/" + PointFiles(third)[0]) + " " +
+            Quote(want_third));
+  const auto list = SendenseJson("list --json");
+  EXPECT_EQ(list["vms"][0]["backups"][0]["state"], "dropping");
+  Free();
+  const auto again = Sendense("prune --vm vm1 --keep-last 5");
+  EXPECT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(PointFiles(full).size(), 0u);
+  RunOrFail("qemu-img compare -U -f qcow2 -F raw " +
+            Quote(repo_ + "/" + PointFiles(second)[0]) + " " +
+            Quote(want_second));
+  RunOrFail("qemu-img check -U " + Quote(repo_ + "/" + PointFiles(second)[0]));
+  RunOrFail("qemu-img compare -U -f qcow2 -F raw " +
+            Quote(repo_ + "/" + PointFiles(third)[0]) + " " +
+            Quote(want_third));
+}
+
+}  // namespace
+}  // namespace sendense::test

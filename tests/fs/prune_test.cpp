@@ -254,8 +254,18 @@ TEST_F(PruneTest, TheTreeKeepsServingWhilePointsAreDropped) {
       }
     });
   }
+  const std::string json_path = mnt_ + "/vm1/" + names[3] + "/backup.json";
+  const auto kind = [&] {
+    const auto bytes = ReadFile(json_path);
+    return nlohmann::json::parse(
+        std::string(reinterpret_cast<const char*>(bytes.data()),
+                    bytes.size()))["points"][0]["kind"];
+  };
+  EXPECT_EQ(kind(), "incremental");
   const auto r = Sendense("prune --vm vm1 --keep-last 2");
   EXPECT_EQ(r.status, 0) << r.output;
+  // The record in the tree follows: the oldest point left is a full now.
+  EXPECT_TRUE(Eventually([&] { return kind() == "full"; }, 5));
   EXPECT_TRUE(Eventually(
       [&] {
         return ::access((mnt_ + "/vm1/" + names[0]).c_str(), F_OK) != 0 &&
