@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "engine/catalog/guest_index.h"
 #include "engine/error.h"
 
 namespace sendense {
@@ -435,14 +436,7 @@ void Catalog::BeginDrop(int64_t backup_id) {
   }
   // The guest file index of the point goes with it: find and history
   // never name a point that is going away.
-  db_.Prepare(
-         "DELETE FROM guest_files WHERE fs_id IN "
-         "(SELECT id FROM guest_filesystems WHERE backup_id = ?)")
-      .Bind(1, backup_id)
-      .Run();
-  db_.Prepare("DELETE FROM guest_filesystems WHERE backup_id = ?")
-      .Bind(1, backup_id)
-      .Run();
+  DeleteGuestFiles(db_, backup_id);
   db_.Prepare("DELETE FROM guest_index_runs WHERE backup_id = ?")
       .Bind(1, backup_id)
       .Run();

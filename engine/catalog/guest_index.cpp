@@ -57,17 +57,21 @@ const std::string& Migrated(const std::string& catalog_path) {
 GuestIndex::GuestIndex(const std::string& catalog_path)
     : db_(Migrated(catalog_path), false) {}
 
+void DeleteGuestFiles(sqlite::Database& db, int64_t backup_id) {
+  db.Prepare(
+        "DELETE FROM guest_files WHERE fs_id IN "
+        "(SELECT id FROM guest_filesystems WHERE backup_id = ?)")
+      .Bind(1, backup_id)
+      .Run();
+  db.Prepare("DELETE FROM guest_filesystems WHERE backup_id = ?")
+      .Bind(1, backup_id)
+      .Run();
+}
+
 void GuestIndex::Replace(int64_t backup_id,
                          std::vector<IndexedFilesystem>& filesystems) {
   sqlite::Transaction tx(db_);
-  db_.Prepare(
-         "DELETE FROM guest_files WHERE fs_id IN "
-         "(SELECT id FROM guest_filesystems WHERE backup_id = ?)")
-      .Bind(1, backup_id)
-      .Run();
-  db_.Prepare("DELETE FROM guest_filesystems WHERE backup_id = ?")
-      .Bind(1, backup_id)
-      .Run();
+  DeleteGuestFiles(db_, backup_id);
   auto add_fs = db_.Prepare(
       "INSERT INTO guest_filesystems (backup_id, name, device, fstype, state, "
       "error, files) VALUES (?, ?, ?, ?, ?, ?, ?)");

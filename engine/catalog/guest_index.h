@@ -64,6 +64,10 @@ struct IndexRun {
   std::string error;  // "" when the run finished
 };
 
+// Deletes the guest filesystems and files indexed for `backup_id` (inside
+// the caller's transaction).
+void DeleteGuestFiles(sqlite::Database& db, int64_t backup_id);
+
 // The guest file index in the catalog: written after a backup by the
 // indexer, read by the tree, `find` and `history`. One connection of its
 // own; not thread-safe (one GuestIndex per thread, or a lock around it).

@@ -34,8 +34,10 @@ int File::Release() {
   return fd;
 }
 
-File File::OpenReadOnly(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+namespace {
+
+int OpenExisting(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) {
       throw Error(ErrorKind::kNotFound,
@@ -43,7 +45,13 @@ File File::OpenReadOnly(const std::string& path) {
     }
     ThrowSystemError("cannot open " + path);
   }
-  return File(fd);
+  return fd;
+}
+
+}  // namespace
+
+File File::OpenReadOnly(const std::string& path) {
+  return File(OpenExisting(path, O_RDONLY));
 }
 
 File File::CreateExclusive(const std::string& path, int mode) {
@@ -60,15 +68,7 @@ File File::CreateExclusive(const std::string& path, int mode) {
 }
 
 File File::OpenReadWrite(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      throw Error(ErrorKind::kNotFound,
-                  "cannot open " + path + ": no such file", ENOENT);
-    }
-    ThrowSystemError("cannot open " + path);
-  }
-  return File(fd);
+  return File(OpenExisting(path, O_RDWR));
 }
 
 size_t File::ReadAt(std::span<std::byte> buf, uint64_t offset) const {

@@ -3,6 +3,8 @@
 
 #include "engine/catalog/catalog.h"
 
+#include "engine/catalog/guest_index.h"
+
 #include <gtest/gtest.h>
 
 #include "engine/error.h"
@@ -104,6 +106,80 @@ TEST_F(CatalogTest, ReopeningKeepsTheSchemaAndTheData) {
   EXPECT_EQ(again.VmNames(), std::vector<std::string>{"web1"});
   EXPECT_TRUE(again.FindBackup("web1", name).has_value());
   EXPECT_THROW(Catalog(dir_ / "missing.db", false), Error);
+}
+
+}  // namespace
+}  // namespace sendense
+
+namespace sendense {
+namespace {
+
+// Dropping a backup (retention): hidden at once as "dropping", its guest
+// index gone so find and history never name it, its point rows dropped
+// with the child taking the parent, and the backup row last.
+TEST(CatalogDropTest, ADropHidesTheBackupAndItsGuestFilesThenRemovesIt) {
+  test::TempDir dir;
+  Catalog catalog(dir / "catalog.db", true);
+  const int64_t vm = catalog.EnsureVm("web1");
+  std::vector<int64_t> ids;
+  std::optional<int64_t> parent;
+  for (int i = 0; i < 3; ++i) {
+    std::string name;
+    ids.push_back(catalog.BeginBackup(
+        vm, "2026-12-02T10.00.0" + std::to_string(i) + "Z", "t", name));
+    PointRecord p;
+    p.disk = "sda";
+    p.kind = parent ? PointKind::kIncremental : PointKind::kFull;
+    p.reason = "test";
+    p.file = "vms/web1/sda/" + std::to_string(i) + ".qcow2";
+    p.parent_id = parent;
+    std::vector<PointRecord> points = {p};
+    catalog.CompleteBackup(ids.back(), points, "t");
+    parent = points[0].id;
+  }
+  GuestIndex index(dir / "catalog.db");
+  for (const int64_t id : ids) {
+    IndexedFilesystem fs;
+    fs.fs.name = "sda1";
+    fs.fs.device = "/dev/sda1";
+    fs.fs.fstype = "ext4";
+    fs.fs.state = "indexed";
+    GuestEntry root;
+    root.mode = 040755;
+    root.path = "/";
+    GuestEntry motd;
+    motd.name = "motd";
+    motd.path = "/motd";
+    motd.mode = 0100644;
+    fs.entries = {root, motd};
+    fs.parent_index = {0, 0};
+    std::vector<IndexedFilesystem> fss = {fs};
+    index.Replace(id, fss);
+  }
+  ASSERT_EQ(index.History("web1", "/motd").size(), 3u);
+
+  const auto first = catalog.Backups("web1")[0];
+  catalog.BeginDrop(first.id);
+  EXPECT_EQ(catalog.Backups("web1")[0].state, BackupState::kDropping);
+  EXPECT_EQ(index.History("web1", "/motd").size(), 2u);
+  EXPECT_EQ(index.Find("web1", "motd", 10).size(), 2u);
+  EXPECT_TRUE(index.Filesystems(first.id).empty());
+  EXPECT_THROW(catalog.RemoveBackup(first.id), Error) << "it has points";
+
+  auto child = catalog.ChildOf(first.points[0].id);
+  ASSERT_TRUE(child.has_value());
+  child->kind = PointKind::kFull;
+  catalog.DropPoint(first.points[0], child);
+  catalog.RemoveBackup(first.id);
+  const auto left = catalog.Backups("web1");
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_FALSE(left[0].points[0].parent_id.has_value());
+  EXPECT_EQ(left[0].points[0].kind, PointKind::kFull);
+  EXPECT_EQ(left[1].points[0].parent_id, left[0].points[0].id);
+  // Only a complete (or already dropping) backup can be dropped.
+  std::string name;
+  const int64_t running = catalog.BeginBackup(vm, "x", "t", name);
+  EXPECT_THROW(catalog.BeginDrop(running), Error);
 }
 
 }  // namespace

@@ -318,3 +318,43 @@ TEST_F(PruneTest, AReaderOfTheDroppedPointFinishesFirst) {
 
 }  // namespace
 }  // namespace sendense::test
+
+namespace sendense::test {
+namespace {
+
+// All disks of a backup go together: two disks (the same source served
+// twice), the middle backup forgotten, both chains intact.
+TEST_F(PruneTest, AllDisksOfAPointGoTogether) {
+  std::vector<std::string> names;
+  std::vector<std::string> raws;
+  for (int i = 0; i < 3; ++i) {
+    if (i > 0) {
+      ChangeSource("-c 'write -q -P " + std::to_string(0x30 + i) + " " +
+                   std::to_string(i * 5) + "M 2M'");
+    }
+    NbdServer a(dir_.path(), QemuNbdCommand(source_, "b0"));
+    NbdServer b(dir_.path(), QemuNbdCommand(source_, "b0"));
+    const auto r =
+        SendenseJson("backup --no-index --vm vm1 --disk sda=" + Quote(a.uri()) +
+                     " --disk sdb=" + Quote(b.uri()) +
+                     (i > 0 ? " --bitmap b0" : "") + " --json");
+    names.push_back(r.value("name", ""));
+    raws.push_back(SnapshotSource("two-" + std::to_string(i)));
+  }
+  ASSERT_EQ(PointFiles(names[1]).size(), 2u);
+  EXPECT_EQ(Sendense("forget --vm vm1 " + names[1]).status, 0);
+  EXPECT_TRUE(PointFiles(names[1]).empty());
+  for (const int i : {0, 2}) {
+    const auto files = PointFiles(names[i]);
+    ASSERT_EQ(files.size(), 2u);
+    for (const auto& f : files) {
+      RunOrFail("qemu-img compare -U -f qcow2 -F raw " +
+                Quote(repo_ + "/" + f) + " " + Quote(raws[i]));
+      RunOrFail("qemu-img check -U " + Quote(repo_ + "/" + f));
+    }
+  }
+  EXPECT_EQ(RepoFiles().size(), 4u);
+}
+
+}  // namespace
+}  // namespace sendense::test
