@@ -32,6 +32,7 @@ void RegisterHistory(CLI::App& app, GlobalOptions& global);
 void RegisterVm(CLI::App& app, GlobalOptions& global);
 void RegisterServe(CLI::App& app, GlobalOptions& global);
 void RegisterPrune(CLI::App& app, GlobalOptions& global);  // and forget
+void RegisterVerify(CLI::App& app, GlobalOptions& global);
 
 // --keep-last ... --keep-yearly into `policy` (prune, vm add, vm set).
 void AddKeepOptions(CLI::App& cmd, retention::Policy& policy);

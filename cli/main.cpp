@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   RegisterVm(app, global);
   RegisterServe(app, global);
   RegisterPrune(app, global);
+  RegisterVerify(app, global);
   AddRepoOption(app, global);
   // Usage mistakes: one sentence, exit status 2.
   if (const auto unknown = UnknownCommand(app, argc, argv)) {

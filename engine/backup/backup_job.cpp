@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "engine/io/capacity.h"
 #include "engine/io/file.h"
+#include "engine/qcow2/cluster_sums.h"
 #include "engine/qcow2/point_writer.h"
 #include "engine/repo/names.h"
 #include "engine/time.h"
@@ -114,6 +115,7 @@ PendingPoint WritePoint(const Repository& repo,
     p.parent_id = previous->id;
   }
 
+  options.sums_path = qcow2::SumsPath(repo.Absolute(p.temp));
   qcow2::PointWriter writer(repo.Absolute(p.temp), options);
   CopyDisk(std::move(source), disk.uri, plan, writer, request.copy,
            progress.bytes_done, progress.cancel);
@@ -180,6 +182,10 @@ BackupResult RunBackup(const Repository& repo,
     std::set<std::string> dirs;
     for (const PendingPoint& p : pending) {
       std::error_code ec;
+      // The digests first: a point is never without them.
+      fs::rename(qcow2::SumsPath(repo.Absolute(p.temp)),
+                 qcow2::SumsPath(repo.Absolute(p.result.file)), ec);
+      ThrowIfFailed(ec, "cannot publish " + p.result.file + ".sums");
       fs::rename(repo.Absolute(p.temp), repo.Absolute(p.result.file), ec);
       ThrowIfFailed(ec, "cannot publish " + p.result.file);
       dirs.insert(fs::path(repo.Absolute(p.result.file)).parent_path());
@@ -209,8 +215,11 @@ BackupResult RunBackup(const Repository& repo,
     const std::string dir_prefix = "vms/" + request.vm + "/";
     for (const DiskSource& d : request.disks) {
       const std::string dir = dir_prefix + d.name + "/";
-      RemoveQuietly(repo.Absolute(dir + "." + result.backup + ".qcow2.tmp"));
-      RemoveQuietly(repo.Absolute(dir + result.backup + ".qcow2"));
+      for (const std::string& f : {dir + "." + result.backup + ".qcow2.tmp",
+                                   dir + result.backup + ".qcow2"}) {
+        RemoveQuietly(repo.Absolute(f));
+        RemoveQuietly(qcow2::SumsPath(repo.Absolute(f)));
+      }
     }
     const auto* error = dynamic_cast<const Error*>(&e);
     const bool full = error != nullptr && error->kind() == ErrorKind::kNoSpace;

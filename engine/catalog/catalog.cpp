@@ -140,11 +140,28 @@ const char* const kMigrations[] = {
     ALTER TABLE backups_v5 RENAME TO backups;
     ALTER TABLE vm_configs ADD COLUMN retention TEXT NOT NULL DEFAULT '{}';
     )sql",
+    // Verify: per point, what its own check found and what that means
+    // with its chain (a damaged point below makes it depends-on-damaged).
+    R"sql(
+    CREATE TABLE verifications (
+      point_id INTEGER PRIMARY KEY REFERENCES points(id),
+      state TEXT NOT NULL CHECK (state IN ('ok', 'damaged', 'unverified')),
+      chain_state TEXT NOT NULL CHECK (chain_state IN
+        ('ok', 'damaged', 'depends-on-damaged', 'unverified')),
+      checked_at TEXT NOT NULL,
+      problems TEXT NOT NULL DEFAULT '[]'
+    );
+    )sql",
 };
 
 constexpr const char* kPointColumns =
     "p.id, p.backup_id, p.disk, p.kind, p.reason, p.file, p.parent_id, "
-    "p.virtual_size, p.bytes_read, p.bytes_stored, p.seconds";
+    "p.virtual_size, p.bytes_read, p.bytes_stored, p.seconds, "
+    "coalesce(v.chain_state, 'unverified'), coalesce(v.checked_at, ''), "
+    "coalesce(v.problems, '[]')";
+// Points with what verify found (none: unverified).
+constexpr const char* kPointsFrom =
+    " FROM points p LEFT JOIN verifications v ON v.point_id = p.id ";
 
 PointRecord ReadPoint(const sqlite::Statement& s, int first) {
   PointRecord p;
@@ -161,6 +178,9 @@ PointRecord ReadPoint(const sqlite::Statement& s, int first) {
   p.bytes_read = static_cast<uint64_t>(s.Int(first + 8));
   p.bytes_stored = static_cast<uint64_t>(s.Int(first + 9));
   p.seconds = s.Real(first + 10);
+  p.verify_state = s.Text(first + 11);
+  p.verified_at = s.Text(first + 12);
+  p.verify_problems = s.Text(first + 13);
   return p;
 }
 
@@ -347,8 +367,8 @@ std::vector<std::string> Catalog::MarkInterrupted(
 
 std::optional<PointRecord> Catalog::LatestPoint(int64_t vm_id,
                                                 const std::string& disk) {
-  auto s = db_.Prepare(std::string("SELECT ") + kPointColumns +
-                       " FROM points p JOIN backups b ON b.id = p.backup_id "
+  auto s = db_.Prepare(std::string("SELECT ") + kPointColumns + kPointsFrom +
+                       "JOIN backups b ON b.id = p.backup_id "
                        "WHERE b.vm_id = ? AND p.disk = ? AND "
                        "b.state = 'complete' ORDER BY b.id DESC LIMIT 1");
   s.Bind(1, vm_id).Bind(2, disk);
@@ -409,9 +429,9 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
     backups.push_back(std::move(b));
   }
   // Through the (backup_id, disk) index: only the points of these backups.
-  auto& p = db_.Cached(std::string("SELECT ") + kPointColumns +
-                       " FROM points p WHERE p.backup_id IN (SELECT b.id " +
-                       from + ") ORDER BY p.backup_id, p.disk");
+  auto& p = db_.Cached(std::string("SELECT ") + kPointColumns + kPointsFrom +
+                       "WHERE p.backup_id IN (SELECT b.id " + from +
+                       ") ORDER BY p.backup_id, p.disk");
   bind(p);
   while (p.Step()) {
     PointRecord point = ReadPoint(p, 0);
@@ -444,8 +464,8 @@ void Catalog::BeginDrop(int64_t backup_id) {
 }
 
 std::optional<PointRecord> Catalog::FindPoint(int64_t point_id) {
-  auto s = db_.Prepare(std::string("SELECT ") + kPointColumns +
-                       " FROM points p WHERE p.id = ?");
+  auto s = db_.Prepare(std::string("SELECT ") + kPointColumns + kPointsFrom +
+                       "WHERE p.id = ?");
   s.Bind(1, point_id);
   if (!s.Step()) {
     return std::nullopt;
@@ -454,8 +474,8 @@ std::optional<PointRecord> Catalog::FindPoint(int64_t point_id) {
 }
 
 std::optional<PointRecord> Catalog::ChildOf(int64_t point_id) {
-  auto s = db_.Prepare(std::string("SELECT ") + kPointColumns +
-                       " FROM points p WHERE p.parent_id = ?");
+  auto s = db_.Prepare(std::string("SELECT ") + kPointColumns + kPointsFrom +
+                       "WHERE p.parent_id = ?");
   s.Bind(1, point_id);
   if (!s.Step()) {
     return std::nullopt;
@@ -477,6 +497,12 @@ void Catalog::DropPoint(const PointRecord& point,
         .Bind(5, child->id)
         .Run();
   }
+  // The merged child is a new file: it reads as unverified until checked.
+  for (const int64_t id : {point.id, child ? child->id : int64_t{0}}) {
+    db_.Prepare("DELETE FROM verifications WHERE point_id = ?")
+        .Bind(1, id)
+        .Run();
+  }
   db_.Prepare("DELETE FROM points WHERE id = ?").Bind(1, point.id).Run();
   tx.Commit();
 }
@@ -494,6 +520,31 @@ void Catalog::RemoveBackup(int64_t backup_id) {
       .Run();
   db_.Prepare("DELETE FROM backups WHERE id = ?").Bind(1, backup_id).Run();
   tx.Commit();
+}
+
+void Catalog::RecordVerification(int64_t point_id,
+                                 const std::string& state,
+                                 const std::string& chain_state,
+                                 const std::string& checked_at,
+                                 const std::string& problems) {
+  db_.Prepare(
+         "INSERT OR REPLACE INTO verifications (point_id, state, chain_state, "
+         "checked_at, problems) VALUES (?, ?, ?, ?, ?)")
+      .Bind(1, point_id)
+      .Bind(2, state)
+      .Bind(3, chain_state)
+      .Bind(4, checked_at)
+      .Bind(5, problems)
+      .Run();
+}
+
+std::optional<std::string> Catalog::OwnVerifyState(int64_t point_id) {
+  auto s = db_.Prepare("SELECT state FROM verifications WHERE point_id = ?");
+  s.Bind(1, point_id);
+  if (!s.Step()) {
+    return std::nullopt;
+  }
+  return s.Text(0);
 }
 
 std::vector<std::string> Catalog::PointFiles(int64_t vm_id) {

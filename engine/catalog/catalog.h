@@ -24,6 +24,12 @@ struct PointRecord {
   uint64_t bytes_read = 0;
   uint64_t bytes_stored = 0;
   double seconds = 0;
+  // What verify found: "ok", "damaged", "depends-on-damaged" (a point
+  // below it in the chain is damaged) or "unverified"; when; and the
+  // problems as a JSON array of {"offset", "length", "what"}.
+  std::string verify_state = "unverified";
+  std::string verified_at;
+  std::string verify_problems = "[]";
 };
 
 struct BackupRecord {
@@ -104,6 +110,16 @@ class Catalog {
   void DropPoint(const PointRecord& point,
                  const std::optional<PointRecord>& child);
   void RemoveBackup(int64_t backup_id);
+
+  // Verify's findings for a point: its own `state` ("ok", "damaged",
+  // "unverified") and what it means with its chain (`chain_state`).
+  void RecordVerification(int64_t point_id,
+                          const std::string& state,
+                          const std::string& chain_state,
+                          const std::string& checked_at,
+                          const std::string& problems);
+  // The point's own state as last recorded; nullopt when never verified.
+  std::optional<std::string> OwnVerifyState(int64_t point_id);
 
   // Every file the catalog references for `vm_id`.
   std::vector<std::string> PointFiles(int64_t vm_id);

@@ -10,7 +10,26 @@ nlohmann::json PointJson(const PointRecord& p) {
           {"virtual_size", p.virtual_size},
           {"bytes_read", p.bytes_read},
           {"bytes_stored", p.bytes_stored},
-          {"seconds", p.seconds}};
+          {"seconds", p.seconds},
+          {"verify",
+           {{"state", p.verify_state},
+            {"checked_at", p.verified_at},
+            {"problems",
+             nlohmann::json::parse(p.verify_problems, nullptr, false)}}}};
+}
+
+std::string VerifyStateOf(const BackupRecord& b) {
+  // The worst of its points.
+  static const char* const kOrder[] = {"damaged", "depends-on-damaged",
+                                       "unverified", "ok"};
+  for (const char* state : kOrder) {
+    for (const auto& p : b.points) {
+      if (p.verify_state == state) {
+        return state;
+      }
+    }
+  }
+  return "unverified";
 }
 
 nlohmann::json BackupJson(const BackupRecord& b) {
@@ -26,6 +45,7 @@ nlohmann::json BackupJson(const BackupRecord& b) {
           {"started_at", b.started_at},
           {"finished_at", b.finished_at},
           {"error", b.error},
+          {"verify_state", VerifyStateOf(b)},
           {"points", points}};
 }
 

@@ -15,11 +15,16 @@ namespace sendense {
 
 // A point (one disk of a backup):
 //   {"disk", "kind", "reason", "file", "virtual_size", "bytes_read",
-//    "bytes_stored", "seconds"}
+//    "bytes_stored", "seconds", "verify": {"state", "checked_at",
+//    "problems": [{"offset", "length", "what"}]}}
 nlohmann::json PointJson(const PointRecord& point);
+// A backup's verify state: the worst of its points' ("damaged",
+// "depends-on-damaged", "unverified", "ok").
+std::string VerifyStateOf(const BackupRecord& backup);
 
 // A backup: {"vm", "name", "id", "kind", "state", "started_at",
-//   "finished_at", "error", "points": [PointJson...]}. backup.json in the
+//   "finished_at", "error", "verify_state", "points": [PointJson...]}.
+//   backup.json in the
 // tree adds "guest_index"; the API's detail adds "filesystems" and
 // "guest_index"; `backup --json` adds its timings.
 nlohmann::json BackupJson(const BackupRecord& backup);

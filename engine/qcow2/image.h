@@ -35,6 +35,8 @@ class Image {
   const Header& header() const { return header_; }
   const std::string& path() const { return path_; }
   uint64_t file_size() const { return file_size_; }
+  // Host offsets of the L2 tables (0: none), by L1 index.
+  const std::vector<uint64_t>& l2_offsets() const { return l1_; }
 
   // The mapping of guest cluster `index` (< number of clusters). Throws
   // Error kCorrupt when an L2 table is damaged.

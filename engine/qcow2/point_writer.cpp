@@ -60,6 +60,9 @@ PointWriter::PointWriter(const std::string& path,
                 "backing file name too long for the cluster size");
   }
   file_ = File::CreateExclusive(path);
+  if (!options_.sums_path.empty()) {
+    sums_ = SumsFile::Create(options_.sums_path);
+  }
   const uint64_t l1_size =
       DivRoundUp(options_.virtual_size, l2_entries_ * cluster_size_);
   l1_.assign(l1_size, 0);
@@ -208,6 +211,12 @@ void PointWriter::WriteZeroes(uint64_t offset, uint64_t length) {
   }
   const uint64_t first = offset / cluster_size_;
   const uint64_t end = DivRoundUp(offset + length, cluster_size_);
+  if (sums_) {
+    // Zeros that hide older data are held by this point: they have digests.
+    const std::vector<Digest> zeros(end - first,
+                                    ZeroClusterDigest(cluster_size_));
+    sums_->PutRun(first, zeros);
+  }
   {
     std::lock_guard lock(mutex_);
     for (uint64_t c = first; c < end; ++c) {
@@ -234,6 +243,9 @@ void PointWriter::WriteData(uint64_t offset, std::span<const std::byte> data) {
       Job job{first + pos / cluster_size_, {}};
       job.data.assign(data.begin() + pos, data.begin() + pos + n);
       job.data.resize(cluster_size_);  // a short last cluster is zero-padded
+      if (sums_) {
+        sums_->Put(job.cluster, HashCluster(job.data));
+      }
       {
         std::lock_guard lock(mutex_);
         ++jobs_in_flight_;
@@ -254,12 +266,32 @@ void PointWriter::WriteData(uint64_t offset, std::span<const std::byte> data) {
       run += m;
     }
     WriteRun(first + pos / cluster_size_, data.subspan(pos, run));
+    RecordDigests(first + pos / cluster_size_, data.subspan(pos, run));
     {
       std::lock_guard lock(mutex_);
       stats_.data_bytes += run;
     }
     pos += run;
   }
+}
+
+void PointWriter::RecordDigests(uint64_t first_cluster,
+                                std::span<const std::byte> data) {
+  if (!sums_) {
+    return;
+  }
+  std::vector<Digest> digests;
+  for (size_t pos = 0; pos < data.size(); pos += cluster_size_) {
+    const size_t n = std::min<size_t>(cluster_size_, data.size() - pos);
+    if (n == cluster_size_) {
+      digests.push_back(HashCluster(data.subspan(pos, n)));
+    } else {  // the short last cluster, as stored: padded with zeros
+      std::vector<std::byte> padded(cluster_size_);
+      std::memcpy(padded.data(), data.data() + pos, n);
+      digests.push_back(HashCluster(padded));
+    }
+  }
+  sums_->PutRun(first_cluster, digests);
 }
 
 void PointWriter::WriteRun(uint64_t first_cluster,
@@ -469,6 +501,9 @@ void PointWriter::Finish() {
   }
   // Everything the header points at is durable before the header exists.
   file_.Sync();
+  if (sums_) {
+    sums_->Sync();
+  }
   file_.WriteAll(SerializeHeader(h), 0);
   file_.Sync();
   stats_.file_bytes = file_.Size();

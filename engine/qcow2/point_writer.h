@@ -6,12 +6,14 @@
 #include <exception>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/io/file.h"
+#include "engine/qcow2/cluster_sums.h"
 #include "engine/worker_pool.h"
 
 namespace sendense::qcow2 {
@@ -25,6 +27,8 @@ struct PointWriterOptions {
   bool compress = false;          // zstd, on worker threads
   unsigned compress_threads = 2;  // used when compress is set
   size_t l2_cache_bytes = size_t{2} << 20;
+  // Where to record each stored cluster's digest (SumsFile), "" for none.
+  std::string sums_path;
 };
 
 struct PointWriterStats {
@@ -107,9 +111,13 @@ class PointWriter {
   void RethrowWorkerError();
   void WriteRefcounts(uint64_t& table_offset, uint32_t& table_clusters);
 
+  // Records the digests of the clusters of `data` from `first_cluster`.
+  void RecordDigests(uint64_t first_cluster, std::span<const std::byte> data);
+
   std::string path_;
   PointWriterOptions options_;
   File file_;
+  std::optional<SumsFile> sums_;
   uint64_t cluster_size_;
   uint64_t l2_entries_;
   uint64_t l1_offset_;

@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "engine/io/capacity.h"
 #include "engine/io/file.h"
+#include "engine/qcow2/cluster_sums.h"
 #include "engine/qcow2/header.h"
 #include "engine/qcow2/merge.h"
 #include "engine/repo/point_lease.h"
@@ -30,6 +31,44 @@ std::string BackingNameOf(const std::string& path) {
   return qcow2::ReadHeader(f, f.Size(), path).backing_name;
 }
 
+// The cluster digests follow the merge: the child's records (every cluster
+// it holds) replace the parent's, idempotently. When either point has none
+// (backed up before digests existed), the merged point has none either:
+// it reads as unverified rather than half-checked.
+void MergeSums(const std::string& parent, const std::string& child) {
+  std::error_code ec;
+  const std::string parent_sums = qcow2::SumsPath(parent);
+  const std::string child_sums = qcow2::SumsPath(child);
+  if (!std::filesystem::exists(parent_sums, ec) ||
+      !std::filesystem::exists(child_sums, ec)) {
+    std::filesystem::remove(parent_sums, ec);
+    return;
+  }
+  const auto into = qcow2::SumsFile::OpenReadWrite(parent_sums);
+  qcow2::SumsFile::OpenReadOnly(child_sums)
+      .ForEach([&](uint64_t cluster, const qcow2::Digest& d) {
+        into.Put(cluster, d);
+      });
+  into.Sync();
+}
+
+// After the rename of the merged parent over the child: its digests take
+// the child's digests' name (or, when it has none and `merged_now`, the
+// child's go; after a crash they may be the merged ones already).
+void PublishSums(const std::string& parent,
+                 const std::string& child,
+                 bool merged_now) {
+  std::error_code ec;
+  const std::string from = qcow2::SumsPath(parent);
+  const std::string to = qcow2::SumsPath(child);
+  if (std::filesystem::exists(from, ec)) {
+    std::filesystem::rename(from, to, ec);
+    ThrowIfFailed(ec, "cannot rename " + from + " over " + to);
+  } else if (merged_now) {
+    std::filesystem::remove(to, ec);
+  }
+}
+
 // Merges `point` into the point backed by it (`child`), or removes it when
 // there is none, then updates the catalog. Returns the bytes merged and
 // adds what the filesystem got back to `freed`.
@@ -46,6 +85,7 @@ uint64_t DropPointFile(const Repository& repo,
     if (std::filesystem::exists(path, ec)) {
       PointLease lease(path, PointLease::Mode::kExclusive, options.reader_wait);
       freed += AllocatedBytes(path);
+      std::filesystem::remove(qcow2::SumsPath(path), ec);
       std::filesystem::remove(path, ec);
       ThrowIfFailed(ec, "cannot remove " + path);
       SyncDirectory(DirName(path));
@@ -61,9 +101,11 @@ uint64_t DropPointFile(const Repository& repo,
     const uint64_t before = AllocatedBytes(path) + AllocatedBytes(child_path);
     const auto stats = qcow2::MergeIntoBacking(path, child_path);
     merged = stats.bytes_copied;
+    MergeSums(path, child_path);
     if (std::rename(path.c_str(), child_path.c_str()) != 0) {
       ThrowSystemError("cannot rename " + path + " over " + child_path);
     }
+    PublishSums(path, child_path, true);
     SyncDirectory(DirName(path));
     const uint64_t after = AllocatedBytes(child_path);
     freed += before > after ? before - after : 0;
@@ -80,6 +122,8 @@ uint64_t DropPointFile(const Repository& repo,
                       " nor its backing file: the chain was "
                       "changed outside Sendense");
     }
+    PublishSums(path, child_path, false);
+    SyncDirectory(DirName(path));
   }
   if (!point.parent_id) {
     child->kind = PointKind::kFull;

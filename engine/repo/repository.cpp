@@ -268,7 +268,10 @@ Repository::Reclaimed Repository::Reclaim(Catalog& catalog,
     r.interrupted_backups.push_back(vm + "/" + name);
   }
   const auto files = catalog.PointFiles(*vm_id);
-  const std::set<std::string> known(files.begin(), files.end());
+  std::set<std::string> known(files.begin(), files.end());
+  for (const auto& f : files) {
+    known.insert(f + ".sums");  // its cluster digests (qcow2::SumsPath)
+  }
   const fs::path vm_dir = fs::path(path_) / "vms" / vm;
   std::error_code ec;
   if (!fs::is_directory(vm_dir, ec)) {

@@ -33,7 +33,8 @@ class BackupFixture : public testing::Test {
 
   std::string BackupArgs(const NbdServer& server,
                          const std::string& extra = "");
-  // Point files and temporary files under the repository's vms/.
+  // Point files and temporary files under the repository's vms/ (not the
+  // published points' digests, "<point>.qcow2.sums").
   std::vector<std::string> RepoFiles();
 
   TempDir dir_;

@@ -1,0 +1,130 @@
+#include "engine/verify/verify.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "engine/error.h"
+#include "engine/qcow2/check.h"
+#include "engine/time.h"
+
+namespace sendense::verify {
+
+size_t VerifyReport::damaged() const {
+  size_t n = 0;
+  for (const auto& p : points) {
+    n += p.state == "damaged" || p.state == "depends-on-damaged";
+  }
+  return n;
+}
+
+namespace {
+
+// Checks every point of `vm` selected by `only` ("" for all) and records
+// every point's state with its chain.
+void VerifyVm(const Repository& repo,
+              Catalog& catalog,
+              const std::string& vm,
+              const std::string& only,
+              VerifyReport& report) {
+  const auto backups = catalog.Backups(vm);
+  if (!only.empty() &&
+      std::none_of(backups.begin(), backups.end(), [&](const auto& b) {
+        return b.name == only && b.state == BackupState::kComplete;
+      })) {
+    throw Error(ErrorKind::kNotFound,
+                "VM '" + vm + "' has no complete point named '" + only + "'");
+  }
+  const std::string now = NowIso();
+  std::map<int64_t, std::string> own;       // point id -> own state
+  std::map<int64_t, std::string> chain;     // point id -> chain state
+  std::map<int64_t, nlohmann::json> found;  // checked now: problems
+  for (const auto& b : backups) {           // oldest first: parents first
+    if (b.state != BackupState::kComplete) {
+      continue;
+    }
+    for (const auto& p : b.points) {
+      const bool check = only.empty() || b.name == only;
+      if (check) {
+        const auto r = qcow2::CheckPoint(repo.Absolute(p.file));
+        nlohmann::json problems = nlohmann::json::array();
+        for (const auto& pr : r.problems) {
+          problems.push_back({{"offset", pr.offset},
+                              {"length", pr.length},
+                              {"what", pr.what}});
+        }
+        own[p.id] = !r.problems.empty() ? "damaged"
+                    : r.has_digests     ? "ok"
+                                        : "unverified";
+        found[p.id] = problems;
+        report.bytes_read += r.bytes_read;
+      } else {
+        own[p.id] = catalog.OwnVerifyState(p.id).value_or("unverified");
+      }
+      std::string state = own[p.id];
+      if (state != "damaged" && p.parent_id) {
+        const std::string& below = chain[*p.parent_id];
+        if (below == "damaged" || below == "depends-on-damaged") {
+          state = "depends-on-damaged";
+        }
+      }
+      chain[p.id] = state;
+      if (check) {
+        catalog.RecordVerification(p.id, own[p.id], state, now,
+                                   found[p.id].dump());
+      } else if (state != p.verify_state) {
+        catalog.RecordVerification(p.id, own[p.id], state, p.verified_at,
+                                   p.verify_problems);
+      }
+      if (check || state == "depends-on-damaged") {
+        report.points.push_back({vm, b.name, p.disk, p.file, state,
+                                 check ? found[p.id] : nlohmann::json::array(),
+                                 0});
+      }
+    }
+  }
+}
+
+}  // namespace
+
+VerifyReport Verify(const Repository& repo, const VerifyRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!request.point.empty() && request.vm.empty()) {
+    throw Error(ErrorKind::kInvalidArgument, "--point needs --vm");
+  }
+  auto catalog = repo.OpenCatalogForWriting();
+  std::vector<std::string> vms;
+  if (request.vm.empty()) {
+    vms = catalog->VmNames();
+  } else if (catalog->FindVm(request.vm)) {
+    vms.push_back(request.vm);
+  } else {
+    throw Error(ErrorKind::kNotFound, "no VM named '" + request.vm + "'");
+  }
+  VerifyReport report;
+  for (const auto& vm : vms) {
+    VerifyVm(repo, *catalog, vm, request.point, report);
+  }
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  return report;
+}
+
+nlohmann::json VerifyReportJson(const VerifyReport& r) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& p : r.points) {
+    points.push_back({{"vm", p.vm},
+                      {"backup", p.backup},
+                      {"disk", p.disk},
+                      {"file", p.file},
+                      {"state", p.state},
+                      {"problems", p.problems}});
+  }
+  return {{"points", points},
+          {"damaged", r.damaged()},
+          {"bytes_read", r.bytes_read},
+          {"seconds", r.seconds}};
+}
+
+}  // namespace sendense::verify

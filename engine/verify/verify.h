@@ -1,0 +1,46 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/repo/repository.h"
+
+namespace sendense::verify {
+
+struct VerifyRequest {
+  std::string vm;     // "" for every VM
+  std::string point;  // "" for every point (needs vm)
+};
+
+// One point's verdict: its own check and what it means with its chain.
+struct PointVerdict {
+  std::string vm, backup, disk, file;
+  std::string state;  // ok, damaged, depends-on-damaged, unverified
+  nlohmann::json problems = nlohmann::json::array();  // its own
+  uint64_t bytes_read = 0;
+};
+
+struct VerifyReport {
+  std::vector<PointVerdict> points;  // oldest first
+  uint64_t bytes_read = 0;
+  double seconds = 0;
+  size_t damaged() const;  // damaged or depends-on-damaged
+};
+
+// Checks the complete points of a VM (or every VM, or one point): each
+// point's own file with qcow2::CheckPoint (structure, and every cluster it
+// holds against the digests recorded at backup time). A point is "ok",
+// "damaged" (with the guest ranges and what is wrong), "unverified" (sound
+// structure but no digests: backed up before they existed), or
+// "depends-on-damaged" when a point below it in its chain is damaged.
+// The findings and their time are stored in the catalog (list, the API and
+// backup.json show them). Only reads points; takes no VM lock.
+VerifyReport Verify(const Repository& repo, const VerifyRequest& request);
+
+// {"points": [{"vm", "backup", "disk", "file", "state", "problems"}],
+//  "damaged", "bytes_read", "seconds"}
+nlohmann::json VerifyReportJson(const VerifyReport& r);
+
+}  // namespace sendense::verify

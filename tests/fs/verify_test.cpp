@@ -1,0 +1,167 @@
+// Verify through the real binary: digests recorded at backup time find a
+// flipped byte in a middle point (damaged), the points built on it
+// (depends-on-damaged) and leave the ones below alone (ok); damaged
+// tables, a truncated file and a file replaced by another valid image are
+// damaged too; prunes keep the digests right; points without digests are
+// unverified.
+
+#include <unistd.h>
+
+#include <map>
+
+#include "tests/fs/mount_fixture.h"
+
+namespace sendense::test {
+namespace {
+
+class VerifyTest : public MountFixture {
+ protected:
+  std::vector<std::string> FourPoints() {
+    std::vector<std::string> names;
+    names.push_back(TakeBackup());
+    for (int i = 1; i < 4; ++i) {
+      ChangeSource("-c 'write -q -P " + std::to_string(0x40 + i) + " " +
+                   std::to_string(i * 8) + "M 2M' -c 'write -q -z " +
+                   std::to_string(i * 8 + 3) + "M 64k'");
+      names.push_back(TakeBackup("--bitmap b0"));
+    }
+    return names;
+  }
+
+  // point name -> verify state, from `verify --json` (exit status in `status`).
+  std::map<std::string, std::string> Verify(int& status,
+                                            const std::string& extra = "") {
+    const std::string out = dir_ / "verify.json";
+    const auto r =
+        RunCommand("( " + std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+                   " verify --json " + extra + " >" + Quote(out) + " )");
+    status = r.status;
+    last_error_ = r.output;
+    const auto bytes = ReadFile(out);
+    last_ = nlohmann::json::parse(
+        std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    std::map<std::string, std::string> states;
+    for (const auto& p : last_["points"]) {
+      states[p["backup"]] = p["state"];
+    }
+    return states;
+  }
+
+  // The host offset of the first data cluster of a point's own file, and
+  // the L2 entry's offset in the file.
+  std::pair<uint64_t, uint64_t> FirstDataCluster(const std::string& file) {
+    const uint64_t l1 = ReadBe64(file, 40);
+    for (uint64_t i = 0;; ++i) {
+      const uint64_t l2 = ReadBe64(file, l1 + i * 8) & 0x00fffffffffffe00ULL;
+      if (l2 == 0) {
+        continue;
+      }
+      for (uint64_t e = 0; e < 8192; ++e) {
+        const uint64_t entry = ReadBe64(file, l2 + e * 8);
+        const uint64_t host = entry & 0x00fffffffffffe00ULL;
+        if (host != 0 && !(entry & (1ULL << 62)) && !(entry & 1)) {
+          return {host, l2 + e * 8};
+        }
+      }
+    }
+  }
+
+  nlohmann::json last_;
+  std::string last_error_;
+};
+
+TEST_F(VerifyTest, AFlippedByteDamagesItsPointAndThoseBuiltOnIt) {
+  const auto names = FourPoints();
+  int status = -1;
+  auto states = Verify(status);
+  EXPECT_EQ(status, 0) << last_error_;
+  for (const auto& n : names) {
+    EXPECT_EQ(states[n], "ok") << n;
+  }
+  const std::string middle = repo_ + "/" + PointFiles(names[1])[0];
+  const auto [host, entry] = FirstDataCluster(middle);
+  auto byte = ReadFile(middle);
+  PatchFile(middle, host + 100, {byte[host + 100] ^ std::byte{0x01}});
+  states = Verify(status);
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(last_error_.find("damaged or built on a damaged point"),
+            std::string::npos)
+      << last_error_;
+  EXPECT_EQ(states[names[0]], "ok");
+  EXPECT_EQ(states[names[1]], "damaged");
+  EXPECT_EQ(states[names[2]], "depends-on-damaged");
+  EXPECT_EQ(states[names[3]], "depends-on-damaged");
+  for (const auto& p : last_["points"]) {
+    if (p["backup"] == names[1]) {
+      ASSERT_EQ(p["problems"].size(), 1u) << p;
+      EXPECT_EQ(p["problems"][0]["length"], 65536);
+      EXPECT_EQ(p["problems"][0]["what"],
+                "stored data does not match its digest");
+    }
+  }
+  // Stored: list and the tree's backup.json say so.
+  const auto list = SendenseJson("list --json");
+  EXPECT_EQ(list["vms"][0]["backups"][1]["verify_state"], "damaged");
+  EXPECT_EQ(list["vms"][0]["backups"][2]["points"][0]["verify"]["state"],
+            "depends-on-damaged");
+  EXPECT_EQ(list["vms"][0]["backups"][0]["points"][0]["verify"]["state"], "ok");
+  EXPECT_NE(list["vms"][0]["backups"][0]["points"][0]["verify"]["checked_at"],
+            "");
+  Mount();
+  const auto json = ReadFile(mnt_ + "/vm1/" + names[1] + "/backup.json");
+  EXPECT_NE(std::string(reinterpret_cast<const char*>(json.data()), json.size())
+                .find("\"verify_state\": \"damaged\""),
+            std::string::npos);
+  Unmount();
+  // One point only: the chain state still counts what is below it.
+  states = Verify(status, "--vm vm1 --point " + names[3]);
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(states[names[3]], "depends-on-damaged");
+}
+
+TEST_F(VerifyTest, DamagedTablesTruncatedAndReplacedFilesAreDamaged) {
+  const auto names = FourPoints();
+  int status = -1;
+  // An L2 entry pointing past the end of the file.
+  const std::string p1 = repo_ + "/" + PointFiles(names[1])[0];
+  const auto [host, entry] = FirstDataCluster(p1);
+  PatchBe64(p1, entry, (uint64_t{1} << 40) | (1ULL << 63));
+  // A truncated point file.
+  const std::string p2 = repo_ + "/" + PointFiles(names[2])[0];
+  RunOrFail("truncate -s 300K " + Quote(p2));
+  auto states = Verify(status);
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(states[names[0]], "ok");
+  EXPECT_EQ(states[names[1]], "damaged");
+  EXPECT_EQ(states[names[2]], "damaged");
+  EXPECT_EQ(states[names[3]], "depends-on-damaged");
+  // The full replaced by a valid image of the same size and other content.
+  const std::string p0 = repo_ + "/" + PointFiles(names[0])[0];
+  RunOrFail("qemu-img create -q -f qcow2 " + Quote(dir_ / "other.qcow2") +
+            " 64M && qemu-io -f qcow2 -c 'write -q -P 0x99 0 16M' " +
+            Quote(dir_ / "other.qcow2") + " && cp " +
+            Quote(dir_ / "other.qcow2") + " " + Quote(p0));
+  states = Verify(status, "--vm vm1 --point " + names[0]);
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(states[names[0]], "damaged");
+}
+
+TEST_F(VerifyTest, PrunesKeepDigestsRightAndOldPointsAreUnverified) {
+  const auto names = FourPoints();
+  ASSERT_EQ(Sendense("prune --vm vm1 --keep-last 2").status, 0);
+  int status = -1;
+  auto states = Verify(status);
+  EXPECT_EQ(status, 0) << last_error_ << last_.dump();
+  EXPECT_EQ(states.size(), 2u);
+  EXPECT_EQ(states[names[2]], "ok");
+  EXPECT_EQ(states[names[3]], "ok");
+  // A point from before digests existed.
+  ::unlink((repo_ + "/" + PointFiles(names[3])[0] + ".sums").c_str());
+  states = Verify(status);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(states[names[3]], "unverified");
+  EXPECT_EQ(states[names[2]], "ok");
+}
+
+}  // namespace
+}  // namespace sendense::test
