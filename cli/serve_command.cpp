@@ -32,7 +32,34 @@ struct ServeArgs {
   size_t max_connections = web::HttpLimits{}.max_connections;
   int64_t request_timeout = web::HttpLimits{}.request_time.count();
   int64_t idle_timeout = web::HttpLimits{}.idle_time.count();
+  std::string verify_every;  // "7d", "12h", "30m"; "" for never
 };
+
+// Seconds of "7d", "12h" or "30m"; Error kInvalidArgument otherwise.
+int64_t ParseAge(const std::string& text) {
+  const auto bad = [&] {
+    return Error(ErrorKind::kInvalidArgument,
+                 "--verify-every '" + text +
+                     "' is not a number of days, hours or minutes (7d, "
+                     "12h, 30m)");
+  };
+  if (text.size() < 2 || text.size() > 7 ||
+      text.find_first_not_of("0123456789", 0) != text.size() - 1 ||
+      text[0] == '0') {
+    throw bad();
+  }
+  const int64_t n = std::stoll(text.substr(0, text.size() - 1));
+  switch (text.back()) {
+    case 'd':
+      return n * 86400;
+    case 'h':
+      return n * 3600;
+    case 'm':
+      return n * 60;
+    default:
+      throw bad();
+  }
+}
 
 std::string ReadToken(const Repository& repo) {
   std::ifstream in(repo.TokenPath());
@@ -87,7 +114,8 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
       [&api](const web::Request& req) { return web::HandleApi(api, req); });
   Log(LogLevel::kInfo, "API listening on http://" + address + ":" +
                            std::to_string(server.port()) + "/api/v1");
-  Scheduler scheduler(repo, jobs);
+  Scheduler scheduler(
+      repo, jobs, args.verify_every.empty() ? 0 : ParseAge(args.verify_every));
   if (!args.mount.empty()) {
     fs::MountOptions options;
     options.mountpoint = args.mount;
@@ -141,6 +169,9 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
                   "Seconds a connection may wait between requests")
       ->capture_default_str()
       ->check(Between(1, 3600, "seconds"));
+  cmd->add_option("--verify-every", args->verify_every,
+                  "Verify each point again after this long (7d, 12h, 30m), "
+                  "as a job");
   cmd->add_flag("--no-index", args->no_index,
                 "Do not index guest files after backups (`sendense index`)");
   cmd->callback([&global, args] {
@@ -156,6 +187,9 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
       sigaddset(&set, SIGTERM);
       sigaddset(&set, SIGINT);
       pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    }
+    if (!args->verify_every.empty()) {
+      ParseAge(args->verify_every);  // a mistake fails before anything runs
     }
     Run(global, *args);
   });

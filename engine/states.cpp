@@ -46,6 +46,8 @@ const char* StateName(BackupPhase phase) {
       return "indexing";
     case BackupPhase::kPruning:
       return "pruning";
+    case BackupPhase::kVerifying:
+      return "verifying";
     case BackupPhase::kDone:
       return "done";
   }

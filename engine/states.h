@@ -17,8 +17,15 @@ enum class BackupState {
 // A point: a whole disk, or what changed since the point it is over.
 enum class PointKind { kFull, kIncremental };
 // Where a running job is (its phase): a backup copies then indexes; a
-// prune or forget prunes.
-enum class BackupPhase { kQueued, kCopying, kIndexing, kPruning, kDone };
+// prune or forget prunes; a verify verifies.
+enum class BackupPhase {
+  kQueued,
+  kCopying,
+  kIndexing,
+  kPruning,
+  kVerifying,
+  kDone
+};
 // A job of the runner.
 enum class JobState { kQueued, kRunning, kComplete, kFailed, kCancelled };
 

@@ -13,6 +13,7 @@
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/io/capacity.h"
+#include "engine/time.h"
 #include "web/api_json.h"
 #include "web/http_errors.h"
 #include "web/retention_api.h"
@@ -349,15 +350,32 @@ Response Metrics(ApiContext& ctx) {
     << "sendense_backup_bytes_total " << ctx.jobs.BytesCopied() << "\n";
   auto db = ctx.catalogs.Acquire();
   double seconds = 0;
-  uint64_t complete = 0;
+  uint64_t complete = 0, damaged = 0, unverified = 0;
+  int64_t last_verify = 0;
   for (const auto& b : db->catalog->Backups("")) {
     if (b.state == BackupState::kComplete) {
       ++complete;
       for (const auto& p : b.points) {
         seconds += p.seconds;
+        damaged += p.verify_state == "damaged" ||
+                   p.verify_state == "depends-on-damaged";
+        unverified += p.verify_state == "unverified";
+        last_verify = std::max(last_verify, ParseIsoTime(p.verified_at));
       }
     }
   }
+  m << "# HELP sendense_points_damaged Points verify found damaged or built "
+       "on a damaged point.\n"
+    << "# TYPE sendense_points_damaged gauge\nsendense_points_damaged "
+    << damaged << "\n"
+    << "# HELP sendense_points_unverified Points never verified (or with "
+       "no digests).\n"
+    << "# TYPE sendense_points_unverified gauge\nsendense_points_unverified "
+    << unverified << "\n"
+    << "# HELP sendense_verify_last_timestamp_seconds When a point was last "
+       "verified (0: never).\n"
+    << "# TYPE sendense_verify_last_timestamp_seconds gauge\n"
+    << "sendense_verify_last_timestamp_seconds " << last_verify << "\n";
   m << "# HELP sendense_backups Complete backups in the repository.\n"
     << "# TYPE sendense_backups gauge\nsendense_backups " << complete << "\n"
     << "# HELP sendense_backup_seconds_total Time spent copying disks.\n"
@@ -473,6 +491,9 @@ Response Route(ApiContext& ctx, const Request& req) {
         method == http::verb::put) {
       return SetRetention(db, args[0], BodyJson(req.body()));
     }
+  }
+  if (what == "verify" && args.empty() && method == http::verb::post) {
+    return StartVerify(ctx.jobs, BodyJson(req.body()));
   }
   if (what == "backups" && args.size() == 2 && method == http::verb::delete_) {
     return ForgetPoint(ctx.jobs, db, args[0], args[1]);

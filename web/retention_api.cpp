@@ -87,4 +87,21 @@ Response ForgetPoint(JobRunner& jobs,
                    "a forget of VM '" + vm + "'");
 }
 
+Response StartVerify(JobRunner& jobs, const json& body) {
+  verify::VerifyRequest request;
+  try {
+    request.vm = body.value("vm", "");
+    request.point = body.value("point", "");
+  } catch (const json::exception&) {
+    return Fail(400, "expected {\"vm\": NAME, \"point\": POINT}");
+  }
+  if (!request.point.empty() && request.vm.empty()) {
+    return Fail(400, "a point needs its vm");
+  }
+  return Submitted(
+      jobs, jobs.SubmitVerify(request),
+      "a verify of " + (request.vm.empty() ? std::string("every VM")
+                                           : "VM '" + request.vm + "'"));
+}
+
 }  // namespace sendense::web

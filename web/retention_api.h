@@ -1,6 +1,6 @@
 #pragma once
 
-// The API's retention routes (docs/api.md, "Retention").
+// The API's retention and verify routes (docs/api.md).
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -32,5 +32,9 @@ Response ForgetPoint(JobRunner& jobs,
                      CatalogPool::Handles& db,
                      const std::string& vm,
                      const std::string& point);
+
+// POST /api/v1/verify {"vm": NAME, "point": POINT} (both optional): a
+// verify job (202) whose result is the verify report.
+Response StartVerify(JobRunner& jobs, const nlohmann::json& body);
 
 }  // namespace sendense::web

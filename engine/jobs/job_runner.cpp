@@ -78,6 +78,18 @@ JobRunner::Submitted JobRunner::SubmitForget(
   });
 }
 
+JobRunner::Submitted JobRunner::SubmitVerify(
+    const verify::VerifyRequest& request) {
+  return Enqueue("verify", request.vm, [this, request](Job& job) {
+    job.progress.phase = BackupPhase::kVerifying;
+    const auto report = verify::Verify(repo_, request);
+    job.progress.bytes_done = report.bytes_read;
+    std::lock_guard lock(mutex_);
+    job.status.result = verify::VerifyReportJson(report);
+    return std::string();
+  });
+}
+
 std::string JobRunner::Backup(Job& job, const BackupRequest& request) {
   const std::string name = "job " + std::to_string(job.status.id);
   const BackupResult result = RunBackup(repo_, request, job.progress);

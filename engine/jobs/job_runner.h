@@ -21,13 +21,14 @@
 #include "engine/repo/repository.h"
 #include "engine/retention/prune.h"
 #include "engine/states.h"
+#include "engine/verify/verify.h"
 
 namespace sendense {
 
 // What the outside sees of one job.
 struct JobStatus {
   int64_t id = 0;
-  std::string kind;  // "backup", "prune" or "forget"
+  std::string kind;  // "backup", "prune", "forget" or "verify"
   std::string vm;
   JobState state = JobState::kQueued;
   std::string phase;   // queued, copying, indexing, done
@@ -38,7 +39,7 @@ struct JobStatus {
   uint64_t entries_indexed = 0;  // guest files indexed so far
   double rate = 0;  // bytes per second: so far, or over the whole copy
   std::string created_at, started_at, finished_at;  // ISO 8601 UTC
-  nlohmann::json result;  // prune and forget: their reports; else null
+  nlohmann::json result;  // prune, forget, verify: their reports; else null
 };
 
 struct JobRunnerOptions {
@@ -68,6 +69,8 @@ class JobRunner {
   Submitted SubmitPrune(const retention::PruneRequest& request);
   Submitted SubmitForget(const std::string& vm,
                          const std::vector<std::string>& points);
+  // A verify job; its result is the verify report (VerifyReportJson).
+  Submitted SubmitVerify(const verify::VerifyRequest& request);
   std::vector<JobStatus> List() const;
   std::optional<JobStatus> Get(int64_t id) const;
   // False when there is no such job or it has ended.

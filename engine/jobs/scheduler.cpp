@@ -8,8 +8,13 @@
 
 namespace sendense {
 
-Scheduler::Scheduler(const Repository& repo, JobRunner& jobs)
-    : repo_(repo), jobs_(jobs), thread_(std::chrono::seconds(5), [this] {
+Scheduler::Scheduler(const Repository& repo,
+                     JobRunner& jobs,
+                     int64_t verify_every)
+    : repo_(repo),
+      jobs_(jobs),
+      verify_every_(verify_every),
+      thread_(std::chrono::seconds(5), [this] {
         try {
           Tick();
         } catch (const std::exception& e) {
@@ -43,6 +48,30 @@ void Scheduler::Tick() {
       jobs_.Submit(request);
       Log(LogLevel::kInfo, "scheduler: backup of VM " + vm.name + " (" +
                                vm.schedule + ") started");
+    }
+  }
+  if (verify_every_ > 0 && now - last_verify_check_ >= 60) {
+    last_verify_check_ = now;
+    StartDueVerifies(*catalog, now);
+  }
+}
+
+void Scheduler::StartDueVerifies(Catalog& catalog, int64_t now) {
+  for (const auto& vm : catalog.VmNames()) {
+    bool due = false;
+    for (const auto& b : catalog.Backups(vm)) {
+      for (const auto& p : b.points) {
+        due |= b.state == BackupState::kComplete &&
+               verify::VerifyDue(p.verified_at, verify_every_, now);
+      }
+    }
+    if (due) {
+      verify::VerifyRequest request;
+      request.vm = vm;
+      request.max_age = verify_every_;
+      if (jobs_.SubmitVerify(request).created) {
+        Log(LogLevel::kInfo, "scheduler: verify of VM " + vm + " started");
+      }
     }
   }
 }

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include "engine/error.h"
 #include "engine/qcow2/check.h"
+#include "engine/repo/point_lease.h"
 #include "engine/time.h"
 
 namespace sendense::verify {
@@ -18,6 +20,11 @@ size_t VerifyReport::damaged() const {
   return n;
 }
 
+bool VerifyDue(const std::string& verified_at, int64_t max_age, int64_t now) {
+  return max_age == 0 || verified_at.empty() ||
+         now - ParseIsoTime(verified_at) >= max_age;
+}
+
 namespace {
 
 // Checks every point of `vm` selected by `only` ("" for all) and records
@@ -25,8 +32,10 @@ namespace {
 void VerifyVm(const Repository& repo,
               Catalog& catalog,
               const std::string& vm,
-              const std::string& only,
+              const VerifyRequest& request,
               VerifyReport& report) {
+  const std::string& only = request.point;
+  const int64_t now_s = ParseIsoTime(NowIso());
   const auto backups = catalog.Backups(vm);
   if (!only.empty() &&
       std::none_of(backups.begin(), backups.end(), [&](const auto& b) {
@@ -44,9 +53,22 @@ void VerifyVm(const Repository& repo,
       continue;
     }
     for (const auto& p : b.points) {
-      const bool check = only.empty() || b.name == only;
+      const bool check = (only.empty() || b.name == only) &&
+                         VerifyDue(p.verified_at, request.max_age, now_s);
       if (check) {
-        const auto r = qcow2::CheckPoint(repo.Absolute(p.file));
+        // As a reader: a prune does not merge into it meanwhile.
+        const std::string path = repo.Absolute(p.file);
+        std::optional<PointLease> lease;
+        try {
+          lease.emplace(path, PointLease::Mode::kShared,
+                        std::chrono::seconds(30));
+        } catch (const Error& e) {
+          if (e.kind() == ErrorKind::kBusy) {
+            continue;  // being pruned away: nothing to say of it
+          }
+          // Gone without a prune: the check below says it is damaged.
+        }
+        const auto r = qcow2::CheckPoint(path);
         nlohmann::json problems = nlohmann::json::array();
         for (const auto& pr : r.problems) {
           problems.push_back({{"offset", pr.offset},
@@ -103,7 +125,7 @@ VerifyReport Verify(const Repository& repo, const VerifyRequest& request) {
   }
   VerifyReport report;
   for (const auto& vm : vms) {
-    VerifyVm(repo, *catalog, vm, request.point, report);
+    VerifyVm(repo, *catalog, vm, request, report);
   }
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

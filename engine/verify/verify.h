@@ -12,7 +12,14 @@ namespace sendense::verify {
 struct VerifyRequest {
   std::string vm;     // "" for every VM
   std::string point;  // "" for every point (needs vm)
+  // Only points not verified within this many seconds (0: every point),
+  // as PBS's re-verify age: `serve --verify-every`.
+  int64_t max_age = 0;
 };
+
+// Whether a point verified at `verified_at` (ISO time, "" for never) is
+// due again `max_age` seconds later, at `now` (epoch seconds).
+bool VerifyDue(const std::string& verified_at, int64_t max_age, int64_t now);
 
 // One point's verdict: its own check and what it means with its chain.
 struct PointVerdict {

@@ -139,5 +139,64 @@ TEST_F(RetentionApiTest, DryRunPruneJobAndDeleteOfAPoint) {
             json::object());
 }
 
+TEST_F(RetentionApiTest, VerifyAsAJobOnDemandAndOnASchedule) {
+  MakeSource();
+  {
+    NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+    ASSERT_EQ(Sendense(BackupArgs(server)).status, 0);
+  }
+  ChangeSource("-c 'write -q -P 0x61 3M 1M'");
+  {
+    NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+    ASSERT_EQ(Sendense(BackupArgs(server, "--bitmap b0")).status, 0);
+  }
+  EXPECT_EQ(Sendense("serve --verify-every 0d").status, 1)
+      << "a bad age is refused before anything runs";
+  Serve("--no-index --verify-every 7d");
+  // Never verified: the scheduler starts a verify job of the VM at once.
+  json scheduled;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const auto jobs = CallJson("GET", "/api/v1/jobs");
+        for (const auto& j : jobs["jobs"]) {
+          if (j["kind"] == "verify") {
+            scheduled = j;
+            return true;
+          }
+        }
+        return false;
+      },
+      20));
+  const auto done = WaitForJob(scheduled["id"]);
+  EXPECT_EQ(done["state"], "complete") << done.dump();
+  EXPECT_EQ(done["result"]["damaged"], 0);
+  EXPECT_EQ(done["result"]["points"].size(), 2u);
+  const auto backups = CallJson("GET", "/api/v1/backups?vm=vm1")["backups"];
+  EXPECT_EQ(backups[1]["verify_state"], "ok");
+  // Verified now: not again for 7 days.
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  int verifies = 0;
+  const auto jobs = CallJson("GET", "/api/v1/jobs");
+  for (const auto& j : jobs["jobs"]) {
+    verifies += j["kind"] == "verify";
+  }
+  EXPECT_EQ(verifies, 1);
+  // On demand, one point; bad bodies refused.
+  EXPECT_EQ(Call("POST", "/api/v1/verify", R"({"point": "x"})").status, 400);
+  const auto job =
+      CallJson("POST", "/api/v1/verify",
+               json{{"vm", "vm1"}, {"point", backups[0]["name"]}}.dump(), 202);
+  const auto one = WaitForJob(job["id"]);
+  EXPECT_EQ(one["result"]["points"].size(), 1u) << one.dump();
+  const auto metrics = Call("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("sendense_points_damaged 0\n"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("sendense_points_unverified 0\n"), std::string::npos)
+      << metrics;
+  EXPECT_EQ(metrics.find("sendense_verify_last_timestamp_seconds 0\n"),
+            std::string::npos)
+      << metrics;
+}
+
 }  // namespace
 }  // namespace sendense::test
