@@ -6,12 +6,15 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
+#include "engine/log.h"
 #include "engine/repo/point_lease.h"
+#include "engine/time.h"
 
 namespace sendense::browse {
 
@@ -24,8 +27,10 @@ class Namespace::ChainCache {
     if (auto existing = open_[path].lock()) {
       return existing;
     }
+    qcow2::ChainReader::Options options;
+    options.check_digests = true;  // the tree never serves a wrong byte
     std::shared_ptr<const qcow2::ChainReader> reader =
-        qcow2::ChainReader::Open(path);
+        qcow2::ChainReader::Open(path, options);
     open_[path] = reader;
     return reader;
   }
@@ -74,16 +79,26 @@ using Leases = std::vector<std::unique_ptr<PointLease>>;
 // A raw disk: the point's QCOW2 chain, with its holes.
 class DiskReader : public Reader {
  public:
+  using OnDamage = std::function<void(const qcow2::DigestMismatch&)>;
   DiskReader(Leases leases,
              std::shared_ptr<const qcow2::ChainReader> chain,
-             uint64_t size)
-      : leases_(std::move(leases)), chain_(std::move(chain)), size_(size) {}
+             uint64_t size,
+             OnDamage on_damage)
+      : leases_(std::move(leases)),
+        chain_(std::move(chain)),
+        size_(size),
+        on_damage_(std::move(on_damage)) {}
   uint64_t size() const override { return size_; }
   size_t Read(std::span<std::byte> buf, uint64_t offset) const override {
     const size_t n = static_cast<size_t>(
         std::min<uint64_t>(buf.size(), size_ - std::min(offset, size_)));
     if (n > 0) {
-      chain_->Read(buf.first(n), offset);
+      try {
+        chain_->Read(buf.first(n), offset);
+      } catch (const qcow2::DigestMismatch& e) {
+        on_damage_(e);
+        throw;
+      }
     }
     return n;
   }
@@ -105,6 +120,7 @@ class DiskReader : public Reader {
   Leases leases_;
   std::shared_ptr<const qcow2::ChainReader> chain_;
   uint64_t size_;
+  OnDamage on_damage_;
 };
 
 // A guest file: read inside the point's libguestfs appliance (started on
@@ -375,6 +391,28 @@ std::shared_ptr<Reader> Namespace::OpenGuestFile(const TreeSnapshot& snap,
       "/" + root->guest_fs + entry.path, entry.size);
 }
 
+void Namespace::RecordDamage(const qcow2::DigestMismatch& e) {
+  Log(LogLevel::kError, e.what());
+  const std::string prefix = repo_.path() + "/";
+  if (e.path().rfind(prefix, 0) != 0) {
+    return;
+  }
+  try {
+    auto db = catalogs_.Acquire();
+    db->catalog->MarkDamaged(
+        e.path().substr(prefix.size()), NowIso(),
+        nlohmann::json::array({{{"offset", e.offset()},
+                                {"length", e.length()},
+                                {"what",
+                                 "read: stored data does not match "
+                                 "its digest"}}})
+            .dump());
+  } catch (const std::exception& failed) {
+    Log(LogLevel::kError,
+        std::string("cannot record the damage: ") + failed.what());
+  }
+}
+
 std::shared_ptr<Reader> Namespace::Open(NodeId id) {
   const auto snap = tree_.Current();
   if (const int64_t entry_id = GuestEntryOf(*snap, id)) {
@@ -402,8 +440,9 @@ std::shared_ptr<Reader> Namespace::Open(NodeId id) {
         Leases leases;
         leases.push_back(std::make_unique<PointLease>(
             path, PointLease::Mode::kShared, kLeaseWait));
-        return std::make_shared<DiskReader>(std::move(leases),
-                                            chains_->Open(path), n->size);
+        return std::make_shared<DiskReader>(
+            std::move(leases), chains_->Open(path), n->size,
+            [this](const qcow2::DigestMismatch& e) { RecordDamage(e); });
       } catch (const Error& e) {
         // The node exists; what it is stored in does not: an I/O error.
         if (e.kind() != ErrorKind::kNotFound) {

@@ -112,6 +112,8 @@ class Namespace {
   int64_t GuestEntryOf(const TreeSnapshot& snap, NodeId id) const;
   std::shared_ptr<Reader> OpenGuestFile(const TreeSnapshot& snap,
                                         const GuestEntry& entry);
+  // Logs a read that failed its digest and marks the point damaged.
+  void RecordDamage(const qcow2::DigestMismatch& e);
 
   const Repository& repo_;
   CatalogPool& catalogs_;

@@ -538,6 +538,16 @@ void Catalog::RecordVerification(int64_t point_id,
       .Run();
 }
 
+void Catalog::MarkDamaged(const std::string& file,
+                          const std::string& checked_at,
+                          const std::string& problems) {
+  auto s = db_.Prepare("SELECT id FROM points WHERE file = ?");
+  s.Bind(1, file);
+  if (s.Step()) {
+    RecordVerification(s.Int(0), "damaged", "damaged", checked_at, problems);
+  }
+}
+
 std::optional<std::string> Catalog::OwnVerifyState(int64_t point_id) {
   auto s = db_.Prepare("SELECT state FROM verifications WHERE point_id = ?");
   s.Bind(1, point_id);

@@ -118,6 +118,11 @@ class Catalog {
                           const std::string& chain_state,
                           const std::string& checked_at,
                           const std::string& problems);
+  // Marks the point stored in `file` damaged (a read found a cluster that
+  // does not match its digest); the next verify updates its chain.
+  void MarkDamaged(const std::string& file,
+                   const std::string& checked_at,
+                   const std::string& problems);
   // The point's own state as last recorded; nullopt when never verified.
   std::optional<std::string> OwnVerifyState(int64_t point_id);
 

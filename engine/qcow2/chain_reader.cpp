@@ -12,6 +12,7 @@
 
 #include "engine/error.h"
 #include "engine/qcow2/backing_path.h"
+#include "engine/qcow2/format.h"
 
 namespace sendense::qcow2 {
 
@@ -65,8 +66,57 @@ std::unique_ptr<ChainReader> ChainReader::Open(const std::string& path,
     }
     current = ResolveBackingPath(current, h.backing_name);
   }
-  return std::unique_ptr<ChainReader>(
+  std::unique_ptr<ChainReader> reader(
       new ChainReader(std::move(layers), options.map_cache_bytes));
+  reader->digests_.resize(reader->layers_.size());
+  for (size_t i = 0; options.check_digests && i < reader->layers_.size(); ++i) {
+    const Image& image = *reader->layers_[i];
+    try {
+      auto d = std::make_unique<LayerDigests>(LayerDigests{
+          SumsFile::OpenReadOnly(SumsPath(image.path())), nullptr, 0});
+      d->clusters = DivRoundUp(image.header().virtual_size,
+                               image.header().cluster_size());
+      d->checked = std::make_unique<std::atomic<uint64_t>[]>(
+          DivRoundUp(d->clusters, 64));
+      reader->digests_[i] = std::move(d);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) {
+        throw;
+      }  // a point from before digests: read unchecked
+    }
+  }
+  return reader;
+}
+
+void ChainReader::CheckTouched(std::span<const std::byte> out,
+                               const std::vector<Touched>& touched) const {
+  thread_local std::vector<std::byte> whole;
+  for (const Touched& t : touched) {
+    const LayerDigests& d = *digests_[t.layer];
+    const uint64_t bit = uint64_t{1} << (t.cluster % 64);
+    std::atomic<uint64_t>& word = d.checked[t.cluster / 64];
+    if (word.load(std::memory_order_relaxed) & bit) {
+      continue;
+    }
+    const Digest want = d.sums.Get(t.cluster);
+    if (!want.empty()) {
+      const Image& image = *layers_[t.layer];
+      const uint64_t cs = image.header().cluster_size();
+      std::span<const std::byte> bytes;
+      if (t.out_start >= 0 &&
+          static_cast<uint64_t>(t.out_start) + cs <= out.size()) {
+        bytes = out.subspan(static_cast<size_t>(t.out_start), cs);
+      } else {  // only part of it was read: read all of it once
+        whole.resize(cs);
+        image.ReadHost(whole, t.host);
+        bytes = whole;
+      }
+      if (HashCluster(bytes) != want) {
+        throw DigestMismatch(image.path(), t.cluster * cs, cs);
+      }
+    }
+    word.fetch_or(bit, std::memory_order_relaxed);
+  }
 }
 
 ChainReader::Segment ChainReader::Resolve(uint64_t offset,
@@ -188,19 +238,44 @@ void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
     }
   };
   thread_local std::vector<std::byte> cluster;
+  thread_local std::vector<Touched> touched;
+  touched.clear();
 
   size_t pos = 0;
   while (pos < out.size()) {
     const Segment seg = Resolve(offset + pos, out.size() - pos);
     auto dst = out.subspan(pos, seg.length);
+    const size_t layer = seg.kind == ExtentKind::kData
+                             ? static_cast<size_t>(LayerIndex(seg.image))
+                             : 0;
     if (seg.kind != ExtentKind::kData) {
       std::memset(dst.data(), 0, dst.size());
     } else if (seg.mapping.kind == ClusterMapping::Kind::kCompressed) {
       cluster.resize(seg.image->header().cluster_size());
       seg.image->ReadCompressed(seg.mapping, cluster);
+      if (digests_[layer] != nullptr) {
+        const uint64_t c = (offset + pos) >> seg.image->header().cluster_bits;
+        const Digest want = digests_[layer]->sums.Get(c);
+        if (!want.empty() && HashCluster(cluster) != want) {
+          throw DigestMismatch(seg.image->path(), c * cluster.size(),
+                               cluster.size());
+        }
+      }
       std::memcpy(dst.data(), cluster.data() + seg.offset_in_cluster,
                   dst.size());
     } else {
+      if (digests_[layer] != nullptr) {
+        // Every cluster of the segment, checked once the reads are done.
+        const uint32_t bits = seg.image->header().cluster_bits;
+        const uint64_t cs = uint64_t{1} << bits;
+        const uint64_t guest = offset + pos;
+        const uint64_t host = seg.mapping.host_offset + seg.offset_in_cluster;
+        for (uint64_t g = guest & ~(cs - 1); g < guest + seg.length; g += cs) {
+          touched.push_back(
+              {layer, g >> bits, host - (guest - g),
+               static_cast<int64_t>(pos) - static_cast<int64_t>(guest - g)});
+        }
+      }
       const uint64_t host = seg.mapping.host_offset + seg.offset_in_cluster;
       if (pending_image != seg.image || pending_host + pending_len != host ||
           pending_pos + pending_len != pos) {
@@ -214,6 +289,18 @@ void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
     pos += seg.length;
   }
   flush();
+  if (!touched.empty()) {
+    CheckTouched(out, touched);
+  }
+}
+
+size_t ChainReader::LayerIndex(const Image* image) const {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i].get() == image) {
+      return i;
+    }
+  }
+  return 0;
 }
 
 std::vector<Extent> ChainReader::Extents(uint64_t offset,

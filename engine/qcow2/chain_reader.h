@@ -1,15 +1,40 @@
 #pragma once
 
+#include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "engine/error.h"
 #include "engine/qcow2/chain_map.h"
+#include "engine/qcow2/cluster_sums.h"
 #include "engine/qcow2/image.h"
 
 namespace sendense::qcow2 {
+
+// A read found stored data that does not match its digest (EIO): which
+// layer's file, and the guest offset and length of the cluster.
+class DigestMismatch : public Error {
+ public:
+  DigestMismatch(std::string path, uint64_t offset, uint64_t length)
+      : Error(ErrorKind::kCorrupt,
+              path + ": the cluster at guest offset " + std::to_string(offset) +
+                  " does not match its digest",
+              EIO),
+        path_(std::move(path)),
+        offset_(offset),
+        length_(length) {}
+  const std::string& path() const { return path_; }
+  uint64_t offset() const { return offset_; }
+  uint64_t length() const { return length_; }
+
+ private:
+  std::string path_;
+  uint64_t offset_, length_;
+};
 
 // What a range of the virtual disk holds.
 enum class ExtentKind {
@@ -38,6 +63,10 @@ class ChainReader {
     // 32 GiB of disk at 64 KiB clusters.
     size_t map_cache_bytes = size_t{8} << 20;
     size_t max_depth = 1024;
+    // Check every stored cluster a read returns against its digest (the
+    // layer's SumsPath file, where it has one) the first time it is read:
+    // a mismatch fails the read (Error kCorrupt, EIO), never wrong bytes.
+    bool check_digests = false;
   };
 
   // Opens the chain whose top image is `path`. Throws Error (kNotFound,
@@ -70,6 +99,22 @@ class ChainReader {
   };
   ChainReader(std::vector<std::unique_ptr<Image>> layers, size_t map_bytes)
       : layers_(std::move(layers)), map_(layers_, map_bytes) {}
+  // Digests of one layer and which of its clusters passed already.
+  struct LayerDigests {
+    SumsFile sums;
+    std::unique_ptr<std::atomic<uint64_t>[]> checked;  // a bit per cluster
+    uint64_t clusters = 0;
+  };
+  // A cluster a read touched, to check once the read is done.
+  struct Touched {
+    size_t layer;
+    uint64_t cluster;
+    uint64_t host;      // the cluster's start in the layer's file
+    int64_t out_start;  // where the cluster's first byte is in `out`
+  };
+  void CheckTouched(std::span<const std::byte> out,
+                    const std::vector<Touched>& touched) const;
+  size_t LayerIndex(const Image* image) const;
   // The run at `offset` served by one place, at most `max_length` long.
   Segment Resolve(uint64_t offset, uint64_t max_length) const;
   // The same, walking the layers cluster by cluster (the map's fallback).
@@ -78,6 +123,7 @@ class ChainReader {
 
   std::vector<std::unique_ptr<Image>> layers_;  // [0] is the top
   ChainMap map_;
+  std::vector<std::unique_ptr<LayerDigests>> digests_;  // per layer, or null
 };
 
 }  // namespace sendense::qcow2

@@ -5,7 +5,10 @@
 // damaged too; prunes keep the digests right; points without digests are
 // unverified.
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <map>
 
@@ -161,6 +164,61 @@ TEST_F(VerifyTest, PrunesKeepDigestsRightAndOldPointsAreUnverified) {
   EXPECT_EQ(status, 0);
   EXPECT_EQ(states[names[3]], "unverified");
   EXPECT_EQ(states[names[2]], "ok");
+}
+
+// The tree checks what it serves: the damaged cluster reads as EIO, in the
+// damaged point and in a point that reads it through its chain; every
+// other byte is right; the read marks the point damaged.
+TEST_F(VerifyTest, TheTreeServesEioForADamagedClusterAndRightBytesElsewhere) {
+  const auto names = FourPoints();
+  const std::string middle = repo_ + "/" + PointFiles(names[1])[0];
+  const auto [host, entry] = FirstDataCluster(middle);
+  // Where that host cluster is on the virtual disk, from qemu.
+  const auto map = nlohmann::json::parse(
+      RunOrFail("qemu-img map -U -f qcow2 --output=json " + Quote(middle)));
+  int64_t guest = -1;
+  for (const auto& e : map) {
+    if (e["depth"] == 0 && e.contains("offset") &&
+        e["offset"].get<uint64_t>() <= host &&
+        host < e["offset"].get<uint64_t>() + e["length"].get<uint64_t>()) {
+      guest = e["start"].get<int64_t>() +
+              static_cast<int64_t>(host - e["offset"].get<uint64_t>());
+    }
+  }
+  ASSERT_GE(guest, 0);
+  const auto want1 = ReadFile(ConvertPoint(PointFiles(names[1])[0]));
+  const auto want0 = ReadFile(ConvertPoint(PointFiles(names[0])[0]));
+  auto byte = ReadFile(middle);
+  PatchFile(middle, host + 100, {byte[host + 100] ^ std::byte{0x01}});
+  Mount();
+  const auto read = [&](const std::string& point, off_t offset, size_t len,
+                        std::vector<std::byte>& out) {
+    const int fd =
+        ::open((mnt_ + "/vm1/" + point + "/disks/sda.raw").c_str(), O_RDONLY);
+    out.assign(len, std::byte{0});
+    const ssize_t n = ::pread(fd, out.data(), len, offset);
+    const int err = errno;
+    ::close(fd);
+    return n < 0 ? -err : n;
+  };
+  std::vector<std::byte> got;
+  EXPECT_EQ(read(names[1], guest + 4096, 4096, got), -EIO);
+  // Right bytes elsewhere in the damaged point: the cluster before it.
+  if (guest >= 65536) {
+    ASSERT_EQ(read(names[1], guest - 65536, 65536, got), 65536);
+    EXPECT_TRUE(
+        std::equal(got.begin(), got.end(), want1.begin() + (guest - 65536)));
+  }
+  // The point below never had the damaged cluster: right bytes there.
+  ASSERT_EQ(read(names[0], guest, 65536, got), 65536);
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), want0.begin() + guest));
+  const auto list = SendenseJson("list --json");
+  EXPECT_EQ(list["vms"][0]["backups"][1]["points"][0]["verify"]["state"],
+            "damaged");
+  EXPECT_NE(
+      RunCommand("cat " + daemon_log_).output.find("does not match its digest"),
+      std::string::npos);
+  Unmount();
 }
 
 }  // namespace
