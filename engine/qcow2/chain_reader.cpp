@@ -163,6 +163,7 @@ ChainReader::Segment ChainReader::Resolve(uint64_t offset,
     case Where::kCompressed:
       seg.kind = ExtentKind::kData;
       seg.image = layers_[e.layer].get();
+      seg.layer = e.layer;
       seg.mapping = {ClusterMapping::Kind::kCompressed, e.host,
                      e.compressed_size};
       seg.offset_in_cluster = offset & (seg.image->header().cluster_size() - 1);
@@ -170,6 +171,7 @@ ChainReader::Segment ChainReader::Resolve(uint64_t offset,
     default:
       seg.kind = ExtentKind::kData;
       seg.image = layers_[e.layer].get();
+      seg.layer = e.layer;
       seg.mapping = {ClusterMapping::Kind::kData, e.host, 0};
       seg.offset_in_cluster = in_granule;
       break;
@@ -181,7 +183,8 @@ ChainReader::Segment ChainReader::ResolveByLayers(uint64_t offset,
                                                   uint64_t max_length) const {
   Segment seg;
   seg.length = max_length;
-  for (const auto& layer : layers_) {
+  for (size_t index = 0; index < layers_.size(); ++index) {
+    const auto& layer = layers_[index];
     const Header& h = layer->header();
     if (offset >= h.virtual_size) {
       seg.kind = ExtentKind::kZero;  // past a shorter backing file
@@ -206,6 +209,7 @@ ChainReader::Segment ChainReader::ResolveByLayers(uint64_t offset,
       case ClusterMapping::Kind::kCompressed:
         seg.kind = ExtentKind::kData;
         seg.image = layer.get();
+        seg.layer = index;
         seg.mapping = m;
         seg.offset_in_cluster = in_cluster;
         return seg;
@@ -245,9 +249,7 @@ void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
   while (pos < out.size()) {
     const Segment seg = Resolve(offset + pos, out.size() - pos);
     auto dst = out.subspan(pos, seg.length);
-    const size_t layer = seg.kind == ExtentKind::kData
-                             ? static_cast<size_t>(LayerIndex(seg.image))
-                             : 0;
+    const size_t layer = seg.layer;
     if (seg.kind != ExtentKind::kData) {
       std::memset(dst.data(), 0, dst.size());
     } else if (seg.mapping.kind == ClusterMapping::Kind::kCompressed) {
@@ -292,15 +294,6 @@ void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
   if (!touched.empty()) {
     CheckTouched(out, touched);
   }
-}
-
-size_t ChainReader::LayerIndex(const Image* image) const {
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    if (layers_[i].get() == image) {
-      return i;
-    }
-  }
-  return 0;
 }
 
 std::vector<Extent> ChainReader::Extents(uint64_t offset,

@@ -94,6 +94,7 @@ class ChainReader {
     uint64_t length = 0;
     ExtentKind kind = ExtentKind::kHole;
     const Image* image = nullptr;  // kData only
+    size_t layer = 0;              // kData only: index of `image`
     ClusterMapping mapping;        // kData only
     uint64_t offset_in_cluster = 0;
   };
@@ -114,7 +115,6 @@ class ChainReader {
   };
   void CheckTouched(std::span<const std::byte> out,
                     const std::vector<Touched>& touched) const;
-  size_t LayerIndex(const Image* image) const;
   // The run at `offset` served by one place, at most `max_length` long.
   Segment Resolve(uint64_t offset, uint64_t max_length) const;
   // The same, walking the layers cluster by cluster (the map's fallback).
