@@ -12,6 +12,7 @@
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/qcow2/point_writer.h"
 #include "engine/repo/names.h"
+#include "engine/repo/point_digest.h"
 #include "engine/time.h"
 
 namespace sendense {
@@ -29,6 +30,7 @@ struct PendingPoint {
   DiskResult result;
   std::string temp;  // relative to the repository
   std::optional<int64_t> parent_id;
+  std::optional<qcow2::DiskDigest> digest;
 };
 
 struct Decision {
@@ -120,6 +122,8 @@ PendingPoint WritePoint(const Repository& repo,
   CopyDisk(std::move(source), disk.uri, plan, writer, request.copy,
            progress.bytes_done, progress.cancel);
   writer.Finish();
+  p.digest = DerivePointDigest(repo, catalog, p.temp, p.result.virtual_size,
+                               p.parent_id);
   p.result.bytes_stored = writer.stats().file_bytes;
   p.result.seconds = SecondsSince(start);
   return p;
@@ -205,6 +209,10 @@ BackupResult RunBackup(const Repository& repo,
       r.bytes_read = p.result.bytes_read;
       r.bytes_stored = p.result.bytes_stored;
       r.seconds = p.result.seconds;
+      if (p.digest) {
+        r.disk_digest = p.digest->RootText();
+        r.digest_groups = p.digest->GroupsText();
+      }
       records.push_back(r);
       result.disks.push_back(p.result);
     }

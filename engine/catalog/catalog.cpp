@@ -152,16 +152,26 @@ const char* const kMigrations[] = {
       problems TEXT NOT NULL DEFAULT '[]'
     );
     )sql",
+    // Each point's whole-disk digest (qcow2/disk_digest.h): the root, and
+    // the group digests a child derives its own from.
+    R"sql(
+    CREATE TABLE disk_digests (
+      point_id INTEGER PRIMARY KEY REFERENCES points(id),
+      root TEXT NOT NULL,
+      groups TEXT NOT NULL
+    );
+    )sql",
 };
 
 constexpr const char* kPointColumns =
     "p.id, p.backup_id, p.disk, p.kind, p.reason, p.file, p.parent_id, "
     "p.virtual_size, p.bytes_read, p.bytes_stored, p.seconds, "
     "coalesce(v.chain_state, 'unverified'), coalesce(v.checked_at, ''), "
-    "coalesce(v.problems, '[]')";
-// Points with what verify found (none: unverified).
+    "coalesce(v.problems, '[]'), coalesce(d.root, '')";
+// Points with what verify found (none: unverified) and their disk digest.
 constexpr const char* kPointsFrom =
-    " FROM points p LEFT JOIN verifications v ON v.point_id = p.id ";
+    " FROM points p LEFT JOIN verifications v ON v.point_id = p.id "
+    "LEFT JOIN disk_digests d ON d.point_id = p.id ";
 
 PointRecord ReadPoint(const sqlite::Statement& s, int first) {
   PointRecord p;
@@ -181,6 +191,7 @@ PointRecord ReadPoint(const sqlite::Statement& s, int first) {
   p.verify_state = s.Text(first + 11);
   p.verified_at = s.Text(first + 12);
   p.verify_problems = s.Text(first + 13);
+  p.disk_digest = s.Text(first + 14);
   return p;
 }
 
@@ -322,6 +333,15 @@ void Catalog::CompleteBackup(int64_t backup_id,
         .Run();
     p.id = db_.LastInsertId();
     p.backup_id = backup_id;
+    if (!p.disk_digest.empty()) {
+      db_.Prepare(
+             "INSERT INTO disk_digests (point_id, root, groups) "
+             "VALUES (?, ?, ?)")
+          .Bind(1, p.id)
+          .Bind(2, p.disk_digest)
+          .Bind(3, p.digest_groups)
+          .Run();
+    }
   }
   db_.Prepare(
          "UPDATE backups SET state = 'complete', finished_at = ? WHERE id = ?")
@@ -503,6 +523,9 @@ void Catalog::DropPoint(const PointRecord& point,
         .Bind(1, id)
         .Run();
   }
+  db_.Prepare("DELETE FROM disk_digests WHERE point_id = ?")
+      .Bind(1, point.id)
+      .Run();
   db_.Prepare("DELETE FROM points WHERE id = ?").Bind(1, point.id).Run();
   tx.Commit();
 }
@@ -555,6 +578,12 @@ std::optional<std::string> Catalog::OwnVerifyState(int64_t point_id) {
     return std::nullopt;
   }
   return s.Text(0);
+}
+
+std::string Catalog::DigestGroups(int64_t point_id) {
+  auto s = db_.Prepare("SELECT groups FROM disk_digests WHERE point_id = ?");
+  s.Bind(1, point_id);
+  return s.Step() ? s.Text(0) : std::string();
 }
 
 std::vector<std::string> Catalog::PointFiles(int64_t vm_id) {

@@ -30,6 +30,11 @@ struct PointRecord {
   std::string verify_state = "unverified";
   std::string verified_at;
   std::string verify_problems = "[]";
+  // The whole-disk digest (qcow2/disk_digest.h) recorded at backup time,
+  // "" for points made before digests; its group digests are written with
+  // the point and read back with Catalog::DigestGroups.
+  std::string disk_digest;
+  std::string digest_groups;
 };
 
 struct BackupRecord {
@@ -126,6 +131,8 @@ class Catalog {
   // The point's own state as last recorded; nullopt when never verified.
   std::optional<std::string> OwnVerifyState(int64_t point_id);
 
+  // The recorded group digests of a point's disk digest ("" for none).
+  std::string DigestGroups(int64_t point_id);
   // Every file the catalog references for `vm_id`.
   std::vector<std::string> PointFiles(int64_t vm_id);
 

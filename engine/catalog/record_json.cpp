@@ -3,19 +3,22 @@
 namespace sendense {
 
 nlohmann::json PointJson(const PointRecord& p) {
-  return {{"disk", p.disk},
-          {"kind", KindName(p.kind)},
-          {"reason", p.reason},
-          {"file", p.file},
-          {"virtual_size", p.virtual_size},
-          {"bytes_read", p.bytes_read},
-          {"bytes_stored", p.bytes_stored},
-          {"seconds", p.seconds},
-          {"verify",
-           {{"state", p.verify_state},
-            {"checked_at", p.verified_at},
-            {"problems",
-             nlohmann::json::parse(p.verify_problems, nullptr, false)}}}};
+  return {
+      {"disk", p.disk},
+      {"kind", KindName(p.kind)},
+      {"reason", p.reason},
+      {"file", p.file},
+      {"virtual_size", p.virtual_size},
+      {"bytes_read", p.bytes_read},
+      {"bytes_stored", p.bytes_stored},
+      {"seconds", p.seconds},
+      {"disk_digest", p.disk_digest.empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json(p.disk_digest)},
+      {"verify",
+       {{"state", p.verify_state},
+        {"checked_at", p.verified_at},
+        {"problems",
+         nlohmann::json::parse(p.verify_problems, nullptr, false)}}}};
 }
 
 std::string VerifyStateOf(const BackupRecord& b) {

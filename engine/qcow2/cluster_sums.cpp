@@ -80,6 +80,14 @@ Digest SumsFile::Get(uint64_t cluster) const {
   return Load(raw);
 }
 
+void SumsFile::GetRun(uint64_t first, std::span<Digest> out) const {
+  std::vector<std::byte> raw(out.size() * kRecord);
+  const size_t got = file_.ReadAt(raw, first * kRecord) / kRecord;
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = i < got ? Load(&raw[i * kRecord]) : Digest{};
+  }
+}
+
 void SumsFile::Clear(uint64_t cluster) const {
   Put(cluster, Digest{});
 }

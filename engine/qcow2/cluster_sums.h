@@ -43,6 +43,9 @@ class SumsFile {
   void PutRun(uint64_t first_cluster, std::span<const Digest> digests) const;
   // Empty when the file holds nothing for `cluster`.
   Digest Get(uint64_t cluster) const;
+  // Fills `out` with the digests of the clusters from `first` on (empty
+  // where the file holds none).
+  void GetRun(uint64_t first, std::span<Digest> out) const;
   // Calls `f` for every cluster with a digest, in order (holes skipped).
   void ForEach(const std::function<void(uint64_t, const Digest&)>& f) const;
   // Clears `cluster` (a hole again).

@@ -10,6 +10,8 @@
 
 #include <cerrno>
 
+#include <xxhash.h>
+
 #include <map>
 
 #include "tests/fs/mount_fixture.h"
@@ -72,6 +74,43 @@ class VerifyTest : public MountFixture {
   nlohmann::json last_;
   std::string last_error_;
 };
+
+// The whole-disk digest of raw disk bytes, computed here from the
+// definition in docs/architecture.md: XXH3-128 of each 64 KiB cluster,
+// of each 16384 cluster digests, then of the size, the cluster size and
+// the group digests (all big-endian).
+std::string RawDiskDigest(const std::vector<std::byte>& raw) {
+  const auto put = [](std::string& out, uint64_t v) {
+    for (int i = 7; i >= 0; --i) {
+      out.push_back(static_cast<char>(v >> (8 * i)));
+    }
+  };
+  const size_t cs = 65536;
+  std::string groups;
+  put(groups, raw.size());
+  put(groups, cs);
+  std::string leaves;
+  for (size_t c = 0; c * cs < raw.size(); ++c) {
+    std::vector<std::byte> cluster(cs);
+    std::copy_n(raw.begin() + c * cs, std::min(cs, raw.size() - c * cs),
+                cluster.begin());
+    const auto h = XXH3_128bits(cluster.data(), cs);
+    put(leaves, h.high64);
+    put(leaves, h.low64);
+    if ((c + 1) % 16384 == 0 || (c + 1) * cs >= raw.size()) {
+      const auto g = XXH3_128bits(leaves.data(), leaves.size());
+      put(groups, g.high64);
+      put(groups, g.low64);
+      leaves.clear();
+    }
+  }
+  const auto root = XXH3_128bits(groups.data(), groups.size());
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx",
+                static_cast<unsigned long long>(root.high64),
+                static_cast<unsigned long long>(root.low64));
+  return std::string("xxh3-128:") + hex;
+}
 
 TEST_F(VerifyTest, AFlippedByteDamagesItsPointAndThoseBuiltOnIt) {
   const auto names = FourPoints();
@@ -149,6 +188,45 @@ TEST_F(VerifyTest, DamagedTablesTruncatedAndReplacedFilesAreDamaged) {
   EXPECT_EQ(states[names[0]], "damaged");
 }
 
+// Each point's whole-disk digest, derived from its parent's at backup
+// time, is the digest of the bytes the point presents; a prune leaves the
+// survivors' digests as they were; digest files that no longer add up to
+// it (a record cleared) make the point damaged.
+TEST_F(VerifyTest, DiskDigestsNameTheBytesOfEachPoint) {
+  const auto names = FourPoints();
+  std::map<std::string, std::string> recorded;
+  const auto list = SendenseJson("list --json");
+  for (const auto& b : list["vms"][0]["backups"]) {
+    recorded[b["name"]] = b["points"][0]["disk_digest"];
+  }
+  for (const auto& n : names) {
+    EXPECT_EQ(recorded[n],
+              RawDiskDigest(ReadFile(ConvertPoint(PointFiles(n)[0]))))
+        << n;
+  }
+  EXPECT_NE(recorded[names[0]], recorded[names[1]]);
+  ASSERT_EQ(Sendense("prune --vm vm1 --keep-last 2").status, 0);
+  const auto after = SendenseJson("list --json");
+  ASSERT_EQ(after["vms"][0]["backups"].size(), 2u);
+  for (const auto& b : after["vms"][0]["backups"]) {
+    EXPECT_EQ(b["points"][0]["disk_digest"], recorded[b["name"]]);
+  }
+  int status = -1;
+  Verify(status);
+  EXPECT_EQ(status, 0) << last_.dump();
+  // The newest point's record of the first cluster it wrote (at 24 MiB),
+  // cleared: every cluster left with a record still matches it, the disk
+  // digest no longer does.
+  const std::string sums = repo_ + "/" + PointFiles(names[3])[0] + ".sums";
+  PatchFile(sums, 24 * 16 * 16, std::vector<std::byte>(16));
+  auto states = Verify(status);
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(states[names[3]], "damaged");
+  EXPECT_NE(last_.dump().find("do not add up to the disk digest"),
+            std::string::npos)
+      << last_.dump();
+}
+
 TEST_F(VerifyTest, PrunesKeepDigestsRightAndOldPointsAreUnverified) {
   const auto names = FourPoints();
   ASSERT_EQ(Sendense("prune --vm vm1 --keep-last 2").status, 0);
@@ -158,8 +236,13 @@ TEST_F(VerifyTest, PrunesKeepDigestsRightAndOldPointsAreUnverified) {
   EXPECT_EQ(states.size(), 2u);
   EXPECT_EQ(states[names[2]], "ok");
   EXPECT_EQ(states[names[3]], "ok");
-  // A point from before digests existed.
+  // A point whose digest file is lost is damaged; one from before digests
+  // existed (no disk digest recorded either) is unverified.
   ::unlink((repo_ + "/" + PointFiles(names[3])[0] + ".sums").c_str());
+  states = Verify(status);
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(states[names[3]], "damaged");
+  CatalogSql("DELETE FROM disk_digests");
   states = Verify(status);
   EXPECT_EQ(status, 0);
   EXPECT_EQ(states[names[3]], "unverified");
