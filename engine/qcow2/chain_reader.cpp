@@ -88,37 +88,6 @@ std::unique_ptr<ChainReader> ChainReader::Open(const std::string& path,
   return reader;
 }
 
-void ChainReader::CheckTouched(std::span<const std::byte> out,
-                               const std::vector<Touched>& touched) const {
-  thread_local std::vector<std::byte> whole;
-  for (const Touched& t : touched) {
-    const LayerDigests& d = *digests_[t.layer];
-    const uint64_t bit = uint64_t{1} << (t.cluster % 64);
-    std::atomic<uint64_t>& word = d.checked[t.cluster / 64];
-    if (word.load(std::memory_order_relaxed) & bit) {
-      continue;
-    }
-    const Digest want = d.sums.Get(t.cluster);
-    if (!want.empty()) {
-      const Image& image = *layers_[t.layer];
-      const uint64_t cs = image.header().cluster_size();
-      std::span<const std::byte> bytes;
-      if (t.out_start >= 0 &&
-          static_cast<uint64_t>(t.out_start) + cs <= out.size()) {
-        bytes = out.subspan(static_cast<size_t>(t.out_start), cs);
-      } else {  // only part of it was read: read all of it once
-        whole.resize(cs);
-        image.ReadHost(whole, t.host);
-        bytes = whole;
-      }
-      if (HashCluster(bytes) != want) {
-        throw DigestMismatch(image.path(), t.cluster * cs, cs);
-      }
-    }
-    word.fetch_or(bit, std::memory_order_relaxed);
-  }
-}
-
 ChainReader::Segment ChainReader::Resolve(uint64_t offset,
                                           uint64_t max_length) const {
   using Where = ChainMap::Where;
@@ -228,6 +197,11 @@ void ChainReader::CheckRange(uint64_t offset, uint64_t length) const {
 
 void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
   CheckRange(offset, out.size());
+  // Stored clusters not checked yet against their digests (points with
+  // digests), checked once the read is done.
+  thread_local std::vector<Touched> touched;
+  touched.clear();
+
   // Consecutive segments of one file at consecutive host offsets are
   // gathered into a single pread.
   const Image* pending_image = nullptr;
@@ -242,8 +216,6 @@ void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
     }
   };
   thread_local std::vector<std::byte> cluster;
-  thread_local std::vector<Touched> touched;
-  touched.clear();
 
   size_t pos = 0;
   while (pos < out.size()) {
@@ -266,19 +238,21 @@ void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
       std::memcpy(dst.data(), cluster.data() + seg.offset_in_cluster,
                   dst.size());
     } else {
+      const uint64_t host = seg.mapping.host_offset + seg.offset_in_cluster;
       if (digests_[layer] != nullptr) {
-        // Every cluster of the segment, checked once the reads are done.
+        // Every cluster of the segment not checked yet.
         const uint32_t bits = seg.image->header().cluster_bits;
         const uint64_t cs = uint64_t{1} << bits;
         const uint64_t guest = offset + pos;
-        const uint64_t host = seg.mapping.host_offset + seg.offset_in_cluster;
         for (uint64_t g = guest & ~(cs - 1); g < guest + seg.length; g += cs) {
-          touched.push_back(
-              {layer, g >> bits, host - (guest - g),
-               static_cast<int64_t>(pos) - static_cast<int64_t>(guest - g)});
+          const Touched t{
+              layer, g >> bits, host - (guest - g),
+              static_cast<int64_t>(pos) - static_cast<int64_t>(guest - g)};
+          if (!Checked(t)) {
+            touched.push_back(t);
+          }
         }
       }
-      const uint64_t host = seg.mapping.host_offset + seg.offset_in_cluster;
       if (pending_image != seg.image || pending_host + pending_len != host ||
           pending_pos + pending_len != pos) {
         flush();
@@ -291,9 +265,7 @@ void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
     pos += seg.length;
   }
   flush();
-  if (!touched.empty()) {
-    CheckTouched(out, touched);
-  }
+  CheckClusters(out, touched);
 }
 
 std::vector<Extent> ChainReader::Extents(uint64_t offset,

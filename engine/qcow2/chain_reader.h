@@ -113,8 +113,13 @@ class ChainReader {
     uint64_t host;      // the cluster's start in the layer's file
     int64_t out_start;  // where the cluster's first byte is in `out`
   };
-  void CheckTouched(std::span<const std::byte> out,
-                    const std::vector<Touched>& touched) const;
+  // Whether `t` passed its check already.
+  bool Checked(const Touched& t) const;
+  // Checks each cluster of `batch` against its layer's digest, from `out`
+  // where the read holds it whole, else reading it whole; marks the ones
+  // that pass. Throws DigestMismatch. Thread-safe.
+  void CheckClusters(std::span<const std::byte> out,
+                     std::span<const Touched> batch) const;
   // The run at `offset` served by one place, at most `max_length` long.
   Segment Resolve(uint64_t offset, uint64_t max_length) const;
   // The same, walking the layers cluster by cluster (the map's fallback).

@@ -25,8 +25,21 @@ Digest Load(const std::byte* p) {
 
 }  // namespace
 
+#ifdef SENDENSE_XXH3_AVX2
+namespace avx2 {
+XXH128_hash_t Xxh3With128Bits(const void* data, size_t size);
+}
+#endif
+
 Digest HashCluster(std::span<const std::byte> cluster) {
+#ifdef SENDENSE_XXH3_AVX2
+  static const bool kAvx2 = __builtin_cpu_supports("avx2");
+  const XXH128_hash_t h =
+      kAvx2 ? avx2::Xxh3With128Bits(cluster.data(), cluster.size())
+            : XXH3_128bits(cluster.data(), cluster.size());
+#else
   const XXH128_hash_t h = XXH3_128bits(cluster.data(), cluster.size());
+#endif
   return {h.high64, h.low64};
 }
 

@@ -70,8 +70,9 @@ mapfile -t names < <("$sendense" -r repo list --json |
 cat repo/vms/bench/sda/*.qcow2 >/dev/null  # warm for everyone
 sync && sleep 2  # no writeback of the chain while measuring
 
-fio_seq() {  # MB/s, best of 3
+fio_seq() {  # MB/s, best of 3 (a fresh sendense mount for each when $3 is set)
   for _ in 1 2 3; do
+    [ -z "${3:-}" ] || remount
     fio --name=seq --filename="$1" --readonly --rw=read --bs=1M --size="${size_gib}G" \
       --ioengine=psync --invalidate=1 --output-format=json |
       python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["jobs"][0]["read"]["bw_bytes"]/1e6))'
@@ -83,10 +84,25 @@ fio_rand() {  # IOPS at $2 threads
     --time_based --runtime="$runtime" --randseed=7 --output-format=json |
     python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])'
 }
-measure() {  # label file
-  printf '  %-24s %8s MB/s %10s IOPS %10s IOPS\n' "$1" "$(fio_seq "$2")" \
-    "$(fio_rand "$2" 1)" "$(fio_rand "$2" 16)"
+measure() {  # label file [remount: a fresh sendense mount for each job]
+  local seq r1 r16
+  seq=$(fio_seq "$2" "" "${3:-}")
+  [ -z "${3:-}" ] || remount
+  r1=$(fio_rand "$2" 1)
+  [ -z "${3:-}" ] || remount
+  r16=$(fio_rand "$2" 16)
+  printf '  %-30s %8s MB/s %10s IOPS %10s IOPS\n' "$1" "$seq" "$r1" "$r16"
 }
+# The tree checks each stored cluster against its digest the first time a
+# mount reads it: each sequential run gets a fresh mount so that every run
+# pays for the checks; the same chain with its digests moved aside is the
+# unchecked baseline.
+remount() {
+  fusermount3 -u mnt-sendense 2>/dev/null || true
+  "$sendense" -r repo mount mnt-sendense
+}
+hide_digests() { for f in repo/vms/bench/sda/*.sums; do mv "$f" "$f.hidden"; done; }
+show_digests() { for f in repo/vms/bench/sda/*.sums.hidden; do mv "$f" "${f%.hidden}"; done; }
 
 mkdir -p mnt-sendense mnt-nbdfuse
 "$sendense" -r repo mount mnt-sendense
@@ -96,7 +112,13 @@ echo "reads of a ${size_gib} GiB disk (half data), sequential 1 MiB / random 4 K
 for d in 1 "$depth"; do
   top=${points[$((d - 1))]}
   echo "depth $d ($top):"
-  measure "sendense mount" "mnt-sendense/bench/${names[$((d - 1))]}/disks/sda.raw"
+  tree="mnt-sendense/bench/${names[$((d - 1))]}/disks/sda.raw"
+  remount
+  measure "sendense mount (checked)" "$tree" remount
+  hide_digests
+  remount
+  measure "sendense, digests moved aside" "$tree" remount
+  show_digests
 
   qemu-nbd -f qcow2 -r -e 16 -t -k "$sock" "repo/$top" &
   qnbd=$!

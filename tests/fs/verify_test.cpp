@@ -71,6 +71,37 @@ class VerifyTest : public MountFixture {
     }
   }
 
+  // Where a host cluster of a point's own file is on the virtual disk,
+  // from qemu (-1: not found).
+  int64_t GuestOffset(const std::string& file, uint64_t host) {
+    const auto map = nlohmann::json::parse(
+        RunOrFail("qemu-img map -U -f qcow2 --output=json " + Quote(file)));
+    for (const auto& e : map) {
+      if (e["depth"] == 0 && e.contains("offset") &&
+          e["offset"].get<uint64_t>() <= host &&
+          host < e["offset"].get<uint64_t>() + e["length"].get<uint64_t>()) {
+        return e["start"].get<int64_t>() +
+               static_cast<int64_t>(host - e["offset"].get<uint64_t>());
+      }
+    }
+    return -1;
+  }
+
+  // Reads `len` bytes at `offset` of a point's raw disk in the tree:
+  // bytes read, or -errno.
+  ssize_t ReadRaw(const std::string& point,
+                  off_t offset,
+                  size_t len,
+                  std::vector<std::byte>& out) {
+    const int fd =
+        ::open((mnt_ + "/vm1/" + point + "/disks/sda.raw").c_str(), O_RDONLY);
+    out.assign(len, std::byte{0});
+    const ssize_t n = ::pread(fd, out.data(), len, offset);
+    const int err = errno;
+    ::close(fd);
+    return n < 0 ? -err : n;
+  }
+
   nlohmann::json last_;
   std::string last_error_;
 };
@@ -256,18 +287,7 @@ TEST_F(VerifyTest, TheTreeServesEioForADamagedClusterAndRightBytesElsewhere) {
   const auto names = FourPoints();
   const std::string middle = repo_ + "/" + PointFiles(names[1])[0];
   const auto [host, entry] = FirstDataCluster(middle);
-  // Where that host cluster is on the virtual disk, from qemu.
-  const auto map = nlohmann::json::parse(
-      RunOrFail("qemu-img map -U -f qcow2 --output=json " + Quote(middle)));
-  int64_t guest = -1;
-  for (const auto& e : map) {
-    if (e["depth"] == 0 && e.contains("offset") &&
-        e["offset"].get<uint64_t>() <= host &&
-        host < e["offset"].get<uint64_t>() + e["length"].get<uint64_t>()) {
-      guest = e["start"].get<int64_t>() +
-              static_cast<int64_t>(host - e["offset"].get<uint64_t>());
-    }
-  }
+  const int64_t guest = GuestOffset(middle, host);
   ASSERT_GE(guest, 0);
   const auto want1 = ReadFile(ConvertPoint(PointFiles(names[1])[0]));
   const auto want0 = ReadFile(ConvertPoint(PointFiles(names[0])[0]));
@@ -276,13 +296,7 @@ TEST_F(VerifyTest, TheTreeServesEioForADamagedClusterAndRightBytesElsewhere) {
   Mount();
   const auto read = [&](const std::string& point, off_t offset, size_t len,
                         std::vector<std::byte>& out) {
-    const int fd =
-        ::open((mnt_ + "/vm1/" + point + "/disks/sda.raw").c_str(), O_RDONLY);
-    out.assign(len, std::byte{0});
-    const ssize_t n = ::pread(fd, out.data(), len, offset);
-    const int err = errno;
-    ::close(fd);
-    return n < 0 ? -err : n;
+    return ReadRaw(point, offset, len, out);
   };
   std::vector<std::byte> got;
   EXPECT_EQ(read(names[1], guest + 4096, 4096, got), -EIO);
@@ -302,6 +316,35 @@ TEST_F(VerifyTest, TheTreeServesEioForADamagedClusterAndRightBytesElsewhere) {
       RunCommand("cat " + daemon_log_).output.find("does not match its digest"),
       std::string::npos);
   Unmount();
+}
+
+// A damaged full under an incremental that is read: the newest point's
+// read of a cluster only the full holds fails with EIO; the clusters the
+// incrementals hold read right.
+TEST_F(VerifyTest, ADamagedFullFailsReadsOfTheIncrementalOnTopWhereItShows) {
+  const auto names = FourPoints();
+  const std::string full = repo_ + "/" + PointFiles(names[0])[0];
+  const auto [host, entry] = FirstDataCluster(full);
+  const int64_t guest = GuestOffset(full, host);
+  ASSERT_GE(guest, 0);
+  // FourPoints rewrites 8-10, 16-18 and 24-26 MiB: the full's first data
+  // cluster must be elsewhere for this test to mean anything.
+  ASSERT_TRUE(guest < 8 << 20 || guest >= 27 << 20) << guest;
+  const auto want3 = ReadFile(ConvertPoint(PointFiles(names[3])[0]));
+  auto bytes = ReadFile(full);
+  PatchFile(full, host + 7, {bytes[host + 7] ^ std::byte{0x80}});
+  Mount();
+  std::vector<std::byte> got;
+  EXPECT_EQ(ReadRaw(names[3], guest, 4096, got), -EIO);
+  // What the newest incremental holds itself reads right.
+  ASSERT_EQ(ReadRaw(names[3], 24 << 20, 2 << 20, got), 2 << 20);
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), want3.begin() + (24 << 20)));
+  Unmount();
+  int status = -1;
+  auto states = Verify(status);
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(states[names[0]], "damaged");
+  EXPECT_EQ(states[names[3]], "depends-on-damaged");
 }
 
 }  // namespace
