@@ -10,6 +10,7 @@
 #include "engine/catalog/record_json.h"
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
+#include "engine/jobs/backup_request.h"
 
 namespace sendense::cli {
 namespace {
@@ -71,6 +72,19 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
   BackupRequest request;
   request.vm = args.vm;
   request.bitmap = args.bitmap;
+  if (args.disks.empty()) {
+    // A configured VM (`vm add`): its disks, or its libvirt domain.
+    const auto config = VmConfigs(repo.CatalogPath()).Find(args.vm);
+    if (!config) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "no disk given (--disk NAME=URI) and no VM named '" +
+                      args.vm + "' was added (vm add)");
+    }
+    request = BackupRequestFor(*config);
+    if (!args.bitmap.empty()) {
+      request.bitmap = args.bitmap;
+    }
+  }
   request.force_full = args.full;
   request.copy.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(args.timeout * 1000));
@@ -147,8 +161,9 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<BackupArgs>();
   auto* cmd = app.add_subcommand("backup", "Back up the disks of one VM");
   cmd->add_option("--vm", args->vm, "VM name")->required();
-  cmd->add_option("--disk", args->disks, "DISK=NBD_URI (repeatable)")
-      ->required();
+  cmd->add_option("--disk", args->disks,
+                  "DISK=NBD_URI (repeatable; default: the VM's stored "
+                  "configuration, see `vm add`)");
   cmd->add_option("--bitmap", args->bitmap,
                   "QEMU dirty bitmap exported by the source, for incrementals");
   cmd->add_flag("--full", args->full, "Take a full backup");

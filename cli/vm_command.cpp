@@ -4,6 +4,7 @@
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
+#include "engine/libvirt/libvirt_source.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::cli {
@@ -18,7 +19,54 @@ struct VmArgs {
   retention::Policy policy;
   bool no_retention = false;
   bool json = false;
+  std::string libvirt_uri;
+  std::string domain;
+  std::vector<std::string> libvirt_disks;
+  std::vector<std::string> exclude;
 };
+
+constexpr const char* kDefaultLibvirt = "qemu:///system";
+
+// One line per domain: its state and each disk with what a backup of it
+// can be.
+void PrintDomains(const std::vector<libvirt::DiscoveredDomain>& domains) {
+  for (const auto& d : domains) {
+    std::cout << d.name << "  " << (d.running ? "running" : "shut off") << "\n";
+    for (const auto& disk : d.disks) {
+      const std::string why = disk.Unsupported();
+      std::cout << "  " << disk.target << "  "
+                << (disk.source.empty() ? "-" : disk.source) << "  "
+                << (!why.empty()         ? "not backed up: " + why
+                    : disk.Incremental() ? "incremental (checkpoints)"
+                                         : "full every time (" + disk.format +
+                                               ": no persistent bitmaps)")
+                << "\n";
+    }
+  }
+  if (domains.empty()) {
+    std::cout << "No domains.\n";
+  }
+}
+
+nlohmann::json DomainsJson(
+    const std::vector<libvirt::DiscoveredDomain>& domains) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& d : domains) {
+    nlohmann::json disks = nlohmann::json::array();
+    for (const auto& disk : d.disks) {
+      const std::string why = disk.Unsupported();
+      disks.push_back({{"target", disk.target},
+                       {"source", disk.source},
+                       {"format", disk.format},
+                       {"backup", !why.empty()         ? "no"
+                                  : disk.Incremental() ? "incremental"
+                                                       : "full"},
+                       {"reason", why}});
+    }
+    out.push_back({{"name", d.name}, {"running", d.running}, {"disks", disks}});
+  }
+  return {{"domains", out}};
+}
 
 std::vector<DiskSource> ParseDisks(const std::vector<std::string>& args) {
   std::vector<DiskSource> disks;
@@ -43,21 +91,51 @@ VmConfigs Open(const GlobalOptions& global, bool write) {
 void RegisterVm(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<VmArgs>();
   auto* vm = app.add_subcommand(
-      "vm", "VMs that `serve` backs up (add, set, list, rm)");
+      "vm", "VMs that `serve` backs up (add, set, list, rm, discover)");
   vm->require_subcommand(1);
 
   auto* add = vm->add_subcommand("add", "Add a VM");
   add->add_option("NAME", args->name, "VM name")->required();
-  add->add_option("--disk", args->disks, "DISK=NBD_URI (repeatable)")
-      ->required();
+  auto* disk =
+      add->add_option("--disk", args->disks, "DISK=NBD_URI (repeatable)");
+  auto* libvirt =
+      add->add_option("--libvirt", args->libvirt_uri,
+                      "A libvirt domain, at this URI (default qemu:///system)")
+          ->expected(0, 1)
+          ->excludes(disk);
+  add->add_option("--domain", args->domain,
+                  "The libvirt domain (default: the VM's name)")
+      ->needs(libvirt);
+  auto* only = add->add_option("--disks", args->libvirt_disks,
+                               "Only these disks of the domain (vda,vdb)")
+                   ->delimiter(',')
+                   ->needs(libvirt);
+  add->add_option("--exclude", args->exclude,
+                  "All disks of the domain but these (vdc)")
+      ->delimiter(',')
+      ->needs(libvirt)
+      ->excludes(only);
   add->add_option("--bitmap", args->bitmap,
                   "QEMU dirty bitmap for incrementals");
   add->add_option("--schedule", args->schedule,
                   "hourly, daily@HH:MM (UTC), every@Nm or every@Nh");
   AddKeepOptions(*add, args->policy);
-  add->callback([&global, args] {
+  add->callback([&global, args, libvirt] {
     VmConfig config;
     config.name = args->name;
+    if (libvirt->count() > 0) {
+      LibvirtSource source;
+      source.uri =
+          args->libvirt_uri.empty() ? kDefaultLibvirt : args->libvirt_uri;
+      source.domain = args->domain.empty() ? args->name : args->domain;
+      source.disks = args->libvirt_disks;
+      source.exclude = args->exclude;
+      config.libvirt = source;
+    } else if (args->disks.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "give the VM's disks (--disk NAME=URI) or its libvirt "
+                  "domain (--libvirt)");
+    }
     config.disks = ParseDisks(args->disks);
     config.bitmap = args->bitmap;
     config.schedule = args->schedule;
@@ -121,11 +199,16 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
       if (!args->json) {
         std::cout << v.name << "  "
                   << (v.schedule.empty() ? "no schedule" : v.schedule) << "  "
-                  << (v.bitmap.empty() ? "no bitmap (full backups)"
-                                       : "bitmap " + v.bitmap)
+                  << (v.libvirt          ? "checkpoints"
+                      : v.bitmap.empty() ? "no bitmap (full backups)"
+                                         : "bitmap " + v.bitmap)
                   << "  " << retention::DescribePolicy(v.retention);
         for (const auto& d : v.disks) {
           std::cout << "  " << d.name << "=" << d.uri;
+        }
+        if (v.libvirt) {
+          std::cout << "  libvirt " << v.libvirt->uri << " domain "
+                    << v.libvirt->domain;
         }
         std::cout << "\n";
       }
@@ -134,6 +217,21 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
       std::cout << nlohmann::json{{"vms", out}}.dump(2) << "\n";
     } else if (vms.empty()) {
       std::cout << "No VMs.\n";
+    }
+  });
+
+  auto* discover = vm->add_subcommand(
+      "discover", "List the domains of a libvirt, with their disks");
+  discover->add_option("--libvirt", args->libvirt_uri,
+                       "libvirt URI (default qemu:///system)");
+  discover->add_flag("--json", args->json, "Print JSON");
+  discover->callback([args] {
+    const auto domains = libvirt::Discover(
+        args->libvirt_uri.empty() ? kDefaultLibvirt : args->libvirt_uri);
+    if (args->json) {
+      std::cout << DomainsJson(domains).dump(2) << "\n";
+    } else {
+      PrintDomains(domains);
     }
   });
 

@@ -12,11 +12,14 @@ packages=(
   libfuse3-dev fuse3 libnbd-dev libguestfs-dev libboost-dev libsqlite3-dev
   libcurl4-openssl-dev nlohmann-json3-dev libarchive-dev libspdlog-dev
   libcli11-dev libzstd-dev zlib1g-dev libxxhash-dev libgtest-dev libgmock-dev
+  libvirt-dev libpugixml-dev
   # real parts the tests and benchmarks start
   qemu-utils qemu-system-common qemu-block-extra nbdkit libnbd-bin
   libguestfs-tools libguestfs-xfs guestmount linux-image-amd64 samba smbclient
   e2fsprogs xfsprogs dosfstools ntfs-3g lvm2 fdisk rsync curl sqlite3
   wrk hyperfine fio time bc systemd
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+  virtnbdbackup
 )
 
 missing=()

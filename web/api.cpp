@@ -13,6 +13,7 @@
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/io/capacity.h"
+#include "engine/jobs/backup_request.h"
 #include "engine/time.h"
 #include "web/api_json.h"
 #include "web/http_errors.h"
@@ -449,22 +450,7 @@ Response Route(ApiContext& ctx, const Request& req) {
       } catch (const std::exception&) {
         return Fail(400, "the body is not JSON");
       }
-      VmConfig vm;
-      try {
-        vm.name = body.at("name").get<std::string>();
-        for (const auto& [disk, uri] : body.at("disks").items()) {
-          vm.disks.push_back({disk, uri.get<std::string>()});
-        }
-        vm.bitmap = body.value("bitmap", "");
-        vm.schedule = body.value("schedule", "");
-        vm.retention =
-            retention::ParsePolicyJson(body.value("retention", json::object()));
-      } catch (const json::exception&) {
-        return Fail(
-            400,
-            "expected {\"name\": ..., \"disks\": {\"sda\": \"nbd...\"}, "
-            "\"bitmap\": ..., \"schedule\": ..., \"retention\": {...}}");
-      }
+      const VmConfig vm = ParseVmJson(body);
       db.vms->Add(vm);
       return Json(201, VmJson(vm));
     }
@@ -477,11 +463,7 @@ Response Route(ApiContext& ctx, const Request& req) {
       if (!vm) {
         return Fail(404, "no VM named '" + args[0] + "'");
       }
-      BackupRequest request;
-      request.vm = vm->name;
-      request.disks = vm->disks;
-      request.bitmap = vm->bitmap;
-      return Submitted(ctx.jobs, ctx.jobs.Submit(request),
+      return Submitted(ctx.jobs, ctx.jobs.Submit(BackupRequestFor(*vm)),
                        "a backup of VM '" + vm->name + "'");
     }
     if (args.size() == 2 && args[1] == "prune" && method == http::verb::post) {

@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "engine/io/capacity.h"
 #include "engine/io/file.h"
+#include "engine/log.h"
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/qcow2/point_writer.h"
 #include "engine/repo/names.h"
@@ -38,7 +39,13 @@ struct Decision {
   std::string reason;
 };
 
+const std::string& BitmapOf(const BackupRequest& request,
+                            const DiskSource& disk) {
+  return disk.bitmap.empty() ? request.bitmap : disk.bitmap;
+}
+
 Decision Decide(const BackupRequest& request,
+                const DiskSource& disk,
                 const std::optional<PointRecord>& previous,
                 const NbdConnection& source,
                 const Repository& repo) {
@@ -48,12 +55,15 @@ Decision Decide(const BackupRequest& request,
   if (!previous) {
     return {false, "no earlier point of this disk"};
   }
-  if (request.bitmap.empty()) {
+  if (!disk.full_reason.empty()) {
+    return {false, disk.full_reason};
+  }
+  const std::string& bitmap = BitmapOf(request, disk);
+  if (bitmap.empty()) {
     return {false, "no dirty bitmap given (--bitmap)"};
   }
-  if (!source.CanMetaContext(DirtyBitmapContext(request.bitmap))) {
-    return {false,
-            "the source does not export dirty bitmap '" + request.bitmap + "'"};
+  if (!source.CanMetaContext(DirtyBitmapContext(bitmap))) {
+    return {false, "the source does not export dirty bitmap '" + bitmap + "'"};
   }
   if (previous->virtual_size != source.size()) {
     return {false, "the disk size changed from " +
@@ -64,8 +74,7 @@ Decision Decide(const BackupRequest& request,
   if (!fs::exists(repo.Absolute(previous->file), ec)) {
     return {false, "the previous point's file is missing"};
   }
-  return {true,
-          "dirty bitmap '" + request.bitmap + "' since the previous point"};
+  return {true, "dirty bitmap '" + bitmap + "' since the previous point"};
 }
 
 PendingPoint WritePoint(const Repository& repo,
@@ -77,13 +86,14 @@ PendingPoint WritePoint(const Repository& repo,
                         BackupProgress& progress) {
   const auto start = Clock::now();
   std::vector<std::string> contexts{kBaseAllocation};
-  if (!request.bitmap.empty()) {
-    contexts.push_back(DirtyBitmapContext(request.bitmap));
+  const std::string& bitmap = BitmapOf(request, disk);
+  if (!bitmap.empty()) {
+    contexts.push_back(DirtyBitmapContext(bitmap));
   }
   auto source =
       std::make_unique<NbdConnection>(disk.uri, contexts, request.copy.timeout);
   const auto previous = catalog.LatestPoint(vm_id, disk.name);
-  const Decision decision = Decide(request, previous, *source, repo);
+  const Decision decision = Decide(request, disk, previous, *source, repo);
 
   qcow2::PointWriterOptions options;
   options.virtual_size = source->size();
@@ -96,8 +106,7 @@ PendingPoint WritePoint(const Repository& repo,
   }
   std::optional<std::vector<NbdConnection::Extent>> dirty;
   if (decision.incremental) {
-    dirty = source->BlockStatus(DirtyBitmapContext(request.bitmap), 0,
-                                source->size());
+    dirty = source->BlockStatus(DirtyBitmapContext(bitmap), 0, source->size());
   }
   const CopyPlan plan = BuildCopyPlan(
       source->size(), uint64_t{1} << options.cluster_bits, allocation, dirty);
@@ -151,18 +160,9 @@ BackupResult RunBackup(const Repository& repo,
                        BackupProgress& progress) {
   const auto start = Clock::now();
   ValidateName("VM name", request.vm);
-  if (request.disks.empty()) {
+  if (request.disks.empty() && !request.open_source) {
     throw Error(ErrorKind::kInvalidArgument, "no disk given (--disk NAME=URI)");
   }
-  std::set<std::string> names;
-  for (const auto& d : request.disks) {
-    ValidateName("disk name", d.name);
-    if (!names.insert(d.name).second) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "disk '" + d.name + "' is given twice");
-    }
-  }
-
   Repository::VmLock lock(repo, request.vm);
   progress.phase = BackupPhase::kCopying;
   BackupResult result;
@@ -170,6 +170,21 @@ BackupResult RunBackup(const Repository& repo,
   auto catalog = repo.OpenCatalogForWriting(&result.reclaimed, request.vm);
 
   const int64_t vm_id = catalog->EnsureVm(request.vm);
+  // Ended (its destructor) on every path below.
+  std::unique_ptr<BackupSource> source;
+  std::vector<DiskSource> disks = request.disks;
+  if (request.open_source) {
+    source = request.open_source(*catalog, vm_id);
+    disks = source->Disks();
+  }
+  std::set<std::string> names;
+  for (const auto& d : disks) {
+    ValidateName("disk name", d.name);
+    if (!names.insert(d.name).second) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "disk '" + d.name + "' is given twice");
+    }
+  }
   const auto now = std::chrono::system_clock::now();
   result.id =
       catalog->BeginBackup(vm_id, TimeName(now), IsoTime(now), result.backup);
@@ -177,7 +192,7 @@ BackupResult RunBackup(const Repository& repo,
 
   std::vector<PendingPoint> pending;
   try {
-    for (const DiskSource& disk : request.disks) {
+    for (const DiskSource& disk : disks) {
       pending.push_back(WritePoint(repo, *catalog, vm_id, result.backup,
                                    request, disk, progress));
     }
@@ -221,7 +236,7 @@ BackupResult RunBackup(const Repository& repo,
   } catch (const std::exception& e) {
     // Give the space back first: recording the failure may need it.
     const std::string dir_prefix = "vms/" + request.vm + "/";
-    for (const DiskSource& d : request.disks) {
+    for (const DiskSource& d : disks) {
       const std::string dir = dir_prefix + d.name + "/";
       for (const std::string& f : {dir + "." + result.backup + ".qcow2.tmp",
                                    dir + result.backup + ".qcow2"}) {
@@ -241,6 +256,16 @@ BackupResult RunBackup(const Repository& repo,
       ThrowFilesystemFull(repo.path(), " (" + std::string(e.what()) + ")");
     }
     throw;
+  }
+  if (source) {
+    // The backup is complete whatever happens here; without its record
+    // the next backup is a full, which says why.
+    try {
+      source->Published(*catalog, result.id);
+    } catch (const std::exception& e) {
+      Log(LogLevel::kWarning,
+          "backup " + result.backup + " of VM " + request.vm + ": " + e.what());
+    }
   }
   result.seconds = SecondsSince(start);
   return result;

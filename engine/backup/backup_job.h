@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -14,12 +16,31 @@
 
 namespace sendense {
 
+class Catalog;
+
+// Where a backup's disks come from when they are not given as NBD URIs (a
+// libvirt backup job): opened under the VM's lock before anything is
+// copied, told once the backup is complete, and ended by its destructor on
+// every path (a failed backup leaves nothing of it behind).
+class BackupSource {
+ public:
+  virtual ~BackupSource() = default;
+  // The disks to copy: NBD URIs, and each disk's bitmap or full reason.
+  virtual std::vector<DiskSource> Disks() = 0;
+  // The backup is complete in the catalog (`backup_id`).
+  virtual void Published(Catalog& catalog, int64_t backup_id) = 0;
+};
+using BackupSourceOpener =
+    std::function<std::unique_ptr<BackupSource>(Catalog& catalog,
+                                                int64_t vm_id)>;
+
 struct BackupRequest {
   std::string vm;
   std::vector<DiskSource> disks;
   std::string bitmap;  // QEMU dirty bitmap exported by the sources, or ""
   bool force_full = false;
   CopyOptions copy;
+  BackupSourceOpener open_source;  // instead of `disks`
 };
 
 // Live counters of a running backup, read by progress displays and the

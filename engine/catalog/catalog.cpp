@@ -161,6 +161,18 @@ const char* const kMigrations[] = {
       groups TEXT NOT NULL
     );
     )sql",
+    // libvirt: a VM's source, and per backup the checkpoint it made, how
+    // consistent it is and the domain's XML at the time.
+    R"sql(
+    ALTER TABLE vm_configs ADD COLUMN source TEXT NOT NULL DEFAULT '';
+    CREATE TABLE backup_sources (
+      backup_id INTEGER PRIMARY KEY REFERENCES backups(id),
+      checkpoint TEXT NOT NULL,
+      consistency TEXT NOT NULL
+        CHECK (consistency IN ('quiesced', 'crash-consistent', 'shut-off')),
+      domain_xml TEXT NOT NULL
+    );
+    )sql",
 };
 
 constexpr const char* kPointColumns =
@@ -423,12 +435,15 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
     }
   };
   const std::string from =
-      "FROM backups b JOIN vms v ON v.id = b.vm_id " + where;
+      "FROM backups b JOIN vms v ON v.id = b.vm_id "
+      "LEFT JOIN backup_sources bs ON bs.backup_id = b.id " +
+      where;
   std::vector<BackupRecord> backups;
   std::map<int64_t, size_t> index;
   auto& s = db_.Cached(
       "SELECT b.id, v.name, b.name, b.started_at, coalesce(b.finished_at, ''), "
-      "b.state, coalesce(b.error, '') " +
+      "b.state, coalesce(b.error, ''), coalesce(bs.checkpoint, ''), "
+      "coalesce(bs.consistency, '') " +
       from + " ORDER BY v.name, b.id");
   bind(s);
   while (s.Step()) {
@@ -440,6 +455,8 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
     b.finished_at = s.Text(4);
     b.state = ParseBackupState(s.Text(5));
     b.error = s.Text(6);
+    b.checkpoint = s.Text(7);
+    b.consistency = s.Text(8);
     if (b.state == BackupState::kRunning && owner_alive_ &&
         !owner_alive_(b.vm)) {
       b.state = BackupState::kInterrupted;
@@ -541,6 +558,9 @@ void Catalog::RemoveBackup(int64_t backup_id) {
   db_.Prepare("DELETE FROM guest_index_runs WHERE backup_id = ?")
       .Bind(1, backup_id)
       .Run();
+  db_.Prepare("DELETE FROM backup_sources WHERE backup_id = ?")
+      .Bind(1, backup_id)
+      .Run();
   db_.Prepare("DELETE FROM backups WHERE id = ?").Bind(1, backup_id).Run();
   tx.Commit();
 }
@@ -578,6 +598,27 @@ std::optional<std::string> Catalog::OwnVerifyState(int64_t point_id) {
     return std::nullopt;
   }
   return s.Text(0);
+}
+
+void Catalog::RecordBackupSource(int64_t backup_id,
+                                 const std::string& checkpoint,
+                                 const std::string& consistency,
+                                 const std::string& domain_xml) {
+  db_.Prepare(
+         "INSERT OR REPLACE INTO backup_sources (backup_id, checkpoint, "
+         "consistency, domain_xml) VALUES (?, ?, ?, ?)")
+      .Bind(1, backup_id)
+      .Bind(2, checkpoint)
+      .Bind(3, consistency)
+      .Bind(4, domain_xml)
+      .Run();
+}
+
+std::string Catalog::DomainXml(int64_t backup_id) {
+  auto s =
+      db_.Prepare("SELECT domain_xml FROM backup_sources WHERE backup_id = ?");
+  s.Bind(1, backup_id);
+  return s.Step() ? s.Text(0) : std::string();
 }
 
 std::string Catalog::DigestGroups(int64_t point_id) {

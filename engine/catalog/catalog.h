@@ -46,6 +46,10 @@ struct BackupRecord {
   BackupState state = BackupState::kRunning;
   std::string error;
   std::vector<PointRecord> points;
+  // A libvirt VM's backup: the checkpoint it made (the base of the next
+  // incremental) and "quiesced" or "crash-consistent"; "" otherwise.
+  std::string checkpoint;
+  std::string consistency;
 
   // "full" when every point is full, else "incremental" ("" with none).
   std::string kind() const;
@@ -131,6 +135,13 @@ class Catalog {
   // The point's own state as last recorded; nullopt when never verified.
   std::optional<std::string> OwnVerifyState(int64_t point_id);
 
+  // What a libvirt backup records beside its points; the domain's XML at
+  // the time ("" for none).
+  void RecordBackupSource(int64_t backup_id,
+                          const std::string& checkpoint,
+                          const std::string& consistency,
+                          const std::string& domain_xml);
+  std::string DomainXml(int64_t backup_id);
   // The recorded group digests of a point's disk digest ("" for none).
   std::string DigestGroups(int64_t point_id);
   // Every file the catalog references for `vm_id`.

@@ -10,7 +10,7 @@ DiskSource ParseDiskSource(const std::string& arg) {
     throw Error(ErrorKind::kInvalidArgument,
                 "--disk '" + arg + "' is not of the form NAME=NBD_URI");
   }
-  return {arg.substr(0, eq), arg.substr(eq + 1)};
+  return {arg.substr(0, eq), arg.substr(eq + 1), "", ""};
 }
 
 }  // namespace sendense

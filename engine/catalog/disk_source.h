@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace sendense {
 
@@ -8,6 +9,21 @@ namespace sendense {
 struct DiskSource {
   std::string name;  // e.g. "sda"
   std::string uri;   // any libnbd URI
+  // Set by a source that knows better than the backup's own bitmap (a
+  // libvirt backup job): the dirty bitmap this disk exports, or why the
+  // disk must be copied whole.
+  std::string bitmap;
+  std::string full_reason;
+};
+
+// A VM that libvirt runs: Sendense finds its disks and starts a pull-mode
+// backup job for each backup (docs/libvirt.md).
+struct LibvirtSource {
+  std::string uri = "qemu:///system";
+  std::string domain;
+  std::vector<std::string> disks;    // only these targets ("vda"), or all
+  std::vector<std::string> exclude;  // all but these
+  bool operator==(const LibvirtSource&) const = default;
 };
 
 // "NAME=NBD_URI" (the --disk argument, and the API's form of it); Error

@@ -1,5 +1,7 @@
 #include "engine/catalog/record_json.h"
 
+#include "engine/error.h"
+
 namespace sendense {
 
 nlohmann::json PointJson(const PointRecord& p) {
@@ -40,16 +42,21 @@ nlohmann::json BackupJson(const BackupRecord& b) {
   for (const auto& p : b.points) {
     points.push_back(PointJson(p));
   }
-  return {{"vm", b.vm},
-          {"name", b.name},
-          {"id", b.id},
-          {"kind", b.kind()},
-          {"state", StateName(b.state)},
-          {"started_at", b.started_at},
-          {"finished_at", b.finished_at},
-          {"error", b.error},
-          {"verify_state", VerifyStateOf(b)},
-          {"points", points}};
+  return {
+      {"vm", b.vm},
+      {"name", b.name},
+      {"id", b.id},
+      {"kind", b.kind()},
+      {"state", StateName(b.state)},
+      {"started_at", b.started_at},
+      {"finished_at", b.finished_at},
+      {"error", b.error},
+      {"verify_state", VerifyStateOf(b)},
+      {"consistency", b.consistency.empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json(b.consistency)},
+      {"checkpoint", b.checkpoint.empty() ? nlohmann::json(nullptr)
+                                          : nlohmann::json(b.checkpoint)},
+      {"points", points}};
 }
 
 nlohmann::json VmJson(const VmConfig& vm) {
@@ -57,11 +64,50 @@ nlohmann::json VmJson(const VmConfig& vm) {
   for (const auto& d : vm.disks) {
     disks[d.name] = d.uri;
   }
+  nlohmann::json libvirt = nullptr;
+  if (vm.libvirt) {
+    libvirt = {{"uri", vm.libvirt->uri},
+               {"domain", vm.libvirt->domain},
+               {"disks", vm.libvirt->disks},
+               {"exclude", vm.libvirt->exclude}};
+  }
   return {{"name", vm.name},
           {"disks", disks},
           {"bitmap", vm.bitmap},
+          {"libvirt", libvirt},
           {"schedule", vm.schedule},
           {"retention", retention::PolicyJson(vm.retention)}};
+}
+
+VmConfig ParseVmJson(const nlohmann::json& body) {
+  VmConfig vm;
+  try {
+    vm.name = body.at("name").get<std::string>();
+    const nlohmann::json disks = body.value("disks", nlohmann::json::object());
+    for (const auto& [disk, uri] : disks.items()) {
+      vm.disks.push_back({disk, uri.get<std::string>(), "", ""});
+    }
+    vm.bitmap = body.value("bitmap", "");
+    if (body.contains("libvirt") && !body["libvirt"].is_null()) {
+      const auto& l = body["libvirt"];
+      LibvirtSource source;
+      source.uri = l.value("uri", source.uri);
+      source.domain = l.value("domain", vm.name);
+      source.disks = l.value("disks", std::vector<std::string>{});
+      source.exclude = l.value("exclude", std::vector<std::string>{});
+      vm.libvirt = source;
+    }
+    vm.schedule = body.value("schedule", "");
+    vm.retention = retention::ParsePolicyJson(
+        body.value("retention", nlohmann::json::object()));
+  } catch (const nlohmann::json::exception&) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "expected {\"name\": ..., \"disks\": {\"sda\": \"nbd...\"}, "
+                "\"bitmap\": ..., \"schedule\": ..., \"retention\": {...}} "
+                "or, for a libvirt VM, \"libvirt\": {\"uri\", \"domain\", "
+                "\"disks\": [...], \"exclude\": [...]} instead of disks");
+  }
+  return vm;
 }
 
 nlohmann::json GuestIndexJson(const std::optional<IndexRun>& run) {

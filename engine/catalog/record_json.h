@@ -31,6 +31,9 @@ nlohmann::json BackupJson(const BackupRecord& backup);
 
 // A VM's configuration: {"name", "disks": {"sda": URI}, "bitmap",
 //   "schedule", "retention": {"keep_daily": 7, ...}}
+// The VM record back (the API's POST /vms body); Error kInvalidArgument
+// naming the expected shape.
+VmConfig ParseVmJson(const nlohmann::json& body);
 nlohmann::json VmJson(const VmConfig& vm);
 
 // What the guest index holds for a backup, and why `files/` may be empty:

@@ -20,13 +20,36 @@ VmConfig Read(const sqlite::Statement& s) {
   vm.name = s.Text(0);
   const auto disks = nlohmann::json::parse(s.Text(1));
   for (const auto& [disk, uri] : disks.items()) {
-    vm.disks.push_back({disk, uri.get<std::string>()});
+    vm.disks.push_back({disk, uri.get<std::string>(), "", ""});
   }
   vm.bitmap = s.Text(2);
   vm.schedule = s.Text(3);
   vm.retention = retention::ParsePolicyJson(nlohmann::json::parse(s.Text(4)));
+  if (!s.Text(5).empty()) {
+    const auto j = nlohmann::json::parse(s.Text(5));
+    LibvirtSource l;
+    l.uri = j.at("uri");
+    l.domain = j.at("domain");
+    l.disks = j.value("disks", std::vector<std::string>{});
+    l.exclude = j.value("exclude", std::vector<std::string>{});
+    vm.libvirt = l;
+  }
   return vm;
 }
+
+std::string SourceText(const VmConfig& vm) {
+  if (!vm.libvirt) {
+    return "";
+  }
+  return nlohmann::json{{"uri", vm.libvirt->uri},
+                        {"domain", vm.libvirt->domain},
+                        {"disks", vm.libvirt->disks},
+                        {"exclude", vm.libvirt->exclude}}
+      .dump();
+}
+
+constexpr const char* kColumns =
+    "SELECT name, disks, bitmap, schedule, retention, source FROM vm_configs ";
 
 }  // namespace
 
@@ -70,6 +93,23 @@ namespace {
 // whole configuration; Error kInvalidArgument naming what is wrong.
 std::string CheckedDisks(const VmConfig& vm) {
   ValidateName("VM name", vm.name);
+  if (vm.libvirt) {
+    if (!vm.disks.empty() || !vm.bitmap.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "a libvirt VM takes its disks and bitmaps from libvirt: "
+                  "--disk and --bitmap do not apply");
+    }
+    if (!vm.libvirt->disks.empty() && !vm.libvirt->exclude.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--disks and --exclude cannot be used together");
+    }
+    if (vm.libvirt->domain.empty() || vm.libvirt->uri.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "a libvirt VM needs a connection URI and a domain");
+    }
+    ValidateSchedule(vm.schedule);
+    return "{}";
+  }
   if (vm.disks.empty()) {
     throw Error(ErrorKind::kInvalidArgument, "a VM needs at least one disk");
   }
@@ -100,13 +140,14 @@ void VmConfigs::Add(const VmConfig& vm) {
                 "a VM named '" + vm.name + "' already exists");
   }
   db_.Prepare(
-         "INSERT INTO vm_configs (name, disks, bitmap, schedule, retention) "
-         "VALUES (?, ?, ?, ?, ?)")
+         "INSERT INTO vm_configs (name, disks, bitmap, schedule, retention, "
+         "source) VALUES (?, ?, ?, ?, ?, ?)")
       .Bind(1, vm.name)
       .Bind(2, disks)
       .Bind(3, vm.bitmap)
       .Bind(4, vm.schedule)
       .Bind(5, retention::PolicyJson(vm.retention).dump())
+      .Bind(6, SourceText(vm))
       .Run();
   tx.Commit();
 }
@@ -119,12 +160,13 @@ void VmConfigs::Update(const VmConfig& vm) {
   }
   db_.Prepare(
          "UPDATE vm_configs SET disks = ?, bitmap = ?, schedule = ?, "
-         "retention = ? WHERE name = ?")
+         "retention = ?, source = ? WHERE name = ?")
       .Bind(1, disks)
       .Bind(2, vm.bitmap)
       .Bind(3, vm.schedule)
       .Bind(4, retention::PolicyJson(vm.retention).dump())
-      .Bind(5, vm.name)
+      .Bind(5, SourceText(vm))
+      .Bind(6, vm.name)
       .Run();
   tx.Commit();
 }
@@ -139,9 +181,7 @@ void VmConfigs::Remove(const std::string& name) {
 }
 
 std::vector<VmConfig> VmConfigs::List() {
-  auto s = db_.Prepare(
-      "SELECT name, disks, bitmap, schedule, retention FROM vm_configs ORDER "
-      "BY name");
+  auto s = db_.Prepare(std::string(kColumns) + "ORDER BY name");
   std::vector<VmConfig> out;
   while (s.Step()) {
     out.push_back(Read(s));
@@ -150,9 +190,7 @@ std::vector<VmConfig> VmConfigs::List() {
 }
 
 std::optional<VmConfig> VmConfigs::Find(const std::string& name) {
-  auto s = db_.Prepare(
-      "SELECT name, disks, bitmap, schedule, retention FROM vm_configs WHERE "
-      "name = ?");
+  auto s = db_.Prepare(std::string(kColumns) + "WHERE name = ?");
   s.Bind(1, name);
   if (!s.Step()) {
     return std::nullopt;

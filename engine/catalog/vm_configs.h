@@ -11,11 +11,12 @@
 
 namespace sendense {
 
-// A VM the appliance backs up: its disks' NBD URIs, its dirty bitmap, its
-// schedule and its retention policy.
+// A VM the appliance backs up: its disks' NBD URIs and its dirty bitmap,
+// or the libvirt domain it is; its schedule and its retention policy.
 struct VmConfig {
   std::string name;
-  std::vector<DiskSource> disks;
+  std::vector<DiskSource> disks;  // none with `libvirt`
+  std::optional<LibvirtSource> libvirt;
   std::string bitmap;
   std::string schedule;  // "", "hourly", "daily@HH:MM" (UTC), "every@N[mh]"
   retention::Policy retention;  // applied by `serve` after each backup

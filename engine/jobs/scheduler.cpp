@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "engine/catalog/vm_configs.h"
+#include "engine/jobs/backup_request.h"
 #include "engine/log.h"
 #include "engine/time.h"
 
@@ -41,11 +42,7 @@ void Scheduler::Tick() {
       busy |= j.vm == vm.name && Active(j.state);
     }
     if (!busy && ScheduleDue(vm.schedule, last, now)) {
-      BackupRequest request;
-      request.vm = vm.name;
-      request.disks = vm.disks;
-      request.bitmap = vm.bitmap;
-      jobs_.Submit(request);
+      jobs_.Submit(BackupRequestFor(vm));
       Log(LogLevel::kInfo, "scheduler: backup of VM " + vm.name + " (" +
                                vm.schedule + ") started");
     }

@@ -1,0 +1,159 @@
+#include "engine/libvirt/connection.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <cstdlib>
+
+#include "engine/error.h"
+
+namespace sendense::libvirt {
+namespace {
+
+std::string LastError() {
+  const char* m = virGetLastErrorMessage();
+  return m != nullptr ? m : "unknown libvirt error";
+}
+
+[[noreturn]] void Fail(const std::string& what) {
+  throw Error(ErrorKind::kIo, what + ": " + LastError());
+}
+
+// libvirt prints its errors to stderr unless told otherwise: they come
+// back as Error instead.
+void Quiet(void*, virErrorPtr) {}
+
+// A string libvirt allocated.
+std::string Take(char* s, const std::string& what) {
+  if (s == nullptr) {
+    Fail(what);
+  }
+  std::string out(s);
+  std::free(s);
+  return out;
+}
+
+}  // namespace
+
+void Domain::Close::operator()(virDomain* d) const {
+  virDomainFree(d);
+}
+
+void Connection::Close::operator()(virConnect* c) const {
+  virConnectClose(c);
+}
+
+Connection::Connection(const std::string& uri) : uri_(uri) {
+  virSetErrorFunc(nullptr, Quiet);
+  c_.reset(virConnectOpen(uri.c_str()));
+  if (!c_) {
+    Fail("cannot connect to libvirt at " + uri);
+  }
+}
+
+Domain Connection::Lookup(const std::string& name) const {
+  virDomain* d = virDomainLookupByName(c_.get(), name.c_str());
+  if (d == nullptr) {
+    const virErrorPtr e = virGetLastError();
+    if (e != nullptr && e->code == VIR_ERR_NO_DOMAIN) {
+      throw Error(ErrorKind::kNotFound,
+                  "libvirt at " + uri_ + " has no domain '" + name + "'");
+    }
+    Fail("cannot find domain '" + name + "'");
+  }
+  return Domain(d);
+}
+
+std::vector<Domain> Connection::Domains() const {
+  virDomainPtr* list = nullptr;
+  const int n = virConnectListAllDomains(c_.get(), &list, 0);
+  if (n < 0) {
+    Fail("cannot list the domains of " + uri_);
+  }
+  std::vector<Domain> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back(Domain(list[i]));
+  }
+  std::free(list);
+  return out;
+}
+
+std::string Domain::name() const {
+  const char* n = virDomainGetName(d_.get());
+  return n != nullptr ? n : "";
+}
+
+bool Domain::active() const {
+  const int a = virDomainIsActive(d_.get());
+  if (a < 0) {
+    Fail("cannot ask whether domain '" + name() + "' runs");
+  }
+  return a == 1;
+}
+
+std::string Domain::Xml(bool inactive) const {
+  return Take(
+      virDomainGetXMLDesc(d_.get(), inactive ? VIR_DOMAIN_XML_INACTIVE : 0),
+      "cannot read the XML of domain '" + name() + "'");
+}
+
+std::vector<std::string> Domain::Checkpoints() const {
+  virDomainCheckpointPtr* list = nullptr;
+  const int n = virDomainListAllCheckpoints(d_.get(), &list, 0);
+  if (n < 0) {
+    Fail("cannot list the checkpoints of domain '" + name() + "'");
+  }
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) {
+    names.push_back(virDomainCheckpointGetName(list[i]));
+    virDomainCheckpointFree(list[i]);
+  }
+  std::free(list);
+  return names;
+}
+
+void Domain::DeleteCheckpoint(const std::string& checkpoint) const {
+  virDomainCheckpointPtr c =
+      virDomainCheckpointLookupByName(d_.get(), checkpoint.c_str(), 0);
+  if (c == nullptr) {
+    return;  // gone already
+  }
+  const int rc = virDomainCheckpointDelete(c, 0);
+  virDomainCheckpointFree(c);
+  if (rc < 0) {
+    Fail("cannot delete checkpoint '" + checkpoint + "' of domain '" + name() +
+         "'");
+  }
+}
+
+void Domain::BeginBackup(const std::string& backup_xml,
+                         const std::string& checkpoint_xml) const {
+  if (virDomainBackupBegin(d_.get(), backup_xml.c_str(), checkpoint_xml.c_str(),
+                           0) < 0) {
+    Fail("libvirt did not start a backup job of domain '" + name() + "'");
+  }
+}
+
+std::optional<std::string> Domain::BackupXml() const {
+  char* xml = virDomainBackupGetXMLDesc(d_.get(), 0);
+  if (xml == nullptr) {
+    return std::nullopt;  // no backup job
+  }
+  std::string out(xml);
+  std::free(xml);
+  return out;
+}
+
+bool Domain::AbortJob() const {
+  return virDomainAbortJob(d_.get()) == 0;
+}
+
+bool Domain::Freeze() const {
+  return virDomainFSFreeze(d_.get(), nullptr, 0, 0) >= 0;
+}
+
+void Domain::Thaw() const {
+  virDomainFSThaw(d_.get(), nullptr, 0, 0);
+}
+
+}  // namespace sendense::libvirt

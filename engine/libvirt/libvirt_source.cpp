@@ -1,0 +1,416 @@
+#include "engine/libvirt/libvirt_source.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <pugixml.hpp>
+#include <thread>
+
+#include "engine/catalog/catalog.h"
+#include "engine/error.h"
+#include "engine/libvirt/connection.h"
+#include "engine/log.h"
+
+extern char** environ;
+
+namespace sendense::libvirt {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string Escape(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// Starts `argv`; the child's pid.
+pid_t Spawn(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) !=
+      0) {
+    throw Error(ErrorKind::kIo, "cannot start " + argv[0]);
+  }
+  return pid;
+}
+
+// Waits for `socket` to appear; false when `pid` ended first.
+bool WaitForSocket(pid_t pid, const std::string& socket) {
+  for (auto waited = 0ms; waited < 20s; waited += 20ms) {
+    if (fs::exists(socket)) {
+      return true;
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return false;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  throw Error(ErrorKind::kIo, "qemu-nbd did not start within 20 s");
+}
+
+// A backup of one libvirt VM: what Opener() describes.
+class Session : public BackupSource {
+ public:
+  Session(const std::string& vm, const LibvirtSource& source, Catalog& catalog)
+      : vm_(vm),
+        source_(source),
+        connection_(source.uri),
+        domain_(connection_.Lookup(source.domain)),
+        prefix_("sendense-" + vm + "-") {
+    try {
+      Open(catalog);
+    } catch (...) {
+      End();
+      throw;
+    }
+  }
+  ~Session() override { End(); }
+
+  std::vector<DiskSource> Disks() override { return disks_; }
+
+  void Published(Catalog& catalog, int64_t backup_id) override {
+    const std::string kept = new_checkpoint_.empty() ? base_ : new_checkpoint_;
+    catalog.RecordBackupSource(backup_id, kept, consistency_, xml_);
+    published_ = true;
+    // Only the newest checkpoint is needed: the next incremental's base.
+    for (const auto& c : domain_.Checkpoints()) {
+      if (c.rfind(prefix_, 0) == 0 && c != kept) {
+        domain_.DeleteCheckpoint(c);
+      }
+    }
+  }
+
+ private:
+  void Open(Catalog& catalog) {
+    std::string previous;
+    bool had_point = false;
+    for (const auto& b : catalog.Backups(vm_)) {
+      if (b.state == BackupState::kComplete) {
+        previous = b.checkpoint;
+        had_point = true;
+      }
+    }
+    xml_ = domain_.Xml(true);
+    std::vector<std::string> skipped;
+    const auto all = ParseDomainDisks(domain_.Xml());
+    const auto disks = SelectDisks(all, source_, &skipped);
+    for (const auto& s : skipped) {
+      Log(LogLevel::kWarning, "VM " + vm_ + ": not backed up: " + s);
+    }
+    char dir[] = "/var/tmp/sendense-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) {
+      ThrowSystemError("cannot make a directory for the NBD sockets");
+    }
+    dir_ = dir;
+    // qemu (another user) makes its socket here; nobody else can list it.
+    ::chmod(dir, 01733);
+    const auto checkpoints = domain_.Checkpoints();
+    const bool known =
+        !previous.empty() && std::find(checkpoints.begin(), checkpoints.end(),
+                                       previous) != checkpoints.end();
+    std::string why_full;
+    if (had_point && previous.empty()) {
+      why_full = "the previous point has no libvirt checkpoint";
+    } else if (had_point && !known) {
+      why_full = "checkpoint '" + previous +
+                 "' of the previous point is gone from libvirt (deleted, or "
+                 "the domain was defined again)";
+    }
+    base_ = known ? previous : "";
+    if (domain_.active()) {
+      EndStaleJob();
+      for (const auto& c : checkpoints) {
+        if (c.rfind(prefix_, 0) == 0 && c != base_) {
+          domain_.DeleteCheckpoint(c);  // of a run that did not finish
+        }
+      }
+      StartJob(all, disks, why_full);
+    } else {
+      StartServers(disks, why_full);
+    }
+  }
+
+  void EndStaleJob() {
+    const auto xml = domain_.BackupXml();
+    if (!xml) {
+      return;
+    }
+    if (xml->find("/var/tmp/sendense-") == std::string::npos) {
+      throw Error(ErrorKind::kBusy,
+                  "domain '" + source_.domain +
+                      "' runs a backup job that is not Sendense's");
+    }
+    Log(LogLevel::kWarning, "VM " + vm_ +
+                                ": ending the backup job a Sendense run that "
+                                "did not finish left behind");
+    domain_.AbortJob();
+    WaitForJobEnd();
+  }
+
+  void WaitForJobEnd() {
+    for (auto waited = 0ms; waited < 30s && domain_.BackupXml();
+         waited += 50ms) {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+
+  std::string BackupXml(const std::vector<DomainDisk>& all,
+                        const std::vector<DomainDisk>& chosen,
+                        bool incremental) const {
+    std::string x = "<domainbackup mode='pull'>";
+    if (incremental) {
+      x += "<incremental>" + Escape(base_) + "</incremental>";
+    }
+    x += "<server transport='unix' socket='" + Escape(dir_) + "/nbd.sock'/>";
+    x += "<disks>";
+    for (const auto& d : all) {
+      if (!d.Unsupported().empty()) {
+        continue;
+      }
+      const bool yes =
+          std::any_of(chosen.begin(), chosen.end(),
+                      [&](const auto& c) { return c.target == d.target; });
+      x += "<disk name='" + Escape(d.target) + "' backup='" +
+           (yes ? "yes" : "no") + "'";
+      if (yes) {
+        if (incremental && !d.Incremental()) {
+          x += " backupmode='full'";
+        }
+        x += " type='file'><scratch file='" + Escape(dir_) + "/scratch-" +
+             Escape(d.target) + ".qcow2'/></disk>";
+      } else {
+        x += "/>";
+      }
+    }
+    return x + "</disks></domainbackup>";
+  }
+
+  std::string CheckpointXml(const std::vector<DomainDisk>& all,
+                            const std::vector<DomainDisk>& chosen) const {
+    std::string x =
+        "<domaincheckpoint><name>" + Escape(new_checkpoint_) + "</name><disks>";
+    for (const auto& d : all) {
+      if (!d.Unsupported().empty()) {
+        continue;
+      }
+      const bool yes =
+          d.Incremental() &&
+          std::any_of(chosen.begin(), chosen.end(),
+                      [&](const auto& c) { return c.target == d.target; });
+      x += "<disk name='" + Escape(d.target) + "' checkpoint='" +
+           (yes ? "bitmap" : "no") + "'/>";
+    }
+    return x + "</disks></domaincheckpoint>";
+  }
+
+  void StartJob(const std::vector<DomainDisk>& all,
+                const std::vector<DomainDisk>& chosen,
+                std::string why_full) {
+    const bool tracked =
+        std::any_of(chosen.begin(), chosen.end(),
+                    [](const auto& d) { return d.Incremental(); });
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    new_checkpoint_ = tracked ? prefix_ + std::to_string(ms) : "";
+    const std::string checkpoint =
+        tracked ? CheckpointXml(all, chosen) : std::string();
+    bool incremental = !base_.empty();
+    const bool frozen = domain_.Freeze();
+    try {
+      try {
+        domain_.BeginBackup(BackupXml(all, chosen, incremental), checkpoint);
+      } catch (const Error& e) {
+        if (!incremental) {
+          throw;
+        }
+        why_full = "libvirt refused an incremental from checkpoint '" + base_ +
+                   "' (" + e.what() + ")";
+        incremental = false;
+        domain_.BeginBackup(BackupXml(all, chosen, false), checkpoint);
+      }
+    } catch (...) {
+      if (frozen) {
+        domain_.Thaw();
+      }
+      new_checkpoint_.clear();  // none was made
+      throw;
+    }
+    job_ = true;
+    if (frozen) {
+      domain_.Thaw();
+    }
+    consistency_ = frozen ? "quiesced" : "crash-consistent";
+    // Export and bitmap names as libvirt chose them.
+    pugi::xml_document doc;
+    const auto xml = domain_.BackupXml();
+    if (!xml || !doc.load_string(xml->c_str())) {
+      throw Error(ErrorKind::kIo, "libvirt's backup job of domain '" +
+                                      source_.domain + "' cannot be read");
+    }
+    for (const auto& d : chosen) {
+      const pugi::xml_node n =
+          doc.select_node(
+                 ("/domainbackup/disks/disk[@name='" + d.target + "']").c_str())
+              .node();
+      DiskSource s;
+      s.name = d.target;
+      s.uri =
+          "nbd+unix:///" +
+          std::string(n.attribute("exportname").as_string(d.target.c_str())) +
+          "?socket=" + dir_ + "/nbd.sock";
+      if (incremental && d.Incremental()) {
+        s.bitmap = n.attribute("exportbitmap")
+                       .as_string(("backup-" + d.target).c_str());
+      } else {
+        s.full_reason = !d.Incremental()
+                            ? d.format + " image: no persistent bitmaps"
+                        : !why_full.empty() ? why_full
+                                            : "no earlier libvirt checkpoint";
+      }
+      disks_.push_back(s);
+    }
+  }
+
+  void StartServers(const std::vector<DomainDisk>& chosen,
+                    const std::string& why_full) {
+    consistency_ = "shut-off";
+    for (const auto& d : chosen) {
+      DiskSource s;
+      s.name = d.target;
+      const std::string socket = dir_ + "/" + d.target + ".sock";
+      s.uri = "nbd+unix:///?socket=" + socket;
+      std::vector<std::string> argv{"qemu-nbd", "-r", "-t",  "-f",
+                                    d.format,   "-k", socket};
+      bool started = false;
+      if (!base_.empty() && d.Incremental()) {
+        auto with = argv;
+        with.insert(with.end(), {"-B", base_, d.source});
+        const pid_t pid = Spawn(with);
+        if (WaitForSocket(pid, socket)) {
+          servers_.push_back(pid);
+          s.bitmap = base_;
+          started = true;
+        } else {
+          s.full_reason = "the image of " + d.target +
+                          " has no bitmap of checkpoint '" + base_ + "'";
+        }
+      } else {
+        s.full_reason = !d.Incremental()
+                            ? d.format + " image: no persistent bitmaps"
+                        : !why_full.empty() ? why_full
+                                            : "no earlier libvirt checkpoint";
+      }
+      if (!started) {
+        argv.push_back(d.source);
+        const pid_t pid = Spawn(argv);
+        if (!WaitForSocket(pid, socket)) {
+          throw Error(ErrorKind::kIo, "qemu-nbd could not serve " + d.source +
+                                          " of domain '" + source_.domain +
+                                          "'");
+        }
+        servers_.push_back(pid);
+      }
+      disks_.push_back(s);
+    }
+  }
+
+  // Ends the job (or the servers) and, unless published, the checkpoint it
+  // made. Never throws.
+  void End() noexcept {
+    try {
+      if (job_) {
+        domain_.AbortJob();
+        WaitForJobEnd();
+        job_ = false;
+      }
+      if (!published_ && !new_checkpoint_.empty()) {
+        domain_.DeleteCheckpoint(new_checkpoint_);
+        new_checkpoint_.clear();
+      }
+    } catch (const std::exception& e) {
+      Log(LogLevel::kWarning, "VM " + vm_ + ": " + e.what());
+    }
+    for (const pid_t pid : servers_) {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+    servers_.clear();
+    if (!dir_.empty()) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+      dir_.clear();
+    }
+  }
+
+  std::string vm_;
+  LibvirtSource source_;
+  Connection connection_;
+  Domain domain_;
+  std::string prefix_;  // of this VM's checkpoints
+  std::string dir_;     // sockets and scratch files
+  std::string base_;    // the previous point's checkpoint, if libvirt has it
+  std::string new_checkpoint_;
+  std::string consistency_;
+  std::string xml_;
+  bool job_ = false;
+  bool published_ = false;
+  std::vector<pid_t> servers_;
+  std::vector<DiskSource> disks_;
+};
+
+}  // namespace
+
+BackupSourceOpener Opener(const std::string& vm, const LibvirtSource& source) {
+  return [vm, source](Catalog& catalog, int64_t) {
+    return std::make_unique<Session>(vm, source, catalog);
+  };
+}
+
+std::vector<DiscoveredDomain> Discover(const std::string& uri) {
+  const Connection connection(uri);
+  std::vector<DiscoveredDomain> out;
+  for (const auto& d : connection.Domains()) {
+    out.push_back({d.name(), d.active(), ParseDomainDisks(d.Xml())});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+}  // namespace sendense::libvirt
