@@ -166,6 +166,12 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
     // node: the kernel's cache of the old text is dropped with it.
     add(point_ino, point_path + "/backup.json#" + RecordVersion(b),
         "backup.json", json);
+    if (!b.domain_xml.empty()) {  // a libvirt VM's definition at the time
+      Node xml = json;
+      xml.content = b.domain_xml;
+      xml.size = xml.content.size();
+      add(point_ino, point_path + "/domain.xml", "domain.xml", xml);
+    }
 
     Node disks;
     disks.mtime = mtime;

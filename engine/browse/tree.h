@@ -33,6 +33,7 @@ struct Node {
 // The whole tree at one moment, built from the catalog's complete backups:
 //   /<vm>/latest -> <backup>
 //   /<vm>/<backup>/backup.json
+//   /<vm>/<backup>/domain.xml            (libvirt VMs: the domain then)
 //   /<vm>/<backup>/disks/<disk>.raw
 //   /<vm>/<backup>/files/<filesystem>    (indexed guest filesystems)
 class TreeSnapshot {

@@ -443,7 +443,7 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
   auto& s = db_.Cached(
       "SELECT b.id, v.name, b.name, b.started_at, coalesce(b.finished_at, ''), "
       "b.state, coalesce(b.error, ''), coalesce(bs.checkpoint, ''), "
-      "coalesce(bs.consistency, '') " +
+      "coalesce(bs.consistency, ''), coalesce(bs.domain_xml, '') " +
       from + " ORDER BY v.name, b.id");
   bind(s);
   while (s.Step()) {
@@ -457,6 +457,7 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
     b.error = s.Text(6);
     b.checkpoint = s.Text(7);
     b.consistency = s.Text(8);
+    b.domain_xml = s.Text(9);
     if (b.state == BackupState::kRunning && owner_alive_ &&
         !owner_alive_(b.vm)) {
       b.state = BackupState::kInterrupted;
@@ -612,13 +613,6 @@ void Catalog::RecordBackupSource(int64_t backup_id,
       .Bind(3, consistency)
       .Bind(4, domain_xml)
       .Run();
-}
-
-std::string Catalog::DomainXml(int64_t backup_id) {
-  auto s =
-      db_.Prepare("SELECT domain_xml FROM backup_sources WHERE backup_id = ?");
-  s.Bind(1, backup_id);
-  return s.Step() ? s.Text(0) : std::string();
 }
 
 std::string Catalog::DigestGroups(int64_t point_id) {

@@ -50,6 +50,7 @@ struct BackupRecord {
   // incremental) and "quiesced" or "crash-consistent"; "" otherwise.
   std::string checkpoint;
   std::string consistency;
+  std::string domain_xml;  // the domain's XML at the time
 
   // "full" when every point is full, else "incremental" ("" with none).
   std::string kind() const;
@@ -135,13 +136,11 @@ class Catalog {
   // The point's own state as last recorded; nullopt when never verified.
   std::optional<std::string> OwnVerifyState(int64_t point_id);
 
-  // What a libvirt backup records beside its points; the domain's XML at
-  // the time ("" for none).
+  // What a libvirt backup records beside its points.
   void RecordBackupSource(int64_t backup_id,
                           const std::string& checkpoint,
                           const std::string& consistency,
                           const std::string& domain_xml);
-  std::string DomainXml(int64_t backup_id);
   // The recorded group digests of a point's disk digest ("" for none).
   std::string DigestGroups(int64_t point_id);
   // Every file the catalog references for `vm_id`.
