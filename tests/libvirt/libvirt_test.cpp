@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 
 #include "tests/fs/mount_fixture.h"
@@ -30,7 +31,12 @@ std::string StartLibvirt() {
   RunCommand(
       "getent passwd libvirt-qemu >/dev/null || useradd -r -s "
       "/usr/sbin/nologin libvirt-qemu; getent group kvm >/dev/null || "
-      "groupadd -r kvm; mkdir -p /var/log/libvirt /var/run/libvirt; "
+      "groupadd -r kvm; "
+      // Without /dev/kvm access for the qemu user, libvirtd finds its
+      // capability cache stale on every call and re-probes QEMU (seconds
+      // per virsh command), as Debian's libvirt-daemon-system would set up.
+      "id -nG libvirt-qemu | grep -qw kvm || usermod -aG kvm libvirt-qemu; "
+      "mkdir -p /var/log/libvirt /var/run/libvirt; "
       "pgrep -x virtlogd >/dev/null || virtlogd -d; "
       "pgrep -x libvirtd >/dev/null || libvirtd -d");
   if (!Eventually(LibvirtUp, 30)) {
@@ -246,9 +252,21 @@ TEST_F(LibvirtTest, KilledAndCancelledBackupsLeaveNoJobBehind) {
   Backup();
   GuestWrite("vda", "write -P 0x71 0 1M");
   for (const int sig : {SIGKILL, SIGTERM}) {
+    // The run's own job: the killed run's stale job may still be there
+    // until this run ends it, so wait for the checkpoint this run begins.
+    const auto before = Checkpoints();
     BackgroundProcess run(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
                           " backup --vm web --full --no-index");
-    ASSERT_TRUE(Eventually([&] { return JobRuns(); }, 20));
+    ASSERT_TRUE(Eventually(
+        [&] {
+          for (const auto& c : Checkpoints()) {
+            if (std::find(before.begin(), before.end(), c) == before.end()) {
+              return JobRuns();
+            }
+          }
+          return false;
+        },
+        20));
     run.Signal(sig);
     run.Wait();
     if (sig == SIGTERM) {
