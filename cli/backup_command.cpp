@@ -1,7 +1,7 @@
-#include <csignal>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/progress_display.h"
@@ -24,14 +24,6 @@ struct BackupArgs {
   bool no_index = false;
   double timeout = 30;
 };
-
-// SIGINT/SIGTERM ask the running backup to stop and clean up.
-std::atomic<bool>* g_cancel = nullptr;
-extern "C" void OnSignal(int) {
-  if (g_cancel != nullptr) {
-    g_cancel->store(true);
-  }
-}
 
 // The backup's record as everywhere (BackupJson), with this run's
 // reclaimed leftovers; "backup" and "disks" repeat "name" and "points" for
@@ -92,9 +84,8 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
     request.disks.push_back(ParseDiskSource(d));
   }
   BackupProgress progress;
-  g_cancel = &progress.cancel;
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  std::optional<CancelOnSignal> cancel_on_signal(std::in_place,
+                                                 progress.cancel);
   const auto start = std::chrono::steady_clock::now();
   BackupResult result;
   // The guest file index; a backup stays good when indexing fails.
@@ -104,7 +95,7 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
   {
     ProgressDisplay display(progress);
     result = RunBackup(repo, request, progress);
-    g_cancel = nullptr;
+    cancel_on_signal.reset();
     if (!args.no_index) {
       progress.phase = BackupPhase::kIndexing;
       const auto index_start = std::chrono::steady_clock::now();

@@ -33,6 +33,9 @@ void RegisterVm(CLI::App& app, GlobalOptions& global);
 void RegisterServe(CLI::App& app, GlobalOptions& global);
 void RegisterPrune(CLI::App& app, GlobalOptions& global);  // and forget
 void RegisterVerify(CLI::App& app, GlobalOptions& global);
+void RegisterRestore(CLI::App& app, GlobalOptions& global);
+void RegisterExport(CLI::App& app,
+                    GlobalOptions& global);  // and exports, unexport
 
 // --keep-last ... --keep-yearly into `policy` (prune, vm add, vm set).
 void AddKeepOptions(CLI::App& cmd, retention::Policy& policy);

@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   RegisterServe(app, global);
   RegisterPrune(app, global);
   RegisterVerify(app, global);
+  RegisterRestore(app, global);
+  RegisterExport(app, global);
   AddRepoOption(app, global);
   // Usage mistakes: one sentence, exit status 2.
   if (const auto unknown = UnknownCommand(app, argc, argv)) {

@@ -2,12 +2,33 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 
 #include "cli/commands.h"
 
 namespace sendense::cli {
+namespace {
+
+std::atomic<bool>* g_cancel = nullptr;
+extern "C" void OnSignal(int) {
+  if (g_cancel != nullptr) {
+    g_cancel->store(true);
+  }
+}
+
+}  // namespace
+
+CancelOnSignal::CancelOnSignal(std::atomic<bool>& cancel) {
+  g_cancel = &cancel;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+}
+
+CancelOnSignal::~CancelOnSignal() {
+  g_cancel = nullptr;
+}
 
 ProgressDisplay::ProgressDisplay(const BackupProgress& progress)
     : progress_(progress),

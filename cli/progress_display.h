@@ -30,4 +30,14 @@ class ProgressDisplay {
   std::unique_ptr<PeriodicThread> ticker_;  // prints; stopped first
 };
 
+// While alive, SIGINT and SIGTERM set `cancel` (the running job stops and
+// cleans up) instead of killing the process.
+class CancelOnSignal {
+ public:
+  explicit CancelOnSignal(std::atomic<bool>& cancel);
+  ~CancelOnSignal();
+  CancelOnSignal(const CancelOnSignal&) = delete;
+  CancelOnSignal& operator=(const CancelOnSignal&) = delete;
+};
+
 }  // namespace sendense::cli

@@ -12,6 +12,8 @@
 #include "cli/usage_errors.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
+#include "engine/export/export_supervisor.h"
+#include "engine/io/listen_address.h"
 #include "engine/jobs/job_runner.h"
 #include "engine/jobs/scheduler.h"
 #include "engine/log.h"
@@ -33,6 +35,7 @@ struct ServeArgs {
   int64_t request_timeout = web::HttpLimits{}.request_time.count();
   int64_t idle_timeout = web::HttpLimits{}.idle_time.count();
   std::string verify_every;  // "7d", "12h", "30m"; "" for never
+  std::string restore_dir;   // where API restores may write files
 };
 
 // Seconds of "7d", "12h" or "30m"; Error kInvalidArgument otherwise.
@@ -95,7 +98,7 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
     Log(LogLevel::kWarning,
         std::string(e.what()) + ": serving read-only until space is freed");
   }
-  const auto [address, port] = web::ParseListen(args.listen);
+  const auto [address, port] = ParseListen(args.listen);
   const std::string token = ReadToken(repo);
   guest::AppliancePool appliances(2, std::chrono::seconds(120));
   CatalogPool catalogs(repo);
@@ -104,7 +107,10 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
   JobRunner jobs(repo, JobRunnerOptions{.workers = args.workers,
                                         .index_guest_files = !args.no_index,
                                         .prune_after_backup = true});
-  web::ApiContext api{repo, token, jobs, appliances, catalogs, ns};
+  // serve's exports, started again now and whenever their server dies.
+  exports::ExportSupervisor supervisor(repo, std::chrono::seconds(2));
+  web::ApiContext api{repo, token,           jobs, appliances, catalogs,
+                      ns,   args.restore_dir};
   web::HttpServer server(
       address, port,
       web::HttpLimits{
@@ -172,6 +178,10 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--verify-every", args->verify_every,
                   "Verify each point again after this long (7d, 12h, 30m), "
                   "as a job");
+  cmd->add_option("--restore-dir", args->restore_dir,
+                  "Let API restores write files here (else NBD targets "
+                  "only)")
+      ->check(CLI::ExistingDirectory);
   cmd->add_flag("--no-index", args->no_index,
                 "Do not index guest files after backups (`sendense index`)");
   cmd->callback([&global, args] {

@@ -17,6 +17,7 @@
 #include "engine/time.h"
 #include "web/api_json.h"
 #include "web/http_errors.h"
+#include "web/restore_api.h"
 #include "web/retention_api.h"
 
 namespace sendense::web {
@@ -473,6 +474,14 @@ Response Route(ApiContext& ctx, const Request& req) {
         method == http::verb::put) {
       return SetRetention(db, args[0], BodyJson(req.body()));
     }
+  }
+  if (what == "restores" && args.empty() && method == http::verb::post) {
+    return StartRestore(ctx.jobs, ctx.restore_dir, BodyJson(req.body()));
+  }
+  if (what == "exports") {
+    return ExportsRoute(ctx.repo, method, args,
+                        QueryParam(query, "keep_overlay") == "true",
+                        req.body());
   }
   if (what == "verify" && args.empty() && method == http::verb::post) {
     return StartVerify(ctx.jobs, BodyJson(req.body()));

@@ -18,7 +18,8 @@ struct ApiContext {
   JobRunner& jobs;
   guest::AppliancePool& appliances;
   CatalogPool& catalogs;
-  browse::Namespace& ns;  // guest files: the same namespace as the tree
+  browse::Namespace& ns;         // guest files: the same namespace as the tree
+  std::string restore_dir = "";  // where API restores may write files
 };
 
 // The HTTP API under /api/v1 (and /metrics), JSON in and out. Thin: every

@@ -18,28 +18,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-std::pair<std::string, uint16_t> ParseListen(const std::string& listen) {
-  const auto colon = listen.rfind(':');
-  try {
-    if (colon == std::string::npos || colon == 0) {
-      throw std::invalid_argument("no port");
-    }
-    const std::string digits = listen.substr(colon + 1);
-    if (digits.empty() || digits.size() > 5 ||
-        digits.find_first_not_of("0123456789") != std::string::npos) {
-      throw std::invalid_argument("port");
-    }
-    const int port = std::stoi(digits);
-    if (port > 65535) {
-      throw std::invalid_argument("port");
-    }
-    return {listen.substr(0, colon), static_cast<uint16_t>(port)};
-  } catch (const std::exception&) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "--listen '" + listen + "' is not ADDRESS:PORT");
-  }
-}
-
 namespace {
 
 void SetTimeout(int fd, std::chrono::seconds s) {

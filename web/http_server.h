@@ -90,7 +90,4 @@ class HttpServer {
   std::thread reaper_thread_;
 };
 
-// "host:port" -> (host, port); Error kInvalidArgument when malformed.
-std::pair<std::string, uint16_t> ParseListen(const std::string& listen);
-
 }  // namespace sendense::web

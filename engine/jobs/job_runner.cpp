@@ -36,7 +36,7 @@ JobRunner::Submitted JobRunner::Enqueue(const std::string& kind,
   job->run = std::move(run);
   std::lock_guard lock(mutex_);
   for (const auto& [id, other] : jobs_) {
-    if (kind != "forget" && other->status.vm == vm &&
+    if (kind != "forget" && kind != "restore" && other->status.vm == vm &&
         other->status.kind == kind && Active(other->status.state)) {
       return {id, false};
     }
@@ -87,6 +87,16 @@ JobRunner::Submitted JobRunner::SubmitVerify(
     std::lock_guard lock(mutex_);
     job.status.result = verify::VerifyReportJson(report);
     return std::string();
+  });
+}
+
+JobRunner::Submitted JobRunner::SubmitRestore(
+    const restore::RestoreRequest& request) {
+  return Enqueue("restore", request.vm, [this, request](Job& job) {
+    const auto report = restore::Restore(repo_, request, job.progress);
+    std::lock_guard lock(mutex_);
+    job.status.result = restore::RestoreReportJson(report);
+    return report.backup;
   });
 }
 
@@ -186,7 +196,8 @@ bool JobRunner::Cancel(int64_t id) {
     std::erase(queue_, it->second);
     return true;
   }
-  if (job.status.state == JobState::kRunning && job.status.kind == "backup") {
+  if (job.status.state == JobState::kRunning &&
+      (job.status.kind == "backup" || job.status.kind == "restore")) {
     job.progress.cancel = true;  // a merge under way is not stopped halfway
     return true;
   }

@@ -19,6 +19,7 @@
 
 #include "engine/backup/backup_job.h"
 #include "engine/repo/repository.h"
+#include "engine/restore/restore.h"
 #include "engine/retention/prune.h"
 #include "engine/states.h"
 #include "engine/verify/verify.h"
@@ -28,7 +29,7 @@ namespace sendense {
 // What the outside sees of one job.
 struct JobStatus {
   int64_t id = 0;
-  std::string kind;  // "backup", "prune", "forget" or "verify"
+  std::string kind;  // "backup", "prune", "forget", "verify" or "restore"
   std::string vm;
   JobState state = JobState::kQueued;
   std::string phase;   // queued, copying, indexing, done
@@ -39,7 +40,7 @@ struct JobStatus {
   uint64_t entries_indexed = 0;  // guest files indexed so far
   double rate = 0;  // bytes per second: so far, or over the whole copy
   std::string created_at, started_at, finished_at;  // ISO 8601 UTC
-  nlohmann::json result;  // prune, forget, verify: their reports; else null
+  nlohmann::json result;  // prune, forget, verify, restore: reports; else null
 };
 
 struct JobRunnerOptions {
@@ -71,6 +72,9 @@ class JobRunner {
                          const std::vector<std::string>& points);
   // A verify job; its result is the verify report (VerifyReportJson).
   Submitted SubmitVerify(const verify::VerifyRequest& request);
+  // A restore job (several may run for one VM); its result is the restore
+  // report (RestoreReportJson); it can be cancelled while it runs.
+  Submitted SubmitRestore(const restore::RestoreRequest& request);
   std::vector<JobStatus> List() const;
   std::optional<JobStatus> Get(int64_t id) const;
   // False when there is no such job or it has ended.

@@ -9,6 +9,7 @@
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/qcow2/header.h"
 #include "engine/qcow2/merge.h"
+#include "engine/repo/export_records.h"
 #include "engine/repo/point_lease.h"
 
 namespace sendense {
@@ -141,6 +142,9 @@ DropResult DropBackup(const Repository& repo,
                       const BackupRecord& b,
                       const DropOptions& options) {
   DropResult r{b.vm, b.name, 0, 0};
+  if (b.state != BackupState::kDropping) {
+    ExportRecords(repo).RefuseIfExported(b.vm, b.name);
+  }
   catalog.BeginDrop(b.id);
   for (const PointRecord& stale : b.points) {
     // As it is now: an earlier drop may have given it a new parent.

@@ -23,6 +23,10 @@ class PointLease {
              Mode mode,
              std::chrono::milliseconds wait);
 
+  // The locked descriptor: a child process that inherits it holds the
+  // lease as long as it lives (flock locks belong to the open file).
+  int fd() const { return file_.fd(); }
+
  private:
   File file_;
 };

@@ -5,6 +5,7 @@
 
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
+#include "engine/repo/export_records.h"
 #include "engine/time.h"
 
 namespace sendense::retention {
@@ -91,9 +92,16 @@ PruneReport PruneVm(const Repository& repo,
     }
   }
   std::set<std::string> drop;
-  for (const auto& d : report.decisions) {
+  const ExportRecords exports(repo);
+  for (auto& d : report.decisions) {
     if (!d.keep) {
-      drop.insert(d.name);
+      try {
+        exports.RefuseIfExported(vm, d.name);
+        drop.insert(d.name);
+      } catch (const Error&) {
+        d.keep = true;  // served over NBD: kept until unexported
+        d.reasons.push_back("exported");
+      }
     }
   }
   DropAll(repo, *catalog, backups, drop, request.drop, report);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/error.h"
+#include "engine/io/listen_address.h"
 #include "web/api.h"
 #include "web/http_server.h"
 

@@ -1,0 +1,57 @@
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/progress_display.h"
+#include "engine/repo/repository.h"
+#include "engine/restore/restore.h"
+
+namespace sendense::cli {
+
+void RegisterRestore(CLI::App& app, GlobalOptions& global) {
+  struct Args {
+    restore::RestoreRequest request;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "restore",
+      "Write one disk of a point to a file (sparse raw; .qcow2 for a "
+      "standalone QCOW2), a block device or a writable NBD server");
+  cmd->add_option("--vm", args->request.vm, "The VM")->required();
+  cmd->add_option("--point", args->request.point,
+                  "The point (a backup's name; default: the newest)");
+  cmd->add_option("--disk", args->request.disk,
+                  "The disk (default: the VM's only disk)");
+  cmd->add_option("--to", args->request.target,
+                  "FILE, FILE.qcow2, /dev/DEVICE or an NBD URI "
+                  "(nbd://HOST:PORT/NAME, nbd+unix:///NAME?socket=PATH)")
+      ->required();
+  cmd->add_flag("--force", args->request.force,
+                "Replace an existing file or write over a device");
+  cmd->add_flag("--json", args->json, "Print the result as JSON");
+  cmd->callback([&global, args] {
+    Repository repo(RequireRepo(global));
+    BackupProgress progress;
+    restore::RestoreReport report;
+    {
+      CancelOnSignal cancel_on_signal(progress.cancel);
+      ProgressDisplay display(progress);
+      report = restore::Restore(repo, args->request, progress);
+    }
+    if (args->json) {
+      std::cout << restore::RestoreReportJson(report).dump(2) << "\n";
+      return;
+    }
+    std::cout << "Restored disk " << report.disk << " of " << report.vm << "/"
+              << report.backup << " to " << report.target << " ("
+              << report.target_kind
+              << "): " << HumanBytes(static_cast<double>(report.data_bytes))
+              << " of data, "
+              << HumanBytes(static_cast<double>(report.zero_bytes))
+              << " of zeros, in "
+              << static_cast<int>(report.seconds * 10) / 10.0 << " s\n";
+  });
+}
+
+}  // namespace sendense::cli

@@ -1,0 +1,229 @@
+// Restores and exports through the real binary: restored files, QCOW2
+// images and NBD targets (qemu-nbd on a blank qcow2 filled with junk first)
+// equal the point; what must not be written is refused with nothing
+// written; a target failing writes (nbdkit's error filter) fails clean;
+// exports serve the point, take writes into an overlay and never into the
+// backup, keep prune away, and a killed server is reported.
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "tests/fs/mount_fixture.h"
+
+namespace sendense::test {
+namespace {
+
+class RestoreTest : public MountFixture {
+ protected:
+  void TearDown() override {
+    // Servers of exports a failed test left behind.
+    RunCommand("pkill -KILL -f " + Quote(repo_ + "/exports/"));
+    MountFixture::TearDown();
+  }
+
+  // Two points; their raw images (the oracles) by name.
+  void TwoPoints() {
+    first_ = TakeBackup();
+    ChangeSource("-c 'write -q -P 0x5c 5M 3M' -c 'write -q -z 40M 1M'");
+    second_ = TakeBackup("--bitmap b0");
+    first_raw_ = ConvertPoint(PointFiles(first_).at(0));
+    second_raw_ = ConvertPoint(PointFiles(second_).at(0));
+  }
+
+  void ExpectSame(const std::string& image, const std::string& oracle) {
+    const auto r =
+        RunCommand("qemu-img compare -U " + Quote(image) + " " + Quote(oracle));
+    EXPECT_EQ(r.status, 0) << image << ": " << r.output;
+  }
+
+  std::string first_, second_, first_raw_, second_raw_;
+};
+
+TEST_F(RestoreTest, FilesQcow2AndNbdTargetsEqualThePoint) {
+  MakeSource();
+  TwoPoints();
+
+  // A sparse raw file of the first point.
+  const std::string raw = dir_ / "restored.raw";
+  const auto r = SendenseJson("restore --vm vm1 --point " + first_ + " --to " +
+                              Quote(raw) + " --json");
+  EXPECT_EQ(r["backup"], first_);
+  EXPECT_EQ(r["target_kind"], "file");
+  ExpectSame(raw, first_raw_);
+  struct stat st {};
+  ASSERT_EQ(::stat(raw.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), r["size"].get<uint64_t>());
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512,
+            r["size"].get<uint64_t>())
+      << "the restored file is not sparse";
+  EXPECT_EQ(r["data_bytes"].get<uint64_t>() + r["zero_bytes"].get<uint64_t>(),
+            r["size"].get<uint64_t>());
+
+  // A standalone QCOW2 of the newest point.
+  const std::string qcow2 = dir_ / "restored.qcow2";
+  EXPECT_EQ(Sendense("restore --vm vm1 --to " + Quote(qcow2)).status, 0);
+  RunOrFail("qemu-img check " + Quote(qcow2));
+  EXPECT_EQ(RunOrFail("qemu-img info --output=json " + Quote(qcow2))
+                .find("backing-filename"),
+            std::string::npos);
+  ExpectSame(qcow2, second_raw_);
+
+  // A writable NBD server whose disk holds junk: zero ranges are zeroed.
+  const std::string target = dir_ / "target.qcow2";
+  RunOrFail("qemu-img create -q -f qcow2 " + Quote(target) + " 64M && " +
+            "qemu-io -f qcow2 -c 'write -q -P 0xee 0 64M' " + Quote(target));
+  {
+    NbdServer server(dir_.path(),
+                     "qemu-nbd -f qcow2 -t -k {sock} " + Quote(target));
+    const auto n = SendenseJson("restore --vm vm1 --to " + Quote(server.uri()) +
+                                " --json");
+    EXPECT_EQ(n["target_kind"], "nbd");
+  }
+  ExpectSame(target, second_raw_);
+}
+
+TEST_F(RestoreTest, RefusesWhatItMustNotWriteAndFailsClean) {
+  MakeSource();
+  TwoPoints();
+  // An existing file, without --force: refused and left as it was.
+  const std::string existing = dir_ / "existing.raw";
+  RunOrFail("echo keep me >" + Quote(existing));
+  auto r = Sendense("restore --vm vm1 --to " + Quote(existing));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("the file exists (pass --force"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(RunOrFail("cat " + Quote(existing)), "keep me\n");
+  r = Sendense("restore --vm vm1 --force --to " + Quote(existing));
+  EXPECT_EQ(r.status, 0) << r.output;
+  ExpectSame(existing, second_raw_);
+
+  // Inside the repository: refused, nothing created.
+  r = Sendense("restore --vm vm1 --to " + Quote(repo_ + "/vms/x.raw"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("inside the repository"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(repo_ + "/vms/x.raw"));
+
+  // An NBD target smaller than the disk: refused before any write.
+  const std::string small = dir_ / "small.qcow2";
+  RunOrFail("qemu-img create -q -f qcow2 " + Quote(small) + " 32M");
+  {
+    NbdServer server(dir_.path(),
+                     "qemu-nbd -f qcow2 -t -k {sock} " + Quote(small));
+    r = Sendense("restore --vm vm1 --to " + Quote(server.uri()));
+  }
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("less than the disk's"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(RunOrFail("qemu-img map --output=json " + Quote(small))
+                .find("\"data\": true"),
+            std::string::npos)
+      << "something was written to the refused target";
+
+  // A server that fails writes midway: the restore fails, naming it.
+  {
+    NbdServer server(dir_.path(),
+                     "nbdkit -f -U {sock} --filter=error memory 64M "
+                     "error-pwrite=EIO error-pwrite-rate=20% "
+                     "error-zero=EIO error-zero-rate=20%");
+    r = Sendense("restore --vm vm1 --to " + Quote(server.uri()));
+  }
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("failed a write at offset"), std::string::npos)
+      << r.output;
+
+  // Names that are not there: one sentence each.
+  r = Sendense("restore --vm nosuch --to " + Quote(dir_ / "n.raw"));
+  EXPECT_NE(r.output.find("no VM 'nosuch'"), std::string::npos) << r.output;
+  r = Sendense("restore --vm vm1 --point 1999-01-01T00.00.00Z --to " +
+               Quote(dir_ / "n.raw"));
+  EXPECT_NE(r.output.find("no backup '1999-01-01T00.00.00Z'"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "n.raw"));
+}
+
+TEST_F(RestoreTest, ExportsServeThePointTakeWritesAsideAndKeepPruneAway) {
+  MakeSource();
+  TwoPoints();
+  const auto before =
+      RunOrFail("cd " + Quote(repo_) + " && sha256sum vms/vm1/sda/*.qcow2");
+  const auto ro = SendenseJson("export --vm vm1 --point " + first_ + " --json");
+  EXPECT_EQ(ro["state"], "serving");
+  const std::string copy = dir_ / "read.raw";
+  RunOrFail("nbdcopy " + Quote(ro["uri"].get<std::string>()) + " " +
+            Quote(copy));
+  ExpectSame(copy, first_raw_);
+
+  const auto rw =
+      SendenseJson("export --vm vm1 --point " + first_ + " --writable --json");
+  const std::string uri = rw["uri"];
+  RunOrFail("qemu-io -f raw -c 'write -q -P 0x77 1M 64k' " + Quote(uri));
+  RunOrFail("qemu-io -f raw -c 'read -q -P 0x77 1M 64k' " + Quote(uri));
+  // A read-only export refuses writes.
+  EXPECT_NE(RunCommand("qemu-io -f raw -c 'write -q 0 64k' " +
+                       Quote(ro["uri"].get<std::string>()))
+                .status,
+            0);
+
+  const auto list = SendenseJson("exports --json");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_GT(list[1]["overlay_bytes"].get<uint64_t>(), 0u);
+
+  // The exported point is kept by prune and refused by forget.
+  const auto f = Sendense("forget --vm vm1 " + first_);
+  EXPECT_NE(f.status, 0);
+  EXPECT_NE(f.output.find("is exported (export"), std::string::npos)
+      << f.output;
+  const auto prune = SendenseJson("prune --vm vm1 --keep-last 1 --json");
+  EXPECT_EQ(prune["prunes"][0]["dropped"].size(), 0u) << prune.dump();
+  EXPECT_NE(prune["prunes"][0].dump().find("\"exported\""), std::string::npos)
+      << prune.dump();
+
+  // kill -9 of a server is noticed.
+  ASSERT_EQ(::kill(ro["pid"].get<int>(), SIGKILL), 0);
+  EXPECT_TRUE(Eventually(
+      [&] { return SendenseJson("exports --json")[0]["state"] == "dead"; }));
+
+  const std::string overlay = rw["overlay"];
+  EXPECT_EQ(Sendense("unexport " + std::to_string(rw["id"].get<int>())).status,
+            0);
+  EXPECT_FALSE(std::filesystem::exists(overlay));
+  EXPECT_EQ(Sendense("unexport " + std::to_string(ro["id"].get<int>())).status,
+            0);
+  EXPECT_EQ(SendenseJson("exports --json").size(), 0u);
+  // The backup is byte for byte as it was, and reads as before.
+  EXPECT_EQ(
+      RunOrFail("cd " + Quote(repo_) + " && sha256sum vms/vm1/sda/*.qcow2"),
+      before);
+  ExpectSame(repo_ + "/" + PointFiles(first_).at(0), first_raw_);
+  EXPECT_EQ(Sendense("forget --vm vm1 " + first_).status, 0);
+}
+
+TEST_F(RestoreTest, KeptOverlayIsTheRecoveredDisk) {
+  MakeSource();
+  TwoPoints();
+  const auto rw = SendenseJson("export --vm vm1 --writable --json");
+  RunOrFail("qemu-io -f raw -c 'write -q -P 0x42 2M 128k' " +
+            Quote(rw["uri"].get<std::string>()));
+  const std::string id = std::to_string(rw["id"].get<int>());
+  const auto out =
+      RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+                " unexport " + id + " --keep-overlay");
+  const std::string overlay = rw["overlay"];
+  EXPECT_NE(out.find(overlay), std::string::npos) << out;
+  EXPECT_EQ(SendenseJson("exports --json")[0]["state"], "ended");
+  const std::string standalone = dir_ / "recovered.qcow2";
+  RunOrFail("qemu-img convert -O qcow2 " + Quote(overlay) + " " +
+            Quote(standalone));
+  RunOrFail("qemu-io -f qcow2 -c 'read -q -P 0x42 2M 128k' " +
+            Quote(standalone));
+  RunOrFail("qemu-io -f raw -c 'write -q -P 0x42 2M 128k' " +
+            Quote(second_raw_));
+  ExpectSame(standalone, second_raw_);
+  EXPECT_EQ(Sendense("unexport " + id).status, 0);
+  EXPECT_FALSE(std::filesystem::exists(overlay));
+}
+
+}  // namespace
+}  // namespace sendense::test
