@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Restore and export benchmark, side by side in one run on the same chain:
+#   a 4 GiB disk (half random data in 64 MiB stripes, half holes) backed up
+#   30 times by `sendense backup` (each incremental after 1% was
+#   rewritten); the newest point is then
+#   - restored to a local file:   sendense restore --to FILE
+#                                  vs qemu-img convert -O raw, nbdcopy
+#   - restored to a writable qemu-nbd (a blank qcow2):
+#                                  sendense restore --to nbd+unix://...
+#                                  vs qemu-img convert -n -O raw, nbdcopy
+#     (nbdcopy reads a read-only qemu-nbd export of the chain)
+#   - read through exports at random (4 KiB, fio's nbd engine, QD1 and
+#     QD16, 10 s each): `sendense export` read-only and --writable (an
+#     overlay on top) vs qemu-nbd serving the chain directly.
+#   The page cache is dropped before each restore.
+#
+# Usage: tests/bench/restore_bench.sh [WORKDIR] [SIZE_GIB] [POINTS]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+sendense=${SENDENSE:-$here/build/cli/sendense}
+work=${1:-/var/tmp}/sendense-restore-bench
+size_gib=${2:-4}
+points=${3:-30}
+rm -rf "$work" && mkdir -p "$work" && cd "$work"
+trap 'pkill -f "$work/" 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; cd /; rm -rf "$work"' EXIT
+
+change_mib=$((size_gib * 1024 / 100))
+head -c 64M /dev/urandom > random.bin
+qemu-img create -q -f qcow2 disk.qcow2 "${size_gib}G"
+writes=()
+for ((i = 0; i < size_gib * 1024 / 64; i += 2)); do
+  writes+=(-c "write -q -s random.bin $((i * 64))M 64M")
+done
+qemu-io -f qcow2 "${writes[@]}" disk.qcow2
+qemu-img bitmap --add disk.qcow2 b0
+sock=$work/nbd.sock
+backup() {
+  qemu-nbd -f qcow2 -r -e 8 -t -k "$sock" -B b0 disk.qcow2 &
+  while [ ! -S "$sock" ]; do sleep 0.05; done
+  "$sendense" -r repo backup --no-index --vm bench \
+    --disk "sda=nbd+unix:///?socket=$sock" --bitmap b0 >/dev/null 2>&1
+  kill %1; wait %1 2>/dev/null || true; rm -f "$sock"
+  qemu-img bitmap --clear disk.qcow2 b0
+}
+"$sendense" -r repo init >/dev/null
+backup
+for ((p = 1; p < points; p++)); do
+  at=$(( (RANDOM * 32768 + RANDOM) % (size_gib * 1024 - 64) ))
+  qemu-io -f qcow2 -c "write -q -s random.bin ${at}M ${change_mib}M" disk.qcow2
+  backup
+  sleep 1
+done
+newest=$(find repo/vms -name '*.qcow2' | sort | tail -1)
+qemu-img convert -f qcow2 -O raw "$newest" oracle.raw
+
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+secs() {  # command...: its wall time in seconds
+  local t0 t1
+  drop
+  t0=$(date +%s.%N)
+  "$@" >/dev/null 2>&1
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l
+}
+check() {  # image: it must equal the point
+  qemu-img compare -q -U "$1" oracle.raw || { echo "MISMATCH: $1" >&2; exit 1; }
+}
+serve() {  # socket image [qemu-nbd options]: in the background
+  local s=$1 image=$2
+  shift 2
+  rm -f "$s"
+  qemu-nbd -t -e 8 -k "$s" "$@" "$image" &
+  while [ ! -S "$s" ]; do sleep 0.05; done
+}
+stop_all() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; }
+src=$work/src.sock
+tgt=$work/tgt.sock
+serve "$src" "$newest" -r -f qcow2
+
+# To a local file.
+f_ours=$(secs "$sendense" -r repo restore --vm bench --force --to out.raw)
+check out.raw
+f_qemu=$(secs qemu-img convert -f qcow2 -O raw "$newest" out.raw)
+check out.raw
+rm -f out.raw
+f_copy=$(secs nbdcopy "nbd+unix:///?socket=$src" out.raw)
+check out.raw
+rm -f out.raw
+
+# To a writable qemu-nbd on a blank qcow2.
+to_nbd() {  # command...: time to restore into a fresh target
+  rm -f tgt.qcow2
+  qemu-img create -q -f qcow2 tgt.qcow2 "${size_gib}G"
+  qemu-nbd -t -k "$tgt" -f qcow2 tgt.qcow2 &
+  local pid=$!
+  while [ ! -S "$tgt" ]; do sleep 0.05; done
+  secs "$@"
+  kill $pid; wait $pid 2>/dev/null || true; rm -f "$tgt"
+  check tgt.qcow2
+}
+n_ours=$(to_nbd "$sendense" -r repo restore --vm bench --to "nbd+unix:///?socket=$tgt")
+n_qemu=$(to_nbd qemu-img convert -n -f qcow2 -O raw "$newest" "nbd+unix:///?socket=$tgt")
+n_copy=$(to_nbd nbdcopy "nbd+unix:///?socket=$src" "nbd+unix:///?socket=$tgt")
+
+# Random reads through exports.
+iops() {  # uri depth
+  fio --name=r --ioengine=nbd --uri="$1" --rw=randread --bs=4k \
+    --iodepth="$2" --runtime=10 --time_based --size="${size_gib}G" \
+    --output-format=json 2>/dev/null |
+    python3 -c 'import json,sys; print(int(json.load(sys.stdin)["jobs"][0]["read"]["iops"]))'
+}
+ro=$("$sendense" -r repo export --vm bench --json |
+     python3 -c 'import json,sys; print(json.load(sys.stdin)["uri"])')
+rw=$("$sendense" -r repo export --vm bench --writable --json |
+     python3 -c 'import json,sys; print(json.load(sys.stdin)["uri"])')
+declare -A r
+for d in 1 16; do
+  r[direct$d]=$(iops "nbd+unix:///?socket=$src" $d)
+  r[ro$d]=$(iops "$ro" $d)
+  r[rw$d]=$(iops "$rw" $d)
+done
+"$sendense" -r repo unexport 1 >/dev/null
+"$sendense" -r repo unexport 2 >/dev/null
+stop_all
+
+mbs() { echo "$size_gib * 1073741824 / $1 / 1000000" | bc -l; }
+printf 'restore_bench: %s GiB disk (half data), newest of %d points\n' "$size_gib" "$points"
+printf '  to a file:    sendense %6.2f s (%5.0f MB/s)  qemu-img convert %6.2f s  nbdcopy %6.2f s\n' \
+  "$f_ours" "$(mbs "$f_ours")" "$f_qemu" "$f_copy"
+printf '                ratios: qemu-img/sendense %.2fx, nbdcopy/sendense %.2fx\n' \
+  "$(echo "$f_qemu / $f_ours" | bc -l)" "$(echo "$f_copy / $f_ours" | bc -l)"
+printf '  to qemu-nbd:  sendense %6.2f s (%5.0f MB/s)  qemu-img convert -n %6.2f s  nbdcopy %6.2f s\n' \
+  "$n_ours" "$(mbs "$n_ours")" "$n_qemu" "$n_copy"
+printf '                ratios: qemu-img/sendense %.2fx, nbdcopy/sendense %.2fx\n' \
+  "$(echo "$n_qemu / $n_ours" | bc -l)" "$(echo "$n_copy / $n_ours" | bc -l)"
+printf '  export, random 4 KiB reads (IOPS): qemu-nbd direct / export / export --writable\n'
+printf '                QD1  %7d / %7d / %7d\n' "${r[direct1]}" "${r[ro1]}" "${r[rw1]}"
+printf '                QD16 %7d / %7d / %7d\n' "${r[direct16]}" "${r[ro16]}" "${r[rw16]}"
