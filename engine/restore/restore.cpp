@@ -19,7 +19,7 @@ namespace {
 
 constexpr uint64_t kChunk = uint64_t{4} << 20;
 constexpr uint64_t kBlock = uint64_t{64} << 10;  // zero detection unit
-constexpr unsigned kReaders = 4;
+constexpr unsigned kReaders = 8;  // deep chains read cold gain up to 8
 constexpr std::chrono::milliseconds kLeaseWait{2000};
 
 bool AllZero(std::span<const std::byte> data) {

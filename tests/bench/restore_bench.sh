@@ -12,7 +12,9 @@
 #   - read through exports at random (4 KiB, fio's nbd engine, QD1 and
 #     QD16, 10 s each): `sendense export` read-only and --writable (an
 #     overlay on top) vs qemu-nbd serving the chain directly.
-#   The page cache is dropped before each restore.
+#   The page cache is dropped before each restore, and each is timed until
+#   its data is on disk (`sync` after it: not every tool flushes); each
+#   figure is the median of three runs.
 #
 # Usage: tests/bench/restore_bench.sh [WORKDIR] [SIZE_GIB] [POINTS]
 set -euo pipefail
@@ -54,13 +56,19 @@ newest=$(find repo/vms -name '*.qcow2' | sort | tail -1)
 qemu-img convert -f qcow2 -O raw "$newest" oracle.raw
 
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-secs() {  # command...: its wall time in seconds
+secs() {  # command...: its wall time in seconds, until its data is on disk
   local t0 t1
   drop
   t0=$(date +%s.%N)
   "$@" >/dev/null 2>&1
+  sync
   t1=$(date +%s.%N)
   echo "$t1 - $t0" | bc -l
+}
+median3() {  # command...: the median of three runs (shared disks are noisy)
+  local a b c
+  a=$("$@"); b=$("$@"); c=$("$@")
+  printf '%s\n' "$a" "$b" "$c" | sort -g | sed -n 2p
 }
 check() {  # image: it must equal the point
   qemu-img compare -q -U "$1" oracle.raw || { echo "MISMATCH: $1" >&2; exit 1; }
@@ -77,18 +85,17 @@ src=$work/src.sock
 tgt=$work/tgt.sock
 serve "$src" "$newest" -r -f qcow2
 
-# To a local file.
-f_ours=$(secs "$sendense" -r repo restore --vm bench --force --to out.raw)
-check out.raw
-f_qemu=$(secs qemu-img convert -f qcow2 -O raw "$newest" out.raw)
-check out.raw
-rm -f out.raw
-f_copy=$(secs nbdcopy "nbd+unix:///?socket=$src" out.raw)
-check out.raw
+to_file() {  # command...: time to restore into out.raw, made anew
+  rm -f out.raw
+  secs "$@"
+  check out.raw
+}
+f_ours=$(median3 to_file "$sendense" -r repo restore --vm bench --to out.raw)
+f_qemu=$(median3 to_file qemu-img convert -f qcow2 -O raw "$newest" out.raw)
+f_copy=$(median3 to_file nbdcopy "nbd+unix:///?socket=$src" out.raw)
 rm -f out.raw
 
-# To a writable qemu-nbd on a blank qcow2.
-to_nbd() {  # command...: time to restore into a fresh target
+to_nbd() {  # command...: time to restore into a writable qemu-nbd on a blank qcow2
   rm -f tgt.qcow2
   qemu-img create -q -f qcow2 tgt.qcow2 "${size_gib}G"
   qemu-nbd -t -k "$tgt" -f qcow2 tgt.qcow2 &
@@ -98,16 +105,16 @@ to_nbd() {  # command...: time to restore into a fresh target
   kill $pid; wait $pid 2>/dev/null || true; rm -f "$tgt"
   check tgt.qcow2
 }
-n_ours=$(to_nbd "$sendense" -r repo restore --vm bench --to "nbd+unix:///?socket=$tgt")
-n_qemu=$(to_nbd qemu-img convert -n -f qcow2 -O raw "$newest" "nbd+unix:///?socket=$tgt")
-n_copy=$(to_nbd nbdcopy "nbd+unix:///?socket=$src" "nbd+unix:///?socket=$tgt")
+n_ours=$(median3 to_nbd "$sendense" -r repo restore --vm bench --to "nbd+unix:///?socket=$tgt")
+n_qemu=$(median3 to_nbd qemu-img convert -n -f qcow2 -O raw "$newest" "nbd+unix:///?socket=$tgt")
+n_copy=$(median3 to_nbd nbdcopy "nbd+unix:///?socket=$src" "nbd+unix:///?socket=$tgt")
 
 # Random reads through exports.
 iops() {  # uri depth
   fio --name=r --ioengine=nbd --uri="$1" --rw=randread --bs=4k \
     --iodepth="$2" --runtime=10 --time_based --size="${size_gib}G" \
-    --output-format=json 2>/dev/null |
-    python3 -c 'import json,sys; print(int(json.load(sys.stdin)["jobs"][0]["read"]["iops"]))'
+    --output-format=json --output=fio.json >/dev/null 2>&1
+  python3 -c 'import json; print(int(json.load(open("fio.json"))["jobs"][0]["read"]["iops"]))'
 }
 ro=$("$sendense" -r repo export --vm bench --json |
      python3 -c 'import json,sys; print(json.load(sys.stdin)["uri"])')
