@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   RegisterVerify(app, global);
   RegisterRestore(app, global);
   RegisterExport(app, global);
+  RegisterSambaConfig(app, global);
   AddRepoOption(app, global);
   // Usage mistakes: one sentence, exit status 2.
   if (const auto unknown = UnknownCommand(app, argc, argv)) {

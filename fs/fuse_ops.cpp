@@ -352,6 +352,31 @@ void StatFs(fuse_req_t req, fuse_ino_t) {
   fuse_reply_statfs(req, &st);
 }
 
+// No entry has extended attributes: ENODATA for any name (as a
+// filesystem with xattrs that lacks this one answers; Samba asks for its
+// DOS attributes), an empty list, EROFS for changes.
+void GetXattr(fuse_req_t req, fuse_ino_t, const char*, size_t) {
+  fuse_reply_err(req, ENODATA);
+}
+void ListXattr(fuse_req_t req, fuse_ino_t, size_t size) {
+  if (size == 0) {
+    fuse_reply_xattr(req, 0);
+  } else {
+    fuse_reply_buf(req, nullptr, 0);
+  }
+}
+void SetXattr(fuse_req_t req,
+              fuse_ino_t,
+              const char*,
+              const char*,
+              size_t,
+              int) {
+  fuse_reply_err(req, EROFS);
+}
+void RemoveXattr(fuse_req_t req, fuse_ino_t, const char*) {
+  fuse_reply_err(req, EROFS);
+}
+
 // Everything that would change the tree.
 void SetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) {
   fuse_reply_err(req, EROFS);
@@ -416,6 +441,10 @@ fuse_lowlevel_ops MakeOps() {
   ops.link = Link;
   ops.create = Create;
   ops.write = Write;
+  ops.getxattr = GetXattr;
+  ops.listxattr = ListXattr;
+  ops.setxattr = SetXattr;
+  ops.removexattr = RemoveXattr;
   return ops;
 }
 

@@ -202,7 +202,10 @@ Attr GuestAttr(const GuestEntry& e, NodeId id) {
   Attr a;
   a.id = id;
   a.mode = e.mode;
-  a.nlink = e.nlink;
+  // A folder counts at least itself and its "." (Samba and find rely on
+  // it); some guest filesystems report 1.
+  a.nlink = static_cast<uint32_t>(IsDir(e.mode) ? std::max<uint64_t>(e.nlink, 2)
+                                                : e.nlink);
   a.uid = e.uid;
   a.gid = e.gid;
   a.rdev = e.rdev;

@@ -1,0 +1,105 @@
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "engine/catalog/guest_index.h"
+#include "engine/error.h"
+#include "engine/io/file.h"
+#include "engine/repo/repository.h"
+#include "engine/samba/samba_config.h"
+
+namespace sendense::cli {
+namespace {
+
+// The guest filesystems of each VM's newest complete, indexed backup.
+std::vector<samba::ShareSource> Sources(const Repository& repo,
+                                        const std::string& only_vm) {
+  auto catalog = repo.OpenCatalog();
+  GuestIndex index(repo.CatalogPath());
+  std::vector<std::string> vms;
+  if (!only_vm.empty()) {
+    if (!catalog->FindVm(only_vm)) {
+      throw Error(ErrorKind::kNotFound,
+                  "no VM '" + only_vm + "' in the repository");
+    }
+    vms.push_back(only_vm);
+  } else {
+    vms = catalog->VmNames();
+  }
+  std::vector<samba::ShareSource> sources;
+  for (const auto& vm : vms) {
+    const auto backups = catalog->Backups(vm);
+    for (auto b = backups.rbegin(); b != backups.rend(); ++b) {
+      if (b->state != BackupState::kComplete || !index.LastRun(b->id)) {
+        continue;
+      }
+      for (const auto& fs : index.Filesystems(b->id)) {
+        if (fs.state == "indexed") {
+          sources.push_back({vm, fs.name});
+        }
+      }
+      break;
+    }
+  }
+  if (sources.empty()) {
+    throw Error(ErrorKind::kNotFound,
+                only_vm.empty()
+                    ? "no backup has indexed guest filesystems to share "
+                      "(see `sendense index`)"
+                    : "VM '" + only_vm +
+                          "' has no backup with indexed guest filesystems "
+                          "(see `sendense index`)");
+  }
+  return sources;
+}
+
+}  // namespace
+
+void RegisterSambaConfig(CLI::App& app, GlobalOptions& global) {
+  struct Args {
+    std::string mount, vm, output, valid_users;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "samba-config",
+      "Write an smb.conf include sharing each guest filesystem, with every "
+      "point as a Windows previous version");
+  cmd->add_option("--mount", args->mount, "Where the tree is mounted")
+      ->required();
+  cmd->add_option("--vm", args->vm, "Only this VM's filesystems");
+  cmd->add_option("--output", args->output,
+                  "Write it to this file (default: stdout)");
+  cmd->add_option("--valid-users", args->valid_users,
+                  "Samba users or @groups allowed in (default: any user in "
+                  "Samba's database; never guests)");
+  cmd->callback([&global, args] {
+    Repository repo(RequireRepo(global));
+    samba::SambaConfigOptions options;
+    options.mount = std::filesystem::absolute(args->mount).lexically_normal();
+    if (options.mount.size() > 1 && options.mount.back() == '/') {
+      options.mount.pop_back();
+    }
+    options.valid_users = args->valid_users;
+    options.repository = std::filesystem::absolute(repo.path());
+    const std::string text =
+        samba::SambaConfig(Sources(repo, args->vm), options);
+    if (args->output.empty()) {
+      std::cout << text;
+      return;
+    }
+    const std::string temp = args->output + ".tmp";
+    std::filesystem::remove(temp);
+    {
+      File f = File::CreateExclusive(temp, 0644);
+      f.WriteAll(std::as_bytes(std::span(text)), 0);
+      f.Sync();
+    }
+    std::filesystem::rename(temp, args->output);
+    std::cout << "Wrote " << args->output
+              << "; include it from smb.conf and run `smbcontrol smbd "
+                 "reload-config`\n";
+  });
+}
+
+}  // namespace sendense::cli
