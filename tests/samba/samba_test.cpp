@@ -230,6 +230,14 @@ TEST_F(SambaTest, PreviousVersionsSafeLinksMappedNamesAndUsers) {
   r = Smb(share, "get motd " + Local("now3.txt"));
   EXPECT_EQ(RunOrFail("cat " + Quote(dir_ / "now3.txt")), "version 3\n");
 
+  // A pruned point is no longer a version.
+  RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+            " forget --vm vm1 " + p1);
+  EXPECT_TRUE(Eventually([&] {
+    return Versions(share, "motd") ==
+           std::vector<std::string>{Gmt(p3), Gmt(p2)};
+  })) << Smb(share, "allinfo motd").output;
+
   // Not in valid users: refused.
   r = Smb(share, "ls", kOutsider);
   EXPECT_NE(r.status, 0);
