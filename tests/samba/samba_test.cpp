@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include "tests/fs/mount_fixture.h"
 
@@ -154,8 +155,12 @@ TEST_F(SambaTest, PreviousVersionsSafeLinksMappedNamesAndUsers) {
   const std::string p1 = TakeBackup("--full");
   Write(g + "/motd", "version 2, longer\n");
   MakeGuest(g);
+  // Points of one second share a version token (one-second resolution):
+  // the tree names a second one "<time>-2", which Samba cannot tell apart.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   const std::string p2 = TakeBackup("--full");
-  ASSERT_FALSE(p1.empty());
+  ASSERT_EQ(p1.size(), 20u) << p1;  // "2026-11-24T09.00.00Z", no suffix
+  ASSERT_EQ(p2.size(), 20u) << p2;
   RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) + " index");
   Mount();
   const auto listing = RunOrFail("ls " + Quote(mnt_ + "/vm1/latest/files"));
@@ -223,6 +228,7 @@ TEST_F(SambaTest, PreviousVersionsSafeLinksMappedNamesAndUsers) {
   // A new backup is a new version while smbd keeps running.
   Write(g + "/motd", "version 3\n");
   MakeGuest(g);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   const std::string p3 = TakeBackup("--full");
   RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) + " index");
   EXPECT_TRUE(Eventually([&] { return Versions(share, "motd").size() == 3; }))
