@@ -45,6 +45,13 @@ void AddKeepOptions(CLI::App& cmd, retention::Policy& policy);
 nlohmann::json FilesystemsJson(const std::vector<GuestFilesystem>& fss);
 void PrintFilesystems(const std::vector<GuestFilesystem>& fss);
 
+// --vm (required), --point and --disk: one disk of one point (restore,
+// export).
+void AddPointOptions(CLI::App& cmd,
+                     std::string& vm,
+                     std::string& point,
+                     std::string& disk);
+
 // "1.5 GiB"
 std::string HumanBytes(double bytes);
 

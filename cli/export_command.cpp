@@ -40,11 +40,8 @@ void RegisterExport(CLI::App& app, GlobalOptions& global) {
       "export",
       "Serve one disk of a point over NBD (qemu-nbd reading the chain in "
       "place); --writable puts a throwaway overlay on top");
-  cmd->add_option("--vm", args->request.vm, "The VM")->required();
-  cmd->add_option("--point", args->request.point,
-                  "The point (a backup's name; default: the newest)");
-  cmd->add_option("--disk", args->request.disk,
-                  "The disk (default: the VM's only disk)");
+  AddPointOptions(*cmd, args->request.vm, args->request.point,
+                  args->request.disk);
   cmd->add_option("--socket", args->request.socket,
                   "A unix socket to serve on (default: in REPO/exports/ID/)");
   cmd->add_option("--listen", args->request.listen,

@@ -21,6 +21,16 @@ const std::string& RequireRepo(const GlobalOptions& global) {
   return global.repo;
 }
 
+void AddPointOptions(CLI::App& cmd,
+                     std::string& vm,
+                     std::string& point,
+                     std::string& disk) {
+  cmd.add_option("--vm", vm, "The VM")->required();
+  cmd.add_option("--point", point,
+                 "The point (a backup's name; default: the newest)");
+  cmd.add_option("--disk", disk, "The disk (default: the VM's only disk)");
+}
+
 std::string HumanBytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   int u = 0;

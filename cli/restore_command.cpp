@@ -18,11 +18,8 @@ void RegisterRestore(CLI::App& app, GlobalOptions& global) {
       "restore",
       "Write one disk of a point to a file (sparse raw; .qcow2 for a "
       "standalone QCOW2), a block device or a writable NBD server");
-  cmd->add_option("--vm", args->request.vm, "The VM")->required();
-  cmd->add_option("--point", args->request.point,
-                  "The point (a backup's name; default: the newest)");
-  cmd->add_option("--disk", args->request.disk,
-                  "The disk (default: the VM's only disk)");
+  AddPointOptions(*cmd, args->request.vm, args->request.point,
+                  args->request.disk);
   cmd->add_option("--to", args->request.target,
                   "FILE, FILE.qcow2, /dev/DEVICE or an NBD URI "
                   "(nbd://HOST:PORT/NAME, nbd+unix:///NAME?socket=PATH)")

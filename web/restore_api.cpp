@@ -30,6 +30,14 @@ bool Flag(const json& body, const char* key) {
   return v.get<bool>();
 }
 
+// The point a request names: "vm", "point", "disk".
+template <class Request>
+void ReadPoint(const json& body, Request& request) {
+  request.vm = Text(body, "vm");
+  request.point = Text(body, "point");
+  request.disk = Text(body, "disk");
+}
+
 // Whether `path` (which need not exist) lies inside `dir`.
 bool Inside(const std::string& path, const std::string& dir) {
   namespace fs = std::filesystem;
@@ -52,9 +60,7 @@ Response StartRestore(JobRunner& jobs,
     return Fail(400, "expected {\"vm\", \"point\", \"disk\", \"target\"}");
   }
   restore::RestoreRequest request;
-  request.vm = Text(body, "vm");
-  request.point = Text(body, "point");
-  request.disk = Text(body, "disk");
+  ReadPoint(body, request);
   request.target = Text(body, "target");
   request.force = Flag(body, "force");
   if (request.vm.empty() || request.target.empty()) {
@@ -94,9 +100,7 @@ Response ExportsRoute(const Repository& repo,
       return Fail(400, "expected {\"vm\", \"point\", \"disk\", \"writable\"}");
     }
     exports::ExportRequest request;
-    request.vm = Text(j, "vm");
-    request.point = Text(j, "point");
-    request.disk = Text(j, "disk");
+    ReadPoint(j, request);
     request.writable = Flag(j, "writable");
     request.listen = Text(j, "listen");
     request.owner = "serve";

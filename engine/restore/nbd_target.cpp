@@ -21,6 +21,7 @@ namespace {
 
 constexpr int64_t kMaxInFlight = 16;
 constexpr int kPollTimeoutMs = 60000;
+constexpr int kPollSliceMs = 100;  // how soon a cancel is seen
 constexpr uint64_t kZeroBufferBytes = uint64_t{2} << 20;
 
 struct CloseHandle {
@@ -54,7 +55,7 @@ void Free(void* user_data) {
 class NbdTarget : public RestoreTarget {
  public:
   NbdTarget(const std::string& uri, const TargetOptions& options)
-      : uri_(uri), zeros_(kZeroBufferBytes) {
+      : uri_(uri), zeros_(kZeroBufferBytes), cancel_(options.cancel) {
     lanes_.push_back(Connect());
     nbd_handle* h = lanes_[0].get();
     const int64_t size = nbd_get_size(h);
@@ -163,12 +164,17 @@ class NbdTarget : public RestoreTarget {
   // Waits until at most `keep` commands of `lane` are in flight.
   void Drain(unsigned lane, int64_t keep) {
     nbd_handle* h = lanes_[lane].get();
+    int waited_ms = 0;
     while (nbd_aio_in_flight(h) > keep) {
-      const int rc = nbd_poll(h, kPollTimeoutMs);
+      if (cancel_ != nullptr && cancel_->load()) {
+        throw Error(ErrorKind::kCancelled, "the restore was cancelled");
+      }
+      const int rc = nbd_poll(h, kPollSliceMs);
       if (rc < 0) {
         Fail("the connection failed");
       }
-      if (rc == 0) {
+      waited_ms = rc == 0 ? waited_ms + kPollSliceMs : 0;
+      if (waited_ms >= kPollTimeoutMs) {
         throw Error(ErrorKind::kTimeout,
                     "NBD target " + uri_ + " did not answer within " +
                         std::to_string(kPollTimeoutMs / 1000) + " s");
@@ -189,6 +195,7 @@ class NbdTarget : public RestoreTarget {
   bool can_zero_ = false;
   bool can_flush_ = false;
   uint64_t max_request_ = 0;
+  const std::atomic<bool>* cancel_ = nullptr;
   std::atomic<int> error_{0};
   std::atomic<uint64_t> error_offset_{0};
 };

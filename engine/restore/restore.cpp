@@ -176,6 +176,7 @@ RestoreReport Restore(const Repository& repo,
   target_options.force = request.force;
   target_options.repository = repo.path();
   target_options.max_connections = request.connections;
+  target_options.cancel = &progress.cancel;
   auto target = OpenTarget(request.target, target_options);
 
   uint64_t stored = 0;
@@ -189,6 +190,9 @@ RestoreReport Restore(const Repository& repo,
   Copier copier(*chain, *target, progress);
   try {
     copier.Run();
+    if (progress.cancel) {
+      throw Error(ErrorKind::kCancelled, "the restore was cancelled");
+    }
     target->Finish();
   } catch (...) {
     target->Discard();

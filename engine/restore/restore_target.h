@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -36,6 +37,8 @@ struct TargetOptions {
   bool force = false;            // overwrite an existing file or device
   std::string repository;        // refused as a place to write to
   unsigned max_connections = 4;  // NBD, when the server allows multi-conn
+  // Set to stop: waits on a slow target end with Error kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Opens `target`: an NBD URI (nbd://, nbds://, nbd+unix://...), a path

@@ -19,32 +19,8 @@ points=${3:-30}
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 trap 'kill $(jobs -p) 2>/dev/null || true; cd /; rm -rf "$work"' EXIT
 
-change_mib=$((size_gib * 1024 / 100))
-head -c 64M /dev/urandom > random.bin
-qemu-img create -q -f qcow2 disk.qcow2 "${size_gib}G"
-writes=()
-for ((i = 0; i < size_gib * 1024 / 64; i += 2)); do
-  writes+=(-c "write -q -s random.bin $((i * 64))M 64M")
-done
-qemu-io -f qcow2 "${writes[@]}" disk.qcow2
-qemu-img bitmap --add disk.qcow2 b0
-sock=$work/nbd.sock
-backup() {
-  qemu-nbd -f qcow2 -r -e 8 -t -k "$sock" -B b0 disk.qcow2 &
-  while [ ! -S "$sock" ]; do sleep 0.05; done
-  "$sendense" -r repo backup --no-index --vm bench \
-    --disk "sda=nbd+unix:///?socket=$sock" --bitmap b0 >/dev/null 2>&1
-  kill %1; wait %1 2>/dev/null || true; rm -f "$sock"
-  qemu-img bitmap --clear disk.qcow2 b0
-}
-"$sendense" -r repo init >/dev/null
-backup
-for ((p = 1; p < points; p++)); do
-  at=$(( (RANDOM * 32768 + RANDOM) % (size_gib * 1024 - 64) ))
-  qemu-io -f qcow2 -c "write -q -s random.bin ${at}M ${change_mib}M" disk.qcow2
-  backup
-  sleep 1
-done
+source "$here/tests/bench/chain.sh"
+make_chain
 qemu-img convert -f qcow2 -O raw disk.qcow2 newest.raw
 files=$(find repo/vms -name '*.qcow2' | sort)
 newest=$(echo "$files" | tail -1)

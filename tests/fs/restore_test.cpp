@@ -8,6 +8,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <thread>
+
 #include "tests/fs/mount_fixture.h"
 
 namespace sendense::test {
@@ -120,12 +123,12 @@ TEST_F(RestoreTest, RefusesWhatItMustNotWriteAndFailsClean) {
             std::string::npos)
       << "something was written to the refused target";
 
-  // A server that fails writes midway: the restore fails, naming it.
+  // A server that fails every data write (its write-zeroes succeed, so
+  // some ranges are done first): the restore fails, naming the offset.
   {
     NbdServer server(dir_.path(),
                      "nbdkit -f -U {sock} --filter=error memory 64M "
-                     "error-pwrite=EIO error-pwrite-rate=20% "
-                     "error-zero=EIO error-zero-rate=20%");
+                     "error-pwrite=EIO error-pwrite-rate=100%");
     r = Sendense("restore --vm vm1 --to " + Quote(server.uri()));
   }
   EXPECT_NE(r.status, 0);
@@ -141,6 +144,67 @@ TEST_F(RestoreTest, RefusesWhatItMustNotWriteAndFailsClean) {
             std::string::npos)
       << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "n.raw"));
+}
+
+// A full filesystem (a small tmpfs) fails the restore with one sentence and
+// leaves no file; a cancelled restore (SIGTERM) neither.
+TEST_F(RestoreTest, FullTargetAndCancelLeaveNothingBehind) {
+  MakeSource();
+  TwoPoints();
+  const std::string small = dir_ / "small";
+  std::filesystem::create_directories(small);
+  if (RunCommand("mount -t tmpfs -o size=1m tmpfs " + Quote(small)).status !=
+      0) {
+    GTEST_SKIP() << "SKIPPED LOUDLY: cannot mount a tmpfs (not root?)";
+  }
+  const auto r = Sendense("restore --vm vm1 --to " + Quote(small + "/d.raw"));
+  const std::string left = RunCommand("ls -A " + Quote(small)).output;
+  RunCommand("umount " + Quote(small));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("No space left"), std::string::npos) << r.output;
+  EXPECT_EQ(left, "") << "a failed restore left files behind";
+
+  // SIGTERM while writing to a slow server: cancelled, said so.
+  NbdServer slow(dir_.path(),
+                 "nbdkit -f -U {sock} --filter=delay memory 64M wdelay=1");
+  BackgroundProcess run(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+                            " restore --vm vm1 --to " + Quote(slow.uri()),
+                        dir_ / "cancel.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  run.Signal(SIGTERM);
+  EXPECT_NE(run.Wait(), 0);
+  EXPECT_NE(RunOrFail("cat " + Quote(dir_ / "cancel.log"))
+                .find("the restore was cancelled"),
+            std::string::npos)
+      << RunOrFail("cat " + Quote(dir_ / "cancel.log"));
+}
+
+// A point verify found damaged is neither exported nor restored.
+TEST_F(RestoreTest, DamagedPointsAreRefused) {
+  MakeSource();
+  TwoPoints();
+  const std::string file = repo_ + "/" + PointFiles(first_).at(0);
+  const auto map = nlohmann::json::parse(
+      RunOrFail("qemu-img map -U -f qcow2 --output=json " + Quote(file)));
+  int64_t host = -1;
+  for (const auto& e : map) {
+    if (e["depth"] == 0 && e["data"] == true && e.contains("offset")) {
+      host = e["offset"].get<int64_t>();
+      break;
+    }
+  }
+  ASSERT_GE(host, 0);
+  RunOrFail("printf '\\xff\\x00\\xff' | dd of=" + Quote(file) + " bs=1 seek=" +
+            std::to_string(host + 100) + " conv=notrunc status=none");
+  EXPECT_NE(Sendense("verify --vm vm1").status, 0);
+  auto r = Sendense("export --vm vm1 --point " + first_);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("is damaged"), std::string::npos) << r.output;
+  r = Sendense("restore --vm vm1 --point " + first_ + " --to " +
+               Quote(dir_ / "x.raw"));
+  EXPECT_NE(r.output.find("is damaged"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "x.raw"));
+  EXPECT_EQ(SendenseJson("exports --json").size(), 0u);
 }
 
 TEST_F(RestoreTest, ExportsServeThePointTakeWritesAsideAndKeepPruneAway) {
