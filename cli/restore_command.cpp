@@ -3,14 +3,17 @@
 
 #include "cli/commands.h"
 #include "cli/progress_display.h"
+#include "engine/error.h"
 #include "engine/repo/repository.h"
 #include "engine/restore/restore.h"
+#include "engine/restore/vm_restore.h"
 
 namespace sendense::cli {
 
 void RegisterRestore(CLI::App& app, GlobalOptions& global) {
   struct Args {
     restore::RestoreRequest request;
+    std::string define;  // a libvirt VM back whole, as this new domain
     bool json = false;
   };
   auto args = std::make_shared<Args>();
@@ -26,10 +29,40 @@ void RegisterRestore(CLI::App& app, GlobalOptions& global) {
       ->required();
   cmd->add_flag("--force", args->request.force,
                 "Replace an existing file or write over a device");
+  cmd->add_option("--define", args->define,
+                  "A libvirt VM whole: every disk into the folder --to as "
+                  "NAME-DISK.qcow2, then its recorded domain XML defined as "
+                  "NAME");
   cmd->add_flag("--json", args->json, "Print the result as JSON");
   cmd->callback([&global, args] {
     Repository repo(RequireRepo(global));
     BackupProgress progress;
+    if (!args->define.empty()) {
+      if (!args->request.disk.empty()) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "--define restores every disk: leave out --disk");
+      }
+      restore::VmRestoreRequest vm{args->request.vm, args->request.point,
+                                   args->define, args->request.target,
+                                   args->request.force};
+      restore::VmRestoreReport report;
+      {
+        CancelOnSignal cancel_on_signal(progress.cancel);
+        ProgressDisplay display(progress);
+        report = restore::RestoreVm(repo, vm, progress);
+      }
+      if (args->json) {
+        std::cout << restore::VmRestoreReportJson(report).dump(2) << "\n";
+        return;
+      }
+      for (const auto& d : report.disks) {
+        std::cout << "Restored disk " << d.disk << " to " << d.target << "\n";
+      }
+      std::cout << "Defined domain " << report.domain << " at " << report.uri
+                << " from " << report.vm << "/" << report.backup
+                << " (not started: `virsh start " << report.domain << "`)\n";
+      return;
+    }
     restore::RestoreReport report;
     {
       CancelOnSignal cancel_on_signal(progress.cancel);

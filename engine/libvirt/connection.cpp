@@ -51,6 +51,14 @@ Connection::Connection(const std::string& uri) : uri_(uri) {
   }
 }
 
+void Connection::Define(const std::string& xml) const {
+  virDomain* d = virDomainDefineXML(c_.get(), xml.c_str());
+  if (d == nullptr) {
+    Fail("cannot define the domain");
+  }
+  virDomainFree(d);
+}
+
 Domain Connection::Lookup(const std::string& name) const {
   virDomain* d = virDomainLookupByName(c_.get(), name.c_str());
   if (d == nullptr) {

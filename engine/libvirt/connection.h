@@ -50,6 +50,8 @@ class Connection {
   // Error kNotFound when there is no such domain.
   Domain Lookup(const std::string& name) const;
   std::vector<Domain> Domains() const;
+  // Defines a persistent domain from `xml` (not started).
+  void Define(const std::string& xml) const;
   const std::string& uri() const { return uri_; }
 
  private:

@@ -6,16 +6,14 @@
 
 namespace sendense::restore {
 
-ChosenPoint ChoosePoint(Catalog& catalog,
-                        const std::string& vm,
-                        const std::string& backup,
-                        const std::string& disk) {
+BackupRecord ChooseBackup(Catalog& catalog,
+                          const std::string& vm,
+                          const std::string& backup) {
   if (!catalog.FindVm(vm)) {
     throw Error(ErrorKind::kNotFound, "no VM '" + vm + "' in the repository");
   }
-  ChosenPoint chosen;
   if (backup.empty()) {
-    const auto backups = catalog.Backups(vm);
+    auto backups = catalog.Backups(vm);
     auto newest = std::find_if(backups.rbegin(), backups.rend(),
                                [](const BackupRecord& b) {
                                  return b.state == BackupState::kComplete;
@@ -24,21 +22,28 @@ ChosenPoint ChoosePoint(Catalog& catalog,
       throw Error(ErrorKind::kNotFound,
                   "VM '" + vm + "' has no complete backup yet");
     }
-    chosen.backup = *newest;
-  } else {
-    auto found = catalog.FindBackup(vm, backup);
-    if (!found) {
-      throw Error(ErrorKind::kNotFound, "no backup '" + backup + "' of VM '" +
-                                            vm + "' (see `sendense list`)");
-    }
-    if (found->state != BackupState::kComplete) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "backup '" + backup + "' of VM '" + vm + "' is " +
-                      std::string(StateName(found->state)) +
-                      ", not complete: pick a complete one");
-    }
-    chosen.backup = std::move(*found);
+    return std::move(*newest);
   }
+  auto found = catalog.FindBackup(vm, backup);
+  if (!found) {
+    throw Error(ErrorKind::kNotFound, "no backup '" + backup + "' of VM '" +
+                                          vm + "' (see `sendense list`)");
+  }
+  if (found->state != BackupState::kComplete) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "backup '" + backup + "' of VM '" + vm + "' is " +
+                    std::string(StateName(found->state)) +
+                    ", not complete: pick a complete one");
+  }
+  return std::move(*found);
+}
+
+ChosenPoint ChoosePoint(Catalog& catalog,
+                        const std::string& vm,
+                        const std::string& backup,
+                        const std::string& disk) {
+  ChosenPoint chosen;
+  chosen.backup = ChooseBackup(catalog, vm, backup);
   const auto& points = chosen.backup.points;
   const PointRecord* point = nullptr;
   std::string names;

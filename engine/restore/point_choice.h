@@ -12,6 +12,12 @@ struct ChosenPoint {
   PointRecord point;
 };
 
+// Backup `backup` of `vm` ("" for the newest complete one), complete.
+// Error kNotFound / kInvalidArgument, one sentence each.
+BackupRecord ChooseBackup(Catalog& catalog,
+                          const std::string& vm,
+                          const std::string& backup);
+
 // The point of `disk` in backup `backup` of `vm`: the newest complete
 // backup when `backup` is "", the VM's only disk when `disk` is "".
 // Refuses a backup that is not complete and a point verify found damaged

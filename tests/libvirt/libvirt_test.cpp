@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 
 #include "tests/fs/mount_fixture.h"
@@ -66,10 +67,12 @@ class LibvirtTest : public MountFixture {
 
   void TearDown() override {
     if (!domain_.empty()) {
-      RunCommand(std::string(kVirsh) + "destroy " + domain_ +
-                 " >/dev/null 2>&1");
-      RunCommand(std::string(kVirsh) + "undefine " + domain_ +
-                 " --checkpoints-metadata >/dev/null 2>&1");
+      // The test's domain and the one a restore defined from it.
+      for (const auto& d : {domain_ + "-restored", domain_}) {
+        RunCommand(std::string(kVirsh) + "destroy " + d + " >/dev/null 2>&1");
+        RunCommand(std::string(kVirsh) + "undefine " + d +
+                   " --checkpoints-metadata >/dev/null 2>&1");
+      }
     }
     MountFixture::TearDown();
   }
@@ -326,6 +329,40 @@ TEST_F(LibvirtTest, DeletedCheckpointsShutOffDomainsAndTwoDisks) {
   }
   EXPECT_EQ(points["vda"]["kind"], "incremental");
   EXPECT_EQ(points["vda"]["bytes_read"], 64 * 1024);
+}
+
+// restore --define brings a VM back whole: its disk restored standalone,
+// the recorded domain XML defined under a new name on the restored file,
+// and the new domain starts; a name libvirt has is refused.
+TEST_F(LibvirtTest, RestoreDefineBringsTheVmBackWhole) {
+  const std::string image = MakeImage("vda", "qcow2", "64M");
+  StartDomain({{"vda", {image, "qcow2"}}});
+  ASSERT_EQ(Sendense("vm add web --libvirt --domain " + domain_).status, 0);
+  const std::string oracle = Oracle(image, "o");
+  const auto b = Backup();
+  const std::string name = domain_ + "-restored";
+  const std::string to = dir_ / "restored";
+  std::filesystem::create_directories(to);
+  ::chmod(to.c_str(), 0755);
+  const auto r = SendenseJson("restore --vm web --define " + name + " --to " +
+                              Quote(to) + " --json");
+  EXPECT_EQ(r["domain"], name);
+  EXPECT_EQ(r["backup"], b["name"]);
+  const std::string disk = to + "/" + name + "-vda.qcow2";
+  const auto cmp = RunCommand("qemu-img compare -F raw " + Quote(disk) + " " +
+                              Quote(oracle));
+  EXPECT_EQ(cmp.status, 0) << cmp.output;
+  const std::string xml =
+      RunOrFail(std::string(kVirsh) + "dumpxml --inactive " + name);
+  EXPECT_NE(xml.find("<source file='" + disk + "'"), std::string::npos) << xml;
+  EXPECT_EQ(xml.find(image), std::string::npos)
+      << "the new VM uses the original's image";
+  RunOrFail(std::string(kVirsh) + "start " + name);
+  const auto again = Sendense("restore --vm web --define " + name + " --to " +
+                              Quote(to) + " --force");
+  EXPECT_NE(again.status, 0);
+  EXPECT_NE(again.output.find("already has a domain"), std::string::npos)
+      << again.output;
 }
 
 }  // namespace
