@@ -160,7 +160,21 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
   AddKeepOptions(*set, args->policy);
   set->add_flag("--no-retention", args->no_retention,
                 "Keep every point (no policy; prune only when asked)");
-  set->callback([&global, args, bitmap, schedule] {
+  auto* set_uri =
+      set->add_option("--libvirt", args->libvirt_uri, "A libvirt VM's URI");
+  auto* set_domain =
+      set->add_option("--domain", args->domain, "A libvirt VM's domain");
+  auto* set_only =
+      set->add_option("--disks", args->libvirt_disks,
+                      "Only these disks of the domain (vda,vdb); '' for all")
+          ->delimiter(',');
+  auto* set_exclude =
+      set->add_option("--exclude", args->exclude,
+                      "All disks of the domain but these (vdc); '' for none")
+          ->delimiter(',')
+          ->excludes(set_only);
+  set->callback([&global, args, bitmap, schedule, set_uri, set_domain, set_only,
+                 set_exclude] {
     auto vms = Open(global, true);
     auto config = vms.Find(args->name);
     if (!config) {
@@ -168,6 +182,35 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
     }
     if (!args->disks.empty()) {
       config->disks = ParseDisks(args->disks);
+    }
+    const bool libvirt_change = set_uri->count() + set_domain->count() +
+                                    set_only->count() + set_exclude->count() >
+                                0;
+    if (libvirt_change && !config->libvirt) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "VM '" + args->name +
+                      "' is not a libvirt VM: --libvirt, --domain, --disks "
+                      "and --exclude change libvirt VMs");
+    }
+    if (libvirt_change) {
+      const auto names = [](std::vector<std::string> v) {
+        std::erase(v, "");  // '' clears the list
+        return v;
+      };
+      if (set_uri->count() > 0) {
+        config->libvirt->uri = args->libvirt_uri;
+      }
+      if (set_domain->count() > 0) {
+        config->libvirt->domain = args->domain;
+      }
+      if (set_only->count() > 0) {
+        config->libvirt->disks = names(args->libvirt_disks);
+        config->libvirt->exclude.clear();
+      }
+      if (set_exclude->count() > 0) {
+        config->libvirt->exclude = names(args->exclude);
+        config->libvirt->disks.clear();
+      }
     }
     if (bitmap->count() > 0) {
       config->bitmap = args->bitmap;

@@ -77,5 +77,25 @@ TEST_F(CliTest, VmSetChangesWhatIsGivenAndListShowsTheBitmap) {
   EXPECT_EQ(SendenseJson("vm list --json")["vms"][0]["bitmap"], "b7");
 }
 
+// vm set changes a libvirt VM's domain and disks ('' clears a list), and
+// refuses libvirt options for a VM of NBD URIs.
+TEST_F(CliTest, VmSetChangesALibvirtVm) {
+  ASSERT_EQ(Sendense("vm add lv --libvirt --domain foo --disks vda").status, 0);
+  ASSERT_EQ(Sendense("vm set lv --domain bar --exclude vdb").status, 0);
+  auto lv = SendenseJson("vm list --json")["vms"][0]["libvirt"];
+  EXPECT_EQ(lv["domain"], "bar");
+  EXPECT_EQ(lv["disks"], nlohmann::json::array());
+  EXPECT_EQ(lv["exclude"], nlohmann::json({"vdb"}));
+  ASSERT_EQ(Sendense("vm set lv --exclude ''").status, 0);
+  lv = SendenseJson("vm list --json")["vms"][0]["libvirt"];
+  EXPECT_EQ(lv["exclude"], nlohmann::json::array());
+  EXPECT_EQ(lv["uri"], "qemu:///system");
+  ASSERT_EQ(Sendense("vm add nb --disk sda=nbd://127.0.0.1/x").status, 0);
+  const auto r = Sendense("vm set nb --domain x");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("is not a libvirt VM"), std::string::npos)
+      << r.output;
+}
+
 }  // namespace
 }  // namespace sendense::test
