@@ -14,6 +14,7 @@ namespace sendense {
 //   api-token             the HTTP API's bearer token (mode 0600)
 //   locks/<vm>.lock       held (flock) while a backup of <vm> runs
 //   vms/<vm>/<disk>/<backup>.qcow2   the points
+//   exports/<id>/         points served over NBD (ExportRecords)
 // Points are written under a temporary name (".<name>.tmp"), fsynced,
 // renamed and their directory fsynced before the catalog records them.
 class Repository {
