@@ -83,6 +83,21 @@ TEST_F(RestoreTest, FilesQcow2AndNbdTargetsEqualThePoint) {
     EXPECT_EQ(n["target_kind"], "nbd");
   }
   ExpectSame(target, second_raw_);
+
+  // A server that offers multi-conn gets several connections, each
+  // flushed; what it holds is read back while it runs.
+  const std::string log = dir_ / "nbdkit.log";
+  NbdServer multi(dir_.path(),
+                  "nbdkit -f -U {sock} --filter=log memory 64M "
+                  "logfile=" +
+                      Quote(log));
+  EXPECT_EQ(Sendense("restore --vm vm1 --to " + Quote(multi.uri())).status, 0);
+  // Counted before anything else connects (nbdcopy would too).
+  const std::string lines = RunOrFail("grep -c ' Connect ' " + Quote(log));
+  EXPECT_GE(std::stoi(lines), 3) << "connections: " << lines;
+  const std::string back = dir_ / "multi.raw";
+  RunOrFail("nbdcopy " + Quote(multi.uri()) + " " + Quote(back));
+  ExpectSame(back, second_raw_);
 }
 
 TEST_F(RestoreTest, RefusesWhatItMustNotWriteAndFailsClean) {
