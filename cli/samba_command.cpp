@@ -88,14 +88,7 @@ void RegisterSambaConfig(CLI::App& app, GlobalOptions& global) {
       std::cout << text;
       return;
     }
-    const std::string temp = args->output + ".tmp";
-    std::filesystem::remove(temp);
-    {
-      File f = File::CreateExclusive(temp, 0644);
-      f.WriteAll(std::as_bytes(std::span(text)), 0);
-      f.Sync();
-    }
-    std::filesystem::rename(temp, args->output);
+    WriteFileAtomically(args->output, text);
     std::cout << "Wrote " << args->output
               << "; include it from smb.conf and run `smbcontrol smbd "
                  "reload-config`\n";

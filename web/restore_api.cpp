@@ -1,9 +1,8 @@
 #include "web/restore_api.h"
 
-#include <filesystem>
-
 #include "engine/error.h"
 #include "engine/export/exports.h"
+#include "engine/io/file.h"
 #include "engine/restore/restore_target.h"
 #include "web/api_json.h"
 
@@ -38,19 +37,6 @@ void ReadPoint(const json& body, Request& request) {
   request.disk = Text(body, "disk");
 }
 
-// Whether `path` (which need not exist) lies inside `dir`.
-bool Inside(const std::string& path, const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path p = fs::weakly_canonical(fs::absolute(path), ec);
-  const fs::path d = fs::weakly_canonical(dir, ec);
-  if (ec) {
-    return false;
-  }
-  const std::string prefix = d.string() + "/";
-  return p.string().compare(0, prefix.size(), prefix) == 0;
-}
-
 }  // namespace
 
 Response StartRestore(JobRunner& jobs,
@@ -72,7 +58,7 @@ Response StartRestore(JobRunner& jobs,
                   "file targets through the API need `serve --restore-dir "
                   "DIR`; NBD targets work without it");
     }
-    if (!Inside(request.target, restore_dir)) {
+    if (!PathInside(request.target, restore_dir)) {
       return Fail(403, "file targets through the API must lie in " +
                            restore_dir + " (serve --restore-dir)");
     }

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "engine/error.h"
@@ -211,6 +213,63 @@ void SyncDirectory(const std::string& dir) {
     ThrowSystemError("cannot open directory " + dir);
   }
   d.Sync();
+}
+
+void WriteFileAtomically(const std::string& path,
+                         std::string_view text,
+                         int mode) {
+  const std::string temp = path + ".tmp";
+  ::unlink(temp.c_str());  // a crashed writer's leftover
+  {
+    const File f = File::CreateExclusive(temp, mode);
+    f.WriteAll(std::as_bytes(std::span(text)), 0);
+    f.Sync();
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    ThrowSystemError("cannot replace " + path);
+  }
+  const auto slash = path.rfind('/');
+  SyncDirectory(slash == std::string::npos ? "." : path.substr(0, slash + 1));
+}
+
+bool PathInside(const std::string& path, const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto resolved = [&ec](const std::string& p) {
+    std::string s = fs::weakly_canonical(fs::absolute(p), ec).string();
+    while (s.size() > 1 && s.back() == '/') {
+      s.pop_back();
+    }
+    return s;
+  };
+  const std::string p = resolved(path) + "/";
+  const std::string d = resolved(dir) + "/";
+  return !ec && p.compare(0, d.size(), d) == 0;
+}
+
+bool IsZero(std::span<const std::byte> data) {
+  // Word-at-a-time scan; the compiler vectorises it.
+  const std::byte* p = data.data();
+  size_t n = data.size();
+  while (n >= 64) {
+    uint64_t acc = 0;
+    for (int i = 0; i < 8; ++i) {
+      uint64_t w;
+      std::memcpy(&w, p + i * 8, 8);
+      acc |= w;
+    }
+    if (acc != 0) {
+      return false;
+    }
+    p += 64;
+    n -= 64;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] != std::byte{0}) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace sendense

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace sendense {
 
@@ -67,5 +68,18 @@ class File {
 
 // fsyncs the directory `dir` so that a rename or create inside it is durable.
 void SyncDirectory(const std::string& dir);
+
+// Replaces `path` with `text` crash-safely: written to "<path>.tmp",
+// synced, renamed over `path`, the directory synced.
+void WriteFileAtomically(const std::string& path,
+                         std::string_view text,
+                         int mode = 0644);
+
+// Whether `path` (which need not exist) is `dir` or lies below it, with
+// the symlinks of what exists resolved.
+bool PathInside(const std::string& path, const std::string& dir);
+
+// Whether every byte of `data` is zero.
+bool IsZero(std::span<const std::byte> data);
 
 }  // namespace sendense

@@ -77,15 +77,4 @@ bool DomainExists(const std::string& uri, const std::string& name) {
   }
 }
 
-void DefineDomain(const std::string& uri,
-                  const std::string& name,
-                  const std::string& xml) {
-  if (DomainExists(uri, name)) {
-    throw Error(ErrorKind::kAlreadyExists,
-                "libvirt at " + uri + " already has a domain '" + name +
-                    "': pick another name for --define");
-  }
-  Connection(uri).Define(xml);
-}
-
 }  // namespace sendense::libvirt

@@ -21,10 +21,4 @@ std::string RestoredDomainXml(
 // Whether libvirt at `uri` has a domain `name`.
 bool DomainExists(const std::string& uri, const std::string& name);
 
-// Defines (does not start) the domain of `xml` at `uri`. Error
-// kAlreadyExists when a domain of that name exists.
-void DefineDomain(const std::string& uri,
-                  const std::string& name,
-                  const std::string& xml);
-
 }  // namespace sendense::libvirt

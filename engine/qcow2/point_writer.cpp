@@ -4,40 +4,12 @@
 #include <cstring>
 
 #include "engine/error.h"
+#include "engine/io/file.h"
 #include "engine/qcow2/compression.h"
 #include "engine/qcow2/format.h"
 #include "engine/qcow2/header.h"
 
 namespace sendense::qcow2 {
-namespace {
-
-bool IsZero(std::span<const std::byte> data) {
-  // Word-at-a-time scan; the compiler vectorises it.
-  const std::byte* p = data.data();
-  size_t n = data.size();
-  while (n >= 64) {
-    uint64_t acc = 0;
-    for (int i = 0; i < 8; ++i) {
-      uint64_t w;
-      std::memcpy(&w, p + i * 8, 8);
-      acc |= w;
-    }
-    if (acc != 0) {
-      return false;
-    }
-    p += 64;
-    n -= 64;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (p[i] != std::byte{0}) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
 PointWriter::PointWriter(const std::string& path,
                          const PointWriterOptions& options)
     : path_(path), options_(options) {

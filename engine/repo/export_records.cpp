@@ -64,20 +64,8 @@ int64_t ExportRecords::Allocate() const {
 }
 
 void ExportRecords::Save(const ExportRecord& record) const {
-  const std::string path = Dir(record.id) + "/export.json";
-  const std::string temp = path + ".tmp";
-  const std::string text = ExportRecordJson(record).dump(2) + "\n";
-  {
-    std::error_code ec;
-    fs::remove(temp, ec);
-    File f = File::CreateExclusive(temp, 0600);
-    f.WriteAll(std::as_bytes(std::span(text)), 0);
-    f.Sync();
-  }
-  std::error_code ec;
-  fs::rename(temp, path, ec);
-  ThrowIfFailed(ec, "cannot save " + path);
-  SyncDirectory(Dir(record.id));
+  WriteFileAtomically(Dir(record.id) + "/export.json",
+                      ExportRecordJson(record).dump(2) + "\n", 0600);
 }
 
 std::vector<ExportRecord> ExportRecords::List() const {

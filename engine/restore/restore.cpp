@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/io/file.h"
 #include "engine/qcow2/chain_reader.h"
 #include "engine/repo/point_lease.h"
 #include "engine/restore/point_choice.h"
@@ -21,21 +21,6 @@ constexpr uint64_t kChunk = uint64_t{4} << 20;
 constexpr uint64_t kBlock = uint64_t{64} << 10;  // zero detection unit
 constexpr unsigned kReaders = 8;  // deep chains read cold gain up to 8
 constexpr std::chrono::milliseconds kLeaseWait{2000};
-
-bool AllZero(std::span<const std::byte> data) {
-  const auto* p = data.data();
-  size_t n = data.size();
-  while (n >= 8) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    if (v != 0) {
-      return false;
-    }
-    p += 8;
-    n -= 8;
-  }
-  return std::all_of(p, p + n, [](std::byte b) { return b == std::byte{0}; });
-}
 
 // Copies the chain to the target chunk by chunk on several threads.
 class Copier {
@@ -109,7 +94,7 @@ class Copier {
     std::vector<Run> runs;
     for (uint64_t b = 0; b < buf.size(); b += kBlock) {
       const uint64_t end = std::min<uint64_t>(b + kBlock, buf.size());
-      const bool zero = AllZero(buf.subspan(b, end - b));
+      const bool zero = IsZero(buf.subspan(b, end - b));
       if (!runs.empty() && runs.back().zero == zero) {
         runs.back().end = end;
       } else {

@@ -43,13 +43,7 @@ fs::path Resolved(const std::string& path) {
 void RefuseInsideRepository(const fs::path& target,
                             const std::string& original,
                             const std::string& repository) {
-  std::error_code ec;
-  const fs::path repo = fs::canonical(repository, ec);
-  if (ec) {
-    return;
-  }
-  const std::string r = repo.string() + "/";
-  if ((target.string() + "/").compare(0, r.size(), r) == 0) {
+  if (PathInside(target, repository)) {
     throw Error(ErrorKind::kInvalidArgument,
                 "cannot restore to " + original +
                     ": it is inside the repository " + repository +

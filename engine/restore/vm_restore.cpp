@@ -5,6 +5,7 @@
 
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
+#include "engine/libvirt/connection.h"
 #include "engine/libvirt/domain_define.h"
 #include "engine/restore/point_choice.h"
 
@@ -71,9 +72,9 @@ VmRestoreReport RestoreVm(const Repository& repo,
     report.disks.push_back(Restore(repo, one, progress));
     files[p.disk] = file;
   }
-  libvirt::DefineDomain(
-      report.uri, request.name,
-      libvirt::RestoredDomainXml(backup.domain_xml, request.name, files));
+  libvirt::Connection(report.uri)
+      .Define(
+          libvirt::RestoredDomainXml(backup.domain_xml, request.name, files));
   return report;
 }
 

@@ -68,7 +68,7 @@ id bench-smb >/dev/null 2>&1 || useradd -M bench-smb
 printf 'Bench-Pw1\nBench-Pw1\n' | smbpasswd -c smb/smb.conf -s -a bench-smb >/dev/null
 smbd -D -s smb/smb.conf
 while [ ! -f smb/run/smbd.pid ]; do sleep 0.1; done
-smb() { smbclient "//127.0.0.1/bench-$fs" -p $port -s smb/smb.conf -U bench-smb%Bench-Pw1 -c "$1" >/dev/null 2>&1; }
+smb() { smbclient -t 180 "//127.0.0.1/bench-$fs" -p $port -s smb/smb.conf -U bench-smb%Bench-Pw1 -c "$1" >/dev/null 2>&1; }
 
 secs() {
   local t0 t1

@@ -71,6 +71,27 @@ TEST_F(RestoreTest, FilesQcow2AndNbdTargetsEqualThePoint) {
             std::string::npos);
   ExpectSame(qcow2, second_raw_);
 
+  // A block device (a loop device over a file of junk): only with --force,
+  // and then it reads as the point, its zero ranges zeroed.
+  const std::string backing = dir_ / "device.img";
+  RunOrFail("head -c 64M /dev/urandom >" + Quote(backing));
+  const auto loop = RunCommand("losetup -f --show " + Quote(backing));
+  if (loop.status == 0) {
+    const std::string dev = loop.output.substr(0, loop.output.find('\n'));
+    const auto refused = Sendense("restore --vm vm1 --to " + dev);
+    const auto b =
+        SendenseJson("restore --vm vm1 --force --to " + dev + " --json");
+    const auto cmp = RunCommand("cmp " + dev + " " + Quote(second_raw_));
+    RunCommand("losetup -d " + dev);
+    EXPECT_NE(refused.output.find("without --force"), std::string::npos)
+        << refused.output;
+    EXPECT_EQ(b["target_kind"], "block device");
+    EXPECT_EQ(cmp.status, 0) << cmp.output;
+  } else {
+    ADD_FAILURE() << "no loop device for the block device target: "
+                  << loop.output;
+  }
+
   // A writable NBD server whose disk holds junk: zero ranges are zeroed.
   const std::string target = dir_ / "target.qcow2";
   RunOrFail("qemu-img create -q -f qcow2 " + Quote(target) + " 64M && " +
@@ -243,6 +264,16 @@ TEST_F(RestoreTest, ExportsServeThePointTakeWritesAsideAndKeepPruneAway) {
   EXPECT_NE(RunCommand("qemu-io -f raw -c 'write -q 0 64k' " +
                        Quote(ro["uri"].get<std::string>()))
                 .status,
+            0);
+
+  // Over TCP on loopback too.
+  const auto tcp = SendenseJson("export --vm vm1 --point " + first_ +
+                                " --listen 127.0.0.1:44593 --json");
+  EXPECT_EQ(tcp["uri"], "nbd://127.0.0.1:44593/");
+  RunOrFail("nbdcopy " + Quote(tcp["uri"].get<std::string>()) + " " +
+            Quote(dir_ / "tcp.raw"));
+  ExpectSame(dir_ / "tcp.raw", first_raw_);
+  ASSERT_EQ(Sendense("unexport " + std::to_string(tcp["id"].get<int>())).status,
             0);
 
   const auto list = SendenseJson("exports --json");

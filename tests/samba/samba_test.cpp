@@ -105,7 +105,10 @@ class SambaTest : public MountFixture {
   CommandResult Smb(const std::string& share,
                     const std::string& commands,
                     const std::string& user = kUser) {
-    return RunCommand("smbclient //127.0.0.1/" + share + " -p " +
+    // -t: the first read of a point's guest file waits for an appliance
+    // (10-20 s without KVM, more on a busy machine); smbclient's default
+    // is 20 s.
+    return RunCommand("smbclient -t 180 //127.0.0.1/" + share + " -p " +
                       std::to_string(kPort) + " -s " +
                       Quote(smb_ + "/smb.conf") + " -U " + user + "%" +
                       kPassword + " -c " + Quote(commands));

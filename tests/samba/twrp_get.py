@@ -11,7 +11,8 @@ import sys
 from impacket.smbconnection import SMBConnection
 
 host, port, user, password, share, path = sys.argv[1:7]
-conn = SMBConnection(host, host, sess_port=int(port))
+# The first read of a point waits for its appliance to start.
+conn = SMBConnection(host, host, sess_port=int(port), timeout=180)
 conn.login(user, password)
 data = bytearray()
 conn.getFile(share, path, data.extend)

@@ -81,11 +81,11 @@ TEST_F(RestoreApiTest, RestoreJobsAndSupervisedExports) {
   const int pid = Export(id)["pid"];
   Restart();
   EXPECT_EQ(SendenseJson("exports --json")[0]["state"], "dead");
-  EXPECT_NE(::kill(pid, 0) == 0 && RunCommand("grep -q qemu-nbd /proc/" +
-                                              std::to_string(pid) + "/cmdline")
-                                           .status == 0,
-            true)
-      << "serve left its export's server running";
+  const bool server_alive =
+      ::kill(pid, 0) == 0 &&
+      RunCommand("grep -q qemu-nbd /proc/" + std::to_string(pid) + "/cmdline")
+              .status == 0;
+  EXPECT_FALSE(server_alive) << "serve left its export's server running";
   Serve("--no-index");
   EXPECT_TRUE(Eventually([&] { return Export(id)["state"] == "serving"; }, 15));
   RunOrFail("nbdcopy " + Quote(Export(id)["uri"].get<std::string>()) + " " +
