@@ -93,13 +93,18 @@ class SambaTest : public MountFixture {
                 " -s -a " + user + " >/dev/null");
     }
     RunOrFail("smbd -D -s " + Quote(smb_ + "/smb.conf"));
-    ASSERT_TRUE(Eventually([&] {
-      return RunCommand("smbclient -N -L 127.0.0.1 -p " +
-                        std::to_string(kPort) + " -s " +
-                        Quote(smb_ + "/smb.conf") + " >/dev/null 2>&1")
-                     .status != 127 &&
-             std::filesystem::exists(smb_ + "/run/smbd.pid");
-    }));
+    // Ready when the port accepts: the pid file is written before smbd
+    // listens, and a busy machine may take seconds in between.
+    const bool listening = Eventually(
+        [&] {
+          return RunCommand("bash -c 'exec 3<>/dev/tcp/127.0.0.1/" +
+                            std::to_string(kPort) + "' 2>/dev/null")
+                     .status == 0;
+        },
+        60);
+    ASSERT_TRUE(listening)
+        << "smbd did not listen on port " << kPort << ":\n"
+        << RunCommand("tail -n 40 " + Quote(smb_ + "/log/smbd.log")).output;
   }
 
   CommandResult Smb(const std::string& share,
