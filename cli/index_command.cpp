@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "engine/catalog/guest_index.h"
+#include "engine/catalog/record_json.h"
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
 #include "engine/repo/repository.h"
@@ -117,12 +118,7 @@ void Run(const GlobalOptions& global, const IndexArgs& args) {
 nlohmann::json FilesystemsJson(const std::vector<GuestFilesystem>& fss) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& fs : fss) {
-    out.push_back({{"name", fs.name},
-                   {"device", fs.device},
-                   {"fstype", fs.fstype},
-                   {"state", fs.state},
-                   {"error", fs.error},
-                   {"files", fs.files}});
+    out.push_back(GuestFilesystemJson(fs));
   }
   return out;
 }

@@ -103,6 +103,9 @@ void AppendEntry(std::string& out,
   out += ",\"name\":" + JsonString(name);
   number(",\"nlink\":", a.nlink);
   out += ",\"path\":" + JsonString(path);
+  if (!a.read_path.empty()) {
+    out += ",\"read_path\":\"" + a.read_path + "\"";
+  }
   number(",\"size\":", a.size);
   if ((a.mode & S_IFMT) == S_IFLNK) {
     out += ",\"target\":" + JsonString(a.target);
@@ -402,6 +405,13 @@ Response Metrics(ApiContext& ctx) {
   m << "# HELP sendense_appliances_running libguestfs appliances running.\n"
     << "# TYPE sendense_appliances_running gauge\n"
     << "sendense_appliances_running " << ctx.appliances.running() << "\n";
+  const auto opens = ctx.ns.guest_opens();
+  m << "# HELP sendense_guest_file_opens_total Guest files opened, by how "
+       "they are read (mapped: straight from the chain by extent map).\n"
+    << "# TYPE sendense_guest_file_opens_total counter\n"
+    << "sendense_guest_file_opens_total{path=\"mapped\"} " << opens.mapped
+    << "\nsendense_guest_file_opens_total{path=\"appliance\"} "
+    << opens.appliance << "\n";
   return {200, "text/plain; version=0.0.4", m.str(), {}, 0, nullptr};
 }
 
@@ -503,11 +513,7 @@ Response Route(ApiContext& ctx, const Request& req) {
       json j = BackupJson(b);
       json fss = json::array();
       for (const auto& f : db.index->Filesystems(b.id)) {
-        fss.push_back({{"name", f.name},
-                       {"fstype", f.fstype},
-                       {"state", f.state},
-                       {"error", f.error},
-                       {"files", f.files}});
+        fss.push_back(GuestFilesystemJson(f));
       }
       j["filesystems"] = fss;
       j["guest_index"] = GuestIndexJson(db.index->LastRun(b.id));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "engine/guest/appliance_pool.h"
 #include "engine/qcow2/chain_reader.h"
 #include "engine/repo/catalog_pool.h"
+#include "engine/repo/point_lease.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::browse {
@@ -34,6 +36,15 @@ struct Attr {
   int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
   bool immutable = false;  // never changes: cache forever
   std::string target;      // a symlink's target
+  // Guest regular files: read straight from the chain through an extent
+  // map ("mapped") or through the appliance ("appliance"); "" otherwise.
+  std::string read_path;
+};
+
+// How guest files were opened since the start.
+struct GuestOpenCounts {
+  uint64_t mapped = 0;
+  uint64_t appliance = 0;
 };
 
 struct DirEntry {
@@ -46,6 +57,9 @@ struct Listing {
   std::vector<DirEntry> entries;
   bool more = false;  // entries follow the last one
 };
+
+// Shared leases on the files of the point a reader reads (PointLease).
+using Leases = std::vector<std::unique_ptr<PointLease>>;
 
 // An open file of the namespace. Thread-safe.
 class Reader {
@@ -107,11 +121,20 @@ class Namespace {
   // just completed).
   Attr Resolve(const std::vector<std::string>& segments);
 
+  GuestOpenCounts guest_opens() const {
+    return {opens_mapped_.load(), opens_appliance_.load()};
+  }
+
  private:
   std::optional<GuestEntry> GuestGet(int64_t entry_id);
   int64_t GuestEntryOf(const TreeSnapshot& snap, NodeId id) const;
   std::shared_ptr<Reader> OpenGuestFile(const TreeSnapshot& snap,
                                         const GuestEntry& entry);
+  // The mapped reader of `entry`, or null when its map is missing or
+  // fails its checks (logged): then the appliance reads it.
+  std::shared_ptr<Reader> OpenMapped(const BackupRecord& backup,
+                                     const GuestEntry& entry,
+                                     Leases& leases);
   // Logs a read that failed its digest and marks the point damaged.
   void RecordDamage(const qcow2::DigestMismatch& e);
 
@@ -121,6 +144,9 @@ class Namespace {
   Tree tree_;
   class ChainCache;
   std::shared_ptr<ChainCache> chains_;
+  // SENDENSE_GUEST_READS=appliance: never read through extent maps.
+  bool use_maps_ = true;
+  std::atomic<uint64_t> opens_mapped_{0}, opens_appliance_{0};
 };
 
 // A guest entry's attributes under node id `id`.

@@ -173,6 +173,25 @@ const char* const kMigrations[] = {
       domain_xml TEXT NOT NULL
     );
     )sql",
+    // Extent maps: where each regular file's data is on the backup's disks
+    // (NULL: read through the appliance), and how much of each filesystem
+    // is mapped.
+    R"sql(
+    ALTER TABLE guest_files ADD COLUMN extents BLOB;
+    ALTER TABLE guest_filesystems ADD COLUMN regular_files INTEGER NOT NULL
+      DEFAULT 0;
+    ALTER TABLE guest_filesystems ADD COLUMN mapped_files INTEGER NOT NULL
+      DEFAULT 0;
+    ALTER TABLE guest_filesystems ADD COLUMN file_bytes INTEGER NOT NULL
+      DEFAULT 0;
+    ALTER TABLE guest_filesystems ADD COLUMN mapped_bytes INTEGER NOT NULL
+      DEFAULT 0;
+    UPDATE guest_filesystems SET
+      regular_files = (SELECT count(*) FROM guest_files f
+        WHERE f.fs_id = guest_filesystems.id AND (f.mode & 61440) = 32768),
+      file_bytes = (SELECT coalesce(sum(f.size), 0) FROM guest_files f
+        WHERE f.fs_id = guest_filesystems.id AND (f.mode & 61440) = 32768);
+    )sql",
 };
 
 constexpr const char* kPointColumns =

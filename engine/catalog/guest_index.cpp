@@ -13,7 +13,7 @@ namespace {
 constexpr const char* kEntryColumns =
     "f.id, f.fs_id, f.parent, f.name, f.path, f.mode, f.uid, f.gid, f.size, "
     "f.nlink, f.ino, f.rdev, f.atime_ns, f.mtime_ns, f.ctime_ns, f.link_id, "
-    "f.target";
+    "f.target, f.extents IS NOT NULL";
 
 GuestEntry ReadEntry(const sqlite::Statement& s, int c) {
   GuestEntry e;
@@ -34,6 +34,7 @@ GuestEntry ReadEntry(const sqlite::Statement& s, int c) {
   e.ctime_ns = s.Int(c + 14);
   e.link_id = s.Int(c + 15);
   e.target = s.Text(c + 16);
+  e.mapped = s.Int(c + 17) != 0;
   return e;
 }
 
@@ -74,17 +75,29 @@ void GuestIndex::Replace(int64_t backup_id,
   DeleteGuestFiles(db_, backup_id);
   auto add_fs = db_.Prepare(
       "INSERT INTO guest_filesystems (backup_id, name, device, fstype, state, "
-      "error, files) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      "error, files, regular_files, mapped_files, file_bytes, mapped_bytes) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   auto add_entry = db_.Prepare(
       "INSERT INTO guest_files (fs_id, parent, name, path, mode, uid, gid, "
-      "size, nlink, ino, rdev, atime_ns, mtime_ns, ctime_ns, link_id, target) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "size, nlink, ino, rdev, atime_ns, mtime_ns, ctime_ns, link_id, target, "
+      "extents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   auto set_link =
       db_.Prepare("UPDATE guest_files SET link_id = ? WHERE id = ?");
   for (auto& indexed : filesystems) {
     GuestFilesystem& fs = indexed.fs;
     fs.backup_id = backup_id;
     fs.files = static_cast<int64_t>(indexed.entries.size());
+    fs.regular_files = fs.mapped_files = fs.file_bytes = fs.mapped_bytes = 0;
+    for (const auto& e : indexed.entries) {
+      if ((e.mode & S_IFMT) == S_IFREG) {
+        ++fs.regular_files;
+        fs.file_bytes += static_cast<int64_t>(e.size);
+        if (e.mapped) {
+          ++fs.mapped_files;
+          fs.mapped_bytes += static_cast<int64_t>(e.size);
+        }
+      }
+    }
     add_fs.Bind(1, backup_id)
         .Bind(2, fs.name)
         .Bind(3, fs.device)
@@ -92,6 +105,10 @@ void GuestIndex::Replace(int64_t backup_id,
         .Bind(5, fs.state)
         .Bind(6, fs.error)
         .Bind(7, fs.files)
+        .Bind(8, fs.regular_files)
+        .Bind(9, fs.mapped_files)
+        .Bind(10, fs.file_bytes)
+        .Bind(11, fs.mapped_bytes)
         .Run();
     fs.id = db_.LastInsertId();
     // Hard links: every name of one inode shows the first entry's inode.
@@ -115,8 +132,13 @@ void GuestIndex::Replace(int64_t backup_id,
           .Bind(13, e.mtime_ns)
           .Bind(14, e.ctime_ns)
           .Bind(15, int64_t{0})
-          .Bind(16, e.target)
-          .Run();
+          .Bind(16, e.target);
+      if (e.mapped) {
+        add_entry.BindBlob(17, e.extents);
+      } else {
+        add_entry.Bind(17, std::nullopt);
+      }
+      add_entry.Run();
       e.id = db_.LastInsertId();
       e.link_id = e.id;
       if (e.nlink > 1 && (e.mode & S_IFMT) != S_IFDIR) {
@@ -186,6 +208,10 @@ std::vector<GuestFilesystem> ReadFilesystems(sqlite::Statement& s) {
     fs.error = s.Text(6);
     fs.files = s.Int(7);
     fs.root_id = s.IsNull(8) ? 0 : s.Int(8);
+    fs.regular_files = s.Int(9);
+    fs.mapped_files = s.Int(10);
+    fs.file_bytes = s.Int(11);
+    fs.mapped_bytes = s.Int(12);
     out.push_back(std::move(fs));
   }
   return out;
@@ -194,7 +220,8 @@ std::vector<GuestFilesystem> ReadFilesystems(sqlite::Statement& s) {
 constexpr const char* kFilesystemSelect =
     "SELECT g.id, g.backup_id, g.name, g.device, g.fstype, g.state, g.error, "
     "g.files, (SELECT r.id FROM guest_files r WHERE r.fs_id = g.id AND "
-    "r.parent IS NULL) FROM guest_filesystems g ";
+    "r.parent IS NULL), g.regular_files, g.mapped_files, g.file_bytes, "
+    "g.mapped_bytes FROM guest_filesystems g ";
 
 }  // namespace
 
@@ -216,6 +243,17 @@ std::optional<GuestEntry> GuestIndex::Get(int64_t id) {
   std::optional<GuestEntry> out;
   if (s.Step()) {
     out = ReadEntry(s, 0);
+  }
+  s.Reset();
+  return out;
+}
+
+std::optional<std::string> GuestIndex::Extents(int64_t id) {
+  auto& s = db_.Cached("SELECT extents FROM guest_files WHERE id = ?");
+  s.Bind(1, id);
+  std::optional<std::string> out;
+  if (s.Step() && !s.IsNull(0)) {
+    out = s.Blob(0);
   }
   s.Reset();
   return out;

@@ -22,6 +22,10 @@ struct GuestFilesystem {
   std::string error;
   int64_t files = 0;
   int64_t root_id = 0;  // the entry of "/" (0 when failed)
+  // Regular files and their bytes; how many of them have an extent map
+  // (read straight from the chain, not through the appliance).
+  int64_t regular_files = 0, mapped_files = 0;
+  int64_t file_bytes = 0, mapped_bytes = 0;
 };
 
 // One file, folder, link or node inside a guest filesystem. Names and
@@ -38,6 +42,11 @@ struct GuestEntry {
   int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
   int64_t link_id = 0;  // the first entry of the same inode (hard links)
   std::string target;   // symlinks: the target, untouched
+  // Regular files: whether an extent map says where the data is on the
+  // backup's disks (guest/extent_map.h). `extents`, its encoded form, is
+  // only filled by the indexer; readers ask GuestIndex::Extents.
+  bool mapped = false;
+  std::string extents;
 };
 
 // What the indexer found in one filesystem: the root first, then every
@@ -91,6 +100,8 @@ class GuestIndex {
   std::vector<GuestFilesystem> Filesystems(int64_t backup_id);
 
   std::optional<GuestEntry> Get(int64_t id);
+  // The encoded extent map of entry `id`; nullopt when it has none.
+  std::optional<std::string> Extents(int64_t id);
   std::optional<GuestEntry> Child(int64_t parent, const std::string& name);
   // Up to `limit` children of `parent` with ids above `after_id`, by id.
   std::vector<GuestEntry> Children(int64_t parent,

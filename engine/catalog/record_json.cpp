@@ -126,4 +126,17 @@ nlohmann::json GuestIndexJson(const std::optional<IndexRun>& run) {
           {"error", run->error}};
 }
 
+nlohmann::json GuestFilesystemJson(const GuestFilesystem& fs) {
+  return {{"name", fs.name},
+          {"device", fs.device},
+          {"fstype", fs.fstype},
+          {"state", fs.state},
+          {"error", fs.error},
+          {"files", fs.files},
+          {"regular_files", fs.regular_files},
+          {"mapped_files", fs.mapped_files},
+          {"file_bytes", fs.file_bytes},
+          {"mapped_bytes", fs.mapped_bytes}};
+}
+
 }  // namespace sendense

@@ -41,4 +41,10 @@ nlohmann::json VmJson(const VmConfig& vm);
 //    "filesystems": N, "finished_at": ISO time or "", "error": ""}
 nlohmann::json GuestIndexJson(const std::optional<IndexRun>& run);
 
+// A guest filesystem of a backup:
+//   {"name", "device", "fstype", "state", "error", "files",
+//    "regular_files", "mapped_files", "file_bytes", "mapped_bytes"}
+// (mapped: regular files read straight from the chain by extent map).
+nlohmann::json GuestFilesystemJson(const GuestFilesystem& fs);
+
 }  // namespace sendense

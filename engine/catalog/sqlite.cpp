@@ -202,6 +202,13 @@ Statement& Statement::Bind(int index, const std::string& value) {
   return *this;
 }
 
+Statement& Statement::BindBlob(int index, const std::string& bytes) {
+  // A zero-length blob, not NULL, for an empty map.
+  sqlite3_bind_blob(stmt_, index, bytes.empty() ? "" : bytes.data(),
+                    static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
 Statement& Statement::Bind(int index, std::nullopt_t) {
   sqlite3_bind_null(stmt_, index);
   return *this;
@@ -243,6 +250,13 @@ double Statement::Real(int column) const {
 std::string Statement::Text(int column) const {
   const auto* p = sqlite3_column_text(stmt_, column);
   return p ? std::string(reinterpret_cast<const char*>(p),
+                         sqlite3_column_bytes(stmt_, column))
+           : std::string();
+}
+
+std::string Statement::Blob(int column) const {
+  const auto* p = sqlite3_column_blob(stmt_, column);
+  return p ? std::string(static_cast<const char*>(p),
                          sqlite3_column_bytes(stmt_, column))
            : std::string();
 }

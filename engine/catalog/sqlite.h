@@ -75,6 +75,7 @@ class Statement {
   Statement& Bind(int index, const std::string& value);
   Statement& Bind(int index, std::nullopt_t);
   Statement& Bind(int index, const std::optional<int64_t>& value);
+  Statement& BindBlob(int index, const std::string& bytes);
 
   // Back to before the first step, keeping the bindings (to run a cached
   // statement again).
@@ -88,6 +89,7 @@ class Statement {
   int64_t Int(int column) const;
   double Real(int column) const;
   std::string Text(int column) const;
+  std::string Blob(int column) const;
   bool IsNull(int column) const;
 
  private:

@@ -13,8 +13,9 @@ namespace sendense::guest {
 
 // One disk of a point, given to the appliance read-only.
 struct Drive {
-  std::string path;  // the point's QCOW2 file (its chain is checked first)
-  std::string disk;  // the disk's name in the backup: "sda", "vdb", "disk0"
+  std::string path;   // the point's QCOW2 file (its chain is checked first)
+  std::string disk;   // the disk's name in the backup: "sda", "vdb", "disk0"
+  uint64_t size = 0;  // its virtual size
 };
 
 // A filesystem the appliance found, with the name the tree shows.

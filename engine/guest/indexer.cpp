@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "engine/error.h"
+#include "engine/guest/extent_mapper.h"
 
 namespace sendense::guest {
 namespace {
@@ -117,7 +118,7 @@ std::vector<Drive> DrivesOf(const Repository& repo,
                             const BackupRecord& backup) {
   std::vector<Drive> drives;
   for (const auto& p : backup.points) {
-    drives.push_back({repo.Absolute(p.file), p.disk});
+    drives.push_back({repo.Absolute(p.file), p.disk, p.virtual_size});
   }
   std::sort(drives.begin(), drives.end(),
             [](const Drive& a, const Drive& b) { return a.disk < b.disk; });
@@ -183,7 +184,8 @@ std::vector<IndexedFilesystem> IndexInAppliance(
     const Repository& repo,
     const BackupRecord& backup,
     std::atomic<uint64_t>* entries) {
-  Appliance app(DrivesOf(repo, backup));
+  const auto drives = DrivesOf(repo, backup);
+  Appliance app(drives);
   const auto found = app.Filesystems();
   const auto errors = app.MountAll(found);
   std::vector<IndexedFilesystem> indexed;
@@ -207,6 +209,11 @@ std::vector<IndexedFilesystem> IndexInAppliance(
     fs.fs.fstype = found[i].fstype;
     indexed.push_back(std::move(fs));
   }
+  std::vector<uint64_t> disk_sizes;
+  for (const auto& d : drives) {
+    disk_sizes.push_back(d.size);
+  }
+  MapFiles(app, disk_sizes, indexed);
   return indexed;
 }
 

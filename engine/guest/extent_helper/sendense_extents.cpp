@@ -1,0 +1,363 @@
+// sendense-extents: runs inside the libguestfs appliance (uploaded there,
+// statically linked, started by guestfs_command in the chroot where the
+// guest filesystems are mounted read-only) and reports where file data
+// lives, so that the daemon can read guest files straight from the
+// backup chain. It parses nothing of the guest itself: the appliance's
+// kernel does (FIEMAP, FIBMAP through ntfs-3g, device-mapper tables), and
+// the daemon checks every number it prints before using it.
+//
+//   sendense-extents REQUESTS OUTPUT
+//
+// REQUESTS holds NUL-terminated pairs: "D" and a block device path, or
+// "F" and a file path (on the device of the last "D"). OUTPUT gets one answer
+// per request, in order:
+//   D <i> <n>                       then n lines "S <dev-off> <len> <disk>
+//   <disk-off>" F <i> <size> <n> <how>          then n lines "E <logical>
+//   <physical> <len> <flags>" D|F <i> ! <reason>              when it cannot
+//   tell
+// All numbers are bytes (flags: FIEMAP_EXTENT_* bits); <how> is "fiemap"
+// or "fibmap". Exit status 0 when OUTPUT was written.
+
+#include <fcntl.h>
+#include <linux/dm-ioctl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+// A file with more extents than this is left to the appliance.
+constexpr size_t kMaxExtents = 65536;
+constexpr unsigned kBatch = 512;
+
+struct Segment {
+  uint64_t offset, length;  // in the device
+  std::string disk;         // whole disk, "sda"
+  uint64_t disk_offset;
+};
+
+bool ReadNumber(const std::string& path, uint64_t* out) {
+  FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) {
+    return false;
+  }
+  const bool ok = std::fscanf(f, "%" SCNu64, out) == 1;
+  std::fclose(f);
+  return ok;
+}
+
+std::string SysDir(unsigned maj, unsigned min) {
+  return "/sys/dev/block/" + std::to_string(maj) + ":" + std::to_string(min);
+}
+
+std::string BaseName(const std::string& p) {
+  const size_t s = p.rfind('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+std::string Canonical(const std::string& p) {
+  char buf[PATH_MAX];
+  return ::realpath(p.c_str(), buf) != nullptr ? buf : "";
+}
+
+// The device maj:min as linear segments of whole disks; "" or a reason.
+std::string Resolve(unsigned maj,
+                    unsigned min,
+                    int depth,
+                    std::vector<Segment>* out);
+
+std::string ResolveDm(unsigned maj,
+                      unsigned min,
+                      int depth,
+                      std::vector<Segment>* out) {
+  const int control = ::open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
+  if (control < 0) {
+    return "cannot open /dev/mapper/control";
+  }
+  std::vector<char> buf(1 << 16);
+  auto* io = reinterpret_cast<dm_ioctl*>(buf.data());
+  io->version[0] = DM_VERSION_MAJOR;
+  io->version[1] = 0;
+  io->version[2] = 0;
+  io->data_size = static_cast<uint32_t>(buf.size());
+  io->data_start = sizeof(dm_ioctl);
+  io->dev = makedev(maj, min);
+  io->flags = DM_STATUS_TABLE_FLAG;
+  const int rc = ::ioctl(control, DM_TABLE_STATUS, io);
+  ::close(control);
+  if (rc != 0 || (io->flags & DM_BUFFER_FULL_FLAG) != 0) {
+    return "cannot read the device-mapper table";
+  }
+  uint32_t at = io->data_start;
+  for (uint32_t t = 0; t < io->target_count; ++t) {
+    if (at + sizeof(dm_target_spec) > io->data_size) {
+      return "a malformed device-mapper table";
+    }
+    const auto* spec = reinterpret_cast<const dm_target_spec*>(&buf[at]);
+    const char* params = &buf[at + sizeof(dm_target_spec)];
+    const std::string type(spec->target_type,
+                           strnlen(spec->target_type, DM_MAX_TYPE_NAME));
+    if (type != "linear") {
+      return "device-mapper target '" + type + "' is not linear";
+    }
+    unsigned lmaj = 0, lmin = 0;
+    uint64_t sector = 0;
+    if (std::sscanf(params, "%u:%u %" SCNu64, &lmaj, &lmin, &sector) != 3) {
+      return "an unexpected linear target";
+    }
+    std::vector<Segment> below;
+    const std::string why = Resolve(lmaj, lmin, depth + 1, &below);
+    if (!why.empty()) {
+      return why;
+    }
+    // [sector, sector + length) of the lower device, at sector_start here.
+    const uint64_t from = sector * 512, len = spec->length * 512;
+    const uint64_t here = spec->sector_start * 512;
+    for (const auto& s : below) {
+      const uint64_t lo = std::max(from, s.offset);
+      const uint64_t hi = std::min(from + len, s.offset + s.length);
+      if (lo < hi) {
+        out->push_back({here + (lo - from), hi - lo, s.disk,
+                        s.disk_offset + (lo - s.offset)});
+      }
+    }
+    if (spec->next == 0) {
+      break;
+    }
+    at += spec->next;
+  }
+  return "";
+}
+
+std::string Resolve(unsigned maj,
+                    unsigned min,
+                    int depth,
+                    std::vector<Segment>* out) {
+  if (depth > 8) {
+    return "devices stacked too deep";
+  }
+  const std::string dir = SysDir(maj, min);
+  uint64_t sectors = 0;
+  if (!ReadNumber(dir + "/size", &sectors)) {
+    return "no such block device";
+  }
+  if (::access((dir + "/dm").c_str(), F_OK) == 0) {
+    return ResolveDm(maj, min, depth, out);
+  }
+  if (::access((dir + "/partition").c_str(), F_OK) == 0) {
+    uint64_t start = 0;
+    if (!ReadNumber(dir + "/start", &start)) {
+      return "a partition without a start";
+    }
+    const std::string real = Canonical(dir);
+    const std::string parent = BaseName(real.substr(0, real.rfind('/')));
+    out->push_back({0, sectors * 512, parent, start * 512});
+    return "";
+  }
+  out->push_back({0, sectors * 512, BaseName(Canonical(dir)), 0});
+  return "";
+}
+
+void AnswerDevice(FILE* out, size_t i, const char* path) {
+  struct stat st {};
+  std::vector<Segment> segments;
+  std::string why;
+  if (::stat(path, &st) != 0 || !S_ISBLK(st.st_mode)) {
+    why = "not a block device";
+  } else {
+    why = Resolve(major(st.st_rdev), minor(st.st_rdev), 0, &segments);
+  }
+  if (!why.empty()) {
+    std::fprintf(out, "D %zu ! %s\n", i, why.c_str());
+    return;
+  }
+  std::fprintf(out, "D %zu %zu\n", i, segments.size());
+  for (const auto& s : segments) {
+    std::fprintf(out, "S %" PRIu64 " %" PRIu64 " %s %" PRIu64 "\n", s.offset,
+                 s.length, s.disk.c_str(), s.disk_offset);
+  }
+}
+
+struct Extent {
+  uint64_t logical, physical, length;
+  uint32_t flags;
+};
+
+// FIEMAP: ext2/3/4, XFS, VFAT. Returns errno (EOPNOTSUPP: try FIBMAP).
+int Fiemap(int fd, std::vector<Extent>* out) {
+  std::vector<char> buf(sizeof(fiemap) + kBatch * sizeof(fiemap_extent));
+  auto* fm = reinterpret_cast<fiemap*>(buf.data());
+  uint64_t start = 0;
+  for (;;) {
+    std::memset(buf.data(), 0, buf.size());
+    fm->fm_start = start;
+    fm->fm_length = FIEMAP_MAX_OFFSET - start;
+    fm->fm_extent_count = kBatch;
+    if (::ioctl(fd, FS_IOC_FIEMAP, fm) != 0) {
+      return errno;
+    }
+    if (fm->fm_mapped_extents == 0) {
+      return 0;
+    }
+    for (unsigned k = 0; k < fm->fm_mapped_extents; ++k) {
+      const fiemap_extent& e = fm->fm_extents[k];
+      out->push_back({e.fe_logical, e.fe_physical, e.fe_length, e.fe_flags});
+      if ((e.fe_flags & FIEMAP_EXTENT_LAST) != 0) {
+        return 0;
+      }
+      start = e.fe_logical + e.fe_length;
+    }
+    if (out->size() > kMaxExtents) {
+      return E2BIG;
+    }
+  }
+}
+
+// FIBMAP, one block at a time: what ntfs-3g answers (it refuses
+// resident, compressed and encrypted data).
+int Fibmap(int fd, uint64_t size, std::vector<Extent>* out) {
+  int block_size = 0;
+  if (::ioctl(fd, FIGETBSZ, &block_size) != 0 || block_size <= 0) {
+    return errno != 0 ? errno : EINVAL;
+  }
+  const uint64_t bs = static_cast<uint64_t>(block_size);
+  const uint64_t blocks = (size + bs - 1) / bs;
+  for (uint64_t b = 0; b < blocks; ++b) {
+    if (b > UINT32_MAX) {
+      return E2BIG;
+    }
+    int value = static_cast<int>(b);
+    if (::ioctl(fd, FIBMAP, &value) != 0) {
+      return errno;
+    }
+    if (value == 0) {
+      continue;  // a hole
+    }
+    const uint64_t physical = static_cast<uint64_t>(value) * bs;
+    if (!out->empty() && out->back().logical + out->back().length == b * bs &&
+        out->back().physical + out->back().length == physical) {
+      out->back().length += bs;
+      continue;
+    }
+    if (out->size() == kMaxExtents) {
+      return E2BIG;
+    }
+    out->push_back({b * bs, physical, bs, 0});
+  }
+  return 0;
+}
+
+// Whether the file's bytes at `e`'s last block inside `size` are the
+// device's bytes where the map puts them. FIBMAP says nothing of data past
+// NTFS's valid length (it reads as zeros, the blocks hold anything).
+bool SameBytes(int fd, int device, const Extent& e, uint64_t size) {
+  const uint64_t end = std::min(e.logical + e.length, size);
+  if (end <= e.logical) {
+    return true;
+  }
+  const uint64_t n = std::min<uint64_t>(end - e.logical, 4096);
+  const uint64_t at = end - n;
+  std::vector<char> a(n), b(n);
+  return ::pread(fd, a.data(), n, static_cast<off_t>(at)) ==
+             static_cast<ssize_t>(n) &&
+         ::pread(device, b.data(), n,
+                 static_cast<off_t>(e.physical + (at - e.logical))) ==
+             static_cast<ssize_t>(n) &&
+         a == b;
+}
+
+void AnswerFile(FILE* out, size_t i, const char* path, const char* device) {
+  const int fd = ::open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    std::fprintf(out, "F %zu ! not a regular file\n", i);
+    return;
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  std::vector<Extent> extents;
+  const char* how = "fiemap";
+  int err = Fiemap(fd, &extents);
+  if (err == EOPNOTSUPP || err == ENOTTY) {
+    extents.clear();
+    how = "fibmap";
+    err = Fibmap(fd, size, &extents);
+    const int dev = ::open(device, O_RDONLY | O_CLOEXEC);
+    for (const auto& e : extents) {
+      if (err == 0 && (dev < 0 || !SameBytes(fd, dev, e, size))) {
+        err = EILSEQ;
+      }
+    }
+    if (dev >= 0) {
+      ::close(dev);
+    }
+  }
+  ::close(fd);
+  if (err != 0) {
+    std::fprintf(out, "F %zu ! %s\n", i,
+                 err == E2BIG    ? "too many extents"
+                 : err == EILSEQ ? "the block map does not match the data"
+                                 : std::strerror(err));
+    return;
+  }
+  std::fprintf(out, "F %zu %" PRIu64 " %zu %s\n", i, size, extents.size(), how);
+  for (const auto& e : extents) {
+    std::fprintf(out, "E %" PRIu64 " %" PRIu64 " %" PRIu64 " %u\n", e.logical,
+                 e.physical, e.length, e.flags);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: sendense-extents REQUESTS OUTPUT\n");
+    return 2;
+  }
+  FILE* in = std::fopen(argv[1], "re");
+  FILE* out = std::fopen(argv[2], "we");
+  if (in == nullptr || out == nullptr) {
+    std::fprintf(stderr, "sendense-extents: %s\n", std::strerror(errno));
+    return 1;
+  }
+  std::string kind, path, device;
+  std::string* field = &kind;
+  size_t index = 0;
+  for (int c; (c = std::fgetc(in)) != EOF;) {
+    if (c != '\0') {
+      field->push_back(static_cast<char>(c));
+      continue;
+    }
+    if (field == &kind) {
+      field = &path;
+      continue;
+    }
+    if (kind == "D") {
+      AnswerDevice(out, index, path.c_str());
+      device = path;  // the device of the files that follow
+    } else {
+      AnswerFile(out, index, path.c_str(), device.c_str());
+    }
+    ++index;
+    kind.clear();
+    path.clear();
+    field = &kind;
+  }
+  std::fclose(in);
+  return std::fclose(out) == 0 ? 0 : 1;
+}
