@@ -16,13 +16,47 @@ struct IndexArgs {
   std::string vm;
   std::string backup;
   bool retry = false;
+  bool stats = false;
   bool json = false;
 };
+
+// `index --stats`: how much of each indexed filesystem is read straight
+// from the chain, per backup; indexes nothing.
+void PrintStats(const Repository& repo, const IndexArgs& args) {
+  auto catalog = repo.OpenCatalog();
+  if (!args.vm.empty() && !catalog->FindVm(args.vm)) {
+    throw Error(ErrorKind::kNotFound, "no VM named '" + args.vm + "'");
+  }
+  GuestIndex index(repo.CatalogPath());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& b : catalog->Backups(args.vm)) {
+    if (b.state != BackupState::kComplete ||
+        (!args.backup.empty() && b.name != args.backup)) {
+      continue;
+    }
+    const auto fss = index.Filesystems(b.id);
+    if (args.json) {
+      out.push_back({{"vm", b.vm},
+                     {"backup", b.name},
+                     {"filesystems", FilesystemsJson(fss)}});
+    } else if (!fss.empty()) {
+      std::cout << b.vm << " " << b.name << "\n";
+      PrintFilesystems(fss);
+    }
+  }
+  if (args.json) {
+    std::cout << nlohmann::json{{"backups", out}}.dump(2) << "\n";
+  }
+}
 
 void Run(const GlobalOptions& global, const IndexArgs& args) {
   Repository repo(RequireRepo(global));
   if (!args.backup.empty() && args.vm.empty()) {
-    throw Error(ErrorKind::kInvalidArgument, "--backup needs --vm");
+    throw Error(ErrorKind::kInvalidArgument, "--point needs --vm");
+  }
+  if (args.stats) {
+    PrintStats(repo, args);
+    return;
   }
   auto catalog = repo.OpenCatalogForWriting();
   if (!args.vm.empty() && !catalog->FindVm(args.vm)) {
@@ -131,7 +165,17 @@ void PrintFilesystems(const std::vector<GuestFilesystem>& fss) {
     std::cout << "  files/" << fs.name << " (" << fs.fstype << " on "
               << fs.device << "): ";
     if (fs.state == "indexed") {
-      std::cout << fs.files << " entries indexed\n";
+      std::cout << fs.files << " entries indexed";
+      if (fs.regular_files > 0) {
+        std::cout << ", " << fs.mapped_files << " of " << fs.regular_files
+                  << " files mapped (" << std::fixed << std::setprecision(1)
+                  << (fs.file_bytes > 0
+                          ? 100.0 * static_cast<double>(fs.mapped_bytes) /
+                                static_cast<double>(fs.file_bytes)
+                          : 100.0)
+                  << "% of " << fs.file_bytes << " bytes)";
+      }
+      std::cout << "\n";
     } else {
       std::cout << "not readable: " << fs.error << "\n";
     }
@@ -144,11 +188,15 @@ void RegisterIndex(CLI::App& app, GlobalOptions& global) {
       "index",
       "Index the guest files of backups (those without an index, or one)");
   cmd->add_option("--vm", args->vm, "Only this VM");
-  cmd->add_option("--backup", args->backup,
-                  "Re-index this backup of --vm (its name)");
+  cmd->add_option("--point,--backup", args->backup,
+                  "Re-index this point of --vm (its name)");
   cmd->add_flag("--retry", args->retry,
                 "Also index backups where no guest filesystem was found or "
                 "indexing failed before");
+  cmd->add_flag("--stats", args->stats,
+                "Show how much of each filesystem is read straight from the "
+                "chain (mapped) rather than through an appliance; index "
+                "nothing");
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([&global, args] { Run(global, *args); });
 }
