@@ -1,0 +1,330 @@
+// Guest files read straight from the chain through extent maps, against
+// the bytes that went in and against the appliance's reads of the same
+// points: an ext4 guest (on a partition, with inline, large, fragmented,
+// sparse, preallocated and empty files) built on a loop device, changed
+// between points of one chain so that extents move. Then hostile maps in
+// the catalog, which must fall back to the appliance.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/fs/mount_fixture.h"
+#include "tests/support/process.h"
+#include "tests/support/test_env.h"
+
+namespace sendense::test {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kPartitionStart = kMiB;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string Random(std::mt19937_64& rng, size_t n) {
+  const auto bytes = RandomBytes(rng, n);
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// Writes `data` at `offset` of `path` (created if needed), then fsyncs:
+// each call is an allocation of its own.
+void WriteAt(const std::string& path,
+             uint64_t offset,
+             const std::string& data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0) << path;
+  ASSERT_EQ(::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset)),
+            static_cast<ssize_t>(data.size()));
+  ::fsync(fd);
+  ::close(fd);
+}
+
+class MappedReadsTest : public MountFixture {
+ protected:
+  void SetUp() override {
+    MountFixture::SetUp();
+    if (IsSkipped()) {
+      return;
+    }
+    if (::geteuid() != 0 || RunCommand("losetup --version").status != 0) {
+      GTEST_SKIP() << "SKIPPED LOUDLY: building the ext4 guest needs root "
+                      "and loop devices";
+    }
+    disk_ = dir_ / "guest.raw";
+    guest_ = dir_ / "guest";
+    std::filesystem::create_directories(guest_);
+    RunOrFail("truncate -s 96M " + Quote(disk_) +
+              " && echo 'start=2048, type=83' | sfdisk -q " + Quote(disk_));
+    loop_ = RunOrFail("losetup --find --show -o " +
+                      std::to_string(kPartitionStart) + " " + Quote(disk_));
+    loop_.erase(loop_.find_last_not_of('\n') + 1);
+    // inline_data: small files live in the inode (the appliance reads them).
+    RunOrFail("mkfs.ext4 -q -b 4096 -O inline_data " + loop_ + " && mount " +
+              loop_ + " " + Quote(guest_));
+  }
+
+  void TearDown() override {
+    if (!loop_.empty()) {
+      RunCommand("umount " + Quote(guest_) + " 2>/dev/null; losetup -d " +
+                 loop_);
+    }
+    MountFixture::TearDown();
+  }
+
+  // The guest disk as the source's next state: the chunks that changed go
+  // through qemu-io, so that the dirty bitmap holds just them.
+  void Publish() {
+    RunOrFail("sync -f " + Quote(guest_ + "/.") + " && blockdev --flushbufs " +
+              loop_);
+    const std::string now = Slurp(disk_);
+    if (last_.empty()) {
+      RunOrFail("qemu-img convert -f raw -O qcow2 " + Quote(disk_) + " " +
+                Quote(source_) + " && qemu-img bitmap --add " + Quote(source_) +
+                " b0");
+    } else {
+      constexpr size_t kChunk = 64 * 1024;
+      std::string commands;
+      for (size_t at = 0; at < now.size();) {
+        size_t end = at;
+        while (end < now.size() &&
+               now.compare(end, kChunk, last_, end, kChunk) != 0) {
+          end += kChunk;
+        }
+        if (end == at) {
+          at += kChunk;
+          continue;
+        }
+        const std::string piece = dir_ / ("piece-" + std::to_string(at));
+        std::ofstream(piece, std::ios::binary) << now.substr(at, end - at);
+        commands += " -c 'write -q -s " + piece + " " + std::to_string(at) +
+                    " " + std::to_string(end - at) + "'";
+        at = end;
+      }
+      ASSERT_FALSE(commands.empty());
+      ChangeSource(commands);
+    }
+    last_ = now;
+  }
+
+  // Takes a point and keeps what its files held.
+  std::string Point() {
+    Publish();
+    const std::string name = TakeBackup();
+    const std::string copy =
+        dir_ / ("expect-" + std::to_string(points_.size()));
+    RunOrFail("cp -a --sparse=always " + Quote(guest_) + " " + Quote(copy));
+    points_.push_back({name, copy});
+    return name;
+  }
+
+  // Regular files of a point (paths relative to its filesystem root).
+  std::vector<std::string> FilesOf(const std::string& copy) {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(copy)) {
+      if (e.is_regular_file() &&
+          e.path().string().find("/lost+found") == std::string::npos) {
+        out.push_back(std::filesystem::relative(e.path(), copy));
+      }
+    }
+    return out;
+  }
+
+  // Which files of `point` have a map, from the catalog.
+  std::map<std::string, bool> Mapped(const std::string& point) {
+    const auto r = RunOrFail(
+        "sqlite3 " + Quote(repo_ + "/catalog.db") +
+        " \"SELECT f.path, f.extents IS NOT NULL FROM guest_files f JOIN "
+        "guest_filesystems g ON g.id = f.fs_id JOIN backups b ON b.id = "
+        "g.backup_id WHERE b.name = '" +
+        point + "' AND (f.mode & 61440) = 32768\"");
+    std::map<std::string, bool> out;
+    std::istringstream lines(r);
+    for (std::string line; std::getline(lines, line);) {
+      const size_t bar = line.rfind('|');
+      out[line.substr(0, bar)] = line.substr(bar + 1) == "1";
+    }
+    return out;
+  }
+
+  std::string disk_, guest_, loop_;
+  std::string last_;
+  struct Taken {
+    std::string name, copy;
+  };
+  std::vector<Taken> points_;
+};
+
+TEST_F(MappedReadsTest, MappedReadsEqualTheApplianceAtEveryPoint) {
+  std::mt19937_64 rng(19);
+  const std::string g = guest_ + "/";
+  WriteAt(g + "small.txt", 0, "inline\n");
+  WriteAt(g + "big.bin", 0, Random(rng, 16 * kMiB));
+  for (int i = 0; i < 24; ++i) {  // two files growing in turns: fragments
+    WriteAt(g + "frag-a.bin", i * 65536, Random(rng, 65536));
+    WriteAt(g + "frag-b.bin", i * 65536, Random(rng, 65536));
+  }
+  WriteAt(g + "sparse.bin", 0, Random(rng, 4096));
+  WriteAt(g + "sparse.bin", 10 * kMiB, Random(rng, 65536));
+  WriteAt(g + "sparse.bin", 31 * kMiB, Random(rng, 4096));
+  RunOrFail("fallocate -l 8M " + Quote(g + "prealloc.bin"));
+  WriteAt(g + "prealloc.bin", 2 * kMiB, Random(rng, kMiB));
+  WriteAt(g + "empty", 0, "");
+  std::filesystem::create_directories(g + "dir");
+  WriteAt(g + "dir/nested.bin", 0, Random(rng, 300000));
+  const std::string p1 = Point();
+
+  // Rewritten elsewhere, grown, a hole filled.
+  WriteAt(g + "big.new", 0, Random(rng, 16 * kMiB));
+  std::filesystem::rename(g + "big.new", g + "big.bin");
+  WriteAt(g + "frag-a.bin", 24 * 65536, Random(rng, kMiB));
+  WriteAt(g + "sparse.bin", 20 * kMiB, Random(rng, 8192));
+  const std::string p2 = Point();
+
+  WriteAt(g + "prealloc.bin", 5 * kMiB, Random(rng, 4096));
+  std::filesystem::remove(g + "frag-b.bin");
+  WriteAt(g + "small.txt", 0, Random(rng, 10000));  // out of the inode
+  const std::string p3 = Point();
+  RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) + " index");
+
+  // What is mapped: everything but the inline file.
+  auto mapped = Mapped(p1);
+  EXPECT_FALSE(mapped["/small.txt"]);
+  for (const char* f : {"/big.bin", "/frag-a.bin", "/frag-b.bin", "/sparse.bin",
+                        "/prealloc.bin", "/empty", "/dir/nested.bin"}) {
+    EXPECT_TRUE(mapped[f]) << f << " has no map";
+  }
+  EXPECT_TRUE(Mapped(p3)["/small.txt"]);
+  const auto stats = nlohmann::json::parse(
+      RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+                " index --stats --json --vm vm1 --point " + p1));
+  ASSERT_EQ(stats["backups"].size(), 1u) << stats.dump();
+  const auto& sda1 = stats["backups"][0]["filesystems"][0];
+  EXPECT_EQ(sda1["regular_files"], 8) << sda1.dump();
+  EXPECT_EQ(sda1["mapped_files"], 7) << sda1.dump();
+  EXPECT_EQ(
+      sda1["file_bytes"].get<int64_t>() - sda1["mapped_bytes"].get<int64_t>(),
+      7)
+      << "all but small.txt's 7 bytes: " << sda1.dump();
+
+  // Mapped reads (this mount) against the bytes that went in, whole files.
+  Mount();
+  const std::string fs = "sda1";
+  for (const auto& [name, copy] : points_) {
+    const std::string root = mnt_ + "/vm1/" + name + "/files/" + fs + "/";
+    for (const auto& f : FilesOf(copy)) {
+      EXPECT_EQ(Slurp(root + f), Slurp(copy + "/" + f)) << name << " " << f;
+    }
+  }
+  // Holes: SEEK_DATA / SEEK_HOLE on the guest files.
+  {
+    const std::string root = mnt_ + "/vm1/" + p1 + "/files/" + fs + "/";
+    const int sparse = ::open((root + "sparse.bin").c_str(), O_RDONLY);
+    ASSERT_GE(sparse, 0);
+    EXPECT_EQ(::lseek(sparse, 0, SEEK_HOLE), 4096);
+    EXPECT_EQ(::lseek(sparse, 4096, SEEK_DATA), static_cast<off_t>(10 * kMiB));
+    EXPECT_EQ(::lseek(sparse, 10 * kMiB, SEEK_HOLE),
+              static_cast<off_t>(10 * kMiB + 65536));
+    ::close(sparse);
+    const int pre = ::open((root + "prealloc.bin").c_str(), O_RDONLY);
+    ASSERT_GE(pre, 0);
+    EXPECT_EQ(::lseek(pre, 0, SEEK_DATA), static_cast<off_t>(2 * kMiB));
+    EXPECT_EQ(::lseek(pre, 2 * kMiB, SEEK_HOLE), static_cast<off_t>(3 * kMiB));
+    ::close(pre);
+  }
+
+  // The appliance's reads of the same files (a second mount that never
+  // maps), whole and in random ranges, at the first and last point.
+  const std::string amnt = dir_ / "appliance-mnt";
+  std::filesystem::create_directories(amnt);
+  BackgroundProcess appliance_mount(
+      "env SENDENSE_GUEST_READS=appliance " + std::string(SENDENSE_BINARY) +
+          " -r " + Quote(repo_) + " mount " + Quote(amnt) + " --foreground",
+      dir_ / "appliance-mount.log");
+  ASSERT_TRUE(WaitForMount(amnt, true)) << Slurp(dir_ / "appliance-mount.log");
+  for (const std::string& point : {p1, p3}) {
+    const std::string mapped_root = mnt_ + "/vm1/" + point + "/files/" + fs;
+    const std::string app_root = amnt + "/vm1/" + point + "/files/" + fs;
+    for (const auto& f : {"/big.bin", "/frag-a.bin", "/sparse.bin",
+                          "/prealloc.bin", "/small.txt", "/dir/nested.bin"}) {
+      const std::string a = Slurp(mapped_root + f);
+      EXPECT_EQ(a, Slurp(app_root + f)) << point << f;
+      const int ma = ::open((mapped_root + f).c_str(), O_RDONLY);
+      const int ap = ::open((app_root + f).c_str(), O_RDONLY);
+      for (int i = 0; i < 20 && !a.empty(); ++i) {
+        const uint64_t at = rng() % a.size();
+        const size_t n = 1 + rng() % 200000;
+        std::string x(n, '\0'), y(n, '\0');
+        const auto gx = ::pread(ma, x.data(), n, static_cast<off_t>(at));
+        const auto gy = ::pread(ap, y.data(), n, static_cast<off_t>(at));
+        EXPECT_EQ(gx, gy) << point << f << " at " << at;
+        EXPECT_EQ(x, y) << point << f << " at " << at;
+      }
+      ::close(ma);
+      ::close(ap);
+    }
+  }
+  RunCommand("fusermount3 -u " + Quote(amnt));
+  Unmount();
+
+  // Hostile maps in the catalog: refused, read through the appliance,
+  // never a byte from outside the point.
+  const auto blob = [](uint64_t file_offset, uint64_t length,
+                       uint64_t disk_offset, uint32_t disk) {
+    std::string hex;
+    char buf[3];
+    const auto put = [&](uint64_t v, int bytes) {
+      for (int i = 0; i < bytes; ++i) {
+        std::snprintf(buf, sizeof buf, "%02x",
+                      static_cast<unsigned>((v >> (8 * i)) & 0xff));
+        hex += buf;
+      }
+    };
+    put(file_offset, 8);
+    put(length, 8);
+    put(disk_offset, 8);
+    put(disk, 4);
+    put(0, 4);
+    return hex;
+  };
+  const std::map<std::string, std::string> hostile = {
+      {"/big.bin", "X'" + blob(0, 4096, uint64_t{1} << 40, 0) + "'"},
+      {"/frag-a.bin",
+       "X'" + blob(0, 8192, 0, 0) + blob(4096, 4096, 0, 0) + "'"},
+      {"/frag-b.bin", "zeroblob(32000000)"},
+      {"/dir/nested.bin", "X'" + blob(0, 4096, 0, 7) + "'"},
+  };
+  for (const auto& [path, value] : hostile) {
+    CatalogSql("UPDATE guest_files SET extents = " + value + " WHERE path = '" +
+               path +
+               "' AND fs_id IN (SELECT g.id FROM guest_filesystems g JOIN "
+               "backups b ON b.id = g.backup_id WHERE b.name = '" +
+               p1 + "')");
+  }
+  Mount();
+  const std::string root = mnt_ + "/vm1/" + p1 + "/files/" + fs;
+  for (const auto& [path, value] : hostile) {
+    EXPECT_EQ(Slurp(root + path), Slurp(points_[0].copy + path)) << path;
+  }
+  Unmount();
+  const std::string log = Slurp(daemon_log_);
+  EXPECT_NE(log.find("a piece outside the backup's disks"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("pieces overlap"), std::string::npos) << log;
+  EXPECT_NE(log.find("unreadable"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace sendense::test
