@@ -4,10 +4,16 @@
 # backed up (and indexed) by sendense, then
 #   listing: `find -printf` with stat of every file (cold = first access,
 #            appliance launch included for guestmount; warm = again),
-#   reading the 256 MiB file (cold = first read, appliance launch
-#            included for both; warm = again, page cache dropped),
-# through `sendense mount` and through `guestmount --ro` of the same QCOW2
-# point. Both run libguestfs with the same backend settings.
+#   reading the 256 MiB file and a folder of 2,000 small files (cold = a
+#            fresh mount, caches dropped, no appliance running: its launch
+#            included where one is needed; warm = again, the files' page
+#            cache dropped),
+# through `sendense mount` (extent-mapped reads straight from the chain),
+# the same mount reading through the appliance as before extent maps
+# (SENDENSE_GUEST_READS=appliance), `guestmount --ro` of the same QCOW2
+# point, and `cat` of the same disk ranges from disks/sda.raw in the tree.
+# Also: indexing time of the point with and without extent maps. All run
+# libguestfs with the same backend settings.
 #
 # Usage: tests/bench/guest_bench.sh [WORKDIR]
 set -euo pipefail
@@ -52,8 +58,33 @@ drop() { python3 -c 'import os,sys; fd=os.open(sys.argv[1],os.O_RDONLY); os.posi
 read_file() { drop "$1"; cat "$1" >/dev/null; }
 fmt() { printf '%.2f' "$1"; }
 
-mkdir -p mnt-sendense mnt-guestmount
-sync; echo 3 >/proc/sys/vm/drop_caches
+name=$("$sendense" -r repo list --vm bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vms"][0]["backups"][0]["name"])')
+t_index_plain=$(secs env SENDENSE_EXTENTS_HELPER=/nonexistent "$sendense" -r repo index --vm bench --point "$name")
+t_index_maps=$(secs "$sendense" -r repo index --vm bench --point "$name")
+mapped=$("$sendense" -r repo index --stats --vm bench --point "$name" | tail -1)
+
+small() { ls "$1"/tree/d1[0-9]/* "$1"/tree/d[2-9]/* "$1"/tree/d1/* | head -2000; }
+read_small() { small "$1" | while read -r f; do drop "$f"; done; small "$1" | xargs cat >/dev/null; }
+cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# The disk ranges of the big file, from its extent map, read from the raw
+# disk in the tree.
+ranges=$(sqlite3 repo/catalog.db "SELECT hex(f.extents) FROM guest_files f JOIN guest_filesystems g ON g.id = f.fs_id JOIN backups b ON b.id = g.backup_id WHERE b.name = '$name' AND f.path = '/big/file.bin'")
+read_ranges() {
+  python3 - "$1" "$ranges" <<'PY'
+import os, struct, sys
+raw, blob = sys.argv[1], bytes.fromhex(sys.argv[2])
+fd = os.open(raw, os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+for i in range(0, len(blob), 32):
+    fo, n, at, disk, flags = struct.unpack_from('<QQQII', blob, i)
+    while n > 0:
+        got = os.pread(fd, min(n, 1 << 20), at)
+        at += len(got); n -= len(got)
+PY
+}
+
+mkdir -p mnt-sendense mnt-appliance mnt-guestmount
+cold
 t_mount_ours=$(secs "$sendense" -r repo mount mnt-sendense)
 fs=mnt-sendense/bench/latest/files/sda1
 t_list_cold_ours=$(secs list "$fs")  # first access after mounting: cold
@@ -61,7 +92,26 @@ t_list_warm_ours=$(secs list "$fs")
 n_ours=$(list "$fs")
 t_read_cold_ours=$(secs read_file "$fs/big/file.bin")
 t_read_warm_ours=$(secs read_file "$fs/big/file.bin")
+t_raw_warm=$(secs read_ranges mnt-sendense/bench/latest/disks/sda.raw)
 fusermount3 -u mnt-sendense
+cold
+"$sendense" -r repo mount mnt-sendense
+t_small_cold_ours=$(secs read_small "$fs")
+t_small_warm_ours=$(secs read_small "$fs")
+fusermount3 -u mnt-sendense
+
+# The appliance path of the same point (as before extent maps).
+afs=mnt-appliance/bench/latest/files/sda1
+cold
+SENDENSE_GUEST_READS=appliance "$sendense" -r repo mount mnt-appliance
+t_read_cold_app=$(secs read_file "$afs/big/file.bin")
+t_read_warm_app=$(secs read_file "$afs/big/file.bin")
+fusermount3 -u mnt-appliance
+cold
+SENDENSE_GUEST_READS=appliance "$sendense" -r repo mount mnt-appliance
+t_small_cold_app=$(secs read_small "$afs")
+t_small_warm_app=$(secs read_small "$afs")
+fusermount3 -u mnt-appliance
 
 t0=$(date +%s.%N)
 guestmount --format=qcow2 -a "$point" --ro -m /dev/sda1 mnt-guestmount
@@ -73,12 +123,21 @@ t_list_warm_gm=$(secs list mnt-guestmount)
 t_read_first_gm=$(secs read_file mnt-guestmount/big/file.bin)
 t_read_warm_gm=$(secs read_file mnt-guestmount/big/file.bin)
 fusermount3 -u mnt-guestmount
-# guestmount's cold read includes a launch: measure it on a fresh mount.
+# guestmount's cold reads include a launch: measure them on fresh mounts.
+cold
 t0=$(date +%s.%N)
 guestmount --format=qcow2 -a "$point" --ro -m /dev/sda1 mnt-guestmount
 read_file mnt-guestmount/big/file.bin
 t1=$(date +%s.%N)
 t_read_cold_gm=$(echo "$t1 - $t0" | bc -l)
+fusermount3 -u mnt-guestmount
+cold
+t0=$(date +%s.%N)
+guestmount --format=qcow2 -a "$point" --ro -m /dev/sda1 mnt-guestmount
+read_small mnt-guestmount
+t1=$(date +%s.%N)
+t_small_cold_gm=$(echo "$t1 - $t0" | bc -l)
+t_small_warm_gm=$(secs read_small mnt-guestmount)
 fusermount3 -u mnt-guestmount
 
 ratio() { echo "scale=1; $1 / $2" | bc -l; }
@@ -87,6 +146,14 @@ echo "backend: ${LIBGUESTFS_BACKEND_SETTINGS:-kvm}"
 printf '  %-34s %8s s %12s s %8s\n' "" sendense guestmount ratio
 printf '  %-34s %8s s %12s s %7sx\n' "listing+stat, cold (incl. launch)" "$(fmt "$t_list_cold_ours")" "$(fmt "$t_list_cold_gm")" "$(ratio "$t_list_cold_gm" "$t_list_cold_ours")"
 printf '  %-34s %8s s %12s s %7sx\n' "listing+stat, warm" "$(fmt "$t_list_warm_ours")" "$(fmt "$t_list_warm_gm")" "$(ratio "$t_list_warm_gm" "$t_list_warm_ours")"
-printf '  %-34s %8s s %12s s %7sx\n' "256 MiB read, cold (incl. launch)" "$(fmt "$t_read_cold_ours")" "$(fmt "$t_read_cold_gm")" "$(ratio "$t_read_cold_gm" "$t_read_cold_ours")"
-printf '  %-34s %8s s %12s s %7sx\n' "256 MiB read, warm" "$(fmt "$t_read_warm_ours")" "$(fmt "$t_read_warm_gm")" "$(ratio "$t_read_warm_gm" "$t_read_warm_ours")"
+echo "reads (sendense: extent-mapped; appliance: the same mount reading through libguestfs as before; ratios are theirs / ours)"
+printf '  %-34s %8s s %10s s %12s s %8s %8s\n' "" sendense appliance guestmount "vs app" "vs gm"
+row() { printf '  %-34s %8s s %10s s %12s s %7sx %7sx\n' "$1" "$(fmt "$2")" "$(fmt "$3")" "$(fmt "$4")" "$(ratio "$3" "$2")" "$(ratio "$4" "$2")"; }
+row "256 MiB read, cold (incl. launch)" "$t_read_cold_ours" "$t_read_cold_app" "$t_read_cold_gm"
+row "256 MiB read, warm" "$t_read_warm_ours" "$t_read_warm_app" "$t_read_warm_gm"
+row "2,000 small files, cold" "$t_small_cold_ours" "$t_small_cold_app" "$t_small_cold_gm"
+row "2,000 small files, warm" "$t_small_warm_ours" "$t_small_warm_app" "$t_small_warm_gm"
+echo "  the same 256 MiB as disk ranges of disks/sda.raw in the tree, warm: $(fmt "$t_raw_warm") s; mapped warm read at $(echo "scale=0; 100 * $t_raw_warm / $t_read_warm_ours" | bc -l)% of the raw tree's rate"
+echo "  indexing the point: $(fmt "$t_index_maps") s with extent maps, $(fmt "$t_index_plain") s without ($(echo "scale=0; 100 * $t_index_maps / $t_index_plain - 100" | bc -l)%)"
+echo "  $mapped"
 echo "  (sendense mount itself: $(fmt "$t_mount_ours") s; guestmount's first read on its running appliance: $(fmt "$t_read_first_gm") s)"
