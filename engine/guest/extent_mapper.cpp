@@ -276,6 +276,13 @@ void MapFiles(Appliance& app,
     if (device_error.empty()) {
       device_error = CheckDevice(dev.segments, disk_sizes);
     }
+    if (!device_error.empty()) {
+      Log(LogLevel::kWarning, "extent maps: " + a.fs->fs.device +
+                                  " cannot be placed on the disks (" +
+                                  device_error +
+                                  "); its files are read through the "
+                                  "appliance");
+    }
     for (size_t k = 0; k < a.files.size(); ++k) {
       const HelperAnswer& f = answers[a.device + 1 + k];
       GuestEntry& first = a.fs->entries[a.files[k].front()];

@@ -171,14 +171,62 @@ std::string Resolve(unsigned maj,
   return "";
 }
 
-void AnswerDevice(FILE* out, size_t i, const char* path) {
+// maj:min of a device the appliance's /dev may not show in the chroot:
+// "/dev/sda1" from /sys/class/block/sda1/dev, "/dev/vg0/root" from the
+// device-mapper name "vg0-root" ('-' in a name doubled).
+bool DeviceNumbers(const std::string& path, unsigned* maj, unsigned* min) {
   struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode)) {
+    *maj = major(st.st_rdev);
+    *min = minor(st.st_rdev);
+    return true;
+  }
+  if (path.rfind("/dev/", 0) != 0) {
+    return false;
+  }
+  const std::string rest = path.substr(5);
+  std::string name = rest;
+  const size_t slash = rest.find('/');
+  if (slash != std::string::npos) {
+    std::string dm;
+    for (size_t i = 0; i < rest.size(); ++i) {
+      dm += rest[i] == '/'   ? "-"
+            : rest[i] == '-' ? "--"
+                             : std::string(1, rest[i]);
+    }
+    name.clear();
+    for (int n = 0; n < 256 && name.empty(); ++n) {
+      FILE* f = std::fopen(
+          ("/sys/block/dm-" + std::to_string(n) + "/dm/name").c_str(), "re");
+      if (f == nullptr) {
+        continue;
+      }
+      char buf[256] = {};
+      if (std::fgets(buf, sizeof buf, f) != nullptr &&
+          std::string(buf, strcspn(buf, "\n")) == dm) {
+        name = "dm-" + std::to_string(n);
+      }
+      std::fclose(f);
+    }
+  }
+  FILE* f = std::fopen(("/sys/class/block/" + name + "/dev").c_str(), "re");
+  if (f == nullptr) {
+    return false;
+  }
+  const bool ok = std::fscanf(f, "%u:%u", maj, min) == 2;
+  std::fclose(f);
+  return ok;
+}
+
+void AnswerDevice(FILE* out, size_t i, const char* path) {
   std::vector<Segment> segments;
   std::string why;
-  if (::stat(path, &st) != 0 || !S_ISBLK(st.st_mode)) {
-    why = "not a block device";
+  unsigned maj = 0, min = 0;
+  if (!DeviceNumbers(path, &maj, &min)) {
+    why = std::string("no block device ") + path + " (" + std::strerror(errno) +
+          ")";
   } else {
-    why = Resolve(major(st.st_rdev), minor(st.st_rdev), 0, &segments);
+    why = Resolve(maj, min, 0, &segments);
   }
   if (!why.empty()) {
     std::fprintf(out, "D %zu ! %s\n", i, why.c_str());
