@@ -33,6 +33,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global);
 void RegisterServe(CLI::App& app, GlobalOptions& global);
 void RegisterPrune(CLI::App& app, GlobalOptions& global);  // and forget
 void RegisterVerify(CLI::App& app, GlobalOptions& global);
+void RegisterCopy(CLI::App& app, GlobalOptions& global);
 void RegisterRestore(CLI::App& app, GlobalOptions& global);
 void RegisterSambaConfig(CLI::App& app, GlobalOptions& global);
 void RegisterExport(CLI::App& app,

@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   RegisterServe(app, global);
   RegisterPrune(app, global);
   RegisterVerify(app, global);
+  RegisterCopy(app, global);
   RegisterRestore(app, global);
   RegisterExport(app, global);
   RegisterSambaConfig(app, global);

@@ -6,12 +6,14 @@
 #include <set>
 
 #include "engine/backup/copy_plan.h"
+#include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/io/capacity.h"
 #include "engine/io/file.h"
 #include "engine/log.h"
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/qcow2/point_writer.h"
+#include "engine/repo/immutability.h"
 #include "engine/repo/names.h"
 #include "engine/repo/point_digest.h"
 #include "engine/time.h"
@@ -185,6 +187,18 @@ BackupResult RunBackup(const Repository& repo,
                   "disk '" + d.name + "' is given twice");
     }
   }
+  // Immutable points need the filesystem's flag: refused before anything
+  // is written rather than published mutable.
+  const auto config = VmConfigs(repo.CatalogPath()).Find(request.vm);
+  const auto immutable_days =
+      ImmutableDays(*catalog, config ? &*config : nullptr);
+  if (immutable_days) {
+    if (const std::string why = ImmutableSupport(repo.path()); !why.empty()) {
+      throw Error(ErrorKind::kUnsupported,
+                  why + "; points of VM '" + request.vm +
+                      "' are to be immutable, so nothing was backed up");
+    }
+  }
   const auto now = std::chrono::system_clock::now();
   result.id =
       catalog->BeginBackup(vm_id, TimeName(now), IsoTime(now), result.backup);
@@ -256,6 +270,11 @@ BackupResult RunBackup(const Repository& repo,
       ThrowFilesystemFull(repo.path(), " (" + std::string(e.what()) + ")");
     }
     throw;
+  }
+  if (immutable_days) {
+    // Complete already; a flag that cannot be set is said, not hidden.
+    const auto published = catalog->FindBackup(request.vm, result.backup);
+    MakeImmutable(repo, *catalog, *published, *immutable_days);
   }
   if (source) {
     // The backup is complete whatever happens here; without its record

@@ -192,13 +192,31 @@ const char* const kMigrations[] = {
       file_bytes = (SELECT coalesce(sum(f.size), 0) FROM guest_files f
         WHERE f.fs_id = guest_filesystems.id AND (f.mode & 61440) = 32768);
     )sql",
+    // Copies: the repositories a backup was copied to; a VM's copy target.
+    // Immutability: until when a point's file may not change (ISO time,
+    // '' for never immutable); the repository's and a VM's days.
+    R"sql(
+    CREATE TABLE copies (
+      backup_id INTEGER NOT NULL REFERENCES backups(id),
+      target TEXT NOT NULL,
+      copied_at TEXT NOT NULL,
+      PRIMARY KEY (backup_id, target)
+    );
+    ALTER TABLE vm_configs ADD COLUMN copy_to TEXT NOT NULL DEFAULT '';
+    ALTER TABLE vm_configs ADD COLUMN immutable_days REAL;
+    ALTER TABLE points ADD COLUMN immutable_until TEXT NOT NULL DEFAULT '';
+    CREATE TABLE settings (
+      key TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+    )sql",
 };
 
 constexpr const char* kPointColumns =
     "p.id, p.backup_id, p.disk, p.kind, p.reason, p.file, p.parent_id, "
     "p.virtual_size, p.bytes_read, p.bytes_stored, p.seconds, "
     "coalesce(v.chain_state, 'unverified'), coalesce(v.checked_at, ''), "
-    "coalesce(v.problems, '[]'), coalesce(d.root, '')";
+    "coalesce(v.problems, '[]'), coalesce(d.root, ''), p.immutable_until";
 // Points with what verify found (none: unverified) and their disk digest.
 constexpr const char* kPointsFrom =
     " FROM points p LEFT JOIN verifications v ON v.point_id = p.id "
@@ -223,6 +241,7 @@ PointRecord ReadPoint(const sqlite::Statement& s, int first) {
   p.verified_at = s.Text(first + 12);
   p.verify_problems = s.Text(first + 13);
   p.disk_digest = s.Text(first + 14);
+  p.immutable_until = s.Text(first + 15);
   return p;
 }
 
@@ -497,7 +516,53 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
       backups[it->second].points.push_back(std::move(point));
     }
   }
+  auto& c = db_.Cached(
+      "SELECT c.backup_id, c.target FROM copies c "
+      "WHERE c.backup_id IN (SELECT b.id " +
+      from + ") ORDER BY c.backup_id, c.target");
+  bind(c);
+  while (c.Step()) {
+    auto it = index.find(c.Int(0));
+    if (it != index.end()) {
+      backups[it->second].copies.push_back(c.Text(1));
+    }
+  }
   return backups;
+}
+
+void Catalog::RecordCopy(int64_t backup_id,
+                         const std::string& target,
+                         const std::string& copied_at) {
+  db_.Prepare(
+         "INSERT OR REPLACE INTO copies (backup_id, target, copied_at) "
+         "VALUES (?, ?, ?)")
+      .Bind(1, backup_id)
+      .Bind(2, target)
+      .Bind(3, copied_at)
+      .Run();
+}
+
+void Catalog::SetImmutableUntil(int64_t point_id, const std::string& until) {
+  db_.Prepare("UPDATE points SET immutable_until = ? WHERE id = ?")
+      .Bind(1, until)
+      .Bind(2, point_id)
+      .Run();
+}
+
+std::optional<std::string> Catalog::Setting(const std::string& key) {
+  auto s = db_.Prepare("SELECT value FROM settings WHERE key = ?");
+  s.Bind(1, key);
+  if (s.Step()) {
+    return s.Text(0);
+  }
+  return std::nullopt;
+}
+
+void Catalog::SetSetting(const std::string& key, const std::string& value) {
+  db_.Prepare("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)")
+      .Bind(1, key)
+      .Bind(2, value)
+      .Run();
 }
 
 void Catalog::BeginDrop(int64_t backup_id) {
@@ -579,6 +644,9 @@ void Catalog::RemoveBackup(int64_t backup_id) {
       .Bind(1, backup_id)
       .Run();
   db_.Prepare("DELETE FROM backup_sources WHERE backup_id = ?")
+      .Bind(1, backup_id)
+      .Run();
+  db_.Prepare("DELETE FROM copies WHERE backup_id = ?")
       .Bind(1, backup_id)
       .Run();
   db_.Prepare("DELETE FROM backups WHERE id = ?").Bind(1, backup_id).Run();

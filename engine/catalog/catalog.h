@@ -35,6 +35,8 @@ struct PointRecord {
   // the point and read back with Catalog::DigestGroups.
   std::string disk_digest;
   std::string digest_groups;
+  // Until when its file is immutable (ISO time, UTC; "" for not).
+  std::string immutable_until;
 };
 
 struct BackupRecord {
@@ -51,6 +53,8 @@ struct BackupRecord {
   std::string checkpoint;
   std::string consistency;
   std::string domain_xml;  // the domain's XML at the time
+  // Repositories holding a copy of it (`copy --to`), by path.
+  std::vector<std::string> copies;
 
   // "full" when every point is full, else "incremental" ("" with none).
   std::string kind() const;
@@ -143,6 +147,15 @@ class Catalog {
                           const std::string& domain_xml);
   // The recorded group digests of a point's disk digest ("" for none).
   std::string DigestGroups(int64_t point_id);
+  // Records that `backup_id` was copied to the repository `target`.
+  void RecordCopy(int64_t backup_id,
+                  const std::string& target,
+                  const std::string& copied_at);
+  // The time (ISO, UTC) until which a point's file is immutable.
+  void SetImmutableUntil(int64_t point_id, const std::string& until);
+  // Repository settings ("immutable_days").
+  std::optional<std::string> Setting(const std::string& key);
+  void SetSetting(const std::string& key, const std::string& value);
   // Every file the catalog references for `vm_id`.
   std::vector<std::string> PointFiles(int64_t vm_id);
 

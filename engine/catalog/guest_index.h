@@ -117,6 +117,13 @@ class GuestIndex {
   std::vector<GuestFileHit> History(const std::string& vm,
                                     const std::string& path);
 
+  // Copies the index of backup `source_id` in the catalog at
+  // `source_catalog` to backup `target_id` of this one (`copy`: the same
+  // disks, so the same files and extent maps), with its run.
+  void CopyFrom(const std::string& source_catalog,
+                int64_t source_id,
+                int64_t target_id);
+
  private:
   sqlite::Database db_;
 };

@@ -34,6 +34,10 @@ VmConfig Read(const sqlite::Statement& s) {
     l.exclude = j.value("exclude", std::vector<std::string>{});
     vm.libvirt = l;
   }
+  vm.copy_to = s.Text(6);
+  if (!s.IsNull(7)) {
+    vm.immutable_days = s.Real(7);
+  }
   return vm;
 }
 
@@ -49,7 +53,16 @@ std::string SourceText(const VmConfig& vm) {
 }
 
 constexpr const char* kColumns =
-    "SELECT name, disks, bitmap, schedule, retention, source FROM vm_configs ";
+    "SELECT name, disks, bitmap, schedule, retention, source, copy_to, "
+    "immutable_days FROM vm_configs ";
+
+void BindDays(sqlite::Statement& s, int index, const std::optional<double>& d) {
+  if (d) {
+    s.Bind(index, *d);
+  } else {
+    s.Bind(index, std::nullopt);
+  }
+}
 
 }  // namespace
 
@@ -139,16 +152,18 @@ void VmConfigs::Add(const VmConfig& vm) {
     throw Error(ErrorKind::kAlreadyExists,
                 "a VM named '" + vm.name + "' already exists");
   }
-  db_.Prepare(
-         "INSERT INTO vm_configs (name, disks, bitmap, schedule, retention, "
-         "source) VALUES (?, ?, ?, ?, ?, ?)")
-      .Bind(1, vm.name)
+  auto add = db_.Prepare(
+      "INSERT INTO vm_configs (name, disks, bitmap, schedule, retention, "
+      "source, copy_to, immutable_days) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  add.Bind(1, vm.name)
       .Bind(2, disks)
       .Bind(3, vm.bitmap)
       .Bind(4, vm.schedule)
       .Bind(5, retention::PolicyJson(vm.retention).dump())
       .Bind(6, SourceText(vm))
-      .Run();
+      .Bind(7, vm.copy_to);
+  BindDays(add, 8, vm.immutable_days);
+  add.Run();
   tx.Commit();
 }
 
@@ -158,16 +173,18 @@ void VmConfigs::Update(const VmConfig& vm) {
   if (!Find(vm.name)) {
     throw Error(ErrorKind::kNotFound, "no VM named '" + vm.name + "'");
   }
-  db_.Prepare(
-         "UPDATE vm_configs SET disks = ?, bitmap = ?, schedule = ?, "
-         "retention = ?, source = ? WHERE name = ?")
-      .Bind(1, disks)
+  auto update = db_.Prepare(
+      "UPDATE vm_configs SET disks = ?, bitmap = ?, schedule = ?, "
+      "retention = ?, source = ?, copy_to = ?, immutable_days = ? "
+      "WHERE name = ?");
+  update.Bind(1, disks)
       .Bind(2, vm.bitmap)
       .Bind(3, vm.schedule)
       .Bind(4, retention::PolicyJson(vm.retention).dump())
       .Bind(5, SourceText(vm))
-      .Bind(6, vm.name)
-      .Run();
+      .Bind(6, vm.copy_to);
+  BindDays(update, 7, vm.immutable_days);
+  update.Bind(8, vm.name).Run();
   tx.Commit();
 }
 

@@ -20,6 +20,9 @@ struct VmConfig {
   std::string bitmap;
   std::string schedule;  // "", "hourly", "daily@HH:MM" (UTC), "every@N[mh]"
   retention::Policy retention;  // applied by `serve` after each backup
+  std::string copy_to;          // a repository `serve` copies new backups to
+  // Days its points stay immutable (overrides the repository's).
+  std::optional<double> immutable_days;
 };
 
 // Checks a schedule; Error kInvalidArgument naming what is wrong.

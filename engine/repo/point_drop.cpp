@@ -10,6 +10,7 @@
 #include "engine/qcow2/header.h"
 #include "engine/qcow2/merge.h"
 #include "engine/repo/export_records.h"
+#include "engine/repo/immutability.h"
 #include "engine/repo/point_lease.h"
 
 namespace sendense {
@@ -144,6 +145,7 @@ DropResult DropBackup(const Repository& repo,
   DropResult r{b.vm, b.name, 0, 0};
   if (b.state != BackupState::kDropping) {
     ExportRecords(repo).RefuseIfExported(b.vm, b.name);
+    RefuseIfImmutable(repo, catalog, b);
   }
   catalog.BeginDrop(b.id);
   for (const PointRecord& stale : b.points) {

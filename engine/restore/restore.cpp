@@ -160,6 +160,7 @@ RestoreReport Restore(const Repository& repo,
   target_options.disk_size = chain->size();
   target_options.force = request.force;
   target_options.repository = repo.path();
+  target_options.sums_path = request.sums_path;
   target_options.max_connections = request.connections;
   target_options.cancel = &progress.cancel;
   auto target = OpenTarget(request.target, target_options);

@@ -17,6 +17,9 @@ struct RestoreRequest {
   std::string target;        // see OpenTarget
   bool force = false;        // replace an existing file, write over a device
   unsigned connections = 4;  // NBD targets that allow multi-conn
+  // A .qcow2 target: also write its cluster digests here (copy's
+  // flattened fulls; qcow2::SumsPath of the target).
+  std::string sums_path;
 };
 
 struct RestoreReport {

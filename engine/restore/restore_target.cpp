@@ -106,10 +106,12 @@ class Qcow2FileTarget : public RestoreTarget {
  public:
   Qcow2FileTarget(const fs::path& target,
                   const std::string& shown,
-                  uint64_t size)
+                  uint64_t size,
+                  const std::string& sums_path)
       : file_name_(target, shown) {
     qcow2::PointWriterOptions options;
     options.virtual_size = size;
+    options.sums_path = sums_path;
     writer_.emplace(file_name_.temp(), options);
   }
   unsigned lanes() const override { return kFileLanes; }
@@ -224,7 +226,8 @@ std::unique_ptr<RestoreTarget> OpenTarget(const std::string& target,
     }
   }
   if (path.extension() == ".qcow2") {
-    return std::make_unique<Qcow2FileTarget>(path, target, options.disk_size);
+    return std::make_unique<Qcow2FileTarget>(path, target, options.disk_size,
+                                             options.sums_path);
   }
   return std::make_unique<RawFileTarget>(path, target, options.disk_size);
 }

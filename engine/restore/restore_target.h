@@ -37,6 +37,7 @@ struct TargetOptions {
   bool force = false;            // overwrite an existing file or device
   std::string repository;        // refused as a place to write to
   unsigned max_connections = 4;  // NBD, when the server allows multi-conn
+  std::string sums_path;         // qcow2: write its cluster digests here
   // Set to stop: waits on a slow target end with Error kCancelled.
   const std::atomic<bool>* cancel = nullptr;
 };

@@ -6,6 +6,7 @@
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/repo/export_records.h"
+#include "engine/repo/immutability.h"
 #include "engine/time.h"
 
 namespace sendense::retention {
@@ -97,10 +98,24 @@ PruneReport PruneVm(const Repository& repo,
     if (!d.keep) {
       try {
         exports.RefuseIfExported(vm, d.name);
-        drop.insert(d.name);
       } catch (const Error&) {
         d.keep = true;  // served over NBD: kept until unexported
         d.reasons.push_back("exported");
+        continue;
+      }
+      try {
+        for (const auto& b : backups) {
+          if (b.name == d.name) {
+            RefuseIfImmutable(repo, *catalog, b);
+          }
+        }
+        drop.insert(d.name);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kBusy) {
+          throw;
+        }
+        d.keep = true;  // kept until it (or the point after it) expires
+        d.reasons.push_back(e.what());
       }
     }
   }
