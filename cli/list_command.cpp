@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "engine/catalog/record_json.h"
 #include "engine/error.h"
+#include "engine/repo/capacity_report.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::cli {
@@ -53,7 +54,14 @@ void PrintText(const std::vector<std::string>& vms,
         std::cout << "      " << std::setw(10) << p.disk << std::setw(13)
                   << KindName(p.kind) << HumanBytes(p.virtual_size)
                   << " disk, read " << HumanBytes(p.bytes_read) << ", on disk "
-                  << HumanBytes(p.bytes_stored) << "\n";
+                  << HumanBytes(p.bytes_stored);
+        if (!p.immutable_until.empty()) {
+          std::cout << ", immutable until " << p.immutable_until;
+        }
+        std::cout << "\n";
+      }
+      for (const auto& c : b.copies) {
+        std::cout << "      copied to " << c << "\n";
       }
     }
   }
@@ -78,10 +86,17 @@ void RegisterList(CLI::App& app, GlobalOptions& global) {
       throw Error(ErrorKind::kNotFound, "no VM named '" + args->vm + "'");
     }
     const auto backups = catalog->Backups(args->vm);
+    const auto capacity = MeasureCapacity(repo, catalog->Backups(""));
     if (args->json) {
-      std::cout << ToJson(vms, backups).dump(2) << "\n";
+      auto out = ToJson(vms, backups);
+      out["repository"] = CapacityJson(capacity);
+      std::cout << out.dump(2) << "\n";
     } else {
       PrintText(vms, backups);
+      std::cout << "Repository: " << HumanBytes(capacity.used_bytes)
+                << " used, " << HumanBytes(capacity.free_bytes)
+                << " free, growing "
+                << HumanBytes(capacity.growth_bytes_per_day) << " a day\n";
     }
   });
 }

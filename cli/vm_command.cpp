@@ -23,7 +23,31 @@ struct VmArgs {
   std::string domain;
   std::vector<std::string> libvirt_disks;
   std::vector<std::string> exclude;
+  std::string copy_to;
+  double immutable_days = 0;
 };
+
+// --copy-to and --immutable-days of `vm add` and `vm set`.
+void AddCopyOptions(CLI::App& cmd, VmArgs& args) {
+  cmd.add_option("--copy-to", args.copy_to,
+                 "A repository `serve` copies each new backup to ('' for "
+                 "none)");
+  cmd.add_option("--immutable-days", args.immutable_days,
+                 "Its points stay immutable this many days (0: the "
+                 "repository's setting)")
+      ->check(CLI::Range(0.0, 36500.0));
+}
+
+void ApplyCopyOptions(const CLI::App& cmd, const VmArgs& args, VmConfig& vm) {
+  if (cmd.count("--copy-to") > 0) {
+    vm.copy_to = args.copy_to;
+  }
+  if (cmd.count("--immutable-days") > 0) {
+    vm.immutable_days = args.immutable_days > 0
+                            ? std::optional(args.immutable_days)
+                            : std::nullopt;
+  }
+}
 
 constexpr const char* kDefaultLibvirt = "qemu:///system";
 
@@ -120,7 +144,8 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
   add->add_option("--schedule", args->schedule,
                   "hourly, daily@HH:MM (UTC), every@Nm or every@Nh");
   AddKeepOptions(*add, args->policy);
-  add->callback([&global, args, libvirt] {
+  AddCopyOptions(*add, *args);
+  add->callback([&global, args, libvirt, add] {
     VmConfig config;
     config.name = args->name;
     if (libvirt->count() > 0) {
@@ -140,6 +165,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
     config.bitmap = args->bitmap;
     config.schedule = args->schedule;
     config.retention = args->policy;
+    ApplyCopyOptions(*add, *args, config);
     Open(global, true).Add(config);
     std::cout << "Added VM " << config.name << "\n";
   });
@@ -160,6 +186,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
   AddKeepOptions(*set, args->policy);
   set->add_flag("--no-retention", args->no_retention,
                 "Keep every point (no policy; prune only when asked)");
+  AddCopyOptions(*set, *args);
   auto* set_uri =
       set->add_option("--libvirt", args->libvirt_uri, "A libvirt VM's URI");
   auto* set_domain =
@@ -174,7 +201,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
           ->delimiter(',')
           ->excludes(set_only);
   set->callback([&global, args, bitmap, schedule, set_uri, set_domain, set_only,
-                 set_exclude] {
+                 set_exclude, set] {
     auto vms = Open(global, true);
     auto config = vms.Find(args->name);
     if (!config) {
@@ -228,6 +255,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
     if (!args->policy.empty() || args->no_retention) {
       config->retention = args->policy;  // the rules given replace the old
     }
+    ApplyCopyOptions(*set, *args, *config);
     vms.Update(*config);
     std::cout << "Changed VM " << config->name << "\n";
   });

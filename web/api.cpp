@@ -14,6 +14,7 @@
 #include "engine/catalog/vm_configs.h"
 #include "engine/io/capacity.h"
 #include "engine/jobs/backup_request.h"
+#include "engine/repo/capacity_report.h"
 #include "engine/time.h"
 #include "web/api_json.h"
 #include "web/http_errors.h"
@@ -390,6 +391,12 @@ Response Metrics(ApiContext& ctx) {
        "disk.\n"
     << "# TYPE sendense_repository_bytes gauge\n"
     << "sendense_repository_bytes " << ctx.repo.UsedBytes() << "\n";
+  m << "# HELP sendense_repository_growth_bytes_per_day Bytes stored per "
+       "day by the last 7 days' backups.\n"
+    << "# TYPE sendense_repository_growth_bytes_per_day gauge\n"
+    << "sendense_repository_growth_bytes_per_day "
+    << MeasureCapacity(ctx.repo, db->catalog->Backups("")).growth_bytes_per_day
+    << "\n";
   struct statvfs st {};
   if (::statvfs(ctx.repo.path().c_str(), &st) == 0) {
     m << "# HELP sendense_filesystem_size_bytes Size of the filesystem "
@@ -495,6 +502,13 @@ Response Route(ApiContext& ctx, const Request& req) {
   }
   if (what == "verify" && args.empty() && method == http::verb::post) {
     return StartVerify(ctx.jobs, BodyJson(req.body()));
+  }
+  if (what == "repository" && args.empty() && get) {
+    return Json(
+        200, CapacityJson(MeasureCapacity(ctx.repo, db.catalog->Backups(""))));
+  }
+  if (what == "copies" && args.empty() && method == http::verb::post) {
+    return StartCopy(ctx.jobs, BodyJson(req.body()));
   }
   if (what == "backups" && args.size() == 2 && method == http::verb::delete_) {
     return ForgetPoint(ctx.jobs, db, args[0], args[1]);

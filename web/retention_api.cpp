@@ -104,4 +104,18 @@ Response StartVerify(JobRunner& jobs, const json& body) {
                                            : "VM '" + request.vm + "'"));
 }
 
+Response StartCopy(JobRunner& jobs, const json& body) {
+  copy::CopyRequest request;
+  try {
+    request.to = body.at("to").get<std::string>();
+    request.vm = body.value("vm", "");
+  } catch (const json::exception&) {
+    return Fail(400, "expected {\"to\": REPO2, \"vm\": NAME}");
+  }
+  return Submitted(
+      jobs, jobs.SubmitCopy(request),
+      "a copy of " + (request.vm.empty() ? std::string("every VM")
+                                         : "VM '" + request.vm + "'"));
+}
+
 }  // namespace sendense::web

@@ -36,5 +36,7 @@ Response ForgetPoint(JobRunner& jobs,
 // POST /api/v1/verify {"vm": NAME, "point": POINT} (both optional): a
 // verify job (202) whose result is the verify report.
 Response StartVerify(JobRunner& jobs, const nlohmann::json& body);
+// POST /copies {"to", "vm"}: a copy job to another repository.
+Response StartCopy(JobRunner& jobs, const nlohmann::json& body);
 
 }  // namespace sendense::web

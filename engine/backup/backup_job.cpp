@@ -114,6 +114,19 @@ PendingPoint WritePoint(const Repository& repo,
       source->size(), uint64_t{1} << options.cluster_bits, allocation, dirty);
   progress.bytes_total += TotalLength(plan.data) + TotalLength(plan.zeros);
 
+  // A backup that cannot fit fails before it writes: its data, from the
+  // source's allocation (a full) or its dirty bitmap (an incremental).
+  const uint64_t needed = TotalLength(plan.data);
+  const uint64_t free = FreeBytes(repo.path());
+  if (needed + (uint64_t{1} << 20) > free) {
+    throw Error(
+        ErrorKind::kNoSpace,
+        "the repository's filesystem has " + std::to_string(free) +
+            " bytes free and disk " + disk.name + " needs about " +
+            std::to_string(needed) + " (its data" +
+            (decision.incremental ? " changed since the last point" : "") +
+            "): nothing of it was written");
+  }
   const std::string dir = repo.MakeDiskDir(request.vm, disk.name);
   PendingPoint p;
   p.temp = dir + "/." + backup_name + ".qcow2.tmp";
@@ -259,7 +272,10 @@ BackupResult RunBackup(const Repository& repo,
       }
     }
     const auto* error = dynamic_cast<const Error*>(&e);
-    const bool full = error != nullptr && error->kind() == ErrorKind::kNoSpace;
+    // Out of space while writing (not refused before: that says so).
+    const bool full = error != nullptr &&
+                      error->kind() == ErrorKind::kNoSpace &&
+                      FilesystemFull(repo.path());
     try {
       catalog->FailBackup(result.id, e.what(),
                           IsoTime(std::chrono::system_clock::now()));

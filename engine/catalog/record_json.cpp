@@ -16,6 +16,9 @@ nlohmann::json PointJson(const PointRecord& p) {
       {"seconds", p.seconds},
       {"disk_digest", p.disk_digest.empty() ? nlohmann::json(nullptr)
                                             : nlohmann::json(p.disk_digest)},
+      {"immutable_until", p.immutable_until.empty()
+                              ? nlohmann::json(nullptr)
+                              : nlohmann::json(p.immutable_until)},
       {"verify",
        {{"state", p.verify_state},
         {"checked_at", p.verified_at},
@@ -56,6 +59,7 @@ nlohmann::json BackupJson(const BackupRecord& b) {
                                             : nlohmann::json(b.consistency)},
       {"checkpoint", b.checkpoint.empty() ? nlohmann::json(nullptr)
                                           : nlohmann::json(b.checkpoint)},
+      {"copies", b.copies},
       {"points", points}};
 }
 
@@ -71,12 +75,16 @@ nlohmann::json VmJson(const VmConfig& vm) {
                {"disks", vm.libvirt->disks},
                {"exclude", vm.libvirt->exclude}};
   }
-  return {{"name", vm.name},
-          {"disks", disks},
-          {"bitmap", vm.bitmap},
-          {"libvirt", libvirt},
-          {"schedule", vm.schedule},
-          {"retention", retention::PolicyJson(vm.retention)}};
+  return {
+      {"name", vm.name},
+      {"disks", disks},
+      {"bitmap", vm.bitmap},
+      {"libvirt", libvirt},
+      {"schedule", vm.schedule},
+      {"retention", retention::PolicyJson(vm.retention)},
+      {"copy_to", vm.copy_to},
+      {"immutable_days", vm.immutable_days ? nlohmann::json(*vm.immutable_days)
+                                           : nlohmann::json(nullptr)}};
 }
 
 VmConfig ParseVmJson(const nlohmann::json& body) {
@@ -100,10 +108,15 @@ VmConfig ParseVmJson(const nlohmann::json& body) {
     vm.schedule = body.value("schedule", "");
     vm.retention = retention::ParsePolicyJson(
         body.value("retention", nlohmann::json::object()));
+    vm.copy_to = body.value("copy_to", "");
+    if (body.contains("immutable_days") && !body["immutable_days"].is_null()) {
+      vm.immutable_days = body["immutable_days"].get<double>();
+    }
   } catch (const nlohmann::json::exception&) {
     throw Error(ErrorKind::kInvalidArgument,
                 "expected {\"name\": ..., \"disks\": {\"sda\": \"nbd...\"}, "
-                "\"bitmap\": ..., \"schedule\": ..., \"retention\": {...}} "
+                "\"bitmap\": ..., \"schedule\": ..., \"retention\": {...}, "
+                "\"copy_to\": REPO2, \"immutable_days\": N} "
                 "or, for a libvirt VM, \"libvirt\": {\"uri\", \"domain\", "
                 "\"disks\": [...], \"exclude\": [...]} instead of disks");
   }

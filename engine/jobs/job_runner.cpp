@@ -100,6 +100,24 @@ JobRunner::Submitted JobRunner::SubmitRestore(
   });
 }
 
+JobRunner::Submitted JobRunner::SubmitCopy(const copy::CopyRequest& request) {
+  return Enqueue("copy", request.vm, [this, request](Job& job) {
+    const auto report = copy::Copy(repo_, request, job.progress);
+    {
+      std::lock_guard lock(mutex_);
+      job.status.result = copy::CopyReportJson(report);
+    }
+    for (const auto& b : report.backups) {
+      if (b.state != "copied") {
+        throw Error(ErrorKind::kIo, b.vm + "/" + b.backup +
+                                        " was not copied to " + report.to +
+                                        ": " + b.error);
+      }
+    }
+    return std::string();
+  });
+}
+
 std::string JobRunner::Backup(Job& job, const BackupRequest& request) {
   const std::string name = "job " + std::to_string(job.status.id);
   const BackupResult result = RunBackup(repo_, request, job.progress);
@@ -126,6 +144,9 @@ std::string JobRunner::Backup(Job& job, const BackupRequest& request) {
       retention::PruneRequest prune;
       prune.vm = result.vm;
       SubmitPrune(prune);  // the VM's stored policy, as its own job
+    }
+    if (config && !config->copy_to.empty()) {
+      SubmitCopy({config->copy_to, result.vm});  // 3-2-1, as its own job
     }
   }
   return result.backup;

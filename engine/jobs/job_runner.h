@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/backup/backup_job.h"
+#include "engine/copy/copy.h"
 #include "engine/repo/repository.h"
 #include "engine/restore/restore.h"
 #include "engine/retention/prune.h"
@@ -29,7 +30,8 @@ namespace sendense {
 // What the outside sees of one job.
 struct JobStatus {
   int64_t id = 0;
-  std::string kind;  // "backup", "prune", "forget", "verify" or "restore"
+  // "backup", "prune", "forget", "verify", "restore" or "copy"
+  std::string kind;
   std::string vm;
   JobState state = JobState::kQueued;
   std::string phase;   // queued, copying, indexing, done
@@ -46,7 +48,8 @@ struct JobStatus {
 struct JobRunnerOptions {
   size_t workers = 2;
   bool index_guest_files = true;  // after each backup
-  // After each backup of a VM with a retention policy, queue a prune of it.
+  // After each backup of a VM with a retention policy, queue a prune of it;
+  // of a VM with a copy target (`vm add --copy-to`), a copy to it.
   bool prune_after_backup = true;
 };
 
@@ -75,6 +78,9 @@ class JobRunner {
   // A restore job (several may run for one VM); its result is the restore
   // report (RestoreReportJson); it can be cancelled while it runs.
   Submitted SubmitRestore(const restore::RestoreRequest& request);
+  // A copy job (one per VM at a time); its result is the copy report
+  // (CopyReportJson); it fails when a backup was not copied.
+  Submitted SubmitCopy(const copy::CopyRequest& request);
   std::vector<JobStatus> List() const;
   std::optional<JobStatus> Get(int64_t id) const;
   // False when there is no such job or it has ended.
