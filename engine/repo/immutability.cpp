@@ -54,7 +54,9 @@ void SetImmutableFlag(const std::string& path, bool on) {
   const int err = errno;
   ::close(fd);
   if (rc != 0) {
-    const bool unsupported = err == ENOTTY || err == EOPNOTSUPP;
+    // FUSE filesystems (ntfs-3g) answer EINVAL.
+    const bool unsupported =
+        err == ENOTTY || err == EOPNOTSUPP || err == EINVAL;
     throw Error(unsupported ? ErrorKind::kUnsupported : ErrorKind::kIo,
                 std::string("cannot ") + (on ? "set" : "clear") +
                     " the immutable flag of " + path + ": " +
