@@ -17,6 +17,7 @@ rm -rf "$work" && mkdir -p "$work" && cd "$work"
 trap 'cd / && rm -rf "$work"' EXIT
 . "$here/tests/bench/chain.sh"
 make_chain
+sock=$work/nbd.sock  # chain_backup's, for the daily point below
 
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
 cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }

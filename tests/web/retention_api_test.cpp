@@ -74,6 +74,62 @@ TEST_F(RetentionApiTest, ServePrunesAfterEachBackupAsAJob) {
   EXPECT_EQ(dropped, 2);
 }
 
+TEST_F(RetentionApiTest, ServeCopiesEachBackupToTheVmsCopyTarget) {
+  const std::string second = dir_ / "second";
+  RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(second) + " init");
+  Serve();
+  MakeSource();
+  CallJson("POST", "/api/v1/vms",
+           json{{"name", "web1"},
+                {"disks", {{"sda", uri()}}},
+                {"bitmap", "b0"},
+                {"copy_to", second}}
+               .dump(),
+           201);
+  EXPECT_EQ(CallJson("GET", "/api/v1/vms")["vms"][0]["copy_to"], second);
+  for (int i = 0; i < 2; ++i) {
+    const auto job = BackupAfter("-c 'write -q -P " + std::to_string(0x70 + i) +
+                                     " " + std::to_string(i * 2) + "M 1M'",
+                                 "web1");
+    ASSERT_EQ(job["state"], "complete") << job.dump();
+    json copy;
+    ASSERT_TRUE(Eventually([&] {
+      const auto jobs = CallJson("GET", "/api/v1/jobs");
+      for (const auto& j : jobs["jobs"]) {
+        if (j["kind"] == "copy" && j["id"] > job["id"]) {
+          copy = j;
+          return true;
+        }
+      }
+      return false;
+    })) << RunCommand("cat " + log_).output;
+    const auto done = WaitForJob(copy["id"]);
+    EXPECT_EQ(done["state"], "complete") << done.dump();
+    EXPECT_EQ(done["result"]["backups"].size(), 1u) << done.dump();
+  }
+  const auto backups = CallJson("GET", "/api/v1/backups?vm=web1")["backups"];
+  ASSERT_EQ(backups.size(), 2u);
+  for (const auto& b : backups) {
+    EXPECT_EQ(b["copies"].size(), 1u) << b.dump();
+    const std::string name = b["name"];
+    EXPECT_EQ(
+        RunCommand("qemu-img compare -q " +
+                   Quote(repo_ + "/vms/web1/sda/" + name + ".qcow2") + " " +
+                   Quote(second + "/vms/web1/sda/" + name + ".qcow2"))
+            .status,
+        0)
+        << name;
+  }
+  // A copy on demand: nothing is missing.
+  const auto job =
+      CallJson("POST", "/api/v1/copies", json{{"to", second}}.dump(), 202);
+  EXPECT_TRUE(WaitForJob(job["id"])["result"]["backups"].empty());
+  EXPECT_EQ(Call("POST", "/api/v1/copies", "{}").status, 400);
+  const auto capacity = CallJson("GET", "/api/v1/repository");
+  EXPECT_GT(capacity["used_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GT(capacity["growth_bytes_per_day"].get<uint64_t>(), 0u);
+}
+
 TEST_F(RetentionApiTest, DryRunPruneJobAndDeleteOfAPoint) {
   Serve();
   MakeSource();
