@@ -17,7 +17,7 @@ class CliTest : public BackupFixture {
 TEST_F(CliTest, RepoOptionIsAcceptedAfterTheSubcommand) {
   const auto r = Bare("list -r " + Quote(repo_));
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(r.output, "No backups yet.\n");
+  EXPECT_EQ(r.output.rfind("No backups yet.\nRepository: ", 0), 0u) << r.output;
   const auto nested = Bare("vm list --repo " + Quote(repo_));
   EXPECT_EQ(nested.status, 0) << nested.output;
   EXPECT_NE(Bare("list --help").output.find("-r,--repo"), std::string::npos);
