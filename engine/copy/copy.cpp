@@ -38,14 +38,20 @@ void RemoveQuietly(const std::string& path) {
   fs::remove(path, ec);
 }
 
-// Copies `from` to a new `to` in the kernel where it can; synced.
+// Copies `from` to a new `to` in the kernel where it can, and starts its
+// writeback: the check on arrival runs while it goes to disk, and the
+// caller syncs it (SyncFile) before publishing it.
 void CopyFileBytes(const std::string& from, const std::string& to) {
   const File in = File::OpenReadOnly(from);
   RemoveQuietly(to);
   const File out = File::CreateExclusive(to);
   const uint64_t size = in.Size();
   out.CopyFrom(in, 0, 0, size);
-  out.Sync();
+  out.StartWriteback(0, size);
+}
+
+void SyncFile(const std::string& path) {
+  File::OpenReadOnly(path).Sync();
 }
 
 bool Damaged(const PointRecord& p) {
@@ -250,7 +256,9 @@ class VmCopy {
                           "digests (" + check.problems.front().what +
                           "): not published");
         }
+        SyncFile(qcow2::SumsPath(temp_path));
       }
+      SyncFile(temp_path);
       std::error_code ec;
       if (has_sums) {
         fs::rename(qcow2::SumsPath(temp_path), qcow2::SumsPath(final_path), ec);

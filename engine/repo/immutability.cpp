@@ -105,11 +105,9 @@ void MakeImmutable(const Repository& repo,
                    Catalog& catalog,
                    const BackupRecord& backup,
                    double days) {
-  const auto until = std::chrono::system_clock::now() +
-                     std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::duration<double>(days * 86400.0));
-  const std::string until_text = IsoTime(
-      std::chrono::time_point_cast<std::chrono::system_clock::duration>(until));
+  const std::string until_text =
+      IsoTime(std::chrono::system_clock::now() +
+              std::chrono::seconds(static_cast<int64_t>(days * 86400.0)));
   for (const auto& p : backup.points) {
     const std::string path = repo.Absolute(p.file);
     SetImmutableFlag(qcow2::SumsPath(path), true);

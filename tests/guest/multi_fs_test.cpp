@@ -111,6 +111,7 @@ umount /
         " --disk sdb=" + Quote(b.uri()) + " >" + Quote(e.dir / "backup.json") +
         " )");
     EXPECT_EQ(r.status, 0) << r.output;
+    e.backup_log = r.output;  // stderr: what indexing said
     e.daemon = std::make_unique<BackgroundProcess>(
         std::string(SENDENSE_BINARY) + " -r " + Quote(e.repo) + " mount " +
             Quote(e.mnt) + " --foreground",
@@ -140,6 +141,7 @@ umount /
     std::string repo, mnt;
     std::unique_ptr<BackgroundProcess> daemon;
     bool ntfs_extras = false;  // compressed and sparse NTFS files
+    std::string backup_log;
   };
   static Env* env_;
 };
@@ -195,7 +197,7 @@ TEST_F(MultiFsTest, PlainFilesAreMappedAndReadTheSame) {
   for (const char* f :
        {"sda1/big.bin", "sda1/EFI/debian/grub.cfg", "sda2/big.bin",
         "vg0-root/big.bin", "vg0-root/etc/hostname"}) {
-    EXPECT_TRUE(mapped[f]) << f;
+    EXPECT_TRUE(mapped[f]) << f << "\n" << env_->backup_log;
   }
   // NTFS resident data: the appliance reads it.
   EXPECT_FALSE(mapped["sda2/Users/Bob/My Documents/report.txt"]);

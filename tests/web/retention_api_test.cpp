@@ -28,6 +28,25 @@ class RetentionApiTest : public ApiTest {
     const auto job = CallJson("POST", "/api/v1/vms/" + vm + "/backup", "", 202);
     return WaitForJob(job["id"]);
   }
+
+  // The job of `kind` that serve queued after job `after` (a backup), once
+  // it has ended.
+  json FollowingJob(const std::string& kind, const json& after) {
+    json found;
+    const bool queued = Eventually([&] {
+      const auto jobs = CallJson("GET", "/api/v1/jobs");
+      for (const auto& j : jobs["jobs"]) {
+        if (j["kind"] == kind && j["id"] > after["id"]) {
+          found = j;
+          return true;
+        }
+      }
+      return false;
+    });
+    EXPECT_TRUE(queued) << "no " << kind << " job after job " << after["id"]
+                        << ": " << RunCommand("cat " + log_).output;
+    return queued ? WaitForJob(found["id"]) : json();
+  }
 };
 
 TEST_F(RetentionApiTest, ServePrunesAfterEachBackupAsAJob) {
@@ -48,18 +67,7 @@ TEST_F(RetentionApiTest, ServePrunesAfterEachBackupAsAJob) {
                                  "web1");
     ASSERT_EQ(job["state"], "complete") << job.dump();
     // The prune that follows each backup, as its own job.
-    json prune;
-    ASSERT_TRUE(Eventually([&] {
-      const auto jobs = CallJson("GET", "/api/v1/jobs");
-      for (const auto& j : jobs["jobs"]) {
-        if (j["kind"] == "prune" && j["id"] > job["id"]) {
-          prune = j;
-          return true;
-        }
-      }
-      return false;
-    })) << RunCommand("cat " + log_).output;
-    EXPECT_EQ(WaitForJob(prune["id"])["state"], "complete");
+    EXPECT_EQ(FollowingJob("prune", job)["state"], "complete");
   }
   const auto backups = CallJson("GET", "/api/v1/backups?vm=web1")["backups"];
   ASSERT_EQ(backups.size(), 2u) << backups.dump();
@@ -92,18 +100,7 @@ TEST_F(RetentionApiTest, ServeCopiesEachBackupToTheVmsCopyTarget) {
                                      " " + std::to_string(i * 2) + "M 1M'",
                                  "web1");
     ASSERT_EQ(job["state"], "complete") << job.dump();
-    json copy;
-    ASSERT_TRUE(Eventually([&] {
-      const auto jobs = CallJson("GET", "/api/v1/jobs");
-      for (const auto& j : jobs["jobs"]) {
-        if (j["kind"] == "copy" && j["id"] > job["id"]) {
-          copy = j;
-          return true;
-        }
-      }
-      return false;
-    })) << RunCommand("cat " + log_).output;
-    const auto done = WaitForJob(copy["id"]);
+    const auto done = FollowingJob("copy", job);
     EXPECT_EQ(done["state"], "complete") << done.dump();
     EXPECT_EQ(done["result"]["backups"].size(), 1u) << done.dump();
   }
