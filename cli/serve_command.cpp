@@ -22,6 +22,7 @@
 #include "fs/mount.h"
 #include "web/api.h"
 #include "web/http_server.h"
+#include "web/ui.h"
 
 namespace sendense::cli {
 namespace {
@@ -117,9 +118,16 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
           .request_time = std::chrono::seconds(args.request_timeout),
           .idle_time = std::chrono::seconds(args.idle_timeout),
           .max_connections = args.max_connections},
-      [&api](const web::Request& req) { return web::HandleApi(api, req); });
+      [&api](const web::Request& req) {
+        if (auto page = web::ServeUi(req)) {
+          return std::move(*page);
+        }
+        return web::HandleApi(api, req);
+      });
   Log(LogLevel::kInfo, "API listening on http://" + address + ":" +
                            std::to_string(server.port()) + "/api/v1");
+  Log(LogLevel::kInfo, "dashboard on http://" + address + ":" +
+                           std::to_string(server.port()) + "/");
   Scheduler scheduler(
       repo, jobs, args.verify_every.empty() ? 0 : ParseAge(args.verify_every));
   if (!args.mount.empty()) {

@@ -18,6 +18,8 @@
 #include "engine/time.h"
 #include "web/api_json.h"
 #include "web/http_errors.h"
+#include "web/metrics.h"
+#include "web/overview_api.h"
 #include "web/restore_api.h"
 #include "web/retention_api.h"
 
@@ -55,18 +57,6 @@ std::vector<std::string> SplitPath(const std::string& target,
     parts.pop_back();  // a trailing slash
   }
   return parts;
-}
-
-std::string QueryParam(const std::string& query, const std::string& key) {
-  std::istringstream in(query);
-  std::string pair;
-  while (std::getline(in, pair, '&')) {
-    const auto eq = pair.find('=');
-    if (pair.substr(0, eq) == key) {
-      return eq == std::string::npos ? "" : DecodeSegment(pair.substr(eq + 1));
-    }
-  }
-  return "";
 }
 
 const char* TypeOf(uint32_t mode) {
@@ -339,89 +329,6 @@ Response Download(ApiContext& ctx, const Request& req, const GuestNode& node) {
   return out;
 }
 
-Response Metrics(ApiContext& ctx) {
-  std::ostringstream m;
-  m << "# HELP sendense_jobs Jobs by state since the daemon started.\n"
-    << "# TYPE sendense_jobs gauge\n";
-  const auto counts = ctx.jobs.Counts();
-  for (JobState state :
-       {JobState::kQueued, JobState::kRunning, JobState::kComplete,
-        JobState::kFailed, JobState::kCancelled}) {
-    const auto it = counts.find(state);
-    m << "sendense_jobs{state=\"" << StateName(state) << "\"} "
-      << (it == counts.end() ? 0 : it->second) << "\n";
-  }
-  m << "# HELP sendense_backup_bytes_total Bytes copied by backup jobs.\n"
-    << "# TYPE sendense_backup_bytes_total counter\n"
-    << "sendense_backup_bytes_total " << ctx.jobs.BytesCopied() << "\n";
-  auto db = ctx.catalogs.Acquire();
-  double seconds = 0;
-  uint64_t complete = 0, damaged = 0, unverified = 0;
-  int64_t last_verify = 0;
-  for (const auto& b : db->catalog->Backups("")) {
-    if (b.state == BackupState::kComplete) {
-      ++complete;
-      for (const auto& p : b.points) {
-        seconds += p.seconds;
-        damaged += p.verify_state == "damaged" ||
-                   p.verify_state == "depends-on-damaged";
-        unverified += p.verify_state == "unverified";
-        last_verify = std::max(last_verify, ParseIsoTime(p.verified_at));
-      }
-    }
-  }
-  m << "# HELP sendense_points_damaged Points verify found damaged or built "
-       "on a damaged point.\n"
-    << "# TYPE sendense_points_damaged gauge\nsendense_points_damaged "
-    << damaged << "\n"
-    << "# HELP sendense_points_unverified Points never verified (or with "
-       "no digests).\n"
-    << "# TYPE sendense_points_unverified gauge\nsendense_points_unverified "
-    << unverified << "\n"
-    << "# HELP sendense_verify_last_timestamp_seconds When a point was last "
-       "verified (0: never).\n"
-    << "# TYPE sendense_verify_last_timestamp_seconds gauge\n"
-    << "sendense_verify_last_timestamp_seconds " << last_verify << "\n";
-  m << "# HELP sendense_backups Complete backups in the repository.\n"
-    << "# TYPE sendense_backups gauge\nsendense_backups " << complete << "\n"
-    << "# HELP sendense_backup_seconds_total Time spent copying disks.\n"
-    << "# TYPE sendense_backup_seconds_total counter\n"
-    << "sendense_backup_seconds_total " << seconds << "\n";
-  m << "# HELP sendense_repository_bytes Bytes the repository uses on "
-       "disk.\n"
-    << "# TYPE sendense_repository_bytes gauge\n"
-    << "sendense_repository_bytes " << ctx.repo.UsedBytes() << "\n";
-  m << "# HELP sendense_repository_growth_bytes_per_day Bytes stored per "
-       "day by the last 7 days' backups.\n"
-    << "# TYPE sendense_repository_growth_bytes_per_day gauge\n"
-    << "sendense_repository_growth_bytes_per_day "
-    << MeasureCapacity(ctx.repo, db->catalog->Backups("")).growth_bytes_per_day
-    << "\n";
-  struct statvfs st {};
-  if (::statvfs(ctx.repo.path().c_str(), &st) == 0) {
-    m << "# HELP sendense_filesystem_size_bytes Size of the filesystem "
-         "holding the repository.\n"
-      << "# TYPE sendense_filesystem_size_bytes gauge\n"
-      << "sendense_filesystem_size_bytes "
-      << static_cast<uint64_t>(st.f_blocks) * st.f_frsize << "\n"
-      << "# HELP sendense_filesystem_free_bytes Free bytes on it.\n"
-      << "# TYPE sendense_filesystem_free_bytes gauge\n"
-      << "sendense_filesystem_free_bytes " << FreeBytes(ctx.repo.path())
-      << "\n";
-  }
-  m << "# HELP sendense_appliances_running libguestfs appliances running.\n"
-    << "# TYPE sendense_appliances_running gauge\n"
-    << "sendense_appliances_running " << ctx.appliances.running() << "\n";
-  const auto opens = ctx.ns.guest_opens();
-  m << "# HELP sendense_guest_file_opens_total Guest files opened, by how "
-       "they are read (mapped: straight from the chain by extent map).\n"
-    << "# TYPE sendense_guest_file_opens_total counter\n"
-    << "sendense_guest_file_opens_total{path=\"mapped\"} " << opens.mapped
-    << "\nsendense_guest_file_opens_total{path=\"appliance\"} "
-    << opens.appliance << "\n";
-  return {200, "text/plain; version=0.0.4", m.str(), {}, 0, nullptr};
-}
-
 Response Route(ApiContext& ctx, const Request& req) {
   std::string query;
   const auto p = SplitPath(std::string(req.target()), &query);
@@ -472,6 +379,11 @@ Response Route(ApiContext& ctx, const Request& req) {
       db.vms->Add(vm);
       return Json(201, VmJson(vm));
     }
+    if (args.size() == 1 && get) {
+      const auto vm = db.vms->Find(args[0]);
+      return vm ? Json(200, VmJson(*vm))
+                : Fail(404, "no VM named '" + args[0] + "'");
+    }
     if (args.size() == 1 && method == http::verb::delete_) {
       db.vms->Remove(args[0]);
       return Json(200, {{"removed", args[0]}});
@@ -490,6 +402,17 @@ Response Route(ApiContext& ctx, const Request& req) {
     if (args.size() == 2 && args[1] == "retention" &&
         method == http::verb::put) {
       return SetRetention(db, args[0], BodyJson(req.body()));
+    }
+  }
+  if (args.empty() && get) {
+    if (what == "overview") {
+      return Overview(ctx, db);
+    }
+    if (what == "find") {
+      return FindFiles(db, query);
+    }
+    if (what == "history") {
+      return FileHistoryOf(db, query);
     }
   }
   if (what == "restores" && args.empty() && method == http::verb::post) {
@@ -582,31 +505,52 @@ Response Route(ApiContext& ctx, const Request& req) {
   return Fail(404, "no such route");
 }
 
+// %XX escapes decoded (and '+' as a space when `plus_is_space`); Error
+// kInvalidArgument for a bad escape or a NUL.
+std::string PercentDecode(const std::string& text, bool plus_is_space) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%') {
+      if (i + 2 >= text.size() ||
+          !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+        throw Error(ErrorKind::kInvalidArgument, "bad %-escape in the path");
+      }
+      out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += plus_is_space && text[i] == '+' ? ' ' : text[i];
+    }
+  }
+  if (out.find('\0') != std::string::npos) {
+    throw Error(ErrorKind::kInvalidArgument, "the request holds a NUL byte");
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string DecodeSegment(const std::string& segment) {
-  std::string out;
-  for (size_t i = 0; i < segment.size(); ++i) {
-    if (segment[i] == '%') {
-      if (i + 2 >= segment.size() ||
-          !std::isxdigit(static_cast<unsigned char>(segment[i + 1])) ||
-          !std::isxdigit(static_cast<unsigned char>(segment[i + 2]))) {
-        throw Error(ErrorKind::kInvalidArgument, "bad %-escape in the path");
-      }
-      out +=
-          static_cast<char>(std::stoi(segment.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += segment[i];
-    }
-  }
-  if (out.find('\0') != std::string::npos ||
-      out.find('/') != std::string::npos || out == "." || out == ".." ||
+  const std::string out = PercentDecode(segment, false);
+  if (out.find('/') != std::string::npos || out == "." || out == ".." ||
       out.empty()) {
     throw Error(ErrorKind::kInvalidArgument,
                 "the path holds an empty, '.', '..', '/' or NUL segment");
   }
   return out;
+}
+
+std::string QueryParam(const std::string& query, const std::string& key) {
+  std::istringstream in(query);
+  std::string pair;
+  while (std::getline(in, pair, '&')) {
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return eq == std::string::npos ? ""
+                                     : PercentDecode(pair.substr(eq + 1), true);
+    }
+  }
+  return "";
 }
 
 std::optional<ByteRange> ParseRange(const std::string& header, uint64_t size) {

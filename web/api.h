@@ -30,6 +30,11 @@ Response HandleApi(ApiContext& ctx, const Request& req);
 // escape, a NUL, a '/' (from %2f) or a "." / ".." segment.
 std::string DecodeSegment(const std::string& segment);
 
+// The value of `key` in a query string ("a=1&b=2"), percent-decoded ('+'
+// is a space); "" when absent. Error kInvalidArgument for a bad escape or
+// a NUL.
+std::string QueryParam(const std::string& query, const std::string& key);
+
 // "bytes=A-B" of a file of `size`: the first and last byte, or nullopt for
 // a range that cannot be served (416). Only single ranges.
 struct ByteRange {

@@ -11,6 +11,7 @@
 
 #include "engine/error.h"
 #include "engine/log.h"
+#include "web/ui.h"
 
 namespace sendense::web {
 
@@ -34,6 +35,7 @@ void WriteSimple(tcp::socket& socket,
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
   res.set(http::field::server, "sendense");
   res.set(http::field::content_type, "application/json");
+  AddSecurityHeaders(res.base());
   res.keep_alive(keep_alive);
   res.body() = body;
   res.prepare_payload();
@@ -81,6 +83,7 @@ bool WriteReply(tcp::socket& socket, const Request& req, Response& out) {
   head.version(req.version());
   head.set(http::field::server, "sendense");
   head.set(http::field::content_type, out.content_type);
+  AddSecurityHeaders(head);
   for (const auto& [k, v] : out.headers) {
     head.set(k, v);
   }

@@ -77,17 +77,26 @@ void ValidateSchedule(const std::string& schedule) {
   }
 }
 
+int64_t SchedulePeriod(const std::string& schedule) {
+  if (schedule.empty()) {
+    return 0;
+  }
+  if (schedule == "hourly") {
+    return 3600;
+  }
+  if (schedule.rfind("every@", 0) == 0) {
+    return std::stoll(schedule.substr(6)) *
+           (schedule.back() == 'h' ? 3600 : 60);
+  }
+  return 86400;  // daily@HH:MM
+}
+
 bool ScheduleDue(const std::string& schedule, int64_t last, int64_t now) {
   if (schedule.empty()) {
     return false;
   }
-  if (schedule == "hourly") {
-    return now - last >= 3600;
-  }
-  if (schedule.rfind("every@", 0) == 0) {
-    const int64_t n = std::stoll(schedule.substr(6));
-    const int64_t unit = schedule.back() == 'h' ? 3600 : 60;
-    return now - last >= n * unit;
+  if (schedule == "hourly" || schedule.rfind("every@", 0) == 0) {
+    return now - last >= SchedulePeriod(schedule);
   }
   // daily@HH:MM: due once the day's time has passed and no backup since.
   const int64_t at = std::stoll(schedule.substr(6, 2)) * 3600 +

@@ -27,6 +27,8 @@ struct VmConfig {
 
 // Checks a schedule; Error kInvalidArgument naming what is wrong.
 void ValidateSchedule(const std::string& schedule);
+// The time between two backups of `schedule`, in seconds (0 for none).
+int64_t SchedulePeriod(const std::string& schedule);
 // Whether a VM with `schedule`, last backed up at `last` (epoch seconds, 0
 // for never), is due at `now`.
 bool ScheduleDue(const std::string& schedule, int64_t last, int64_t now);

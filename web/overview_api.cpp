@@ -1,0 +1,100 @@
+#include "web/overview_api.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "engine/catalog/file_history.h"
+#include "engine/error.h"
+#include "engine/repo/capacity_report.h"
+#include "engine/repo/vm_status.h"
+#include "engine/time.h"
+#include "web/api_json.h"
+
+namespace sendense::web {
+namespace {
+
+using json = nlohmann::json;
+constexpr size_t kRecentJobs = 20;
+
+// Error kNotFound unless the catalog knows `vm` or it is configured.
+void RequireVm(CatalogPool::Handles& db, const std::string& vm) {
+  if (!db.catalog->FindVm(vm) && !db.vms->Find(vm)) {
+    throw Error(ErrorKind::kNotFound, "no VM named '" + vm + "'");
+  }
+}
+
+}  // namespace
+
+Response Overview(ApiContext& ctx, CatalogPool::Handles& db) {
+  const auto clock = std::chrono::system_clock::now();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock.time_since_epoch())
+          .count();
+  const auto backups = db.catalog->Backups("");
+  json vms = json::array();
+  for (const auto& s : VmStatuses(db.vms->List(), backups, now)) {
+    vms.push_back(VmStatusJson(s));
+  }
+  // Running and queued jobs, then the ones that ended last.
+  auto all = ctx.jobs.List();
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return Active(a.state) != Active(b.state) ? Active(a.state) : a.id > b.id;
+  });
+  json jobs = json::array();
+  size_t ended = 0;
+  for (const auto& j : all) {
+    if (!Active(j.state) && ++ended > kRecentJobs) {
+      break;
+    }
+    jobs.push_back(JobJson(j));
+  }
+  return Json(200,
+              {{"now", IsoTime(clock)},
+               {"vms", vms},
+               {"repository", CapacityJson(MeasureCapacity(ctx.repo, backups))},
+               {"jobs", jobs}});
+}
+
+Response FindFiles(CatalogPool::Handles& db, const std::string& query) {
+  const std::string pattern = QueryParam(query, "pattern");
+  const std::string vm = QueryParam(query, "vm");
+  const std::string limit_text = QueryParam(query, "limit");
+  if (pattern.empty()) {
+    return Fail(400,
+                "pattern is needed: a glob on the name (*.log) or, "
+                "with a '/', on the whole path (/etc/*)");
+  }
+  size_t limit = 1000;
+  if (!limit_text.empty()) {
+    const bool digits =
+        limit_text.size() <= 5 &&
+        limit_text.find_first_not_of("0123456789") == std::string::npos;
+    limit = digits ? std::stoul(limit_text) : 0;
+    if (limit < 1 || limit > 10000) {
+      return Fail(400, "limit must be 1 to 10000");
+    }
+  }
+  if (!vm.empty()) {
+    RequireVm(db, vm);
+  }
+  // One more than asked: whether there were more.
+  const auto hits = db.index->Find(vm, pattern, limit + 1);
+  json matches = json::array();
+  for (size_t i = 0; i < hits.size() && i < limit; ++i) {
+    matches.push_back(GuestFileHitJson(hits[i]));
+  }
+  return Json(200, {{"matches", matches}, {"truncated", hits.size() > limit}});
+}
+
+Response FileHistoryOf(CatalogPool::Handles& db, const std::string& query) {
+  const std::string vm = QueryParam(query, "vm");
+  const std::string path = QueryParam(query, "path");
+  if (vm.empty() || path.empty()) {
+    return Fail(400, "vm and path are needed, e.g. ?vm=web1&path=/etc/motd");
+  }
+  RequireVm(db, vm);
+  return Json(200,
+              {{"versions", FileHistory(*db.catalog, *db.index, vm, path)}});
+}
+
+}  // namespace sendense::web

@@ -1,0 +1,94 @@
+// The HTTP API, with the token the admin pasted: kept for this browser
+// session (sessionStorage, gone when the tab closes), sent only as the
+// bearer header, never in a URL or a cookie.
+
+import {h} from './dom.js';
+
+const KEY = 'sendense.token';
+
+export const token = {
+  get: () => sessionStorage.getItem(KEY),
+  set: (t) => sessionStorage.setItem(KEY, t),
+  clear: () => sessionStorage.removeItem(KEY),
+};
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function call(path, {method = 'GET', body, signal, headers = {}} = {}) {
+  const init = {
+    method,
+    signal,
+    cache: 'no-store',
+    credentials: 'omit',
+    headers: {Authorization: 'Bearer ' + (token.get() || ''), ...headers},
+  };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch('/api/v1' + path, init);
+  if (res.status === 401) {
+    token.clear();
+    window.dispatchEvent(new Event('sendense:signed-out'));
+    throw new ApiError(401, 'The token was refused. Paste it again.');
+  }
+  return res;
+}
+
+async function failure(res) {
+  let message = res.status + ' ' + res.statusText;
+  try {
+    const data = await res.json();
+    if (data && data.error) message = data.error;
+  } catch (e) { /* not JSON */ }
+  return new ApiError(res.status, message);
+}
+
+// JSON of a route; ApiError with the server's sentence otherwise.
+export async function api(path, options) {
+  const res = await call(path, options);
+  if (!res.ok) throw await failure(res);
+  return res.json();
+}
+
+// Like api(), but answers the error body too (409 carries the job).
+export async function apiAllowing(path, options, ...statuses) {
+  const res = await call(path, options);
+  if (res.ok || statuses.includes(res.status)) {
+    return {status: res.status, data: await res.json()};
+  }
+  throw await failure(res);
+}
+
+// Downloads a file or archive: fetched with the bearer header (a link
+// cannot carry it), then handed to the browser as a file. `onProgress`
+// gets (bytes so far, total or 0).
+export async function download(path, filename, onProgress) {
+  const res = await call(path);
+  if (!res.ok) throw await failure(res);
+  const total = Number(res.headers.get('Content-Length')) || 0;
+  const reader = res.body.getReader();
+  const chunks = [];
+  let done = 0;
+  for (;;) {
+    const {done: end, value} = await reader.read();
+    if (end) break;
+    chunks.push(value);
+    done += value.length;
+    if (onProgress) onProgress(done, total);
+  }
+  const blob = new Blob(chunks, {
+    type: res.headers.get('Content-Type') || 'application/octet-stream'});
+  const href = URL.createObjectURL(blob);
+  const a = h('a', {href, download: filename, hidden: true});
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60000);
+  return done;
+}

@@ -1,0 +1,125 @@
+// A VM: its points on a timeline with size and verify state, its jobs,
+// and starting a backup (or a verify) now.
+
+import {api, apiAllowing} from './api.js';
+import {badge, bytes, clear, duration, empty, h, pointTime, seconds,
+  table, time, url} from './dom.js';
+import {active, jobCard, jobTable} from './jobs.js';
+import {retentionText, scheduleText} from './overview.js';
+
+function timeline(backups) {
+  const complete = backups.filter((b) => b.state === 'complete');
+  if (complete.length === 0) return null;
+  const times = complete.map((b) => seconds(b.started_at));
+  const first = Math.min(...times);
+  const last = Math.max(...times);
+  const span = Math.max(1, last - first);
+  const track = h('div', {class: 'timeline-track'});
+  complete.forEach((b, i) => {
+    const dot = h('a', {class: `dot dot-${b.kind} verify-${b.verify_state}`,
+      href: url('vms', b.vm, b.name),
+      title: `${pointTime(b.name)} · ${b.kind} · ${bytes(stored(b))} · verify ${b.verify_state}`,
+      'aria-label': 'point ' + b.name});
+    dot.style.left = (complete.length === 1 ? 50 : ((times[i] - first) / span) * 100) + '%';
+    track.append(dot);
+  });
+  return h('div', {class: 'timeline'}, track,
+      h('div', {class: 'timeline-scale'}, h('span', null, time(complete[0].started_at)),
+          h('span', null, time(complete[complete.length - 1].started_at))),
+      h('div', {class: 'legend'}, h('span', {class: 'dot-sample full'}), 'full',
+          h('span', {class: 'dot-sample incremental'}, ''), 'incremental',
+          h('span', {class: 'dot-sample damaged'}, ''), 'damaged'));
+}
+
+function stored(b) {
+  return b.points.reduce((sum, p) => sum + (p.bytes_stored || 0), 0);
+}
+
+function took(b) {
+  const s = seconds(b.started_at);
+  const f = seconds(b.finished_at);
+  return s !== null && f !== null ? f - s : null;
+}
+
+function pointRows(backups) {
+  return backups.slice().reverse().map((b) => h('tr', {'data-point': b.name},
+      h('td', {class: 'name'}, b.state === 'complete' ?
+          h('a', {href: url('vms', b.vm, b.name)}, pointTime(b.name)) : pointTime(b.name)),
+      h('td', null, badge(b.state), b.error ? h('div', {class: 'error-text'}, b.error) : null),
+      h('td', {class: 'opt'}, b.kind || '—'),
+      h('td', {class: 'num'}, bytes(stored(b))),
+      h('td', {class: 'num opt'}, duration(took(b))),
+      h('td', null, b.state === 'complete' ? badge(b.verify_state) : '—'),
+      h('td', {class: 'opt'}, b.consistency || '')));
+}
+
+async function start(vm, kind, message) {
+  const path = kind === 'backup' ? `/vms/${encodeURIComponent(vm)}/backup` : '/verify';
+  const body = kind === 'backup' ? undefined : {vm};
+  const {status, data} = await apiAllowing(path, {method: 'POST', body}, 409);
+  message.textContent = status === 409 ? data.error :
+      `${kind === 'backup' ? 'Backup' : 'Verify'} started (job ${data.id}).`;
+}
+
+export async function renderVm(ctx) {
+  const name = ctx.segments[1];
+  ctx.title(name);
+  const message = h('span', {class: 'muted', role: 'status'});
+  const action = (kind, label, cls) => {
+    const b = h('button', {type: 'button', class: cls, id: kind + '-now',
+      onclick: async () => {
+        b.disabled = true;
+        try {
+          await start(name, kind, message);
+        } catch (e) {
+          message.textContent = e.message;
+        } finally {
+          b.disabled = false;
+        }
+      }}, label);
+    return b;
+  };
+  const config = h('div');
+  const jobs = h('div');
+  const points = h('div');
+  clear(ctx.main,
+      h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Overview'), ' › ', name),
+      h('div', {class: 'page-head'}, h('h1', null, name),
+          h('div', {class: 'actions'}, action('backup', 'Back up now', 'primary'),
+              action('verify', 'Verify', ''), message)),
+      config, jobs, points);
+  let vm = null;
+  try {
+    vm = await api('/vms/' + encodeURIComponent(name));
+  } catch (e) {
+    if (e.status !== 404) throw e;  // backups of a removed VM still show
+  }
+  clear(config, vm ? h('dl', {class: 'facts'},
+      h('dt', null, 'Source'), h('dd', null, vm.libvirt ?
+          `libvirt domain ${vm.libvirt.domain} (${vm.libvirt.uri})` :
+          Object.entries(vm.disks).map(([d, u]) => `${d}: ${u}`).join(', ')),
+      h('dt', null, 'Schedule'), h('dd', null, scheduleText(vm.schedule)),
+      h('dt', null, 'Retention'), h('dd', null, retentionText(vm.retention))) :
+      h('p', {class: 'muted'}, 'This VM is no longer configured; its backups remain.'));
+  await ctx.every(2000, async () => {
+    const [backups, all] = await Promise.all([
+      api('/backups?vm=' + encodeURIComponent(name)), api('/jobs')]);
+    if (!ctx.current()) return;
+    const mine = all.jobs.filter((j) => j.vm === name).sort((a, b) => b.id - a.id);
+    const running = mine.filter(active);
+    const open = jobs.querySelector('details')?.open;
+    clear(jobs, running.length ? [h('h2', null, 'Running now'),
+      h('div', {class: 'job-cards'}, running.map(jobCard))] : null,
+    mine.length > running.length ? h('details', {open: open || null},
+        h('summary', null, `Recent jobs (${mine.length - running.length})`),
+        jobTable(mine.filter((j) => !active(j)).slice(0, 10))) : null);
+    const list = backups.backups;
+    clear(points, h('h2', null, 'Points in time'),
+        list.length === 0 ? empty('No backup yet. Start one with “Back up now”.') : [
+          timeline(list),
+          table([{label: 'Point'}, {label: 'State'}, {label: 'Kind', cls: 'opt'},
+            {label: 'Stored', cls: 'num'}, {label: 'Took', cls: 'num opt'},
+            {label: 'Verify'}, {label: 'Consistency', cls: 'opt'}],
+          pointRows(list), {cls: 'points'})]);
+  });
+}
