@@ -49,6 +49,16 @@ async function failure(res) {
   return new ApiError(res.status, message);
 }
 
+// Whether the server takes `candidate` as the token: true, false (401),
+// or ApiError for anything else. Changes nothing.
+export async function accepts(candidate) {
+  const res = await fetch('/api/v1/overview', {cache: 'no-store', credentials: 'omit',
+    headers: {Authorization: 'Bearer ' + candidate}});
+  if (res.status === 401) return false;
+  if (!res.ok) throw await failure(res);
+  return true;
+}
+
 // JSON of a route; ApiError with the server's sentence otherwise.
 export async function api(path, options) {
   const res = await call(path, options);

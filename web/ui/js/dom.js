@@ -94,14 +94,25 @@ export function time(iso) {
       `${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
+// A guest file's time (nanoseconds since the epoch), as time() shows it.
+export function timeOfNs(ns) {
+  const d = new Date(ns / 1e6);
+  const p = (n) => (n < 10 ? '0' : '') + n;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
+      `${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
 export function seconds(iso) {
   const t = Date.parse(iso);
   return Number.isNaN(t) ? null : t / 1000;
 }
 
-// A point's name ("2026-12-03T09.00.00Z") as a time.
+// A point's name ("2026-12-03T09.00.00Z") as a time, to the second
+// (points are named by the second they began).
 export function pointTime(name) {
-  return time(name.replace(/T(\d\d)\.(\d\d)\.(\d\d)/, 'T$1:$2:$3'));
+  const d = new Date(name.replace(/T(\d\d)\.(\d\d)\.(\d\d)/, 'T$1:$2:$3'));
+  if (Number.isNaN(d.getTime())) return name;
+  return time(d.toISOString()) + ':' + String(d.getSeconds()).padStart(2, '0');
 }
 
 export function mode(type, m) {
@@ -120,8 +131,12 @@ export function badge(state, text) {
       text || state);
 }
 
+// A progress bar; one that moves without end when `total` is unknown.
 export function progress(done, total) {
-  const share = total > 0 ? Math.min(1, done / total) : 0;
+  if (!(total > 0)) {
+    return h('div', {class: 'bar busy', role: 'progressbar'}, h('div', {class: 'bar-fill'}));
+  }
+  const share = Math.min(1, done / total);
   const bar = h('div', {class: 'bar', role: 'progressbar',
     'aria-valuemin': 0, 'aria-valuemax': 100,
     'aria-valuenow': Math.round(share * 100)});

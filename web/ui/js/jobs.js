@@ -47,10 +47,11 @@ export function jobCard(job) {
       h('div', {class: 'job-head'},
           h('span', null, what(job), job.backup ? h('span', {class: 'muted'}, ' · ' + job.backup) : null),
           badge(job.state)),
-      progress(job.bytes_done, job.bytes_total),
+      progress(job.bytes_done, job.phase === 'indexing' ? 0 : job.bytes_total),
       h('div', {class: 'job-meta'},
           h('span', null, phase),
-          h('span', null, bytes(job.bytes_done) + ' of ' + bytes(job.bytes_total)),
+          job.bytes_total > 0 ?
+              h('span', null, bytes(job.bytes_done) + ' of ' + bytes(job.bytes_total)) : null,
           h('span', null, rate(job.rate)),
           h('span', null, left === null ? '' : duration(left) + ' left'),
           cancelButton(job)));

@@ -1,7 +1,7 @@
 // The dashboard: a router over real URLs (reload and back work), the
 // sign-in with the API token, and the views.
 
-import {api, token} from './api.js';
+import {accepts, token} from './api.js';
 import {clear, errorBox, h} from './dom.js';
 import {renderJobs} from './jobs.js';
 import {renderOverview} from './overview.js';
@@ -94,15 +94,16 @@ function signIn() {
   const message = h('p', {class: 'form-error', role: 'alert'});
   const form = h('form', {class: 'card signin', onsubmit: async (ev) => {
     ev.preventDefault();
-    token.set(input.value.trim());
+    const candidate = input.value.trim();
     try {
-      await api('/overview');
-      show();
+      if (await accepts(candidate)) {
+        token.set(candidate);
+        show();
+      } else {
+        message.textContent = 'That token is not the repository\'s. Copy it again from REPO/api-token.';
+      }
     } catch (e) {
-      token.clear();
-      message.textContent = e.status === 401 ?
-          'That token is not the repository\'s. Copy it again from REPO/api-token.' :
-          e.message;
+      message.textContent = e.message;
     }
   }},
   h('h1', null, 'Sign in'),

@@ -4,7 +4,7 @@
 
 import {api, download} from './api.js';
 import {badge, bytes, clear, count, empty, errorBox, h, mode, pointTime,
-  table, time, url, withQuery} from './dom.js';
+  table, time, timeOfNs, url, withQuery} from './dom.js';
 
 const PAGE_SIZES = [100, 1000, 10000];
 
@@ -100,23 +100,60 @@ function downloadButton(label, path, filename, cls) {
   return h('span', {class: 'download'}, button, status);
 }
 
+// A folder's entries as rows of a grid, cloned from one template row, in
+// chunks of 200 that the browser neither styles nor lays out while they
+// are off screen (content-visibility): a page of 10,000 entries draws as
+// fast as one of 200. Names go in as text, links as percent-encoded URLs.
+const CHUNK = 200;
+const ROW_HEIGHT = 34;
+
+function entryRows(children, folderUrl) {
+  const template = h('div', {class: 'entry', role: 'row'},
+      h('span', {class: 'name', role: 'cell'}), h('span', {class: 'num', role: 'cell'}),
+      h('span', {class: 'opt', role: 'cell'}), h('span', {class: 'mono opt', role: 'cell'}),
+      h('span', {class: 'num opt', role: 'cell'}));
+  const out = document.createDocumentFragment();
+  let chunk = null;
+  children.forEach((c, i) => {
+    if (i % CHUNK === 0) {
+      chunk = h('div', {class: 'chunk', role: 'rowgroup'});
+      chunk.style.containIntrinsicSize =
+          `auto ${Math.min(CHUNK, children.length - i) * ROW_HEIGHT}px`;
+      out.append(chunk);
+    }
+    const row = template.cloneNode(true);
+    const [name, size, modified, perms, owner] = row.children;
+    row.dataset.type = c.type;
+    name.classList.add(c.type);
+    if (c.type === 'dir' || c.type === 'file') {
+      const a = document.createElement('a');
+      a.href = folderUrl + '/' + encodeURIComponent(c.name);
+      a.textContent = c.name;
+      name.append(a);
+    } else {
+      name.textContent = c.name;
+    }
+    if (c.type === 'link') name.append(h('span', {class: 'muted'}, ' → ' + c.target));
+    if (c.type !== 'dir') size.textContent = bytes(c.size);
+    modified.textContent = timeOfNs(c.mtime_ns);
+    perms.textContent = mode(c.type, c.mode);
+    owner.textContent = c.uid + ':' + c.gid;
+    chunk.append(row);
+  });
+  return out;
+}
+
 function folder(ctx, vm, point, fs, path, entry) {
   const limit = Number(ctx.query.get('limit')) || 1000;
   const after = ctx.query.get('after') || '';
   const from = Number(ctx.query.get('from')) || 1;
   const here = url('vms', vm, point, 'files', fs, ...path);
-  const rows = document.createDocumentFragment();
-  for (const c of entry.children) {
-    const link = c.type === 'dir' || c.type === 'file' ?
-        h('a', {href: url('vms', vm, point, 'files', fs, ...path, c.name)}, c.name) : c.name;
-    rows.append(h('tr', {'data-type': c.type},
-        h('td', {class: 'name ' + c.type}, link,
-            c.type === 'link' ? h('span', {class: 'muted'}, ' → ' + c.target) : null),
-        h('td', {class: 'num'}, c.type === 'dir' ? '' : bytes(c.size)),
-        h('td', {class: 'opt'}, time(new Date(c.mtime_ns / 1e6).toISOString())),
-        h('td', {class: 'mono opt'}, mode(c.type, c.mode)),
-        h('td', {class: 'num opt'}, `${c.uid}:${c.gid}`)));
-  }
+  // A folder on one page is shown folders first, then by name; a longer
+  // one in the index's order, which its pages follow.
+  const children = entry.next_after === undefined && !after ?
+      entry.children.slice().sort((a, b) => (b.type === 'dir') - (a.type === 'dir') ||
+          (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) : entry.children;
+  const rows = entryRows(children, url('vms', vm, point, 'files', fs, ...path));
   const key = here + '|' + limit;
   const previous = after ? previousOf(key + '|' + after) : undefined;
   const nextHref = entry.next_after !== undefined ? withQuery(here, {
@@ -141,11 +178,13 @@ function folder(ctx, vm, point, fs, path, entry) {
             downloadButton('Download .zip', dl + '?format=zip', name + '.zip', 'primary'),
             downloadButton('Download .tar', dl + '?format=tar', name + '.tar'))),
     h('div', {class: 'toolbar'}, pager(), sizes),
-    entry.children.length ? h('div', {class: 'table-wrap'}, h('table', {class: 'files'},
-        h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', {class: 'num'}, 'Size'),
-            h('th', {class: 'opt'}, 'Modified'), h('th', {class: 'opt'}, 'Mode'),
-            h('th', {class: 'num opt'}, 'Owner'))),
-        h('tbody', null, rows))) : empty('This folder is empty.'),
+    entry.children.length ? h('div', {class: 'listing', role: 'table', 'aria-label': name},
+        h('div', {class: 'entry head', role: 'row'},
+            h('span', {role: 'columnheader'}, 'Name'), h('span', {class: 'num', role: 'columnheader'}, 'Size'),
+            h('span', {class: 'opt', role: 'columnheader'}, 'Modified'),
+            h('span', {class: 'opt', role: 'columnheader'}, 'Mode'),
+            h('span', {class: 'num opt', role: 'columnheader'}, 'Owner')),
+        rows) : empty('This folder is empty.'),
     entry.children.length > 20 ? h('div', {class: 'toolbar'}, pager()) : null,
   ];
 }
@@ -181,7 +220,7 @@ function file(vm, point, fs, path, entry) {
     h('dl', {class: 'facts'},
         h('dt', null, 'Path'), h('dd', {class: 'mono'}, entry.path),
         h('dt', null, 'Size'), h('dd', null, `${bytes(entry.size)} (${count(entry.size)} bytes)`),
-        h('dt', null, 'Modified'), h('dd', null, time(new Date(entry.mtime_ns / 1e6).toISOString())),
+        h('dt', null, 'Modified'), h('dd', null, timeOfNs(entry.mtime_ns)),
         h('dt', null, 'Mode'), h('dd', {class: 'mono'}, mode(entry.type, entry.mode) + ' · uid ' + entry.uid + ' · gid ' + entry.gid),
         entry.target !== undefined ? [h('dt', null, 'Link to'), h('dd', {class: 'mono'}, entry.target)] : null,
         entry.read_path ? [h('dt', null, 'Read'), h('dd', null, entry.read_path === 'mapped' ?

@@ -48,7 +48,7 @@ export async function renderSearch(ctx) {
   clear(results,
       h('p', {class: 'muted', id: 'result-count'}, found.truncated ?
           `The first ${count(found.matches.length)} matches; narrow the pattern to see the rest.` :
-          `${count(found.matches.length)} matches.`),
+          `${count(found.matches.length)} ${found.matches.length === 1 ? 'match' : 'matches'}.`),
       rows.length ? table([{label: 'Path'}, {label: 'VM'}, {label: 'Point', cls: 'opt'},
         {label: 'Filesystem', cls: 'opt'}, {label: 'Size', cls: 'num'}, {label: 'Modified', cls: 'opt'}],
       rows, {cls: 'results'}) : empty('No file matches.'));

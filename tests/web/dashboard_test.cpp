@@ -1,0 +1,122 @@
+// The dashboard in a real browser: `sendense serve` with a mounted tree,
+// a VM whose disk holds an ext4 guest (a 10,000-entry folder and a folder
+// of names that are HTML and script) and 299 more VMs with a backup each,
+// driven through headless Chromium by tests/web/dashboard_test.py.
+// Screenshots go to $SENDENSE_SCREENSHOTS when set (docs/screenshots is
+// made that way), else into the test's directory.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "tests/web/api_fixture.h"
+
+namespace sendense::test {
+namespace {
+
+constexpr int kVms = 300;
+
+class DashboardTest : public ApiTest {
+ protected:
+  // The guest: files to download, a 10,000-entry folder, hostile names.
+  void MakeGuest() {
+    const std::string guest = dir_ / "guest";
+    for (const char* d : {"etc", "home/alice", "data", "many", "hostile"}) {
+      std::filesystem::create_directories(guest + "/" + d);
+    }
+    std::ofstream(guest + "/etc/motd") << "hello from the guest\n";
+    std::ofstream(guest + "/home/alice/notes.txt") << "alice's notes\n";
+    for (const char* name :
+         {"<img src=x onerror=alert(1)>", "\"><script>window.__xss=1<\\script>",
+          "a&b;'q\"", "javascript:alert(1)"}) {
+      std::ofstream(guest + "/hostile/" + name) << name;
+    }
+    const std::string raw = dir_ / "disk.raw";
+    RunOrFail("head -c 3M /dev/urandom > " + Quote(guest + "/data/blob.bin") +
+              " && cd " + Quote(guest + "/many") +
+              " && seq -w 1 10000 | xargs touch && truncate -s 96M " +
+              Quote(raw) + " && echo 'start=2048, type=83' | sfdisk -q " +
+              Quote(raw) + " && mkfs.ext4 -q -F -d " + Quote(guest) +
+              " -E offset=1048576 " + Quote(raw) +
+              " 95M && qemu-img convert -f raw -O qcow2 " + Quote(raw) + " " +
+              Quote(source_) + " && qemu-img bitmap --add " + Quote(source_) +
+              " b0 && rm " + Quote(raw));
+  }
+
+  // VMs vm001..vm297 with one small backup each (two at a time), one never
+  // backed up and one whose backup failed: with web1, kVms.
+  void AddManyVms(const NbdServer& small) {
+    const std::string cli =
+        std::string(SENDENSE_BINARY) + " -r " + Quote(repo_);
+    RunOrFail(cli + " vm add staging --disk " + Quote("sda=" + small.uri()) +
+              " --schedule daily@02:00 && " + cli +
+              " vm add db-legacy --disk 'sda=nbd+unix:///?socket=/gone.sock'" +
+              " --schedule hourly && ! " + cli +
+              " backup --vm db-legacy --no-index");
+    std::string script;
+    for (int half = 0; half < 2; ++half) {
+      script += "(for i in $(seq " + std::to_string(1 + half) + " 2 " +
+                std::to_string(kVms - 3) + "); do n=vm$(printf %03d $i); " +
+                cli + " vm add $n --disk " + Quote("sda=" + small.uri()) +
+                " >/dev/null && " + cli +
+                " backup --vm $n --no-index >/dev/null || exit 1; done) & ";
+    }
+    RunOrFail(script + "wait %1 && wait %2");
+  }
+};
+
+TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
+  if (::access("/dev/fuse", R_OK | W_OK) != 0) {
+    GTEST_SKIP() << "SKIPPED LOUDLY: /dev/fuse is not usable here";
+  }
+  if (RunCommand("test -x /usr/bin/chromium && test -x /usr/bin/chromedriver "
+                 "&& /usr/bin/python3 -c 'import selenium'")
+          .status != 0) {
+    GTEST_SKIP() << "SKIPPED LOUDLY: chromium, chromium-driver or "
+                    "python3-selenium is missing (scripts/setup.sh installs "
+                    "them)";
+  }
+  MakeGuest();
+  NbdServer small(dir_.path(), "nbdkit --exit-with-parent -U {sock} memory 1M");
+  AddManyVms(small);
+  const std::string mnt = dir_ / "mnt";
+  std::filesystem::create_directories(mnt);
+  Serve("--mount " + Quote(mnt));
+  NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+  AddVm("web1", server);
+  // A first point, so that the browser's backup is an incremental and the
+  // file history has two versions.
+  const auto first = CallJson("POST", "/api/v1/vms/web1/backup", "", 202);
+  ASSERT_EQ(WaitForJob(first["id"])["state"], "complete");
+
+  const char* shots = std::getenv("SENDENSE_SCREENSHOTS");
+  const auto run = RunCommand(
+      "/usr/bin/python3 " +
+      Quote(std::string(SENDENSE_SOURCE_DIR) + "/tests/web/dashboard_test.py") +
+      " --base " + base_ + " --token-file " + Quote(repo_ + "/api-token") +
+      " --mount " + Quote(mnt) + " --out " + Quote(dir_ / "browser") +
+      " --vms " + std::to_string(kVms) +
+      (shots != nullptr ? " --screenshots " + Quote(shots) : ""));
+  std::cout << run.output;
+  EXPECT_EQ(run.status, 0) << "the browser test failed (screenshot "
+                              "failure.png beside the others)";
+  // The figures, in the test's log and XML.
+  std::istringstream lines(run.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("FIGURE ", 0) == 0) {
+      const auto space = line.find(' ', 7);
+      RecordProperty(line.substr(7, space - 7), line.substr(space + 1));
+    }
+  }
+  // The token never reached the log.
+  std::ifstream log_file(log_);
+  const std::string log((std::istreambuf_iterator<char>(log_file)), {});
+  EXPECT_EQ(log.find(token_), std::string::npos) << "the token is in the log";
+}
+
+}  // namespace
+}  // namespace sendense::test

@@ -1,0 +1,389 @@
+#!/usr/bin/python3
+"""The dashboard in a real browser (headless Chromium through Selenium).
+
+Run by DashboardTest (dashboard_test.cpp), which starts `sendense serve`
+with a mounted tree and a VM "web1" whose disk holds an ext4 filesystem
+with /etc/motd, /home/alice/notes.txt, /data/blob.bin, /many (10,000
+files) and /hostile (names that are HTML and script), plus 299 VMs with a
+backup each. Every step asserts what a person would see; figures are
+printed as "FIGURE name value" lines. Exit status 0 when all passed.
+"""
+
+import argparse
+import filecmp
+import os
+import sys
+import time
+import urllib.request
+import zipfile
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+HOSTILE = ['<img src=x onerror=alert(1)>', '"><script>window.__xss=1<\\script>',
+           "a&b;'q\"", 'javascript:alert(1)']
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def wait_for(what, fn, timeout=30.0):
+    """fn() until it returns something true; AssertionError after timeout."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            value = fn()
+            if value:
+                return value
+        except Exception as e:  # the page is being redrawn
+            last = e
+        time.sleep(0.1)
+    raise AssertionError(f'timed out after {timeout:.0f} s waiting for {what}'
+                         + (f' (last error: {last})' if last else ''))
+
+
+class Dashboard:
+    def __init__(self, args):
+        self.base = args.base
+        self.token = open(args.token_file).read().strip()
+        self.mount = args.mount
+        self.out = args.out
+        self.shots = args.screenshots or os.path.join(args.out, 'screenshots')
+        self.downloads = os.path.join(args.out, 'downloads')
+        os.makedirs(self.shots, exist_ok=True)
+        os.makedirs(self.downloads, exist_ok=True)
+        options = webdriver.ChromeOptions()
+        options.binary_location = args.chromium
+        for a in ['--headless=new', '--no-sandbox', '--disable-gpu',
+                  '--disable-background-networking', '--window-size=1280,800',
+                  '--disable-dev-shm-usage']:
+            options.add_argument(a)
+        options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
+        self.driver = webdriver.Chrome(service=Service(args.chromedriver),
+                                       options=options)
+        self.driver.set_window_size(1280, 800)
+        self.driver.execute_cdp_cmd('Browser.setDownloadBehavior', {
+            'behavior': 'allow', 'downloadPath': self.downloads})
+        self.alerts = 0
+
+    # --- helpers -------------------------------------------------------
+    def css(self, selector):
+        return self.driver.find_elements(By.CSS_SELECTOR, selector)
+
+    def one(self, selector, timeout=30.0):
+        return wait_for(selector, lambda: (self.css(selector) or [None])[0],
+                        timeout)
+
+    def click_link(self, text, scope='main'):
+        """Clicks the link showing `text` (found and clicked in one step:
+        pages that refresh themselves replace their links)."""
+        script = (
+            'const [scope, text] = arguments;'
+            'const a = [...document.querySelectorAll(scope + " a")]'
+            '    .find((e) => e.textContent === text);'
+            'if (a) a.click();'
+            'return !!a;')
+        wait_for(f'a link "{text}"',
+                 lambda: self.driver.execute_script(script, scope, text))
+
+    def open(self, path):
+        """A page by its URL, as a bookmark or reload would."""
+        self.driver.get(self.base + path)
+
+    def no_alert(self):
+        try:
+            alert = self.driver.switch_to.alert
+            text = alert.text
+            alert.dismiss()
+            raise AssertionError(f'a script ran: an alert said {text!r}')
+        except NoAlertPresentException:
+            pass
+
+    def console_errors(self):
+        return [e for e in self.driver.get_log('browser')
+                if e['level'] == 'SEVERE']
+
+    def shot(self, name):
+        time.sleep(0.4)  # the last frame painted
+        self.driver.save_screenshot(os.path.join(self.shots, name + '.png'))
+
+    def api(self, path):
+        req = urllib.request.Request(self.base + path, headers={
+            'Authorization': 'Bearer ' + self.token})
+        with urllib.request.urlopen(req) as r:
+            return r.read()
+
+    def downloaded(self, name, timeout=60):
+        path = os.path.join(self.downloads, name)
+        wait_for(f'the download {name}', lambda: os.path.exists(path) and
+                 not os.path.exists(path + '.crdownload'), timeout)
+        return path
+
+    def timed_navigation(self, path, rows_selector, rows):
+        """ms from a click on a link to `path` until `rows` rows are drawn
+        (fetch, JSON, DOM and the next two frames)."""
+        return self.driver.execute_async_script('''
+            const [path, selector, rows, done] = arguments;
+            const a = document.createElement('a');
+            a.href = path;
+            document.body.append(a);
+            document.getElementById('main').replaceChildren();
+            const t0 = performance.now();
+            a.click();
+            a.remove();
+            const poll = () => {
+              if (document.querySelectorAll(selector).length === rows) {
+                requestAnimationFrame(() => requestAnimationFrame(
+                    () => done(performance.now() - t0)));
+              } else {
+                setTimeout(poll, 2);
+              }
+            };
+            poll();''', path, rows_selector, rows)
+
+    # --- the steps -----------------------------------------------------
+    def security_headers(self):
+        with urllib.request.urlopen(self.base + '/') as r:
+            csp = r.headers['Content-Security-Policy']
+            check("script-src 'self'" in csp and 'unsafe-inline' not in csp,
+                  f'CSP allows inline script: {csp}')
+            check(r.headers['X-Content-Type-Options'] == 'nosniff', 'nosniff')
+            check(r.headers['Referrer-Policy'] == 'no-referrer',
+                  'Referrer-Policy')
+            page = r.read().decode()
+            check('<script>' not in page, 'inline script in index.html')
+        try:
+            urllib.request.urlopen(self.base + '/api/v1/overview')
+            raise AssertionError('the API answered without the token')
+        except urllib.error.HTTPError as e:
+            check(e.code == 401, f'no token: {e.code}')
+
+    def sign_in(self):
+        self.driver.set_script_timeout(30)
+        self.open('/')
+        field = self.one('#token')
+        self.shot('sign-in')
+        field.send_keys('not-the-token')
+        self.one('form button').click()
+        wait_for('the refusal', lambda: 'not the repository' in
+                 self.one('.form-error').text)
+        refused = self.console_errors()  # read, so the log starts clean
+        check(all('401' in e['message'] for e in refused), f'console: {refused}')
+        field = self.one('#token')
+        field.clear()
+        field.send_keys(self.token)
+        self.one('form button').click()
+        self.one('tr[data-vm="web1"]')
+        check(self.token not in self.driver.current_url, 'token in the URL')
+        check(self.driver.get_cookies() == [], 'the dashboard set a cookie')
+        stored = self.driver.execute_script(
+            'return [sessionStorage.length, localStorage.getItem("sendense.token")]')
+        check(stored[1] is None, 'the token went to localStorage')
+        # Reload: still signed in (kept for the browser session).
+        self.driver.refresh()
+        self.one('tr[data-vm="web1"]')
+
+    def backup_from_the_vm_page(self):
+        self.click_link('web1')
+        wait_for('the VM page', lambda: self.driver.current_url.endswith('/vms/web1'))
+        self.one('#backup-now').click()
+        card = self.one('.job-card[data-state="running"], .job-card[data-state="queued"]', 30)
+        self.shot('vm-backup-running')
+        job = card.get_attribute('data-job')
+        seen = {card.get_attribute('data-state')}
+        def ended():
+            for c in self.css(f'.job-card[data-job="{job}"]'):
+                seen.add(c.get_attribute('data-state'))
+            rows = self.css(f'tr[data-job="{job}"]')
+            return rows and rows[0].get_attribute('data-state')
+        state = wait_for(f'backup job {job} to end', ended, 300)
+        check(state == 'complete', f'job {job} ended {state}')
+        check('running' in seen, f'never saw the job running: {seen}')
+        points = wait_for('the new point', lambda: [
+            r for r in self.css('table.points tr[data-point]')
+            if 'complete' in r.text])
+        self.shot('vm')
+        return points[0].get_attribute('data-point')
+
+    def download_a_file(self, point):
+        self.one(f'tr[data-point="{point}"] a').click()
+        self.one('tr[data-fs="sda1"] a')
+        self.shot('point')
+        self.one('tr[data-fs="sda1"] a').click()
+        self.click_link('data')
+        self.click_link('blob.bin')
+        self.one('h1.path')
+        wait_for('history', lambda: self.css('table.history tr[data-point]'))
+        path = f'/vms/web1/{point}/files/sda1/data/blob.bin'
+        check(self.driver.current_url == self.base + path,
+              f'the file page URL: {self.driver.current_url}')
+        self.css('.page-head button.primary')[0].click()
+        got = self.downloaded('blob.bin')
+        tree = os.path.join(self.mount, 'web1', point, 'files/sda1/data/blob.bin')
+        check(filecmp.cmp(got, tree, shallow=False),
+              'the downloaded file differs from the tree\'s')
+        print('downloaded blob.bin:', os.path.getsize(got), 'bytes, same as the tree')
+
+    def download_a_folder(self, point):
+        self.open(f'/vms/web1/{point}/files/sda1/home')
+        self.one('.page-head button.primary').click()
+        archive = self.downloaded('home.zip')
+        unpacked = os.path.join(self.out, 'home-unzipped')
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(unpacked)
+        tree = os.path.join(self.mount, 'web1', point, 'files/sda1/home')
+        compare = filecmp.dircmp(os.path.join(unpacked, 'home'), tree)
+        def differences(d):
+            out = d.left_only + d.right_only + d.diff_files + d.funny_files
+            for sub in d.subdirs.values():
+                out += differences(sub)
+            return out
+        check(not differences(compare), f'zip differs: {differences(compare)}')
+        _, mismatch, errors = filecmp.cmpfiles(
+            os.path.join(unpacked, 'home/alice'), os.path.join(tree, 'alice'),
+            ['notes.txt'], shallow=False)
+        check(not mismatch and not errors, 'notes.txt differs in the zip')
+        print('home.zip: same files and bytes as the tree')
+
+    def page_through_a_big_folder(self, point):
+        base = f'/vms/web1/{point}/files/sda1/many'
+        self.open(base)
+        names = []
+        pages = 0
+        while True:
+            rows = wait_for('a page of entries', lambda: self.css('.listing .entry:not(.head)'))
+            names += self.driver.execute_script(
+                'return [...document.querySelectorAll(".listing .entry .name")].map(e => e.textContent)')
+            pages += 1
+            if pages == 2:
+                self.shot('folder-page')
+                check(self.one('.range').text == 'Entries 1,001–2,000',
+                      'range text: ' + self.one('.range').text)
+            nxt = self.css('.next-page')
+            if not nxt:
+                break
+            first = rows[0].text
+            nxt[0].click()
+            wait_for('the next page', lambda: self.css('.listing .entry:not(.head)')[0].text != first)
+        expected = sorted(os.listdir(os.path.join(self.mount, 'web1', point, 'files/sda1/many')))
+        check(len(names) == 10000 and sorted(names) == expected,
+              f'paged {len(names)} names over {pages} pages, expected 10,000')
+        check(pages == 10, f'{pages} pages of 1,000')
+        # Back goes to the page before.
+        last_first = self.css('.listing .entry:not(.head)')[0].text
+        self.driver.back()
+        wait_for('the page before', lambda: self.css('.listing .entry:not(.head)')[0].text != last_first)
+        print(f'paged through 10,000 entries in {pages} pages')
+        # One page of all 10,000, as the page-size menu asks for.
+        self.open(base)
+        self.one('.listing .entry:not(.head)')
+        ms = [self.timed_navigation(base + '?limit=10000', '.listing .entry:not(.head)', 10000)
+              for _ in range(3)]
+        print(f'FIGURE folder_page_10000_ms {sorted(ms)[1]:.0f}')
+        ms = [self.timed_navigation(base + f'?limit=1000&x={i}', '.listing .entry:not(.head)', 1000)
+              for i in range(3)]
+        print(f'FIGURE folder_page_1000_ms {sorted(ms)[1]:.0f}')
+
+    def hostile_names(self, point):
+        self.open(f'/vms/web1/{point}/files/sda1/hostile')
+        wait_for('the hostile names', lambda: len(self.css('.listing .entry:not(.head)')) == len(HOSTILE))
+        shown = sorted(a.text for a in self.css('.listing .name a'))
+        check(shown == sorted(HOSTILE), f'names shown: {shown}')
+        check(not self.css('main img, main script, main b'),
+              'a guest name became an element')
+        self.no_alert()
+        check(self.driver.execute_script('return window.__xss') is None,
+              'a guest name ran a script')
+        self.shot('hostile-names')
+        self.click_link(HOSTILE[0])
+        wait_for('the file page', lambda: self.one('h1.path').text == HOSTILE[0])
+        self.no_alert()
+        check(not self.css('main img'), 'an <img> on the file page')
+        errors = self.console_errors()
+        check(not errors, f'console errors: {errors}')
+        print('hostile names shown as text, no script ran, console clean')
+
+    def history_and_search(self, point, points):
+        self.open(f'/vms/web1/{point}/files/sda1/etc/motd')
+        rows = wait_for('the history', lambda: self.css('table.history tr[data-point]'))
+        check(len(rows) == points, f'{len(rows)} versions for {points} points')
+        self.shot('file-history')
+        self.open('/search?q=notes.txt&vm=web1')
+        text = self.one('#result-count').text
+        check(text == f'{points} match{"" if points == 1 else "es"}.',
+              f'search said {text!r} for {points} points')
+        self.shot('search')
+        self.open('/jobs')
+        self.one('tr[data-job][data-state="complete"]')
+        self.shot('jobs')
+
+    def overview(self, vms):
+        self.open('/')
+        wait_for('every VM', lambda: len(self.css('table.vms tbody tr')) == vms)
+        web1 = self.one('tr[data-vm="web1"]')
+        check('protected' in web1.text, 'web1 is not shown protected: ' + web1.text)
+        self.shot('overview')
+        ms = [self.timed_navigation(f'/?x={i}', 'table.vms tbody tr', vms) for i in range(3)]
+        print(f'FIGURE overview_{vms}_vms_ms {sorted(ms)[1]:.0f}')
+        self.driver.execute_cdp_cmd('Emulation.setEmulatedMedia', {
+            'features': [{'name': 'prefers-color-scheme', 'value': 'dark'}]})
+        self.open('/')
+        self.one('tr[data-vm="web1"]')
+        background = self.driver.execute_script(
+            'return getComputedStyle(document.body).backgroundColor')
+        check(background != 'rgb(245, 247, 251)', 'dark scheme not applied')
+        self.shot('overview-dark')
+        self.driver.execute_cdp_cmd('Emulation.setEmulatedMedia', {'features': []})
+        self.driver.set_window_size(390, 844)
+        self.open('/')
+        self.one('tr[data-vm="web1"]')
+        overflow = self.driver.execute_script(
+            'return document.documentElement.scrollWidth - window.innerWidth')
+        check(overflow <= 0, f'the phone-width page scrolls sideways by {overflow}px')
+        self.shot('overview-phone')
+        self.driver.set_window_size(1280, 800)
+
+    def quit(self):
+        self.driver.quit()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--base', required=True)
+    p.add_argument('--token-file', required=True)
+    p.add_argument('--mount', required=True)
+    p.add_argument('--out', required=True)
+    p.add_argument('--vms', type=int, required=True)
+    p.add_argument('--screenshots')
+    p.add_argument('--chromium', default='/usr/bin/chromium')
+    p.add_argument('--chromedriver', default='/usr/bin/chromedriver')
+    args = p.parse_args()
+    d = Dashboard(args)
+    try:
+        d.security_headers()
+        d.sign_in()
+        point = d.backup_from_the_vm_page()
+        print('backup from the VM page completed: point', point)
+        d.download_a_file(point)
+        d.download_a_folder(point)
+        d.hostile_names(point)
+        d.page_through_a_big_folder(point)
+        points = len([b for b in __import__('json').loads(d.api('/api/v1/backups?vm=web1'))['backups']
+                      if b['state'] == 'complete'])
+        d.history_and_search(point, points)
+        d.overview(args.vms)
+    except Exception:
+        d.shot('failure')
+        raise
+    finally:
+        d.quit()
+    print('PASS')
+
+
+if __name__ == '__main__':
+    main()
