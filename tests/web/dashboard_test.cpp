@@ -47,20 +47,21 @@ class DashboardTest : public ApiTest {
               " b0 && rm " + Quote(raw));
   }
 
-  // VMs vm001..vm297 with one small backup each (two at a time), one never
-  // backed up and one whose backup failed: with web1, kVms.
-  void AddManyVms(const NbdServer& small) {
+  // VMs vm001..vm296 with one small backup each (two at a time), one never
+  // backed up, one whose backup failed and slow1, whose disk answers each
+  // read after a second (a backup to cancel): with web1, kVms.
+  void AddManyVms(const NbdServer& small, const NbdServer& slow) {
     const std::string cli =
         std::string(SENDENSE_BINARY) + " -r " + Quote(repo_);
-    RunOrFail(cli + " vm add staging --disk " + Quote("sda=" + small.uri()) +
-              " --schedule daily@02:00 && " + cli +
-              " vm add db-legacy --disk 'sda=nbd+unix:///?socket=/gone.sock'" +
-              " --schedule hourly && ! " + cli +
-              " backup --vm db-legacy --no-index");
+    RunOrFail(
+        cli + " vm add staging --disk " + Quote("sda=" + small.uri()) + " && " +
+        cli + " vm add slow1 --disk " + Quote("sda=" + slow.uri()) + " && " +
+        cli + " vm add db-legacy --disk 'sda=nbd+unix:///?socket=/gone.sock'" +
+        " --schedule hourly && ! " + cli + " backup --vm db-legacy --no-index");
     std::string script;
     for (int half = 0; half < 2; ++half) {
       script += "(for i in $(seq " + std::to_string(1 + half) + " 2 " +
-                std::to_string(kVms - 3) + "); do n=vm$(printf %03d $i); " +
+                std::to_string(kVms - 4) + "); do n=vm$(printf %03d $i); " +
                 cli + " vm add $n --disk " + Quote("sda=" + small.uri()) +
                 " >/dev/null && " + cli +
                 " backup --vm $n --no-index >/dev/null || exit 1; done) & ";
@@ -82,7 +83,10 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
   }
   MakeGuest();
   NbdServer small(dir_.path(), "nbdkit --exit-with-parent -U {sock} memory 1M");
-  AddManyVms(small);
+  NbdServer slow(dir_.path(),
+                 "nbdkit --exit-with-parent -U {sock} --filter=delay pattern "
+                 "1G rdelay=1");
+  AddManyVms(small, slow);
   const std::string mnt = dir_ / "mnt";
   std::filesystem::create_directories(mnt);
   Serve("--mount " + Quote(mnt));

@@ -5,7 +5,7 @@ Run by DashboardTest (dashboard_test.cpp), which starts `sendense serve`
 with a mounted tree and a VM "web1" whose disk holds an ext4 filesystem
 with /etc/motd, /home/alice/notes.txt, /data/blob.bin, /many (10,000
 files) and /hostile (names that are HTML and script), plus 299 VMs with a
-backup each. Every step asserts what a person would see; figures are
+backup each (one never backed up, one failed, one slow to cancel). Every step asserts what a person would see; figures are
 printed as "FIGURE name value" lines. Exit status 0 when all passed.
 """
 
@@ -193,7 +193,6 @@ class Dashboard:
         wait_for('the VM page', lambda: self.driver.current_url.endswith('/vms/web1'))
         self.one('#backup-now').click()
         card = self.one('.job-card[data-state="running"], .job-card[data-state="queued"]', 30)
-        self.shot('vm-backup-running')
         job = card.get_attribute('data-job')
         seen = {card.get_attribute('data-state')}
         def ended():
@@ -210,7 +209,21 @@ class Dashboard:
         self.shot('vm')
         return points[0].get_attribute('data-point')
 
+    def cancel_a_backup(self):
+        self.open('/vms/slow1')
+        self.one('#backup-now').click()
+        card = self.one('.job-card[data-state="running"]', 30)
+        job = card.get_attribute('data-job')
+        self.shot('vm-backup-running')
+        self.one(f'.job-card[data-job="{job}"] button.danger').click()
+        state = wait_for(f'job {job} to end', lambda: [
+            r.get_attribute('data-state') for r in self.css(f'tr[data-job="{job}"]')
+            if r.get_attribute('data-state') not in ('queued', 'running')], 60)
+        check(state == ['cancelled'], f'the cancelled job ended {state}')
+        print('cancelled a running backup from its card')
+
     def download_a_file(self, point):
+        self.open('/vms/web1')
         self.one(f'tr[data-point="{point}"] a').click()
         self.one('tr[data-fs="sda1"] a')
         self.shot('point')
@@ -369,6 +382,7 @@ def main():
         d.sign_in()
         point = d.backup_from_the_vm_page()
         print('backup from the VM page completed: point', point)
+        d.cancel_a_backup()
         d.download_a_file(point)
         d.download_a_folder(point)
         d.hostile_names(point)

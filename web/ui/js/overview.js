@@ -67,7 +67,7 @@ function vmRow(v) {
       h('td', {class: 'opt'}, scheduleText(v.schedule)),
       h('td', {class: 'opt'}, retentionText(v.retention)),
       h('td', {class: 'num opt'}, count(v.points)),
-      h('td', {class: 'num'}, bytes(v.bytes_stored)),
+      h('td', {class: 'num opt'}, bytes(v.bytes_stored)),
       h('td', {class: 'opt'}, v.verify_state ? badge(v.verify_state) : '—'));
 }
 
@@ -79,6 +79,8 @@ export async function renderOverview(ctx) {
   const jobs = h('div');
   const vms = h('div');
   let latest = null;
+  let drawn = '';  // what the page shows, but for the clock
+  let drawnAt = 0;
   const draw = () => {
     const needle = filter.value.trim().toLowerCase();
     const rows = latest.vms
@@ -93,7 +95,7 @@ export async function renderOverview(ctx) {
         empty('No VM yet: add one with `sendense vm add` or POST /api/v1/vms.') :
         table([{label: 'State'}, {label: 'VM'}, {label: 'Last backup'},
           {label: 'Schedule', cls: 'opt'}, {label: 'Retention', cls: 'opt'},
-          {label: 'Points', cls: 'num opt'}, {label: 'On disk', cls: 'num'},
+          {label: 'Points', cls: 'num opt'}, {label: 'On disk', cls: 'num opt'},
           {label: 'Verify', cls: 'opt'}], rows.map(vmRow), {cls: 'vms'}));
   };
   filter.addEventListener('input', () => latest && draw());
@@ -109,7 +111,14 @@ export async function renderOverview(ctx) {
       throw e;
     }
     if (!ctx.current()) return;
-    draw();
+    // Redrawn when something changed (and each minute, for the ages):
+    // 300 rows cost a moment, and a redraw ends a hover or a selection.
+    const state = JSON.stringify(latest, (k, v) => (k === 'now' || k === 'age_seconds' ? undefined : v));
+    if (state !== drawn || Date.now() - drawnAt > 60000) {
+      drawn = state;
+      drawnAt = Date.now();
+      draw();
+    }
     const el = document.getElementById('updated');
     if (el) el.textContent = 'Updated ' + time(latest.now);
     ctx.main.dataset.rendered = String(performance.now() - started);
