@@ -44,7 +44,9 @@ function context(segments, query) {
 
 function route(segments) {
   const [first, vm, point, files, fs] = segments;
-  if (segments.length === 0) return ['overview', renderOverview];
+  if (segments.length === 0 || (first === 'vms' && segments.length === 1)) {
+    return ['overview', renderOverview];
+  }
   if (first === 'jobs' && segments.length === 1) return ['jobs', renderJobs];
   if (first === 'search' && segments.length === 1) return ['search', renderSearch];
   if (first === 'vms' && vm !== undefined) {

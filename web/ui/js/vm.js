@@ -93,7 +93,10 @@ export async function renderVm(ctx) {
   try {
     vm = await api('/vms/' + encodeURIComponent(name));
   } catch (e) {
-    if (e.status !== 404) throw e;  // backups of a removed VM still show
+    if (e.status !== 404) throw e;
+    // Backups of a removed VM still show; a name with none is an error.
+    const left = await api('/backups?vm=' + encodeURIComponent(name));
+    if (left.backups.length === 0) throw e;
   }
   clear(config, vm ? h('dl', {class: 'facts'},
       h('dt', null, 'Source'), h('dd', null, vm.libvirt ?
