@@ -111,7 +111,7 @@ step "sendense find motd; sendense history --vm web1 /home/alice/notes.txt"
 "$sendense" -r repo history --vm web1 /home/alice/notes.txt
 fusermount3 -u mnt
 
-step "sendense -r demo/repo serve --mount demo/mnt: the appliance (tree, API, jobs, schedules)"
+step "sendense -r demo/repo serve --mount demo/mnt: the appliance (tree, API, dashboard, jobs, schedules)"
 # The VM stays exported so that backups can be started through the API.
 serve
 "$sendense" -r repo vm add web1 --disk "sda=$uri" --bitmap sendense
@@ -122,8 +122,10 @@ api=http://$listen/api/v1
 # The token stays in its file (never on the terminal): the commands read it.
 cat <<EOT
 
-  Tree:  $demo/mnt   (browse it, cp or rsync from it; new points appear live)
-  API:   $api   (token in $token_file)
+  Tree:       $demo/mnt   (browse it, cp or rsync from it; new points appear live)
+  Dashboard:  http://$listen/   (sign in with the content of $token_file;
+              from another machine: ssh -L 8420:$listen this-host)
+  API:        $api   (token in $token_file)
 
   auth="Authorization: Bearer \$(cat $token_file)"
   curl -H "\$auth" $api/backups
