@@ -65,7 +65,7 @@ class ApiTest : public BackupFixture {
     EXPECT_EQ(r.status, want) << method << " " << path << ": " << r.body;
     return json::parse(r.body, nullptr, false);
   }
-  json WaitForJob(int64_t id) {
+  json WaitForJob(int64_t id, double seconds = 60) {
     json job;
     Eventually(
         [&] {
@@ -73,7 +73,7 @@ class ApiTest : public BackupFixture {
           const std::string state = job.value("state", "");
           return state != "queued" && state != "running";
         },
-        60);
+        seconds);
     return job;
   }
   std::string AddVm(const std::string& name, const NbdServer& server) {

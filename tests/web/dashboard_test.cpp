@@ -95,7 +95,8 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
   // A first point, so that the browser's backup is an incremental and the
   // file history has two versions.
   const auto first = CallJson("POST", "/api/v1/vms/web1/backup", "", 202);
-  ASSERT_EQ(WaitForJob(first["id"])["state"], "complete");
+  // Indexing boots an appliance (the first after boot also probes KVM).
+  ASSERT_EQ(WaitForJob(first["id"], 300)["state"], "complete");
 
   const char* shots = std::getenv("SENDENSE_SCREENSHOTS");
   const auto run = RunCommand(

@@ -3,6 +3,7 @@
 // and history across points, a folder as a zip or tar.
 
 import {api, download} from './api.js';
+import {recoverSection} from './recover.js';
 import {badge, bytes, clear, count, empty, errorBox, h, mode, pointTime,
   table, time, timeOfNs, url, withQuery} from './dom.js';
 
@@ -65,7 +66,8 @@ export async function renderPoint(ctx) {
         {label: 'Entries', cls: 'num'}, {label: 'Mapped', cls: 'num opt'}, {label: 'State'}], fss, {cls: 'filesystems'}) :
         empty(index.state === 'not-indexed' ? 'The guest files of this point are not indexed yet.' :
             index.state === 'failed' ? 'Indexing failed: ' + index.error :
-            'No filesystem the appliance can read was found on these disks.'));
+            'No filesystem the appliance can read was found on these disks.'),
+      b.state === 'complete' ? recoverSection(vm, point, b.points.map((p) => p.disk)) : null);
 }
 
 // Previous pages of a folder: the "after" each page was reached from.
