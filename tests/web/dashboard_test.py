@@ -188,6 +188,14 @@ class Dashboard:
         # Reload: still signed in (kept for the browser session).
         self.driver.refresh()
         self.one('tr[data-vm="web1"]')
+        # A new tab of the same browser gets it from the open one.
+        first = self.driver.current_window_handle
+        self.driver.switch_to.new_window('tab')
+        self.open('/jobs')
+        self.one('.page-head h1')
+        check(not self.css('#token'), 'a new tab asked for the token again')
+        self.driver.close()
+        self.driver.switch_to.window(first)
 
     def backup_from_the_vm_page(self):
         self.click_link('web1')

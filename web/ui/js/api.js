@@ -1,16 +1,55 @@
 // The HTTP API, with the token the admin pasted: kept for this browser
-// session (sessionStorage, gone when the tab closes), sent only as the
-// bearer header, never in a URL or a cookie.
+// session (sessionStorage, gone when the tab closes; a new tab of the same
+// browser asks the open ones for it over a same-origin BroadcastChannel),
+// sent only as the bearer header, never in a URL, a cookie or
+// localStorage.
 
 import {h} from './dom.js';
 
 const KEY = 'sendense.token';
 
+const channel = 'BroadcastChannel' in window ? new BroadcastChannel('sendense-token') : null;
+
 export const token = {
   get: () => sessionStorage.getItem(KEY),
-  set: (t) => sessionStorage.setItem(KEY, t),
-  clear: () => sessionStorage.removeItem(KEY),
+  set: (t) => {
+    sessionStorage.setItem(KEY, t);
+  },
+  clear: () => {
+    sessionStorage.removeItem(KEY);
+    if (channel) channel.postMessage({signedOut: true});
+  },
+  // The token of another open tab of this dashboard, if one answers
+  // within `ms`; null otherwise.
+  fromOtherTabs(ms = 300) {
+    if (!channel) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const done = (value) => {
+        channel.removeEventListener('message', onMessage);
+        clearTimeout(timer);
+        resolve(value);
+      };
+      const onMessage = (ev) => {
+        if (ev.data && typeof ev.data.token === 'string') done(ev.data.token);
+      };
+      const timer = setTimeout(() => done(null), ms);
+      channel.addEventListener('message', onMessage);
+      channel.postMessage({ask: true});
+    });
+  },
 };
+
+if (channel) {
+  channel.addEventListener('message', (ev) => {
+    const mine = token.get();
+    if (ev.data && ev.data.ask && mine) channel.postMessage({token: mine});
+    // Signing out in one tab signs out all of them.
+    if (ev.data && ev.data.signedOut && mine) {
+      sessionStorage.removeItem(KEY);
+      window.dispatchEvent(new Event('sendense:signed-out'));
+    }
+  });
+}
 
 export class ApiError extends Error {
   constructor(status, message) {

@@ -68,9 +68,14 @@ async function show() {
       .map((s) => { try { return decodeURIComponent(s); } catch (e) { return s; } });
   const query = new URLSearchParams(location.search);
   if (!token.get()) {
-    generation++;
-    signIn();
-    return;
+    const shared = await token.fromOtherTabs();
+    if (shared && await accepts(shared).catch(() => false)) {
+      token.set(shared);
+    } else {
+      generation++;
+      signIn();
+      return;
+    }
   }
   document.getElementById('logout').hidden = false;
   const [section, render] = route(segments);
