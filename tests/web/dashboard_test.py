@@ -365,6 +365,48 @@ class Dashboard:
         self.one('tr[data-job][data-state="complete"]')
         self.shot('jobs')
 
+    def retention_and_delete(self, newest):
+        """The policy preview on the VM page, then deleting the older point
+        from its page (the confirm dialog accepted): a forget job."""
+        req = urllib.request.Request(
+            self.base + '/api/v1/vms/web1/retention', method='PUT',
+            data=b'{"keep_last": 1}', headers={'Authorization': 'Bearer ' + self.token})
+        urllib.request.urlopen(req).read()
+        self.open('/vms/web1')
+        self.driver.execute_script('document.querySelectorAll("details").forEach(d => d.open = true)')
+        self.one('#preview-policy').click()
+        plan = wait_for('the plan', lambda: [r.get_attribute('data-plan') for r in self.css('table.plan tr[data-plan]')])
+        check(sorted(plan) == ['drop', 'keep'], f'the plan of keep_last 1 over 2 points: {plan}')
+        older = [r.get_attribute('data-point') for r in self.css('table.points tr[data-point]')
+                 if r.get_attribute('data-point') != newest][0]
+        self.open(f'/vms/web1/{older}')
+        self.one('#delete-point').click()
+        self.driver.switch_to.alert.accept()
+        wait_for('the forget job', lambda: 'Deleting (job' in self.one('.page-head [role="status"]').text)
+        self.open('/vms/web1')
+        wait_for('one point left', lambda: [r.get_attribute('data-point')
+                 for r in self.css('table.points tr[data-point]')] == [newest], 60)
+        # The newest point cannot be deleted: the API's sentence shows.
+        self.open(f'/vms/web1/{newest}')
+        self.one('#delete-point').click()
+        self.driver.switch_to.alert.accept()
+        wait_for('the refusal', lambda: 'newest' in self.one('.page-head [role="status"]').text)
+        self.console_errors()  # the refusal's 400, read so the log starts clean
+        print('policy preview shown; older point deleted from its page; newest refused')
+
+    def offline_banner(self):
+        self.open('/jobs')
+        self.one('.page-head h1')
+        self.driver.execute_cdp_cmd('Network.enable', {})
+        self.driver.execute_cdp_cmd('Network.emulateNetworkConditions', {
+            'offline': True, 'latency': 0, 'downloadThroughput': -1, 'uploadThroughput': -1})
+        wait_for('the offline banner', lambda: self.one('#offline').is_displayed(), 10)
+        self.driver.execute_cdp_cmd('Network.emulateNetworkConditions', {
+            'offline': False, 'latency': 0, 'downloadThroughput': -1, 'uploadThroughput': -1})
+        wait_for('the banner to go', lambda: not self.one('#offline').is_displayed(), 10)
+        self.console_errors()  # the failed fetches, read
+        print('offline banner shown while the appliance did not answer')
+
     def overview(self, vms):
         self.open('/')
         wait_for('every VM', lambda: len(self.css('table.vms tbody tr')) == vms)
@@ -421,6 +463,8 @@ def main():
         points = len([b for b in __import__('json').loads(d.api('/api/v1/backups?vm=web1'))['backups']
                       if b['state'] == 'complete'])
         d.history_and_search(point, points)
+        d.retention_and_delete(point)
+        d.offline_banner()
         d.overview(args.vms)
     except Exception:
         d.shot('failure')

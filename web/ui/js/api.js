@@ -70,7 +70,15 @@ async function call(path, {method = 'GET', body, signal, headers = {}} = {}) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const res = await fetch('/api/v1' + path, init);
+  let res;
+  try {
+    res = await fetch('/api/v1' + path, init);
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    window.dispatchEvent(new Event('sendense:offline'));
+    throw new ApiError(0, 'The appliance does not answer (is sendense serve running?).');
+  }
+  window.dispatchEvent(new Event('sendense:online'));
   if (res.status === 401) {
     token.clear();
     window.dispatchEvent(new Event('sendense:signed-out'));

@@ -141,6 +141,9 @@ document.addEventListener('click', (ev) => {
   navigate(target.pathname + target.search);
 });
 window.addEventListener('popstate', show);
+const offline = document.getElementById('offline');
+window.addEventListener('sendense:offline', () => { offline.hidden = false; });
+window.addEventListener('sendense:online', () => { offline.hidden = true; });
 window.addEventListener('sendense:signed-out', () => { generation++; signIn(); });
 
 document.getElementById('logout').addEventListener('click', () => {

@@ -28,6 +28,26 @@ function crumbs(vm, point, fs, path, last) {
   return h('nav', {class: 'crumbs'}, parts);
 }
 
+function deleteButton(ctx, vm, point) {
+  const status = h('span', {class: 'muted small', role: 'status'});
+  const button = h('button', {type: 'button', class: 'danger', id: 'delete-point', onclick: async () => {
+    if (!confirm(`Delete point ${pointTime(point)} of ${vm}? Its changes are merged into ` +
+        'the next point, so later points stay whole; this point cannot be restored afterwards.')) {
+      return;
+    }
+    button.disabled = true;
+    try {
+      const job = await api(`/backups/${encodeURIComponent(vm)}/${encodeURIComponent(point)}`,
+          {method: 'DELETE'});
+      clear(status, `Deleting (job ${job.id}); see `, h('a', {href: '/jobs'}, 'Jobs'), '.');
+    } catch (e) {
+      status.textContent = e.message;
+      button.disabled = false;
+    }
+  }}, 'Delete point');
+  return [button, status];
+}
+
 export async function renderPoint(ctx) {
   const [, vm, point] = ctx.segments;
   ctx.title(`${vm} · ${pointTime(point)}`);
@@ -51,7 +71,8 @@ export async function renderPoint(ctx) {
   const index = b.guest_index;
   clear(ctx.main, crumbs(vm, point),
       h('div', {class: 'page-head'}, h('h1', null, pointTime(point)),
-          h('div', {class: 'actions'}, badge(b.state), badge(b.verify_state, 'verify: ' + b.verify_state))),
+          h('div', {class: 'actions'}, badge(b.state), badge(b.verify_state, 'verify: ' + b.verify_state),
+              b.state === 'complete' ? deleteButton(ctx, vm, point) : null)),
       h('dl', {class: 'facts'},
           h('dt', null, 'Kind'), h('dd', null, b.kind),
           h('dt', null, 'Started'), h('dd', null, time(b.started_at)),

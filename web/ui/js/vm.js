@@ -62,6 +62,32 @@ async function start(vm, kind, message) {
       `${kind === 'backup' ? 'Backup' : 'Verify'} started (job ${data.id}).`;
 }
 
+// What the VM's stored policy would keep and drop now, and why (a dry
+// run: nothing changes).
+function policyPreview(name) {
+  const out = h('div');
+  const button = h('button', {type: 'button', id: 'preview-policy', onclick: async () => {
+    button.disabled = true;
+    try {
+      const {prunes} = await api(`/vms/${encodeURIComponent(name)}/prune`,
+          {method: 'POST', body: {dry_run: true}});
+      const report = prunes[0];
+      clear(out, table([{label: 'Point'}, {label: 'Would'}, {label: 'Because'}],
+          report.points.map((p) => h('tr', {'data-plan': p.action},
+              h('td', {class: 'name'}, pointTime(p.name)),
+              h('td', null, badge(p.action === 'keep' ? 'ok' : 'failed', p.action)),
+              h('td', null, p.reasons.join(', ') || '—'))), {cls: 'plan'}));
+    } catch (e) {
+      clear(out, h('p', {class: 'error-text'}, e.message));
+    } finally {
+      button.disabled = false;
+    }
+  }}, 'Preview what the policy keeps');
+  return h('details', null, h('summary', null, 'Retention plan'),
+      h('p', {class: 'muted'}, 'Which points the VM\'s policy keeps and drops if it ran now; ',
+          'serve applies it after each backup.'), button, out);
+}
+
 export async function renderVm(ctx) {
   const name = ctx.segments[1];
   ctx.title(name);
@@ -81,6 +107,7 @@ export async function renderVm(ctx) {
     return b;
   };
   const config = h('div');
+  const vmPlan = policyPreview(name);
   const jobs = h('div');
   const points = h('div');
   clear(ctx.main,
@@ -88,7 +115,7 @@ export async function renderVm(ctx) {
       h('div', {class: 'page-head'}, h('h1', null, name),
           h('div', {class: 'actions'}, action('backup', 'Back up now', 'primary'),
               action('verify', 'Verify', ''), message)),
-      config, jobs, points);
+      config, jobs, points, vmPlan);
   let vm = null;
   try {
     vm = await api('/vms/' + encodeURIComponent(name));
