@@ -407,7 +407,7 @@ class Dashboard:
         self.console_errors()  # the failed fetches, read
         print('offline banner shown while the appliance did not answer')
 
-    def overview(self, vms):
+    def overview(self, vms, point):
         self.open('/')
         wait_for('every VM', lambda: len(self.css('table.vms tbody tr')) == vms)
         web1 = self.one('tr[data-vm="web1"]')
@@ -431,6 +431,15 @@ class Dashboard:
             'return document.documentElement.scrollWidth - window.innerWidth')
         check(overflow <= 0, f'the phone-width page scrolls sideways by {overflow}px')
         self.shot('overview-phone')
+        for path in ['/vms/web1', f'/vms/web1/{point}', f'/vms/web1/{point}/files/sda1/many',
+                     f'/vms/web1/{point}/files/sda1/etc/motd', '/jobs', '/search?q=motd']:
+            self.open(path)
+            self.one('main h1')
+            time.sleep(0.5)
+            overflow = self.driver.execute_script(
+                'return document.documentElement.scrollWidth - window.innerWidth')
+            check(overflow <= 0, f'{path} scrolls sideways by {overflow}px at phone width')
+        self.shot('search-phone')
         self.driver.set_window_size(1280, 800)
 
     def quit(self):
@@ -465,7 +474,7 @@ def main():
         d.history_and_search(point, points)
         d.retention_and_delete(point)
         d.offline_banner()
-        d.overview(args.vms)
+        d.overview(args.vms, point)
     except Exception:
         d.shot('failure')
         raise
