@@ -229,6 +229,20 @@ TEST_F(PruneTest, TheTreeKeepsServingWhilePointsAreDropped) {
   std::atomic<int> mismatches{0}, reads{0};
   // Readers of the two points that stay, comparing every byte.
   std::vector<std::thread> readers;
+  // Joined however the test ends (an exception must not leave them
+  // running: that is std::terminate).
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~Joiner() {
+      stop = true;
+      for (auto& t : threads) {
+        if (t.joinable()) {
+          t.join();
+        }
+      }
+    }
+  } joiner{stop, readers};
   for (const std::string& keep : {names[3], names[4]}) {
     readers.emplace_back([&, keep] {
       const auto want = ReadFile(expected_.at(keep));

@@ -121,6 +121,15 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
   std::ifstream log_file(log_);
   const std::string log((std::istreambuf_iterator<char>(log_file)), {});
   EXPECT_EQ(log.find(token_), std::string::npos) << "the token is in the log";
+  // What indexing said of extent maps (files left unmapped read through
+  // the appliance: seen now and then, not understood; see
+  // docs/operations.md), for whoever reads this test's output.
+  std::istringstream log_lines(log);
+  for (std::string line; std::getline(log_lines, line);) {
+    if (line.find("extent maps:") != std::string::npos) {
+      std::cout << "serve said: " << line << "\n";
+    }
+  }
 }
 
 }  // namespace

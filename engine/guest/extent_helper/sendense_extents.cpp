@@ -23,6 +23,7 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -372,11 +373,47 @@ void AnswerFile(FILE* out, size_t i, const char* path, const char* device) {
 
 }  // namespace
 
+// guestfs_command bind-mounts the appliance's /dev and /sys into the
+// chroot it runs us in, but carries on silently when a bind fails; then
+// neither /dev/sda1 nor /sys/class/block/sda1 is there (seen now and then
+// under load: every device "not found", no file mapped). In that case
+// they are mounted here, and unmounted when done.
+class KernelViews {
+ public:
+  KernelViews() {
+    Ensure("/sys/class/block", "/sys", "sysfs");
+    Ensure("/dev/null", "/dev", "devtmpfs");
+  }
+  ~KernelViews() {
+    for (auto it = mounted_.rbegin(); it != mounted_.rend(); ++it) {
+      ::umount2(it->c_str(), MNT_DETACH);
+    }
+  }
+  KernelViews(const KernelViews&) = delete;
+  KernelViews& operator=(const KernelViews&) = delete;
+
+ private:
+  void Ensure(const char* probe, const char* dir, const char* type) {
+    if (::access(probe, F_OK) == 0) {
+      return;
+    }
+    ::mkdir(dir, 0755);  // may exist (an empty mount point)
+    if (::mount(type, dir, type, MS_NOSUID | MS_NOEXEC, nullptr) == 0) {
+      mounted_.push_back(dir);
+    } else {
+      std::fprintf(stderr, "sendense-extents: cannot mount %s on %s: %s\n",
+                   type, dir, std::strerror(errno));
+    }
+  }
+  std::vector<std::string> mounted_;
+};
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: sendense-extents REQUESTS OUTPUT\n");
     return 2;
   }
+  const KernelViews views;
   FILE* in = std::fopen(argv[1], "re");
   FILE* out = std::fopen(argv[2], "we");
   if (in == nullptr || out == nullptr) {
