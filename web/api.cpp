@@ -9,6 +9,7 @@
 
 #include "engine/browse/archive.h"
 #include "engine/catalog/catalog.h"
+#include "engine/catalog/file_history.h"
 #include "engine/catalog/guest_index.h"
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
@@ -59,19 +60,6 @@ std::vector<std::string> SplitPath(const std::string& target,
   return parts;
 }
 
-const char* TypeOf(uint32_t mode) {
-  switch (mode & S_IFMT) {
-    case S_IFDIR:
-      return "dir";
-    case S_IFREG:
-      return "file";
-    case S_IFLNK:
-      return "link";
-    default:
-      return "special";
-  }
-}
-
 // A JSON string, with bytes that are not UTF-8 as U+FFFD.
 std::string JsonString(const std::string& s) {
   return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
@@ -102,7 +90,7 @@ void AppendEntry(std::string& out,
     out += ",\"target\":" + JsonString(a.target);
   }
   out += ",\"type\":\"";
-  out += TypeOf(a.mode);
+  out += GuestTypeName(a.mode);
   number("\",\"uid\":", a.uid);
   out += '}';
 }

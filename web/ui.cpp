@@ -1,6 +1,7 @@
 #include "web/ui.h"
 
 #include <cstdio>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,18 @@ std::string ETag(std::string_view body) {
   return text;
 }
 
+// Each file's ETag, computed once: the files are fixed in the binary.
+const std::string& ETagOf(const UiAsset& asset) {
+  static const std::map<std::string_view, std::string> etags = [] {
+    std::map<std::string_view, std::string> out;
+    for (const auto& a : UiAssets()) {
+      out.emplace(a.path, ETag(a.body));
+    }
+    return out;
+  }();
+  return etags.at(asset.path);
+}
+
 const UiAsset* Find(std::string_view path) {
   for (const auto& asset : UiAssets()) {
     if (asset.path == path) {
@@ -76,7 +89,7 @@ std::optional<Response> ServeUi(const Request& req) {
   } else {
     return std::nullopt;
   }
-  const std::string etag = ETag(asset->body);
+  const std::string& etag = ETagOf(*asset);
   Response out;
   out.content_type = ContentType(asset->path);
   out.headers = {{"Cache-Control", "no-cache"}, {"ETag", etag}};

@@ -85,21 +85,21 @@ export function age(seconds) {
 
 // The API's times are ISO 8601 UTC ("2026-12-03T09:00:00Z"); shown in
 // the browser's zone as "2026-12-03 10:00".
-export function time(iso) {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const p = (n) => String(n).padStart(2, '0');
+function minutes(d) {
+  const p = (n) => (n < 10 ? '0' : '') + n;
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
       `${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
+export function time(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : minutes(d);
+}
+
 // A guest file's time (nanoseconds since the epoch), as time() shows it.
 export function timeOfNs(ns) {
-  const d = new Date(ns / 1e6);
-  const p = (n) => (n < 10 ? '0' : '') + n;
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
-      `${p(d.getHours())}:${p(d.getMinutes())}`;
+  return minutes(new Date(ns / 1e6));
 }
 
 export function seconds(iso) {
@@ -112,7 +112,7 @@ export function seconds(iso) {
 export function pointTime(name) {
   const d = new Date(name.replace(/T(\d\d)\.(\d\d)\.(\d\d)/, 'T$1:$2:$3'));
   if (Number.isNaN(d.getTime())) return name;
-  return time(d.toISOString()) + ':' + String(d.getSeconds()).padStart(2, '0');
+  return minutes(d) + ':' + String(d.getSeconds()).padStart(2, '0');
 }
 
 export function mode(type, m) {
