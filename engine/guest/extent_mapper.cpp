@@ -264,28 +264,8 @@ void MapFiles(Appliance& app,
   if (asked.empty()) {
     return;
   }
-  // Once more when it gave nothing usable (no output, or no device it
-  // could place): seen once under load, not reproduced; said in the log.
-  std::vector<HelperAnswer> answers;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    const std::string text = RunHelper(app, helper, requests);
-    answers = ParseHelperOutput(text, kinds);
-    std::string first_error;
-    bool placed = false;
-    for (const auto& a : asked) {
-      placed = placed || answers[a.device].error.empty();
-      if (first_error.empty()) {
-        first_error = answers[a.device].error;
-      }
-    }
-    if (placed) {
-      break;
-    }
-    Log(LogLevel::kWarning,
-        "extent maps: the helper placed no device (" +
-            (text.empty() ? std::string("it did not run") : first_error) +
-            (attempt == 0 ? "); running it again" : ")"));
-  }
+  const std::vector<HelperAnswer> answers =
+      ParseHelperOutput(RunHelper(app, helper, requests), kinds);
   std::map<std::string, size_t> reasons;
   for (auto& a : asked) {
     const HelperAnswer& dev = answers[a.device];

@@ -197,16 +197,17 @@ TEST_F(MappedReadsTest, MappedReadsEqualTheApplianceAtEveryPoint) {
   std::filesystem::remove(g + "frag-b.bin");
   WriteAt(g + "small.txt", 0, Random(rng, 10000));  // out of the inode
   const std::string p3 = Point();
-  RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) + " index");
+  const std::string said = RunOrFail(std::string(SENDENSE_BINARY) + " -r " +
+                                     Quote(repo_) + " index");
 
   // What is mapped: everything but the inline file.
   auto mapped = Mapped(p1);
   EXPECT_FALSE(mapped["/small.txt"]);
   for (const char* f : {"/big.bin", "/frag-a.bin", "/frag-b.bin", "/sparse.bin",
                         "/prealloc.bin", "/empty", "/dir/nested.bin"}) {
-    EXPECT_TRUE(mapped[f]) << f << " has no map";
+    EXPECT_TRUE(mapped[f]) << f << " has no map; index said:\n" << said;
   }
-  EXPECT_TRUE(Mapped(p3)["/small.txt"]);
+  EXPECT_TRUE(Mapped(p3)["/small.txt"]) << "index said:\n" << said;
   const auto stats = nlohmann::json::parse(
       RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
                 " index --stats --json --vm vm1 --point " + p1));

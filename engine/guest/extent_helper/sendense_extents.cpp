@@ -8,22 +8,24 @@
 //
 //   sendense-extents REQUESTS OUTPUT
 //
-// REQUESTS holds NUL-terminated pairs: "D" and a block device path, or
-// "F" and a file path (on the device of the last "D"). OUTPUT gets one answer
-// per request, in order:
-//   D <i> <n>                       then n lines "S <dev-off> <len> <disk>
-//   <disk-off>" F <i> <size> <n> <how>          then n lines "E <logical>
-//   <physical> <len> <flags>" D|F <i> ! <reason>              when it cannot
-//   tell
-// All numbers are bytes (flags: FIEMAP_EXTENT_* bits); <how> is "fiemap"
-// or "fibmap". Exit status 0 when OUTPUT was written.
+// REQUESTS holds NUL-terminated pairs: "D" and a block device path (as
+// libguestfs names it), or "F" and a file path (on the device of the last
+// "D"). OUTPUT gets one answer per request, in order:
+//
+//   D <i> <n>              then n lines: S <dev-off> <len> <disk> <disk-off>
+//   F <i> <size> <n> <how> then n lines: E <logical> <physical> <len> <flags>
+//   D|F <i> ! <reason>     when it cannot tell
+//
+// All numbers are bytes (flags: FIEMAP_EXTENT_* bits); <disk> is the
+// drive as libguestfs names it ("sda": the first added); <how> is
+// "fiemap" or "fibmap". Exit status 0 when OUTPUT was written.
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/dm-ioctl.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -219,25 +221,144 @@ bool DeviceNumbers(const std::string& path, unsigned* maj, unsigned* min) {
   return ok;
 }
 
-void AnswerDevice(FILE* out, size_t i, const char* path) {
+// libguestfs names the drives in the order they were added (/dev/sda is
+// the first); the appliance's kernel enumerates them in any order (seen:
+// the guest's disk as sdb, the appliance's own as sda). As the libguestfs
+// daemon does (daemon/device-name-translation.c), drive i is the i-th
+// whole disk of /dev/disk/by-path sorted as `ls -v` sorts, the
+// appliance's root disk left out.
+class DriveNames {
+ public:
+  DriveNames() {
+    struct stat root {};
+    if (::stat("/proc/1/root", &root) != 0) {  // init's root: the appliance's
+      error_ = std::string("cannot tell the appliance's root disk (") +
+               std::strerror(errno) + ")";
+      return;
+    }
+    const std::string dir = "/dev/disk/by-path";
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+      error_ = "cannot tell the order of the drives (no " + dir + ")";
+      return;
+    }
+    std::vector<std::string> links;
+    while (const dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.' && std::strstr(e->d_name, "-part") == nullptr) {
+        links.emplace_back(e->d_name);
+      }
+    }
+    ::closedir(d);
+    std::sort(links.begin(), links.end(), [](const auto& a, const auto& b) {
+      return ::strverscmp(a.c_str(), b.c_str()) < 0;
+    });
+    for (const auto& link : links) {
+      const std::string real = Canonical(dir + "/" + link);
+      struct stat st {};
+      if (real.empty() || ::stat(real.c_str(), &st) != 0 ||
+          st.st_rdev == root.st_dev) {
+        continue;
+      }
+      kernel_.push_back(BaseName(real));
+    }
+  }
+
+  // "/dev/sda1" -> "/dev/sdb1" (the kernel's name); other paths (LVM, md)
+  // as they are; "" when the drive is not known.
+  std::string ToKernel(const std::string& path) const {
+    if (path.rfind("/dev/sd", 0) != 0 ||
+        path.find('/', 5) != std::string::npos) {
+      return path;
+    }
+    const size_t letters =
+        path.find_first_not_of("abcdefghijklmnopqrstuvwxyz", 7);
+    const size_t end = letters == std::string::npos ? path.size() : letters;
+    if (end != 8) {
+      return "";  // more than 26 drives: not asked for
+    }
+    const size_t index = static_cast<size_t>(path[7] - 'a');
+    return index < kernel_.size() ? "/dev/" + kernel_[index] + path.substr(8)
+                                  : "";
+  }
+
+  // "sdb" -> "sda" (libguestfs's name); "" for a disk that is no drive.
+  std::string FromKernel(const std::string& disk) const {
+    for (size_t i = 0; i < kernel_.size() && i < 26; ++i) {
+      if (kernel_[i] == disk) {
+        return std::string("sd") + static_cast<char>('a' + i);
+      }
+    }
+    return "";
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  std::vector<std::string> kernel_;  // by drive index: "sdb"
+  std::string error_;
+};
+
+// The block devices this chroot's sysfs shows, for an error message.
+std::string DevicesSeen() {
+  DIR* dir = ::opendir("/sys/class/block");
+  if (dir == nullptr) {
+    return std::string("no /sys/class/block: ") + std::strerror(errno);
+  }
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') {
+      names.emplace_back(e->d_name);
+    }
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  std::string seen = "devices seen:";
+  for (const auto& n : names) {
+    seen += " " + n;
+  }
+  return seen;
+}
+
+// Answers a "D" request; returns the kernel's path of the device ("" when
+// it cannot be placed).
+std::string AnswerDevice(FILE* out,
+                         size_t i,
+                         const std::string& path,
+                         const DriveNames& drives) {
   std::vector<Segment> segments;
-  std::string why;
+  std::string why = drives.error();
+  std::string kernel;
+  if (why.empty() && (kernel = drives.ToKernel(path)).empty()) {
+    why = "no drive " + path + " in the appliance";
+  }
   unsigned maj = 0, min = 0;
-  if (!DeviceNumbers(path, &maj, &min)) {
-    why = std::string("no block device ") + path + " (" + std::strerror(errno) +
-          ")";
-  } else {
+  if (why.empty() && !DeviceNumbers(kernel, &maj, &min)) {
+    why = "no block device " + kernel + " (" + std::strerror(errno) + "; " +
+          DevicesSeen() + ")";
+  }
+  if (why.empty()) {
     why = Resolve(maj, min, 0, &segments);
+  }
+  for (auto& s : segments) {
+    if (!why.empty()) {
+      break;
+    }
+    const std::string disk = drives.FromKernel(s.disk);
+    if (disk.empty()) {
+      why = "it lies on " + s.disk + ", which is not a drive of the backup";
+    }
+    s.disk = disk;
   }
   if (!why.empty()) {
     std::fprintf(out, "D %zu ! %s\n", i, why.c_str());
-    return;
+    return "";
   }
   std::fprintf(out, "D %zu %zu\n", i, segments.size());
   for (const auto& s : segments) {
     std::fprintf(out, "S %" PRIu64 " %" PRIu64 " %s %" PRIu64 "\n", s.offset,
                  s.length, s.disk.c_str(), s.disk_offset);
   }
+  return kernel;
 }
 
 struct Extent {
@@ -373,47 +494,12 @@ void AnswerFile(FILE* out, size_t i, const char* path, const char* device) {
 
 }  // namespace
 
-// guestfs_command bind-mounts the appliance's /dev and /sys into the
-// chroot it runs us in, but carries on silently when a bind fails; then
-// neither /dev/sda1 nor /sys/class/block/sda1 is there (seen now and then
-// under load: every device "not found", no file mapped). In that case
-// they are mounted here, and unmounted when done.
-class KernelViews {
- public:
-  KernelViews() {
-    Ensure("/sys/class/block", "/sys", "sysfs");
-    Ensure("/dev/null", "/dev", "devtmpfs");
-  }
-  ~KernelViews() {
-    for (auto it = mounted_.rbegin(); it != mounted_.rend(); ++it) {
-      ::umount2(it->c_str(), MNT_DETACH);
-    }
-  }
-  KernelViews(const KernelViews&) = delete;
-  KernelViews& operator=(const KernelViews&) = delete;
-
- private:
-  void Ensure(const char* probe, const char* dir, const char* type) {
-    if (::access(probe, F_OK) == 0) {
-      return;
-    }
-    ::mkdir(dir, 0755);  // may exist (an empty mount point)
-    if (::mount(type, dir, type, MS_NOSUID | MS_NOEXEC, nullptr) == 0) {
-      mounted_.push_back(dir);
-    } else {
-      std::fprintf(stderr, "sendense-extents: cannot mount %s on %s: %s\n",
-                   type, dir, std::strerror(errno));
-    }
-  }
-  std::vector<std::string> mounted_;
-};
-
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: sendense-extents REQUESTS OUTPUT\n");
     return 2;
   }
-  const KernelViews views;
+  const DriveNames drives;
   FILE* in = std::fopen(argv[1], "re");
   FILE* out = std::fopen(argv[2], "we");
   if (in == nullptr || out == nullptr) {
@@ -433,8 +519,8 @@ int main(int argc, char** argv) {
       continue;
     }
     if (kind == "D") {
-      AnswerDevice(out, index, path.c_str());
-      device = path;  // the device of the files that follow
+      // The device of the files that follow.
+      device = AnswerDevice(out, index, path, drives);
     } else {
       AnswerFile(out, index, path.c_str(), device.c_str());
     }
