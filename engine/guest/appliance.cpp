@@ -4,10 +4,12 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 
 #include "engine/error.h"
 #include "engine/guest/kvm_probe.h"
+#include "engine/log.h"
 #include "engine/qcow2/chain_reader.h"
 
 namespace sendense::guest {
@@ -62,23 +64,25 @@ std::string FilesystemName(const std::string& device,
   return name;
 }
 
-std::string ReadOnlyMountOptions(const std::string& fstype) {
-  if (fstype == "ext2" || fstype == "ext3" || fstype == "ext4") {
-    return "ro,noload";
+std::vector<std::string> ReadOnlyMountOptions(const std::string& fstype) {
+  if (fstype == "ext3" || fstype == "ext4") {
+    return {"ro", "ro,noload"};
   }
   if (fstype == "xfs") {
-    return "ro,norecovery";
+    return {"ro", "ro,norecovery"};
   }
   if (fstype == "btrfs") {
-    return "ro,rescue=nologreplay";
+    return {"ro", "ro,rescue=nologreplay"};
   }
-  return "ro";
+  return {"ro"};
 }
 
 Appliance::Appliance(const std::vector<Drive>& drives) : drives_(drives) {
   // Hostile chains are refused before qemu sees them.
   for (const auto& d : drives) {
-    qcow2::ChainReader::Open(d.path);
+    const auto chain = qcow2::ChainReader::Open(d.path);
+    overlays_.push_back(std::make_unique<ApplianceOverlay>(
+        std::filesystem::canonical(d.path), chain->size()));
   }
   g_.reset(guestfs_create());
   if (!g_) {
@@ -97,18 +101,25 @@ Appliance::Appliance(const std::vector<Drive>& drives) : drives_(drives) {
     const char* settings[] = {"force_tcg", nullptr};
     guestfs_set_backend_settings(g_.get(), const_cast<char**>(settings));
   }
-  for (const auto& d : drives) {
-    if (guestfs_add_drive_opts(
-            g_.get(), d.path.c_str(), GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
-            GUESTFS_ADD_DRIVE_OPTS_FORMAT, "qcow2", -1) != 0) {
+  // Each drive is the point's chain under an overlay of its own: qemu
+  // opens the chain read-only, the appliance writes only the overlay
+  // (writeback: a flush reaches the file, which Rewritten() then reads).
+  for (size_t i = 0; i < drives.size(); ++i) {
+    if (guestfs_add_drive_opts(g_.get(), overlays_[i]->path().c_str(),
+                               GUESTFS_ADD_DRIVE_OPTS_FORMAT, "qcow2",
+                               GUESTFS_ADD_DRIVE_OPTS_CACHEMODE, "writeback",
+                               -1) != 0) {
       const std::string why = LastError();
-      throw Error(ErrorKind::kIo, "cannot add " + d.path + ": " + why);
+      throw Error(ErrorKind::kIo, "cannot add " + drives[i].path + ": " + why);
     }
   }
   if (guestfs_launch(g_.get()) != 0) {
     const std::string why = LastError();
     throw Error(ErrorKind::kIo,
                 "the libguestfs appliance did not start: " + why);
+  }
+  for (auto& overlay : overlays_) {
+    overlay->Forget();  // qemu has it open
   }
 }
 
@@ -153,15 +164,46 @@ std::vector<std::string> Appliance::MountAll(
     if (!errors[i].empty()) {
       continue;
     }
+    // First as the guest would after a crash (its journal replayed, into
+    // the overlay), then as the disk holds it.
     const std::string mp = "/" + fss[i].name;
-    const std::string options = ReadOnlyMountOptions(fss[i].fstype);
-    if (guestfs_mount_vfs(g_.get(), options.c_str(), fss[i].fstype.c_str(),
-                          fss[i].device.c_str(), mp.c_str()) != 0) {
+    const auto options = ReadOnlyMountOptions(fss[i].fstype);
+    std::string first_error;
+    for (size_t k = 0; k < options.size(); ++k) {
+      if (guestfs_mount_vfs(g_.get(), options[k].c_str(), fss[i].fstype.c_str(),
+                            fss[i].device.c_str(), mp.c_str()) == 0) {
+        if (k > 0) {
+          Log(LogLevel::kWarning,
+              fss[i].device + " (" + fss[i].fstype +
+                  ") is shown without replaying its journal (" + first_error +
+                  "): what the guest wrote in its last moments before the "
+                  "backup may be missing");
+        }
+        first_error.clear();
+        break;
+      }
+      if (first_error.empty()) {
+        first_error = LastError();
+      }
+    }
+    if (!first_error.empty()) {
       errors[i] = "cannot mount " + fss[i].device + " (" + fss[i].fstype +
-                  "): " + LastError();
+                  "): " + first_error;
     }
   }
   return errors;
+}
+
+std::vector<std::vector<DiskRange>> Appliance::Rewritten() {
+  std::lock_guard lock(mutex_);
+  if (guestfs_sync(g_.get()) != 0) {
+    throw Error(ErrorKind::kIo, "flushing the appliance: " + LastError());
+  }
+  std::vector<std::vector<DiskRange>> out;
+  for (const auto& overlay : overlays_) {
+    out.push_back(overlay->Written());
+  }
+  return out;
 }
 
 std::string Appliance::Pread(const std::string& path,

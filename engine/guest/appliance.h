@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/guest/appliance_overlay.h"
+
 struct guestfs_h;
 struct guestfs_statns;
 
@@ -25,10 +27,12 @@ struct FoundFilesystem {
   std::string name;    // "sda1", "vg0-root", "vda2", "disk0p1"
 };
 
-// A libguestfs appliance with a point's disks attached read-only (format
-// given, never probed). Guest filesystems are untrusted: they are only
-// ever mounted inside the appliance, read-only and without journal
-// replay. One call at a time (calls from several threads queue).
+// A libguestfs appliance with a point's disks attached, each under an
+// overlay of its own (format given, never probed; the backup is never
+// written). Guest filesystems are untrusted: they are only ever mounted
+// inside the appliance, read-only, their journals replayed into the
+// overlay as the guest would after a crash. One call at a time (calls from
+// several threads queue).
 class Appliance {
  public:
   // Launches the appliance (10-20 s without KVM). Throws Error kIo.
@@ -39,9 +43,14 @@ class Appliance {
 
   // Filesystems worth showing: not swap, LVM members, encrypted or unknown.
   std::vector<FoundFilesystem> Filesystems();
-  // Mounts each at "/<name>" (read-only, no journal replay). Returns one
-  // error message per filesystem ("" when it mounted).
+  // Mounts each at "/<name>" (read-only, journal replayed; without when
+  // that fails, with a warning). Returns one error message per filesystem
+  // ("" when it mounted).
   std::vector<std::string> MountAll(const std::vector<FoundFilesystem>& fss);
+  // Per drive, the disk ranges the appliance has written into its overlay
+  // (a journal replayed, a superblock updated): there it sees other bytes
+  // than the backup holds. Throws Error kIo.
+  std::vector<std::vector<DiskRange>> Rewritten();
 
   // Up to `count` bytes of the guest file `path` at `offset` (fewer at the
   // end of the file). Throws Error kIo.
@@ -57,6 +66,7 @@ class Appliance {
   struct Close {
     void operator()(guestfs_h* g) const;  // shuts the appliance down
   };
+  std::vector<std::unique_ptr<ApplianceOverlay>> overlays_;  // by drive
   // Owned from creation: a launch that throws closes it too.
   std::unique_ptr<guestfs_h, Close> g_;
   std::vector<Drive> drives_;
@@ -68,7 +78,8 @@ class Appliance {
 std::string FilesystemName(const std::string& device,
                            const std::vector<Drive>& drives);
 
-// Mount options that never write and never replay a journal.
-std::string ReadOnlyMountOptions(const std::string& fstype);
+// Read-only mount options to try in order: first replaying the journal
+// (into the appliance's overlay), then, when that fails, without.
+std::vector<std::string> ReadOnlyMountOptions(const std::string& fstype);
 
 }  // namespace sendense::guest

@@ -147,6 +147,26 @@ std::optional<std::vector<FileExtent>> MapFile(
   return out;
 }
 
+bool TouchesRewritten(const std::vector<FileExtent>& map,
+                      const std::vector<std::vector<DiskRange>>& rewritten) {
+  for (const auto& piece : map) {
+    if (piece.disk >= rewritten.size()) {
+      continue;
+    }
+    const auto& ranges = rewritten[piece.disk];
+    // The first range ending after the piece starts.
+    const auto it =
+        std::upper_bound(ranges.begin(), ranges.end(), piece.disk_offset,
+                         [](uint64_t at, const DiskRange& r) {
+                           return at < r.offset + r.length;
+                         });
+    if (it != ranges.end() && it->offset < piece.disk_offset + piece.length) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string CheckMap(const std::vector<FileExtent>& map,
                      uint64_t file_size,
                      const std::vector<uint64_t>& disk_sizes) {

@@ -52,6 +52,18 @@ std::optional<std::vector<FileExtent>> MapFile(
     const std::vector<DeviceSegment>& device,
     std::string* why);
 
+// A range of a disk, in bytes.
+struct DiskRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// Whether a piece of `map` lies where the appliance wrote (`rewritten`:
+// per disk, ranges in order), as a replayed journal does: there the
+// backup holds other bytes than the appliance showed.
+bool TouchesRewritten(const std::vector<FileExtent>& map,
+                      const std::vector<std::vector<DiskRange>>& rewritten);
+
 // Checks a stored map before any byte is read through it: pieces in order,
 // not overlapping, inside the file and inside their disk, at most
 // kMaxFileExtents. "" or what is wrong.

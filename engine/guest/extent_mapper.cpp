@@ -14,6 +14,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "engine/error.h"
 #include "engine/log.h"
 
 namespace sendense::guest {
@@ -264,6 +265,16 @@ void MapFiles(Appliance& app,
   if (asked.empty()) {
     return;
   }
+  // Where the appliance's view differs from the backup (a replayed
+  // journal): files with data there are read through it.
+  std::vector<std::vector<DiskRange>> rewritten;
+  try {
+    rewritten = app.Rewritten();
+  } catch (const Error& e) {
+    Log(LogLevel::kWarning, std::string("extent maps: ") + e.what() +
+                                "; guest files are read through the appliance");
+    return;
+  }
   const std::vector<HelperAnswer> answers =
       ParseHelperOutput(RunHelper(app, helper, requests), kinds);
   std::map<std::string, size_t> reasons;
@@ -293,6 +304,10 @@ void MapFiles(Appliance& app,
       }
       if (why.empty()) {
         map = MapFile(f.extents, f.size, dev.segments, &why);
+      }
+      if (map && TouchesRewritten(*map, rewritten)) {
+        map.reset();
+        why = "data in the journal the appliance replayed";
       }
       if (!map) {
         ++reasons[why];

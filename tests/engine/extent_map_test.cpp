@@ -121,6 +121,25 @@ TEST(ExtentMapTest, StoredMapsAreCheckedBeforeUse) {
   EXPECT_NE(CheckMap(many, kMax, kDisks), "");
 }
 
+TEST(ExtentMapTest, PiecesWhereTheApplianceWroteAreNoticed) {
+  // The appliance replayed a journal into [10, 11) MiB and [40, 41) MiB of
+  // disk 0 and wrote nothing to disk 1.
+  const std::vector<std::vector<DiskRange>> rewritten = {
+      {{10 * kMiB, kMiB}, {40 * kMiB, kMiB}}, {}};
+  const auto piece = [](uint32_t disk, uint64_t at, uint64_t length) {
+    return FileExtent{0, length, at, disk, false};
+  };
+  EXPECT_FALSE(TouchesRewritten({piece(0, 0, 10 * kMiB)}, rewritten));
+  EXPECT_TRUE(TouchesRewritten({piece(0, 0, 10 * kMiB + 1)}, rewritten));
+  EXPECT_TRUE(TouchesRewritten({piece(0, 11 * kMiB - 1, 4096)}, rewritten));
+  EXPECT_FALSE(TouchesRewritten({piece(0, 11 * kMiB, 29 * kMiB)}, rewritten));
+  EXPECT_TRUE(TouchesRewritten({piece(0, 0, 4096), piece(0, 40 * kMiB, 512)},
+                               rewritten));
+  EXPECT_FALSE(TouchesRewritten({piece(1, 10 * kMiB, kMiB)}, rewritten));
+  EXPECT_FALSE(TouchesRewritten({piece(2, 10 * kMiB, kMiB)}, rewritten));
+  EXPECT_FALSE(TouchesRewritten({}, rewritten));
+}
+
 TEST(ExtentMapTest, EncodingRoundTripsAndRefusesGarbage) {
   const std::vector<FileExtent> map = {{0, 4096, kMiB, 0, false},
                                        {8192, 4096, 3 * kMiB, 1, true}};

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/guest/extent_map.h"
+#include "engine/io/file.h"
+
+namespace sendense::guest {
+
+// The appliance's own QCOW2 overlay over one point's chain: what the
+// appliance writes (an ext4 or XFS journal replayed at mount, a superblock
+// updated) lands here, never in the backup, and can be listed afterwards,
+// so that the daemon knows which disk ranges it saw differ from the
+// chain's. Created empty in a private folder of /var/tmp; Forget() unlinks
+// it once qemu has it open (nothing is left behind, even after a crash of
+// the daemon later on), and it is read through the descriptor kept here.
+class ApplianceOverlay {
+ public:
+  // `chain_top`: the point's checked QCOW2 file (canonical path), whose
+  // format is recorded in the overlay so nothing is probed.
+  ApplianceOverlay(const std::string& chain_top, uint64_t virtual_size);
+  ~ApplianceOverlay();
+  ApplianceOverlay(const ApplianceOverlay&) = delete;
+  ApplianceOverlay& operator=(const ApplianceOverlay&) = delete;
+
+  // Its path until Forget().
+  const std::string& path() const { return path_; }
+  void Forget();
+
+  // The disk ranges written so far (whole clusters, merged, in order), as
+  // the file holds them: call after the appliance flushed (guestfs_sync).
+  std::vector<DiskRange> Written() const;
+
+ private:
+  std::string dir_, path_;
+  File file_;  // read-only, kept across Forget()
+};
+
+}  // namespace sendense::guest

@@ -1,0 +1,65 @@
+// The appliance's private overlay: qemu writes into it (here qemu-io, as
+// the appliance's qemu does on a journal replay), the backup under it is
+// untouched, and the written ranges are listed, also once its name is gone.
+
+#include "engine/guest/appliance_overlay.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/support/test_env.h"
+
+namespace sendense::guest {
+namespace {
+
+using test::Quote;
+using test::RunOrFail;
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * kKiB;
+
+TEST(ApplianceOverlayTest, WritesLandInItAndAreListed) {
+  const test::TempDir dir;
+  const std::string base = dir / "point.qcow2";
+  RunOrFail("qemu-img create -q -f qcow2 " + Quote(base) +
+            " 8M && qemu-io -f " + "qcow2 -c 'write -q -P 0x5a 0 8M' " +
+            Quote(base));
+  const std::string before = RunOrFail("sha256sum < " + Quote(base));
+
+  ApplianceOverlay overlay(std::filesystem::canonical(base), 8 * kMiB);
+  EXPECT_TRUE(overlay.Written().empty());
+  const std::string info =
+      RunOrFail("qemu-img info --output=json " + Quote(overlay.path()));
+  EXPECT_NE(info.find("\"backing-filename-format\": \"qcow2\""),
+            std::string::npos)
+      << info;
+  // 100 KiB at 1 MiB (25 clusters of 4 KiB), 4 KiB at 5 MiB - 1 KiB (two,
+  // across a cluster boundary), zeros at 7 MiB.
+  RunOrFail(
+      "qemu-io -f qcow2 -c 'write -q -P 0xa5 1M 100k' -c 'write -q "
+      "-P 0xa5 5119k 4k' -c 'write -q -z 7M 64k' " +
+      Quote(overlay.path()));
+  const std::vector<DiskRange> want = {{kMiB, 100 * kKiB},
+                                       {5 * kMiB - 4 * kKiB, 8 * kKiB},
+                                       {7 * kMiB, 64 * kKiB}};
+  auto written = overlay.Written();
+  ASSERT_EQ(written.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(written[i].offset, want[i].offset) << i;
+    EXPECT_EQ(written[i].length, want[i].length) << i;
+  }
+  EXPECT_EQ(RunOrFail("sha256sum < " + Quote(base)), before)
+      << "the point under the overlay was written";
+
+  // Its name goes once qemu has it open; it is still read.
+  const std::string path = overlay.path();
+  overlay.Forget();
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(
+      std::filesystem::exists(std::filesystem::path(path).parent_path()));
+  EXPECT_EQ(overlay.Written().size(), want.size());
+}
+
+}  // namespace
+}  // namespace sendense::guest
