@@ -274,9 +274,12 @@ std::optional<GuestEntry> GuestIndex::Child(int64_t parent,
 std::vector<GuestEntry> GuestIndex::Children(int64_t parent,
                                              int64_t after_id,
                                              size_t limit) {
-  auto& s =
-      db_.Cached(EntrySelect("WHERE f.parent = ? AND f.id > ? "
-                             "ORDER BY f.id LIMIT ?"));
+  // By name (bytes), on the (parent, name) index; a page continues after
+  // the name of the entry it ended with. No entry has an empty name.
+  auto& s = db_.Cached(
+      EntrySelect("WHERE f.parent = ?1 AND f.name > COALESCE((SELECT "
+                  "name FROM guest_files WHERE id = ?2 AND parent = ?1), '') "
+                  "ORDER BY f.name LIMIT ?3"));
   s.Bind(1, parent).Bind(2, after_id).Bind(3, static_cast<int64_t>(limit));
   std::vector<GuestEntry> out;
   while (s.Step()) {

@@ -103,7 +103,8 @@ class GuestIndex {
   // The encoded extent map of entry `id`; nullopt when it has none.
   std::optional<std::string> Extents(int64_t id);
   std::optional<GuestEntry> Child(int64_t parent, const std::string& name);
-  // Up to `limit` children of `parent` with ids above `after_id`, by id.
+  // Up to `limit` children of `parent` in name order (bytewise), after
+  // child `after_id` (0: from the first).
   std::vector<GuestEntry> Children(int64_t parent,
                                    int64_t after_id,
                                    size_t limit);

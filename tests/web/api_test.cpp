@@ -476,6 +476,9 @@ TEST_F(ApiTest, BackupAppearsInTheTreeAndGuestFilesDownload) {
       "GET", files + "/etc?limit=1&after=" + first["next_after"].dump());
   ASSERT_EQ(second["children"].size(), 1u);
   EXPECT_FALSE(second.contains("next_after"));
+  EXPECT_LT(etc["children"][0]["name"].get<std::string>(),
+            etc["children"][1]["name"].get<std::string>())
+      << "in name order";
   EXPECT_EQ(first["children"][0]["name"], etc["children"][0]["name"]);
   EXPECT_EQ(second["children"][0]["name"], etc["children"][1]["name"]);
   for (const char* bad :

@@ -313,9 +313,11 @@ class Dashboard:
             first = rows[0].text
             nxt[0].click()
             wait_for('the next page', lambda: self.css('.listing .entry:not(.head)')[0].text != first)
-        expected = sorted(os.listdir(os.path.join(self.mount, 'web1', point, 'files/sda1/many')))
-        check(len(names) == 10000 and sorted(names) == expected,
-              f'paged {len(names)} names over {pages} pages, expected 10,000')
+        listed = os.listdir(os.path.join(self.mount, 'web1', point, 'files/sda1/many'))
+        expected = sorted(listed)
+        check(listed == expected, 'the tree lists a guest folder in name order')
+        check(len(names) == 10000 and names == expected,
+              f'paged {len(names)} names over {pages} pages, expected 10,000 in name order')
         check(pages == 10, f'{pages} pages of 1,000')
         # Back goes to the page before.
         last_first = self.css('.listing .entry:not(.head)')[0].text

@@ -172,7 +172,7 @@ function folder(ctx, vm, point, fs, path, entry) {
   const from = Number(ctx.query.get('from')) || 1;
   const here = url('vms', vm, point, 'files', fs, ...path);
   // A folder on one page is shown folders first, then by name; a longer
-  // one in the index's order, which its pages follow.
+  // one in name order (bytewise), which its pages follow.
   const children = entry.next_after === undefined && !after ?
       entry.children.slice().sort((a, b) => (b.type === 'dir') - (a.type === 'dir') ||
           (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) : entry.children;
