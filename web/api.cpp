@@ -317,14 +317,53 @@ Response Download(ApiContext& ctx, const Request& req, const GuestNode& node) {
   return out;
 }
 
+// A download link for the API target in `body` ("path"): checked now (the
+// guest entry must exist), redeemed once by GET /api/v1/downloads/SECRET.
+Response IssueDownloadLink(ApiContext& ctx, Db& db, const json& body) {
+  const auto path = body.find("path");
+  std::string query;
+  const auto p = path != body.end() && path->is_string()
+                     ? SplitPath(path->get<std::string>(), &query)
+                     : std::vector<std::string>{};
+  if (p.size() < 7 || p[0] != "api" || p[1] != "v1" || p[2] != "backups" ||
+      p[5] != "download") {
+    return Fail(400,
+                "path must be a download route: "
+                "/api/v1/backups/VM/BACKUP/download/FS/PATH");
+  }
+  std::vector<std::string> args;
+  for (size_t i = 3; i < p.size(); ++i) {
+    args.push_back(DecodeSegment(p[i]));
+  }
+  ResolveGuestPath(ctx, db, args);  // 404 now rather than in the browser
+  const std::string secret = ctx.links.Issue(path->get<std::string>());
+  return Json(201, {{"url", "/api/v1/downloads/" + secret},
+                    {"expires_in_seconds", DownloadLinks::kLifetime.count()}});
+}
+
+Response RouteAuthorized(ApiContext& ctx, const Request& req);
+
 Response Route(ApiContext& ctx, const Request& req) {
   std::string query;
   const auto p = SplitPath(std::string(req.target()), &query);
-  const auto method = req.method();
-  const bool get = method == http::verb::get || method == http::verb::head;
-  if (p.size() == 3 && p[0] == "api" && p[1] == "v1" && p[2] == "health" &&
-      get) {
+  const bool get =
+      req.method() == http::verb::get || req.method() == http::verb::head;
+  const bool api = p.size() >= 3 && p[0] == "api" && p[1] == "v1";
+  if (api && p.size() == 3 && p[2] == "health" && get) {
     return Json(200, {{"status", "ok"}});
+  }
+  // A one-time download link stands for the token, for its target only.
+  if (api && p.size() == 4 && p[2] == "downloads" &&
+      req.method() == http::verb::get) {
+    const auto target = ctx.links.Redeem(p[3]);
+    if (!target) {
+      return Fail(404,
+                  "this download link is used or expired (each works once, "
+                  "within a minute): start the download again");
+    }
+    Request inner = req;
+    inner.target(*target);
+    return RouteAuthorized(ctx, inner);
   }
   // Everything else needs the token.
   const auto auth = req.find(http::field::authorization);
@@ -335,6 +374,14 @@ Response Route(ApiContext& ctx, const Request& req) {
     r.headers.push_back({"WWW-Authenticate", "Bearer"});
     return r;
   }
+  return RouteAuthorized(ctx, req);
+}
+
+Response RouteAuthorized(ApiContext& ctx, const Request& req) {
+  std::string query;
+  const auto p = SplitPath(std::string(req.target()), &query);
+  const auto method = req.method();
+  const bool get = method == http::verb::get || method == http::verb::head;
   if (p.size() == 1 && p[0] == "metrics" && get) {
     return Metrics(ctx);
   }
@@ -417,6 +464,9 @@ Response Route(ApiContext& ctx, const Request& req) {
   if (what == "repository" && args.empty() && get) {
     return Json(
         200, CapacityJson(MeasureCapacity(ctx.repo, db.catalog->Backups(""))));
+  }
+  if (what == "download-links" && args.empty() && method == http::verb::post) {
+    return IssueDownloadLink(ctx, db, BodyJson(req.body()));
   }
   if (what == "copies" && args.empty() && method == http::verb::post) {
     return StartCopy(ctx.jobs, BodyJson(req.body()));

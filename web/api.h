@@ -7,6 +7,7 @@
 #include "engine/jobs/job_runner.h"
 #include "engine/repo/catalog_pool.h"
 #include "engine/repo/repository.h"
+#include "web/download_links.h"
 #include "web/http_server.h"
 
 namespace sendense::web {
@@ -20,6 +21,7 @@ struct ApiContext {
   CatalogPool& catalogs;
   browse::Namespace& ns;         // guest files: the same namespace as the tree
   std::string restore_dir = "";  // where API restores may write files
+  DownloadLinks links{};         // one-time links for browser downloads
 };
 
 // The HTTP API under /api/v1 (and /metrics), JSON in and out. Thin: every

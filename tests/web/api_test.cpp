@@ -517,6 +517,49 @@ TEST_F(ApiTest, BackupAppearsInTheTreeAndGuestFilesDownload) {
         << metrics;
   }
 
+  // A one-time link, for a browser: the token buys it, it works without
+  // the token, once, for its target only.
+  {
+    const auto link = CallJson("POST", "/api/v1/download-links",
+                               json{{"path", dl + "/etc/motd"}}.dump(), 201);
+    const std::string url = link["url"];
+    EXPECT_EQ(link["expires_in_seconds"], 60);
+    EXPECT_EQ(url.find(token_), std::string::npos);
+    const auto got = Http("GET", base_ + url, {});
+    EXPECT_EQ(got.status, 200);
+    EXPECT_EQ(got.body, "hello from the guest\n");
+    EXPECT_NE(got.headers.at("content-disposition").find("attachment"),
+              std::string::npos);
+    const auto again = Http("GET", base_ + url, {});
+    EXPECT_EQ(again.status, 404);
+    EXPECT_NE(again.body.find("used or expired"), std::string::npos)
+        << again.body;
+    EXPECT_EQ(
+        Http("GET", base_ + "/api/v1/downloads/" + std::string(32, '0'), {})
+            .status,
+        404);
+    const auto folder =
+        CallJson("POST", "/api/v1/download-links",
+                 json{{"path", dl + "/etc?format=zip"}}.dump(), 201);
+    EXPECT_EQ(Http("GET", base_ + folder["url"].get<std::string>(), {})
+                  .headers.at("content-type"),
+              "application/zip");
+    for (const std::string bad :
+         {"{}", R"({"path": "/api/v1/vms"})", R"({"path": 7})",
+          R"({"path": "/api/v1/backups/web1/x/files/sda1/etc"})"}) {
+      EXPECT_EQ(Call("POST", "/api/v1/download-links", bad).status, 400) << bad;
+    }
+    EXPECT_EQ(Call("POST", "/api/v1/download-links",
+                   json{{"path", dl + "/etc/nope"}}.dump())
+                  .status,
+              404);
+    EXPECT_EQ(Http("POST", base_ + "/api/v1/download-links",
+                   {"Content-Type: application/json"},
+                   json{{"path", dl + "/etc/motd"}}.dump())
+                  .status,
+              401);
+  }
+
   // A folder as tar and as zip, unpacked by the usual tools.
   for (const std::string format : {"tar", "zip"}) {
     const auto archive = Call("GET", dl + "/etc?format=" + format);

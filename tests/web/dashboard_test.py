@@ -267,6 +267,10 @@ class Dashboard:
               f'the file page URL: {self.driver.current_url}')
         self.css('.page-head button.primary')[0].click()
         got = self.downloaded('blob.bin')
+        links = self.driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+            ".filter(n => n.endsWith('/api/v1/download-links')).length")
+        check(links >= 1, 'the download was not started through a one-time link')
         tree = os.path.join(self.mount, 'web1', point, 'files/sda1/data/blob.bin')
         check(filecmp.cmp(got, tree, shallow=False),
               'the downloaded file differs from the tree\'s')

@@ -122,30 +122,15 @@ export async function apiAllowing(path, options, ...statuses) {
   throw await failure(res);
 }
 
-// Downloads a file or archive: fetched with the bearer header (a link
-// cannot carry it), then handed to the browser as a file. `onProgress`
-// gets (bytes so far, total or 0).
-export async function download(path, filename, onProgress) {
-  const res = await call(path);
-  if (!res.ok) throw await failure(res);
-  const total = Number(res.headers.get('Content-Length')) || 0;
-  const reader = res.body.getReader();
-  const chunks = [];
-  let done = 0;
-  for (;;) {
-    const {done: end, value} = await reader.read();
-    if (end) break;
-    chunks.push(value);
-    done += value.length;
-    if (onProgress) onProgress(done, total);
-  }
-  const blob = new Blob(chunks, {
-    type: res.headers.get('Content-Type') || 'application/octet-stream'});
-  const href = URL.createObjectURL(blob);
-  const a = h('a', {href, download: filename, hidden: true});
+// Downloads a file or archive (`path` under /api/v1). A navigation cannot
+// carry the bearer header and the token never goes in a URL, so the token
+// buys a link that works once, within a minute, for this download only;
+// the browser then saves it as any download: streamed to disk, with its
+// own progress, whatever the size.
+export async function download(path) {
+  const link = await api('/download-links', {method: 'POST', body: {path: '/api/v1' + path}});
+  const a = h('a', {href: link.url, download: '', hidden: true});
   document.body.append(a);
   a.click();
   a.remove();
-  setTimeout(() => URL.revokeObjectURL(href), 60000);
-  return done;
 }

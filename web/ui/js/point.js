@@ -104,16 +104,14 @@ function rememberPrevious(key, after) {
   sessionStorage.setItem(PREVIOUS, JSON.stringify(map));
 }
 
-function downloadButton(label, path, filename, cls) {
+function downloadButton(label, path, cls) {
   const status = h('span', {class: 'muted small', role: 'status'});
   const button = h('button', {type: 'button', class: cls || '', onclick: async () => {
     button.disabled = true;
     status.textContent = 'Starting…';
     try {
-      const got = await download(path, filename, (done, total) => {
-        status.textContent = total ? `${bytes(done)} of ${bytes(total)}` : bytes(done);
-      });
-      status.textContent = 'Saved ' + bytes(got);
+      await download(path);
+      status.textContent = 'Started: see the browser’s downloads';
     } catch (e) {
       status.textContent = e.message;
     } finally {
@@ -198,8 +196,8 @@ function folder(ctx, vm, point, fs, path, entry) {
   return [
     h('div', {class: 'page-head'}, h('h1', {class: 'path'}, name),
         h('div', {class: 'actions'},
-            downloadButton('Download .zip', dl + '?format=zip', name + '.zip', 'primary'),
-            downloadButton('Download .tar', dl + '?format=tar', name + '.tar'))),
+            downloadButton('Download .zip', dl + '?format=zip', 'primary'),
+            downloadButton('Download .tar', dl + '?format=tar'))),
     h('div', {class: 'toolbar'}, pager(), sizes),
     entry.children.length ? h('div', {class: 'listing', role: 'table', 'aria-label': name},
         h('div', {class: 'entry head', role: 'row'},
@@ -227,7 +225,7 @@ async function history(vm, fs, path, into) {
       h('td', {class: 'num'}, v.size === undefined ? '' : bytes(v.size)),
       h('td', {class: 'opt'}, time(v.mtime)),
       h('td', null, v.change === 'deleted' || v.type !== 'file' ? null :
-          downloadButton('Download', apiPath(vm, v.backup, 'download', fs, path), path[path.length - 1], 'small'))));
+          downloadButton('Download', apiPath(vm, v.backup, 'download', fs, path), 'small'))));
   clear(into, table([{label: 'Point'}, {label: 'Change'}, {label: 'Size', cls: 'num'},
     {label: 'Modified', cls: 'opt'}, {label: ''}], rows, {cls: 'history'}));
 }
@@ -239,7 +237,7 @@ function file(vm, point, fs, path, entry) {
   return [
     h('div', {class: 'page-head'}, h('h1', {class: 'path'}, name),
         h('div', {class: 'actions'}, entry.type === 'file' ?
-            downloadButton('Download', apiPath(vm, point, 'download', fs, path), name, 'primary') : null)),
+            downloadButton('Download', apiPath(vm, point, 'download', fs, path), 'primary') : null)),
     h('dl', {class: 'facts'},
         h('dt', null, 'Path'), h('dd', {class: 'mono'}, entry.path),
         h('dt', null, 'Size'), h('dd', null, `${bytes(entry.size)} (${count(entry.size)} bytes)`),
