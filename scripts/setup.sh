@@ -18,7 +18,7 @@ packages=(
   libguestfs-tools libguestfs-xfs guestmount linux-image-amd64 samba smbclient
   samba-vfs-modules python3-impacket
   chromium chromium-driver python3-selenium fonts-dejavu-core  # the dashboard test
-  e2fsprogs xfsprogs dosfstools ntfs-3g lvm2 fdisk rsync curl sqlite3
+  e2fsprogs xfsprogs btrfs-progs dosfstools ntfs-3g lvm2 fdisk rsync curl sqlite3
   wrk hyperfine fio time bc systemd
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   virtnbdbackup
