@@ -270,9 +270,21 @@ Attr Namespace::Stat(NodeId id) {
   }
   const Node* n = snap->Find(id);
   if (n == nullptr) {
+    if (const auto record = ReplacedRecord(id)) {
+      return NodeAttr(*record);
+    }
     Fail(ENOENT, "no such node");
   }
   return NodeAttr(*n);
+}
+
+std::optional<Node> Namespace::ReplacedRecord(NodeId id) const {
+  const auto previous = tree_.Previous();
+  const Node* n = previous != nullptr ? previous->Find(id) : nullptr;
+  if (n == nullptr || n->kind != Node::Kind::kJson) {
+    return std::nullopt;  // never a dropped point's disk
+  }
+  return *n;
 }
 
 bool Namespace::Immutable(NodeId id) const {
@@ -475,6 +487,9 @@ std::shared_ptr<Reader> Namespace::Open(NodeId id) {
   }
   const Node* n = snap->Find(id);
   if (n == nullptr) {
+    if (const auto record = ReplacedRecord(id)) {
+      return std::make_shared<ContentReader>(record->content);
+    }
     Fail(ENOENT, "no such node");
   }
   switch (n->kind) {

@@ -137,6 +137,10 @@ class Namespace {
                                      Leases& leases);
   // Logs a read that failed its digest and marks the point damaged.
   void RecordDamage(const qcow2::DigestMismatch& e);
+  // A record (backup.json, domain.xml) the last refresh replaced with a new
+  // node: the kernel may still name it until the refresher's invalidation
+  // reaches it, so its old text is served rather than ENOENT.
+  std::optional<Node> ReplacedRecord(NodeId id) const;
 
   const Repository& repo_;
   CatalogPool& catalogs_;

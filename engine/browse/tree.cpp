@@ -71,6 +71,11 @@ std::shared_ptr<const TreeSnapshot> Tree::Current() const {
   return current_;
 }
 
+std::shared_ptr<const TreeSnapshot> Tree::Previous() const {
+  std::lock_guard lock(mutex_);
+  return previous_;
+}
+
 uint64_t Tree::InodeFor(const std::string& path) {
   auto [it, inserted] = inodes_.emplace(path, next_ino_);
   if (inserted) {
@@ -235,6 +240,7 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
     }
   }
   fingerprint_ = fingerprint;
+  previous_ = std::move(current_);
   current_ = snap;
   return true;
 }

@@ -78,12 +78,15 @@ class Tree {
               const std::map<int64_t, IndexRun>& runs = {},
               std::vector<std::pair<uint64_t, std::string>>* gone = nullptr);
   std::shared_ptr<const TreeSnapshot> Current() const;
+  // The snapshot the last Update replaced (nullptr before the first).
+  std::shared_ptr<const TreeSnapshot> Previous() const;
 
  private:
   uint64_t InodeFor(const std::string& path);
 
   mutable std::mutex mutex_;
   std::shared_ptr<const TreeSnapshot> current_;
+  std::shared_ptr<const TreeSnapshot> previous_;
   std::unordered_map<std::string, uint64_t> inodes_;
   uint64_t next_ino_ = kRootIno + 1;
   std::string fingerprint_;

@@ -84,6 +84,27 @@ TEST(TreeTest, BackupJsonTellsWhatTheGuestIndexFound) {
   EXPECT_EQ(json_of("b")["guest_index"]["error"], "appliance did not start");
 }
 
+// A changed record is a new node; the snapshot it replaced is kept, so
+// that a kernel still naming the old node can be answered.
+TEST(TreeTest, TheSnapshotAnUpdateReplacedIsKept) {
+  Tree tree;
+  EXPECT_EQ(tree.Previous(), nullptr);
+  auto b = Backup(1, "web", "a");
+  tree.Update({b});
+  const auto first = tree.Current();
+  const auto json_of = [](const TreeSnapshot& snap) {
+    const Node* web = snap.Child(Tree::kRootIno, "web");
+    return snap.Child(snap.Child(web->ino, "a")->ino, "backup.json");
+  };
+  const uint64_t old_json = json_of(*first)->ino;
+  b.points[0].bytes_stored = 4096;  // a prune merged a point into it
+  ASSERT_TRUE(tree.Update({b}));
+  EXPECT_NE(json_of(*tree.Current())->ino, old_json);
+  EXPECT_EQ(tree.Current()->Find(old_json), nullptr);
+  ASSERT_EQ(tree.Previous(), first);
+  EXPECT_EQ(tree.Previous()->Find(old_json)->content, json_of(*first)->content);
+}
+
 TEST(TreeTest, InodesAreStableAndNeverReused) {
   Tree tree;
   tree.Update({Backup(1, "web", "a"), Backup(2, "web", "b")});
