@@ -280,10 +280,6 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     file->attr = ctx.ns.Stat(ino);
     file->reader = ctx.ns.Open(ino);
     fi->keep_cache = file->attr.immutable;
-    // A file that can change (backup.json while a prune rewrites the
-    // record) is read past the size the kernel may still hold from before:
-    // otherwise a longer new content comes back cut at the old size.
-    fi->direct_io = !file->attr.immutable;
     fi->fh = reinterpret_cast<uint64_t>(ctx.open_files.Keep(std::move(file)));
     if (fuse_reply_open(req, fi) != 0) {
       ctx.open_files.Drop(fi->fh);  // the opener is gone: no release comes

@@ -206,7 +206,7 @@ TEST_F(CopyTest, ABackupThatCannotFitIsRefusedBeforeItWrites) {
 }
 
 TEST_F(CopyTest, ImmutablePointsCannotBeDeletedUntilTheyExpire) {
-  if (::geteuid() != 0 || RunCommand("losetup --version").status != 0) {
+  if (!CanUseLoopDevices()) {
     GTEST_SKIP() << "SKIPPED LOUDLY: the immutable flag needs root and a "
                     "loop-mounted ext4";
   }

@@ -21,13 +21,6 @@ namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // One partition of the guest disk, loop-mounted on the host.
 struct Partition {
   std::string fstype;
@@ -42,7 +35,7 @@ class JournalReplayTest : public MountFixture {
     if (IsSkipped()) {
       return;
     }
-    if (::geteuid() != 0 || RunCommand("losetup --version").status != 0) {
+    if (!CanUseLoopDevices()) {
       GTEST_SKIP() << "SKIPPED LOUDLY: building the guest needs root and "
                       "loop devices";
     }

@@ -27,13 +27,6 @@ namespace {
 constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kPartitionStart = kMiB;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string Random(std::mt19937_64& rng, size_t n) {
   const auto bytes = RandomBytes(rng, n);
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
@@ -59,7 +52,7 @@ class MappedReadsTest : public MountFixture {
     if (IsSkipped()) {
       return;
     }
-    if (::geteuid() != 0 || RunCommand("losetup --version").status != 0) {
+    if (!CanUseLoopDevices()) {
       GTEST_SKIP() << "SKIPPED LOUDLY: building the ext4 guest needs root "
                       "and loop devices";
     }

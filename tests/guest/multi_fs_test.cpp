@@ -22,13 +22,6 @@
 namespace sendense::test {
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class MultiFsTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {

@@ -5,12 +5,14 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace sendense::test {
 
@@ -73,6 +75,17 @@ std::vector<std::byte> ReadFile(const std::string& path) {
   std::vector<std::byte> out(data.size());
   std::memcpy(out.data(), data.data(), data.size());
   return out;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool CanUseLoopDevices() {
+  return ::geteuid() == 0 && RunCommand("losetup --version").status == 0;
 }
 
 void WriteFile(const std::string& path, const std::vector<std::byte>& data) {

@@ -42,6 +42,11 @@ std::string RunOrFail(const std::string& command);
 std::string Quote(const std::string& s);
 
 std::vector<std::byte> ReadFile(const std::string& path);
+// The whole file as a string ("" when it cannot be read).
+std::string Slurp(const std::string& path);
+// Whether this process may build filesystems on loop devices (root, and
+// losetup works): tests that need it skip loudly otherwise.
+bool CanUseLoopDevices();
 void WriteFile(const std::string& path, const std::vector<std::byte>& data);
 // Overwrites bytes of an existing file.
 void PatchFile(const std::string& path,
