@@ -46,6 +46,10 @@ void RegisterExport(CLI::App& app, GlobalOptions& global) {
                   "A unix socket to serve on (default: in REPO/exports/ID/)");
   cmd->add_option("--listen", args->request.listen,
                   "HOST:PORT to serve on over TCP instead");
+  cmd->add_option("--tls", args->request.tls_dir,
+                  "With --listen on an address other than loopback: serve "
+                  "TLS from DIR (ca-cert.pem, server-cert.pem, "
+                  "server-key.pem); clients need certificates of that CA");
   cmd->add_flag("--writable", args->request.writable,
                 "Take writes into a temporary QCOW2 overlay (never into the "
                 "backup)");
@@ -60,7 +64,9 @@ void RegisterExport(CLI::App& app, GlobalOptions& global) {
     std::cout << "Export " << s.record.id << ": " << s.record.vm << "/"
               << s.record.backup << " disk " << s.record.disk << " at " << s.uri
               << (s.record.writable ? " (writable overlay)" : "")
-              << "\nEnd it with `sendense unexport " << s.record.id << "`\n";
+              << "\nEnd it with `"
+              << repo.Command("unexport " + std::to_string(s.record.id))
+              << "`\n";
   });
 
   auto* list = app.add_subcommand("exports", "List the points served over NBD");
@@ -101,7 +107,8 @@ void RegisterExport(CLI::App& app, GlobalOptions& global) {
       std::cout << "Export " << args->id << " ended; its overlay is kept at "
                 << kept
                 << "\nMake it standalone with `qemu-img convert -O qcow2 "
-                << kept << " DISK.qcow2`, then `sendense unexport " << args->id
+                << kept << " DISK.qcow2`, then `"
+                << repo.Command("unexport " + std::to_string(args->id))
                 << "` to delete it\n";
     }
   });

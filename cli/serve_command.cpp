@@ -37,6 +37,7 @@ struct ServeArgs {
   int64_t idle_timeout = web::HttpLimits{}.idle_time.count();
   std::string verify_every;  // "7d", "12h", "30m"; "" for never
   std::string restore_dir;   // where API restores may write files
+  std::string export_tls;    // TLS certificates for exports beyond loopback
 };
 
 // Seconds of "7d", "12h" or "30m"; Error kInvalidArgument otherwise.
@@ -78,6 +79,7 @@ std::string ReadToken(const Repository& repo) {
 
 void Run(const GlobalOptions& global, const ServeArgs& args) {
   Repository repo(RequireRepo(global));
+  const Repository::ServeLock only_serve(repo);
   // What backups killed while no one ran left is cleaned up now; on a full
   // filesystem serve still starts, for restores.
   try {
@@ -110,8 +112,9 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
                                         .prune_after_backup = true});
   // serve's exports, started again now and whenever their server dies.
   exports::ExportSupervisor supervisor(repo, std::chrono::seconds(2));
-  web::ApiContext api{repo, token,           jobs, appliances, catalogs,
-                      ns,   args.restore_dir};
+  web::ApiContext api{
+      repo,           token, jobs, appliances, catalogs, ns, args.restore_dir,
+      args.export_tls};
   web::HttpServer server(
       address, port,
       web::HttpLimits{
@@ -190,6 +193,11 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
                   "Let API restores write files here (else NBD targets "
                   "only)")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--export-tls", args->export_tls,
+                  "Let API exports listen on addresses other than loopback, "
+                  "serving TLS from this directory (ca-cert.pem, "
+                  "server-cert.pem, server-key.pem; clients need "
+                  "certificates of that CA)");
   cmd->add_flag("--no-index", args->no_index,
                 "Do not index guest files after backups (`sendense index`)");
   cmd->callback([&global, args] {

@@ -230,8 +230,9 @@ std::string PercentEncode(const std::string& name) {
   return out;
 }
 
-// A folder as a tar (default) or zip archive, streamed; its length is not
-// known in advance, so the connection's end ends the body.
+// A folder as a tar (default) or zip archive, streamed in chunks (its length
+// is not known in advance); a damaged file inside cuts the transfer off
+// with an error, never a whole-looking archive.
 Response DownloadFolder(ApiContext& ctx,
                         const Request& req,
                         const GuestNode& node) {
@@ -455,8 +456,8 @@ Response RouteAuthorized(ApiContext& ctx, const Request& req) {
   }
   if (what == "exports") {
     return ExportsRoute(ctx.repo, method, args,
-                        QueryParam(query, "keep_overlay") == "true",
-                        req.body());
+                        QueryParam(query, "keep_overlay") == "true", req.body(),
+                        ctx.export_tls_dir);
   }
   if (what == "verify" && args.empty() && method == http::verb::post) {
     return StartVerify(ctx.jobs, BodyJson(req.body()));
@@ -658,15 +659,40 @@ Response Submitted(JobRunner& jobs,
   return Json(202, job);
 }
 
+namespace {
+
+// Names, paths and URIs never hold a NUL: C APIs would cut them there.
+void RefuseNul(const json& j) {
+  if (j.is_string()) {
+    if (j.get_ref<const std::string&>().find('\0') != std::string::npos) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "a text in the body holds a NUL byte (\\u0000)");
+    }
+  } else if (j.is_structured()) {
+    for (const auto& [key, value] : j.items()) {
+      if (key.find('\0') != std::string::npos) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "a key in the body holds a NUL byte (\\u0000)");
+      }
+      RefuseNul(value);
+    }
+  }
+}
+
+}  // namespace
+
 json BodyJson(const std::string& body) {
   if (body.empty()) {
     return json::object();
   }
+  json j;
   try {
-    return json::parse(body);
+    j = json::parse(body);
   } catch (const std::exception&) {
     throw Error(ErrorKind::kInvalidArgument, "the body is not JSON");
   }
+  RefuseNul(j);
+  return j;
 }
 
 Response HandleApi(ApiContext& ctx, const Request& req) {

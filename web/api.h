@@ -21,7 +21,8 @@ struct ApiContext {
   CatalogPool& catalogs;
   browse::Namespace& ns;         // guest files: the same namespace as the tree
   std::string restore_dir = "";  // where API restores may write files
-  DownloadLinks links{};         // one-time links for browser downloads
+  std::string export_tls_dir = "";  // lets exports listen beyond loopback
+  DownloadLinks links{};            // one-time links for browser downloads
 };
 
 // The HTTP API under /api/v1 (and /metrics), JSON in and out. Thin: every

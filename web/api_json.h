@@ -36,7 +36,7 @@ Response Submitted(JobRunner& jobs,
                    const std::string& what);
 
 // The request body as JSON ({} when empty); Error kInvalidArgument when it
-// is not JSON.
+// is not JSON or a key or text in it holds a NUL byte.
 nlohmann::json BodyJson(const std::string& body);
 
 }  // namespace sendense::web

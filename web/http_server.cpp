@@ -1,7 +1,14 @@
 #include "web/http_server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <sstream>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
@@ -74,9 +81,59 @@ void CloseAfterReply(tcp::socket& socket) {
   socket.close(ignored);
 }
 
-// Writes `out` as the reply to `req`; false when the connection must close
-// (the client asked, the body ends with the connection, or writing failed).
-bool WriteReply(tcp::socket& socket, const Request& req, Response& out) {
+// How a connection goes on after a reply.
+enum class After {
+  kKeepAlive,
+  kClose,
+  kReset,  // a body was cut short: the client must see an error, not an end
+};
+
+// Writes a body of unknown length as HTTP/1.1 chunks of up to 64 KiB, so
+// that only the last chunk marks its end: a cut connection is an error to
+// every client, never a shorter body.
+class ChunkWriter {
+ public:
+  explicit ChunkWriter(tcp::socket& socket) : socket_(socket) {
+    buf_.reserve(kChunk);
+  }
+  void Write(const char* data, size_t n) {
+    while (n > 0) {
+      const size_t take = std::min(n, kChunk - buf_.size());
+      buf_.append(data, take);
+      data += take;
+      n -= take;
+      if (buf_.size() == kChunk) {
+        Flush();
+      }
+    }
+  }
+  void Finish() {
+    Flush();
+    asio::write(socket_, asio::buffer("0\r\n\r\n", 5));
+  }
+
+ private:
+  static constexpr size_t kChunk = 64 * 1024;
+  void Flush() {
+    if (buf_.empty()) {
+      return;
+    }
+    char size[24];
+    const int len = std::snprintf(size, sizeof size, "%zx\r\n", buf_.size());
+    const std::array<asio::const_buffer, 3> parts{
+        asio::buffer(size, static_cast<size_t>(len)), asio::buffer(buf_),
+        asio::buffer("\r\n", 2)};
+    asio::write(socket_, parts);
+    buf_.clear();
+  }
+  tcp::socket& socket_;
+  std::string buf_;
+};
+
+// Writes `out` as the reply to `req` and says how the connection goes on
+// (closed when the client asked, when an HTTP/1.0 body ends with the
+// connection, or when writing failed).
+After WriteReply(tcp::socket& socket, const Request& req, Response& out) {
   const bool keep_alive = req.keep_alive();
   http::response_header<> head;
   head.result(static_cast<http::status>(out.status));
@@ -98,30 +155,40 @@ bool WriteReply(tcp::socket& socket, const Request& req, Response& out) {
       res.body().clear();  // Content-Length stays that of the GET
     }
     http::write(socket, res, ec);
-    return !ec && keep_alive;
+    return !ec && keep_alive ? After::kKeepAlive : After::kClose;
   }
-  const bool close_delimited = out.length == Response::kUnknownLength;
+  const bool unknown_length = out.length == Response::kUnknownLength;
+  const bool chunked = unknown_length && req.version() >= 11;
+  const bool close_delimited = unknown_length && !chunked;
   http::response<http::empty_body> res{std::move(head)};
   res.keep_alive(keep_alive && !close_delimited);
-  if (!close_delimited) {
+  if (chunked) {
+    res.chunked(true);
+  } else if (!close_delimited) {
     res.content_length(out.length);
   }
   http::response_serializer<http::empty_body> sr{res};
   http::write_header(socket, sr, ec);
   if (ec) {
-    return false;
+    return After::kClose;
   }
   if (req.method() != http::verb::head) {
     try {
-      out.stream([&](const char* data, size_t n) {
-        asio::write(socket, asio::buffer(data, n));
-      });
+      if (chunked) {
+        ChunkWriter chunks(socket);
+        out.stream([&](const char* data, size_t n) { chunks.Write(data, n); });
+        chunks.Finish();
+      } else {
+        out.stream([&](const char* data, size_t n) {
+          asio::write(socket, asio::buffer(data, n));
+        });
+      }
     } catch (const std::exception& e) {
       Log(LogLevel::kError, std::string("download cut short: ") + e.what());
-      return false;  // the length promised cannot be kept: close
+      return After::kReset;  // the body cannot be kept whole
     }
   }
-  return keep_alive && !close_delimited;
+  return keep_alive && !close_delimited ? After::kKeepAlive : After::kClose;
 }
 
 }  // namespace
@@ -148,6 +215,10 @@ HttpServer::HttpServer(const std::string& address,
   }
   acceptor_.listen();
   port_ = acceptor_.local_endpoint().port();
+  if (::pipe2(refuse_wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    ThrowSystemError("cannot create a pipe");
+  }
+  refuser_thread_ = std::thread([this] { RefuseLoop(); });
   acceptor_thread_ = std::thread([this] { Accept(); });
   reaper_thread_ = std::thread([this] { Reap(); });
 }
@@ -178,8 +249,15 @@ void HttpServer::Stop() {
   if (reaper_thread_.joinable()) {
     reaper_thread_.join();
   }
+  const char wake = 1;
+  [[maybe_unused]] const auto ignored = ::write(refuse_wake_[1], &wake, 1);
+  if (refuser_thread_.joinable()) {
+    refuser_thread_.join();
+  }
+  ::close(refuse_wake_[0]);
+  ::close(refuse_wake_[1]);
   std::unique_lock lock(mutex_);
-  idle_.wait(lock, [this] { return connections_ == 0 && refusing_ == 0; });
+  idle_.wait(lock, [this] { return connections_ == 0; });
 }
 
 void HttpServer::Reap() {
@@ -219,21 +297,17 @@ void HttpServer::Accept() {
       continue;
     }
     bool full = false;
-    bool can_answer = false;
     {
       std::lock_guard lock(mutex_);
       full = connections_ >= limits_.max_connections;
-      can_answer = full && refusing_ < kMaxRefusing;
-      refusing_ += can_answer ? 1 : 0;
+      if (full) {
+        to_refuse_.push_back(socket.release());
+      }
     }
     if (full) {
-      if (can_answer) {
-        // Answered off the accept thread: the close waits for the client.
-        std::thread([this, s = std::move(socket)]() mutable {
-          Refuse(std::move(s));
-        }).detach();
-      }
-      continue;  // past kMaxRefusing, a flood is just closed
+      const char wake = 1;
+      [[maybe_unused]] const auto ignored = ::write(refuse_wake_[1], &wake, 1);
+      continue;
     }
     socket.set_option(tcp::no_delay(true), ec);  // replies are not delayed
     std::lock_guard lock(mutex_);
@@ -246,20 +320,90 @@ void HttpServer::Accept() {
   }
 }
 
-void HttpServer::Refuse(tcp::socket socket) {
-  SetTimeout(socket.native_handle(), std::chrono::seconds(1));
-  WriteSimple(socket, 503, R"({"error":"too many connections, try again"})",
-              false);
-  CloseAfterReply(socket);
-  std::lock_guard lock(mutex_);
-  --refusing_;
-  idle_.notify_all();
+void HttpServer::RefuseLoop() {
+  using std::chrono::milliseconds;
+  constexpr auto kRefuseLinger = std::chrono::seconds(2);
+  static const std::string reply = [] {
+    http::response<http::string_body> res{http::status::service_unavailable,
+                                          11};
+    res.set(http::field::server, "sendense");
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::retry_after, "1");
+    AddSecurityHeaders(res.base());
+    res.keep_alive(false);
+    res.body() = R"({"error":"too many connections, try again"})";
+    res.prepare_payload();
+    std::ostringstream out;
+    out << res;
+    return out.str();
+  }();
+  struct Refused {
+    int fd;
+    Clock::time_point until;
+  };
+  std::vector<Refused> draining;
+  while (true) {
+    std::vector<int> fresh;
+    {
+      std::lock_guard lock(mutex_);
+      fresh.swap(to_refuse_);
+    }
+    const auto now = Clock::now();
+    for (const int fd : fresh) {
+      // A new connection's send buffer takes the whole reply at once.
+      ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::shutdown(fd, SHUT_WR);
+      draining.push_back({fd, now + kRefuseLinger});
+    }
+    if (stopping_) {
+      break;
+    }
+    std::vector<pollfd> polls{{refuse_wake_[0], POLLIN, 0}};
+    auto next = Clock::time_point::max();
+    for (const auto& r : draining) {
+      polls.push_back({r.fd, POLLIN, 0});
+      next = std::min(next, r.until);
+    }
+    const int wait =
+        draining.empty()
+            ? -1
+            : static_cast<int>(std::max<int64_t>(
+                  0,
+                  std::chrono::duration_cast<milliseconds>(next - now).count() +
+                      1));
+    ::poll(polls.data(), polls.size(), wait);
+    if (polls[0].revents & POLLIN) {
+      char buf[64];
+      while (::read(refuse_wake_[0], buf, sizeof buf) > 0) {
+      }
+    }
+    const auto later = Clock::now();
+    std::vector<Refused> still;
+    for (size_t i = 0; i < draining.size(); ++i) {
+      bool done = later >= draining[i].until;
+      if (!done && (polls[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        char buf[16 * 1024];
+        const ssize_t n = ::recv(draining[i].fd, buf, sizeof buf, MSG_DONTWAIT);
+        done = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+      }
+      if (done) {
+        ::close(draining[i].fd);
+      } else {
+        still.push_back(draining[i]);
+      }
+    }
+    draining.swap(still);
+  }
+  for (const auto& r : draining) {
+    ::close(r.fd);
+  }
 }
 
 void HttpServer::Serve(tcp::socket socket) {
   const int fd = socket.native_handle();
   beast::flat_buffer buffer;
   bool unread = false;  // an error reply left request bytes unread
+  After after = After::kClose;
   while (!stopping_) {
     // The first byte may take the idle time; the whole request must then
     // come within the request time.
@@ -315,7 +459,8 @@ void HttpServer::Serve(tcp::socket socket) {
       out.body = nlohmann::json{{"error", e.what()}}.dump(
           -1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
-    if (!WriteReply(socket, req, out)) {
+    after = WriteReply(socket, req, out);
+    if (after != After::kKeepAlive) {
       break;
     }
   }
@@ -328,6 +473,12 @@ void HttpServer::Serve(tcp::socket socket) {
   }
   if (unread && !stopping_) {
     CloseAfterReply(socket);
+  } else if (after == After::kReset) {
+    // RST, not FIN: even a client reading to the connection's end (HTTP/1.0)
+    // sees the cut body as an error.
+    beast::error_code ignored;
+    socket.set_option(asio::socket_base::linger(true, 0), ignored);
+    socket.close(ignored);
   } else {
     beast::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);

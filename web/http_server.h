@@ -35,8 +35,9 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  uint64_t length =
-      0;  // kUnknownLength: the body ends when the connection does
+  // kUnknownLength: sent in chunks (HTTP/1.1) or ended by the connection
+  // (HTTP/1.0); a stream that throws resets the connection either way.
+  uint64_t length = 0;
   static constexpr uint64_t kUnknownLength = ~uint64_t{0};
   std::function<void(const std::function<void(const char*, size_t)>& write)>
       stream;
@@ -45,7 +46,8 @@ struct Response {
 using Handler = std::function<Response(const Request&)>;
 
 // A small HTTP/1.1 server: one thread per connection (bounded), keep-alive,
-// limits on header and body size, request and idle time, and connections.
+// limits on header and body size, request and idle time, and connections
+// (past the limit, every connection is answered 503, at any count).
 // A reaper thread cuts off requests past their deadline (408), so a client
 // sending a byte now and then cannot hold a connection.
 class HttpServer {
@@ -65,8 +67,11 @@ class HttpServer {
   void Accept();
   void Reap();
   void Serve(boost::asio::ip::tcp::socket socket);
-  // Answers 503 to a connection past max_connections.
-  void Refuse(boost::asio::ip::tcp::socket socket);
+  // Answers 503 to every connection past max_connections, on one thread:
+  // the reply goes out at once, then each connection is drained until its
+  // client closes or kRefuseLinger passes (closing with unread request
+  // bytes would reset the reply away).
+  void RefuseLoop();
   void SetDeadline(int fd, Clock::time_point deadline);
   bool Expired(int fd);
 
@@ -79,15 +84,17 @@ class HttpServer {
   std::mutex mutex_;
   std::condition_variable idle_;
   size_t connections_ = 0;  // under mutex_
-  // Connections being answered 503 (each briefly holds a thread).
-  static constexpr size_t kMaxRefusing = 32;
-  size_t refusing_ = 0;  // under mutex_
+  // Connections past the limit, handed to the refuser (under mutex_), and
+  // a pipe that wakes it.
+  std::vector<int> to_refuse_;
+  int refuse_wake_[2] = {-1, -1};
   // Open connections and the time their request must be in by
   // (time_point::max() while none is being received).
   std::map<int, Clock::time_point> deadlines_;
   std::map<int, bool> expired_;
   std::thread acceptor_thread_;
   std::thread reaper_thread_;
+  std::thread refuser_thread_;
 };
 
 }  // namespace sendense::web

@@ -71,7 +71,8 @@ Response ExportsRoute(const Repository& repo,
                       http::verb method,
                       const std::vector<std::string>& args,
                       bool keep_overlay,
-                      const std::string& body) {
+                      const std::string& body,
+                      const std::string& export_tls_dir) {
   const bool get = method == http::verb::get || method == http::verb::head;
   if (args.empty() && get) {
     json list = json::array();
@@ -89,6 +90,7 @@ Response ExportsRoute(const Repository& repo,
     ReadPoint(j, request);
     request.writable = Flag(j, "writable");
     request.listen = Text(j, "listen");
+    request.tls_dir = export_tls_dir;
     request.owner = "serve";
     if (request.vm.empty()) {
       return Fail(400, "an export needs \"vm\"");

@@ -26,6 +26,7 @@ Response ExportsRoute(const Repository& repo,
                       http::verb method,
                       const std::vector<std::string>& args,
                       bool keep_overlay,
-                      const std::string& body);
+                      const std::string& body,
+                      const std::string& export_tls_dir);
 
 }  // namespace sendense::web

@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <sys/stat.h>
 
+#include <exception>
 #include <memory>
 #include <span>
 #include <vector>
@@ -15,12 +16,28 @@ namespace {
 
 using Writer = std::function<void(const char*, size_t)>;
 
+// What libarchive writes through: the caller's writer, and what it threw
+// (an exception never unwinds through libarchive's C frames).
+struct Sink {
+  const Writer& write;
+  std::exception_ptr failed;
+};
+
 la_ssize_t OnWrite(struct archive*, void* data, const void* buf, size_t n) {
-  (*static_cast<const Writer*>(data))(static_cast<const char*>(buf), n);
+  auto* sink = static_cast<Sink*>(data);
+  try {
+    sink->write(static_cast<const char*>(buf), n);
+  } catch (...) {
+    sink->failed = std::current_exception();
+    return -1;
+  }
   return static_cast<la_ssize_t>(n);
 }
 
-void Check(struct archive* a, int rc) {
+void Check(struct archive* a, int rc, const Sink* sink = nullptr) {
+  if (sink && sink->failed) {
+    std::rethrow_exception(sink->failed);
+  }
   if (rc < ARCHIVE_WARN) {
     throw Error(ErrorKind::kIo,
                 std::string("archive: ") + archive_error_string(a));
@@ -30,6 +47,7 @@ void Check(struct archive* a, int rc) {
 struct Walker {
   struct archive* a;
   Namespace& ns;
+  const Sink& sink;
 
   void Add(const Attr& e, const std::string& name) {
     const uint32_t type = e.mode & S_IFMT;
@@ -49,7 +67,7 @@ struct Walker {
     if (type == S_IFLNK) {
       archive_entry_copy_symlink(entry.get(), e.target.c_str());
     }
-    Check(a, archive_write_header(a, entry.get()));
+    Check(a, archive_write_header(a, entry.get()), &sink);
     if (type == S_IFREG) {
       const auto reader = ns.Open(e.id);
       std::vector<std::byte> buf(1 << 20);
@@ -61,7 +79,7 @@ struct Walker {
           throw Error(ErrorKind::kIo, name + " is shorter than indexed");
         }
         if (archive_write_data(a, buf.data(), n) < 0) {
-          Check(a, ARCHIVE_FATAL);
+          Check(a, ARCHIVE_FATAL, &sink);
         }
         done += n;
       }
@@ -95,11 +113,19 @@ void StreamArchive(const std::string& format,
                      ? archive_write_set_format_zip(a.get())
                      : archive_write_set_format_pax_restricted(a.get()));
   archive_write_set_bytes_in_last_block(a.get(), 1);
-  Check(a.get(), archive_write_open(a.get(), const_cast<Writer*>(&write),
-                                    nullptr, OnWrite, nullptr));
-  Walker walker{a.get(), ns};
-  walker.Add(ns.Stat(root), name);
-  Check(a.get(), archive_write_close(a.get()));
+  Sink sink{write, nullptr};
+  Check(a.get(), archive_write_open(a.get(), &sink, nullptr, OnWrite, nullptr));
+  try {
+    Walker walker{a.get(), ns, sink};
+    walker.Add(ns.Stat(root), name);
+    Check(a.get(), archive_write_close(a.get()), &sink);
+  } catch (...) {
+    // A failed read or write ends the archive where it stands: no padding
+    // of the entry, no trailer or central directory (archive_write_free
+    // would write them), so no reader takes it for whole.
+    archive_write_fail(a.get());
+    throw;
+  }
 }
 
 }  // namespace sendense::browse

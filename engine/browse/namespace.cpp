@@ -15,6 +15,7 @@
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
 #include "engine/log.h"
+#include "engine/repo/damage_record.h"
 #include "engine/repo/point_lease.h"
 #include "engine/time.h"
 
@@ -448,24 +449,12 @@ std::shared_ptr<Reader> Namespace::OpenMapped(const BackupRecord& backup,
 }
 
 void Namespace::RecordDamage(const qcow2::DigestMismatch& e) {
-  Log(LogLevel::kError, e.what());
-  const std::string prefix = repo_.path() + "/";
-  if (e.path().rfind(prefix, 0) != 0) {
-    return;
-  }
   try {
     auto db = catalogs_.Acquire();
-    db->catalog->MarkDamaged(
-        e.path().substr(prefix.size()), NowIso(),
-        nlohmann::json::array({{{"offset", e.offset()},
-                                {"length", e.length()},
-                                {"what",
-                                 "read: stored data does not match "
-                                 "its digest"}}})
-            .dump());
+    RecordReadDamage(repo_, *db->catalog, e);
   } catch (const std::exception& failed) {
     Log(LogLevel::kError,
-        std::string("cannot record the damage: ") + failed.what());
+        std::string(e.what()) + "; cannot record the damage: " + failed.what());
   }
 }
 

@@ -12,6 +12,7 @@
 #include "engine/log.h"
 #include "engine/qcow2/check.h"
 #include "engine/qcow2/cluster_sums.h"
+#include "engine/repo/damage_record.h"
 #include "engine/repo/immutability.h"
 #include "engine/repo/point_lease.h"
 #include "engine/restore/restore.h"
@@ -69,7 +70,10 @@ class VmCopy {
       : from_(from), to_(to), vm_(vm), progress_(progress), report_(report) {}
 
   void Run() {
-    Repository::VmLock lock(to_, vm_);
+    // The source's lock too: a prune or forget of this VM would merge and
+    // drop the points being copied (it waits, or says that a copy runs).
+    Repository::VmLock source_lock(from_, vm_, "a copy to " + to_.path());
+    Repository::VmLock lock(to_, vm_, "a copy from " + from_.path());
     // Reclaims what a killed copy (or backup) of this VM left in the target.
     target_ = to_.OpenCatalogForWriting(nullptr, vm_);
     source_ = from_.OpenCatalog();
@@ -251,6 +255,16 @@ class VmCopy {
       if (has_sums) {
         const auto check = qcow2::CheckPoint(temp_path);
         if (!check.problems.empty()) {
+          // Damaged here, or on the way: the source says which.
+          const auto source = qcow2::CheckPoint(source_path);
+          if (!source.problems.empty()) {
+            RecordCheckDamage(from_, source_path, source.problems);
+            throw Error(ErrorKind::kCorrupt,
+                        p.file + " is damaged (" +
+                            source.problems.front().what +
+                            "): marked damaged, not copied; `sendense "
+                            "verify` tells more");
+          }
           throw Error(ErrorKind::kCorrupt,
                       "the copy of " + p.file + " does not match its " +
                           "digests (" + check.problems.front().what +

@@ -8,7 +8,9 @@
 #include "engine/export/nbd_server.h"
 #include "engine/io/listen_address.h"
 #include "engine/qcow2/chain_reader.h"
+#include "engine/qcow2/check.h"
 #include "engine/qcow2/point_writer.h"
+#include "engine/repo/damage_record.h"
 #include "engine/repo/point_lease.h"
 #include "engine/restore/point_choice.h"
 #include "engine/time.h"
@@ -31,8 +33,8 @@ std::string Uri(const ExportRecord& r) {
   }
   const auto [host, port] = ParseListen(r.listen);
   const bool v6 = host.find(':') != std::string::npos;
-  return "nbd://" + (v6 ? "[" + host + "]" : host) + ":" +
-         std::to_string(port) + "/";
+  return (r.tls_dir.empty() ? "nbd://" : "nbds://") +
+         (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/";
 }
 
 // Starts the record's server; the lease on the point lives in it.
@@ -49,6 +51,7 @@ void Spawn(const Repository& repo,
     const auto [host, port] = ParseListen(r.listen);
     spec.listen_host = host;
     spec.listen_port = port;
+    spec.tls_dir = r.tls_dir;
   }
   spec.pid_file = PidFile(records, r.id);
   spec.log_file = records.Dir(r.id) + "/qemu-nbd.log";
@@ -72,6 +75,57 @@ void CreateOverlay(const std::string& path,
   writer.Finish();
 }
 
+// A disk served over TCP is the whole disk to whoever connects: loopback
+// only, unless the admin gave TLS certificates (then with client
+// certificates), and never on a privileged port.
+void CheckListen(const std::string& listen, const std::string& tls_dir) {
+  const auto [host, port] = ParseListen(listen);
+  if (port < 1024) {
+    throw Error(
+        ErrorKind::kInvalidArgument,
+        "an export's port must be 1024 to 65535, not " + std::to_string(port));
+  }
+  if (IsLoopbackAddress(host)) {
+    return;
+  }
+  if (tls_dir.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "exports listen on loopback only (127.0.0.1 or ::1), not '" +
+                    host +
+                    "': to serve other addresses, give TLS certificates "
+                    "(`export --tls DIR`, `serve --export-tls DIR`)");
+  }
+  for (const char* name :
+       {"ca-cert.pem", "server-cert.pem", "server-key.pem"}) {
+    if (!fs::exists(fs::path(tls_dir) / name)) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "the TLS directory " + tls_dir + " has no " + name);
+    }
+  }
+}
+
+// qemu-nbd serves stored bytes as they are: every layer of the chain is
+// checked against its digests before it may (what verify does, for this
+// chain only: a read of every stored cluster). A damaged layer is marked
+// damaged and the export refused. Returns the disk's size.
+uint64_t CheckChain(const Repository& repo, const std::string& top) {
+  const auto chain = qcow2::ChainReader::Open(top);
+  for (size_t i = 0; i < chain->depth(); ++i) {
+    const std::string& layer = chain->layer(i).path();
+    const auto check = qcow2::CheckPoint(layer);
+    if (!check.problems.empty()) {
+      RecordCheckDamage(repo, layer, check.problems);
+      throw Error(ErrorKind::kCorrupt,
+                  "the point is damaged (" +
+                      fs::path(layer).filename().string() + ": " +
+                      check.problems.front().what +
+                      "): not exported; it is marked damaged, and `sendense "
+                      "verify` tells more");
+    }
+  }
+  return chain->size();
+}
+
 ExportStatus StatusOf(const ExportRecords& records, const ExportRecord& r) {
   ExportStatus s;
   s.record = r;
@@ -83,8 +137,9 @@ ExportStatus StatusOf(const ExportRecords& records, const ExportRecord& r) {
   } else {
     s.state = "dead";
     s.error = "the NBD server (pid " + std::to_string(r.pid) +
-              ") is gone: end the export with `sendense unexport " +
-              std::to_string(r.id) + "` or export the point again";
+              ") is gone: end the export with `" +
+              records.repo().Command("unexport " + std::to_string(r.id)) +
+              "` or export the point again";
   }
   struct stat st {};
   if (!r.overlay.empty() && ::stat(r.overlay.c_str(), &st) == 0) {
@@ -110,7 +165,7 @@ ExportStatus StartExport(const Repository& repo, const ExportRequest& request) {
                 "give --socket or --listen, not both");
   }
   if (!request.listen.empty()) {
-    ParseListen(request.listen);  // its own sentence when malformed
+    CheckListen(request.listen, request.tls_dir);
   }
   const auto chosen = [&] {
     auto catalog = repo.OpenCatalog();
@@ -118,8 +173,7 @@ ExportStatus StartExport(const Repository& repo, const ExportRequest& request) {
                                 request.disk);
   }();
   // The chain as qemu-nbd will open it, checked by our own reader first.
-  const uint64_t size =
-      qcow2::ChainReader::Open(repo.Absolute(chosen.point.file))->size();
+  const uint64_t size = CheckChain(repo, repo.Absolute(chosen.point.file));
 
   const ExportRecords records(repo);
   ExportRecord r;
@@ -131,6 +185,10 @@ ExportStatus StartExport(const Repository& repo, const ExportRequest& request) {
   r.writable = request.writable;
   r.owner = request.owner;
   r.listen = request.listen;
+  if (!request.listen.empty() &&
+      !IsLoopbackAddress(ParseListen(request.listen).first)) {
+    r.tls_dir = fs::absolute(request.tls_dir).string();
+  }
   if (request.listen.empty()) {
     r.socket = request.socket.empty() ? records.Dir(r.id) + "/nbd.sock"
                                       : fs::absolute(request.socket).string();
@@ -173,7 +231,8 @@ ExportStatus GetExport(const Repository& repo, int64_t id) {
   const auto r = records.Find(id);
   if (!r) {
     throw Error(ErrorKind::kNotFound, "no export " + std::to_string(id) +
-                                          " (see `sendense exports`)");
+                                          " (see `" + repo.Command("exports") +
+                                          "`)");
   }
   return StatusOf(records, *r);
 }

@@ -18,6 +18,10 @@ struct ExportRequest {
   bool writable = false;  // a temporary QCOW2 overlay takes the writes
   std::string socket;     // a unix socket path; default: in the export's dir
   std::string listen;     // HOST:PORT instead of a socket
+  // X.509 files (ca-cert.pem, server-cert.pem, server-key.pem) that let a
+  // TCP export listen on an address other than loopback, with TLS and
+  // client certificates signed by that CA; "" for loopback only.
+  std::string tls_dir;
   std::string owner = "cli";
 };
 
@@ -38,7 +42,8 @@ nlohmann::json ExportJson(const ExportStatus& status);
 // (checked first: every backing file inside the repository, formats
 // recorded, nothing probed); the server holds a lease on the point, and
 // the record keeps prune away from it until `EndExport`. Refuses a point
-// that is damaged or not complete (ChoosePoint), a busy socket or port.
+// that is damaged or not complete (ChoosePoint), a busy socket or port, a
+// port below 1024, and an address other than loopback without `tls_dir`.
 ExportStatus StartExport(const Repository& repo, const ExportRequest& request);
 
 std::vector<ExportStatus> ListExports(const Repository& repo);

@@ -50,6 +50,13 @@ pid_t StartNbdServer(const NbdServerSpec& spec) {
   } else {
     args.push_back("--bind=" + spec.listen_host);
     args.push_back("--port=" + std::to_string(spec.listen_port));
+    if (!spec.tls_dir.empty()) {
+      // qemu's x509 server credentials verify client certificates by
+      // default (verify-peer): only holders of one signed by the CA connect.
+      args.push_back("--object=tls-creds-x509,id=tls0,endpoint=server,dir=" +
+                     spec.tls_dir);
+      args.push_back("--tls-creds=tls0");
+    }
   }
   args.push_back(spec.image);
   std::vector<char*> argv;

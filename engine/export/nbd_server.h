@@ -12,6 +12,7 @@ struct NbdServerSpec {
   std::string socket;       // a unix socket, or
   std::string listen_host;  // a TCP address and port
   int listen_port = 0;
+  std::string tls_dir;  // TCP only: serve TLS, client certificates required
   std::string pid_file;
   std::string log_file;  // the server's stderr
   int inherit_fd = -1;   // kept open in the server (a point lease)

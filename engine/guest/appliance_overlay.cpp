@@ -12,13 +12,19 @@
 
 namespace sendense::guest {
 
+namespace {
+constexpr const char* kLedger = "/var/tmp/sendense-leftovers";
+}  // namespace
+
 ApplianceOverlay::ApplianceOverlay(const std::string& chain_top,
                                    uint64_t virtual_size) {
+  ReclaimLeftovers(kLedger);  // what killed indexers left
   char dir[] = "/var/tmp/sendense-overlay-XXXXXX";
   if (::mkdtemp(dir) == nullptr) {
     ThrowSystemError("cannot make a folder for the appliance's overlay");
   }
   dir_ = dir;
+  note_.emplace(kLedger, dir_);
   path_ = dir_ + "/drive.qcow2";
   try {
     qcow2::PointWriterOptions options;
@@ -45,6 +51,7 @@ void ApplianceOverlay::Forget() {
     ::unlink(path_.c_str());
     ::rmdir(dir_.c_str());
     path_.clear();
+    note_.reset();
   }
 }
 

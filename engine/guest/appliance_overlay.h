@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/guest/extent_map.h"
 #include "engine/io/file.h"
+#include "engine/io/leftovers.h"
 
 namespace sendense::guest {
 
@@ -16,6 +18,8 @@ namespace sendense::guest {
 // chain's. Created empty in a private folder of /var/tmp; Forget() unlinks
 // it once qemu has it open (nothing is left behind, even after a crash of
 // the daemon later on), and it is read through the descriptor kept here.
+// A process killed before Forget() leaves the folder noted in
+// /var/tmp/sendense-leftovers: the next overlay made removes it.
 class ApplianceOverlay {
  public:
   // `chain_top`: the point's checked QCOW2 file (canonical path), whose
@@ -35,7 +39,8 @@ class ApplianceOverlay {
 
  private:
   std::string dir_, path_;
-  File file_;  // read-only, kept across Forget()
+  File file_;                         // read-only, kept across Forget()
+  std::optional<LeftoverNote> note_;  // while its folder exists
 };
 
 }  // namespace sendense::guest

@@ -1,5 +1,8 @@
 #include "engine/io/listen_address.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stdexcept>
 
 #include "engine/error.h"
@@ -26,6 +29,18 @@ std::pair<std::string, uint16_t> ParseListen(const std::string& listen) {
     throw Error(ErrorKind::kInvalidArgument,
                 "--listen '" + listen + "' is not ADDRESS:PORT");
   }
+}
+
+bool IsLoopbackAddress(const std::string& host) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  return false;
 }
 
 }  // namespace sendense

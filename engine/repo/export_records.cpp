@@ -13,12 +13,19 @@ namespace sendense {
 namespace fs = std::filesystem;
 
 nlohmann::json ExportRecordJson(const ExportRecord& r) {
-  return {{"id", r.id},           {"vm", r.vm},
-          {"backup", r.backup},   {"disk", r.disk},
-          {"file", r.file},       {"socket", r.socket},
-          {"listen", r.listen},   {"writable", r.writable},
-          {"overlay", r.overlay}, {"owner", r.owner},
-          {"pid", r.pid},         {"started_at", r.started_at},
+  return {{"id", r.id},
+          {"vm", r.vm},
+          {"backup", r.backup},
+          {"disk", r.disk},
+          {"file", r.file},
+          {"socket", r.socket},
+          {"listen", r.listen},
+          {"tls_dir", r.tls_dir},
+          {"writable", r.writable},
+          {"overlay", r.overlay},
+          {"owner", r.owner},
+          {"pid", r.pid},
+          {"started_at", r.started_at},
           {"ended", r.ended}};
 }
 
@@ -31,6 +38,7 @@ ExportRecord ParseExportRecord(const nlohmann::json& j) {
   r.file = j.at("file").get<std::string>();
   r.socket = j.value("socket", "");
   r.listen = j.value("listen", "");
+  r.tls_dir = j.value("tls_dir", "");
   r.writable = j.value("writable", false);
   r.overlay = j.value("overlay", "");
   r.owner = j.value("owner", "cli");
@@ -41,7 +49,7 @@ ExportRecord ParseExportRecord(const nlohmann::json& j) {
 }
 
 ExportRecords::ExportRecords(const Repository& repo)
-    : root_(repo.Absolute("exports")) {}
+    : root_(repo.Absolute("exports")), repo_(repo) {}
 
 std::string ExportRecords::Dir(int64_t id) const {
   return root_ + "/" + std::to_string(id);
@@ -51,12 +59,24 @@ int64_t ExportRecords::Allocate() const {
   std::error_code ec;
   fs::create_directories(root_, ec);
   ThrowIfFailed(ec, "cannot create " + root_);
+  // Ids are never reused, even once an export has ended: a script's
+  // `unexport 3` must not end someone else's later export. The last id
+  // given is kept in exports/last-id.
+  const std::string last_file = root_ + "/last-id";
   int64_t id = 1;
+  {
+    std::ifstream in(last_file);
+    int64_t last = 0;
+    if (in >> last && last > 0) {
+      id = last + 1;
+    }
+  }
   for (const auto& r : List()) {
     id = std::max(id, r.id + 1);
   }
   for (;; ++id) {
     if (fs::create_directory(Dir(id), ec)) {
+      WriteFileAtomically(last_file, std::to_string(id) + "\n", 0600);
       return id;
     }
     ThrowIfFailed(ec, "cannot create " + Dir(id));
@@ -115,8 +135,9 @@ void ExportRecords::RefuseIfExported(const std::string& vm,
                       (r.ended ? "(export " + std::to_string(r.id) +
                                      " keeps an overlay on it)"
                                : "(export " + std::to_string(r.id) + ")") +
-                      ": end it with `sendense unexport " +
-                      std::to_string(r.id) + "` first");
+                      ": end it with `" +
+                      repo_.Command("unexport " + std::to_string(r.id)) +
+                      "` first");
     }
   }
 }

@@ -19,9 +19,10 @@ namespace sendense {
 struct ExportRecord {
   int64_t id = 0;
   std::string vm, backup, disk;
-  std::string file;    // the point's file, relative to the repository
-  std::string socket;  // a unix socket path, or
-  std::string listen;  // HOST:PORT
+  std::string file;     // the point's file, relative to the repository
+  std::string socket;   // a unix socket path, or
+  std::string listen;   // HOST:PORT
+  std::string tls_dir;  // TLS certificates (listen only), or ""
   bool writable = false;
   std::string overlay;  // writable: the overlay's path, else ""
   std::string owner;    // "cli" (ended by unexport) or "serve" (supervised)
@@ -34,13 +35,14 @@ nlohmann::json ExportRecordJson(const ExportRecord& r);
 ExportRecord ParseExportRecord(const nlohmann::json& j);
 
 // The records of a repository. Writes are atomic (a new file renamed over
-// the old); ids are never reused while a record exists.
+// the old); ids are never reused.
 class ExportRecords {
  public:
   explicit ExportRecords(const Repository& repo);
   // A new export's directory; returns its id.
   int64_t Allocate() const;
   std::string Dir(int64_t id) const;
+  const Repository& repo() const { return repo_; }
   void Save(const ExportRecord& record) const;
   std::vector<ExportRecord> List() const;
   std::optional<ExportRecord> Find(int64_t id) const;
@@ -52,6 +54,7 @@ class ExportRecords {
 
  private:
   std::string root_;
+  const Repository& repo_;
 };
 
 }  // namespace sendense

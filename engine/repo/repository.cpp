@@ -222,7 +222,9 @@ std::string Repository::MakeDiskDir(const std::string& vm,
   return rel;
 }
 
-Repository::VmLock::VmLock(const Repository& repo, const std::string& vm) {
+Repository::VmLock::VmLock(const Repository& repo,
+                           const std::string& vm,
+                           const std::string& work) {
   ValidateName("VM name", vm);
   const std::string lock_path = repo.Absolute("locks/" + vm + ".lock");
   fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -234,15 +236,58 @@ Repository::VmLock::VmLock(const Repository& repo, const std::string& vm) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (tries == 10) {
+    // What the holder wrote (a moment's reclaim writes nothing).
+    char buf[512];
+    const ssize_t n = ::pread(fd_, buf, sizeof buf, 0);
     ::close(fd_);
     fd_ = -1;
+    const std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n))
+                                     : "a backup or prune of it";
     throw Error(ErrorKind::kAlreadyExists,
-                "VM '" + vm + "' is busy: a backup or prune of it is running");
+                "VM '" + vm + "' is busy: " + holder + " is running");
+  }
+  const std::string holder = work + " (pid " + std::to_string(::getpid()) + ")";
+  if (::ftruncate(fd_, 0) != 0 ||
+      ::pwrite(fd_, holder.data(), holder.size(), 0) < 0) {
+    // Only a busy message is poorer for it.
   }
 }
 
 Repository::VmLock::~VmLock() {
   if (fd_ >= 0) {
+    [[maybe_unused]] const int ignored = ::ftruncate(fd_, 0);
+    ::close(fd_);
+  }
+}
+
+Repository::ServeLock::ServeLock(const Repository& repo) {
+  const std::string lock_path = repo.Absolute("locks/.serve.lock");
+  fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    ThrowSystemError("cannot open " + lock_path);
+  }
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    const std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n))
+                                  : std::string("unknown");
+    throw Error(ErrorKind::kBusy,
+                "sendense serve already runs on " + repo.path() + " (pid " +
+                    pid.substr(0, pid.find_first_of("\n")) +
+                    "): one serve per repository; stop that one first");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) != 0 ||
+      ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+    ThrowSystemError("cannot write " + lock_path);
+  }
+}
+
+Repository::ServeLock::~ServeLock() {
+  if (fd_ >= 0) {
+    [[maybe_unused]] const int ignored = ::ftruncate(fd_, 0);
     ::close(fd_);
   }
 }
@@ -292,6 +337,21 @@ Repository::Reclaimed Repository::Reclaim(Catalog& catalog,
     fs::remove(Absolute(rel), ec);
   }
   return r;
+}
+
+std::string Repository::Command(const std::string& args) const {
+  const bool plain = path_.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                         "VWXYZ0123456789/._-+,=@") == std::string::npos;
+  std::string quoted = path_;
+  if (!plain) {
+    quoted = "'";
+    for (char c : path_) {
+      quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    quoted += "'";
+  }
+  return "sendense -r " + quoted + " " + args;
 }
 
 }  // namespace sendense

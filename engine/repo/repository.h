@@ -56,6 +56,9 @@ class Repository {
   // Bytes the repository's files take on disk (allocated blocks).
   uint64_t UsedBytes() const;
   std::string TokenPath() const { return path_ + "/api-token"; }
+  // The command line of a hint: "sendense -r PATH " + `args` (PATH quoted
+  // for a shell when it needs to be).
+  std::string Command(const std::string& args) const;
 
   // The directory of a disk's points relative to the repository, created
   // when missing.
@@ -66,11 +69,29 @@ class Repository {
   class VmLock {
    public:
     // Waits up to half a second for a lock held only for a moment (by a
-    // reclaim), then fails with Error kAlreadyExists.
-    VmLock(const Repository& repo, const std::string& vm);
+    // reclaim), then fails with Error kAlreadyExists naming what holds it
+    // ("VM 'vm1' is busy: a copy to /b (pid 42) is running"). `work` says
+    // what this holder does, for the next one ("a backup", "a prune").
+    VmLock(const Repository& repo,
+           const std::string& vm,
+           const std::string& work = "a backup");
     ~VmLock();
     VmLock(const VmLock&) = delete;
     VmLock& operator=(const VmLock&) = delete;
+
+   private:
+    int fd_ = -1;
+  };
+
+  // The one `serve` of a repository (flock on locks/.serve.lock, holding its
+  // pid): a second would adopt the first's exports and jobs. Error kBusy
+  // naming the running one's pid.
+  class ServeLock {
+   public:
+    explicit ServeLock(const Repository& repo);
+    ~ServeLock();
+    ServeLock(const ServeLock&) = delete;
+    ServeLock& operator=(const ServeLock&) = delete;
 
    private:
     int fd_ = -1;

@@ -10,6 +10,7 @@
 #include "engine/error.h"
 #include "engine/io/file.h"
 #include "engine/qcow2/chain_reader.h"
+#include "engine/repo/damage_record.h"
 #include "engine/repo/point_lease.h"
 #include "engine/restore/point_choice.h"
 #include "engine/restore/restore_target.h"
@@ -180,6 +181,10 @@ RestoreReport Restore(const Repository& repo,
       throw Error(ErrorKind::kCancelled, "the restore was cancelled");
     }
     target->Finish();
+  } catch (const qcow2::DigestMismatch& e) {
+    target->Discard();
+    RecordReadDamage(repo, e);
+    throw;
   } catch (...) {
     target->Discard();
     throw;

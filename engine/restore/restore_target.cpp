@@ -18,6 +18,7 @@
 
 #include "engine/error.h"
 #include "engine/io/file.h"
+#include "engine/io/leftovers.h"
 #include "engine/qcow2/point_writer.h"
 
 namespace sendense::restore {
@@ -54,12 +55,18 @@ void RefuseInsideRepository(const fs::path& target,
 // A new file written under ".<name>.restoring" and renamed at the end.
 class NewFile {
  public:
-  NewFile(const fs::path& target, const std::string& shown)
+  // Noted in `repository`/restoring while it exists (LeftoverNote).
+  NewFile(const fs::path& target,
+          const std::string& shown,
+          const std::string& repository)
       : target_(target),
         temp_(target.parent_path() /
               ("." + target.filename().string() + ".restoring")),
         shown_(shown) {
     fs::remove(temp_);  // a crashed restore's leftover
+    if (!repository.empty()) {
+      note_.emplace(repository + "/restoring", temp_.string());
+    }
   }
   const std::string temp() const { return temp_.string(); }
   void Publish(const File& file) const {
@@ -77,12 +84,16 @@ class NewFile {
  private:
   fs::path target_, temp_;
   std::string shown_;
+  std::optional<LeftoverNote> note_;
 };
 
 class RawFileTarget : public RestoreTarget {
  public:
-  RawFileTarget(const fs::path& target, const std::string& shown, uint64_t size)
-      : file_name_(target, shown) {
+  RawFileTarget(const fs::path& target,
+                const std::string& shown,
+                uint64_t size,
+                const std::string& repository)
+      : file_name_(target, shown, repository) {
     file_ = File::CreateExclusive(file_name_.temp(), 0600);
     file_.Truncate(size);
   }
@@ -107,8 +118,9 @@ class Qcow2FileTarget : public RestoreTarget {
   Qcow2FileTarget(const fs::path& target,
                   const std::string& shown,
                   uint64_t size,
-                  const std::string& sums_path)
-      : file_name_(target, shown) {
+                  const std::string& sums_path,
+                  const std::string& repository)
+      : file_name_(target, shown, repository) {
     qcow2::PointWriterOptions options;
     options.virtual_size = size;
     options.sums_path = sums_path;
@@ -198,10 +210,17 @@ std::unique_ptr<RestoreTarget> OpenTarget(const std::string& target,
                 "no target given: --to FILE, FILE.qcow2, a block device or "
                 "an NBD URI");
   }
+  if (target.find('\0') != std::string::npos) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "a restore target cannot hold a NUL byte");
+  }
   if (IsNbdUri(target)) {
     return OpenNbdTarget(target, options);
   }
   const fs::path path = Resolved(target);
+  if (!options.repository.empty()) {
+    ReclaimLeftovers(options.repository + "/restoring");
+  }
   RefuseInsideRepository(path, target, options.repository);
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
@@ -226,10 +245,11 @@ std::unique_ptr<RestoreTarget> OpenTarget(const std::string& target,
     }
   }
   if (path.extension() == ".qcow2") {
-    return std::make_unique<Qcow2FileTarget>(path, target, options.disk_size,
-                                             options.sums_path);
+    return std::make_unique<Qcow2FileTarget>(
+        path, target, options.disk_size, options.sums_path, options.repository);
   }
-  return std::make_unique<RawFileTarget>(path, target, options.disk_size);
+  return std::make_unique<RawFileTarget>(path, target, options.disk_size,
+                                         options.repository);
 }
 
 }  // namespace sendense::restore

@@ -14,16 +14,16 @@ namespace {
 
 // The VM's lock, or Error kBusy naming what holds it.
 std::unique_ptr<Repository::VmLock> LockVm(const Repository& repo,
-                                           const std::string& vm) {
+                                           const std::string& vm,
+                                           const std::string& work) {
   try {
-    return std::make_unique<Repository::VmLock>(repo, vm);
+    return std::make_unique<Repository::VmLock>(repo, vm, work);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kAlreadyExists) {
       throw;
     }
-    throw Error(ErrorKind::kBusy, "VM '" + vm +
-                                      "' is busy: a backup or prune of it "
-                                      "is running; try again when it ends");
+    throw Error(ErrorKind::kBusy,
+                std::string(e.what()) + "; try again when it ends");
   }
 }
 
@@ -66,7 +66,7 @@ PruneReport PruneVm(const Repository& repo,
   report.vm = vm;
   report.policy = policy;
   report.dry_run = request.dry_run;
-  const auto lock = LockVm(repo, vm);
+  const auto lock = LockVm(repo, vm, "a prune");
   auto catalog = repo.OpenCatalogForWriting(nullptr, vm);
   if (!request.dry_run) {
     FinishInterrupted(repo, *catalog, vm, request.drop, report);
@@ -171,7 +171,7 @@ PruneReport Forget(const Repository& repo,
                    const DropOptions& options) {
   PruneReport report;
   report.vm = vm;
-  const auto lock = LockVm(repo, vm);
+  const auto lock = LockVm(repo, vm, "a forget");
   auto catalog = repo.OpenCatalogForWriting(nullptr, vm);
   FinishInterrupted(repo, *catalog, vm, options, report);
   const auto backups = catalog->Backups(vm);

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <optional>
 
 #include "engine/error.h"
+#include "engine/io/file.h"
 #include "engine/qcow2/check.h"
+#include "engine/qcow2/header.h"
 #include "engine/repo/point_digest.h"
 #include "engine/repo/point_lease.h"
 #include "engine/time.h"
@@ -56,6 +59,44 @@ void CheckDiskDigest(const Repository& repo,
   }
 }
 
+// The header fields the catalog knows must say what it recorded: the
+// disk's size, and the backing file of an incremental (its parent's file,
+// as qcow2) or none for a full. A changed size would make every reader
+// (restore, export, the tree) show a disk of another length.
+void CheckHeaderAgainstRecord(const std::string& path,
+                              const PointRecord& p,
+                              const std::string& parent_file,
+                              qcow2::CheckResult& r) {
+  qcow2::Header h;
+  try {
+    const File f = File::OpenReadOnly(path);
+    h = qcow2::ReadHeader(f, f.Size(), path);
+  } catch (const Error&) {
+    return;  // CheckPoint has said why the header cannot be read
+  }
+  const auto problem = [&](const std::string& what) {
+    r.problems.push_back({0, 0, "header: " + what});
+  };
+  if (h.virtual_size != p.virtual_size) {
+    problem("the virtual size is " + std::to_string(h.virtual_size) +
+            " bytes, the catalog recorded " + std::to_string(p.virtual_size));
+  }
+  const std::string want_backing =
+      parent_file.empty()
+          ? ""
+          : std::filesystem::path(parent_file).filename().string();
+  if (h.backing_name != want_backing) {
+    problem(want_backing.empty()
+                ? "it names a backing file ('" + h.backing_name +
+                      "') though the catalog recorded no point below it"
+                : "its backing file is '" + h.backing_name +
+                      "', the catalog recorded '" + want_backing + "'");
+  }
+  if (!want_backing.empty() && h.backing_format != "qcow2") {
+    problem("its backing format is '" + h.backing_format + "', not qcow2");
+  }
+}
+
 // Checks every point of `vm` selected by `only` ("" for all) and records
 // every point's state with its chain.
 void VerifyVm(const Repository& repo,
@@ -77,11 +118,13 @@ void VerifyVm(const Repository& repo,
   std::map<int64_t, std::string> own;       // point id -> own state
   std::map<int64_t, std::string> chain;     // point id -> chain state
   std::map<int64_t, nlohmann::json> found;  // checked now: problems
+  std::map<int64_t, std::string> files;     // point id -> file
   for (const auto& b : backups) {           // oldest first: parents first
     if (b.state != BackupState::kComplete) {
       continue;
     }
     for (const auto& p : b.points) {
+      files[p.id] = p.file;
       const bool check = (only.empty() || b.name == only) &&
                          VerifyDue(p.verified_at, request.max_age, now_s);
       if (check) {
@@ -98,6 +141,12 @@ void VerifyVm(const Repository& repo,
           // Gone without a prune: the check below says it is damaged.
         }
         auto r = qcow2::CheckPoint(path);
+        const auto parent =
+            p.parent_id ? files.find(*p.parent_id) : files.end();
+        if (!p.parent_id || parent != files.end()) {
+          CheckHeaderAgainstRecord(
+              path, p, parent != files.end() ? parent->second : "", r);
+        }
         CheckDiskDigest(repo, catalog, p, r);
         nlohmann::json problems = nlohmann::json::array();
         for (const auto& pr : r.problems) {

@@ -186,7 +186,8 @@ TEST_F(PruneTest, APruneWaitsForItsTurnWhileABackupHoldsTheVm) {
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.output,
             "sendense: VM 'vm1' is busy: a backup or prune of it "
-            "is running; try again when it ends\n");
+            "is running; try again when it ends\n")
+      << "a lock held by another program names no work";
   EXPECT_EQ(Points().size(), 5u);
 }
 

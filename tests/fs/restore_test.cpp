@@ -310,6 +310,156 @@ TEST_F(RestoreTest, ExportsServeThePointTakeWritesAsideAndKeepPruneAway) {
   EXPECT_EQ(Sendense("forget --vm vm1 " + first_).status, 0);
 }
 
+// Damage found by any reader marks the point, without a verify: a restore
+// that meets it, an export (which checks the chain before it serves) and a
+// copy; each then says so in one sentence and leaves nothing behind.
+TEST_F(RestoreTest, DamageFoundByAnyReaderMarksThePoint) {
+  MakeSource();
+  TwoPoints();
+  const std::string file = repo_ + "/" + PointFiles(first_).at(0);
+  const auto map = nlohmann::json::parse(
+      RunOrFail("qemu-img map -U -f qcow2 --output=json " + Quote(file)));
+  int64_t host = -1;
+  for (const auto& e : map) {
+    if (e["depth"] == 0 && e["data"] == true && e.contains("offset")) {
+      host = e["offset"].get<int64_t>();
+      break;
+    }
+  }
+  ASSERT_GE(host, 0);
+  RunOrFail("printf '\\xff\\x00\\xff' | dd of=" + Quote(file) + " bs=1 seek=" +
+            std::to_string(host + 100) + " conv=notrunc status=none");
+  const auto state = [&] {
+    return SendenseJson(
+               "list --vm vm1 --json")["vms"][0]["backups"][0]["verify_state"]
+        .get<std::string>();
+  };
+  ASSERT_EQ(state(), "unverified");
+
+  auto r = Sendense("restore --vm vm1 --point " + first_ + " --to " +
+                    Quote(dir_ / "x.raw"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("does not match its digest"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "x.raw"));
+  EXPECT_EQ(state(), "damaged") << "the restore found it";
+
+  CatalogSql("DELETE FROM verifications");
+  r = Sendense("export --vm vm1 --point " + first_);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("the point is damaged"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(SendenseJson("exports --json").size(), 0u);
+  EXPECT_EQ(state(), "damaged") << "the export's check found it";
+
+  CatalogSql("DELETE FROM verifications");
+  const std::string other = dir_ / "repo2";
+  ASSERT_EQ(
+      RunCommand(std::string(SENDENSE_BINARY) + " -r " + Quote(other) + " init")
+          .status,
+      0);
+  r = Sendense("copy --to " + Quote(other) + " --vm vm1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("is damaged"), std::string::npos) << r.output;
+  EXPECT_EQ(state(), "damaged") << "the copy found it";
+}
+
+// A disk served over TCP is the whole disk to whoever connects: loopback
+// only, no privileged port; other addresses only with TLS and client
+// certificates of the admin's CA. Export ids are never reused.
+TEST_F(RestoreTest, ExportsListenOnLoopbackUnlessTlsIsGiven) {
+  MakeSource();
+  const std::string point = TakeBackup();
+  auto r = Sendense("export --vm vm1 --listen 0.0.0.0:44601");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("exports listen on loopback only"), std::string::npos)
+      << r.output;
+  r = Sendense("export --vm vm1 --listen 127.0.0.1:80");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("port must be 1024 to 65535"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(SendenseJson("exports --json").size(), 0u);
+
+  // A CA, a server certificate for 127.0.0.1 and a client certificate.
+  const std::string tls = dir_ / "tls", client = dir_ / "client";
+  std::filesystem::create_directories(tls);
+  std::filesystem::create_directories(client);
+  const std::string sign =
+      " -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial -days 2";
+  RunOrFail(
+      "cd " + Quote(tls) +
+      " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem "
+      "-out ca-cert.pem -days 2 -subj /CN=test-ca 2>/dev/null"
+      " && printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth"
+      "\\n' > server.ext"
+      " && printf 'extendedKeyUsage=clientAuth\\n' > client.ext"
+      " && openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out "
+      "server.csr -subj /CN=127.0.0.1 2>/dev/null"
+      " && openssl x509 -req -in server.csr -out server-cert.pem "
+      "-extfile server.ext" +
+      sign +
+      " 2>/dev/null"
+      " && openssl req -newkey rsa:2048 -nodes -keyout " +
+      Quote(client + "/client-key.pem") +
+      " -out client.csr -subj /CN=client 2>/dev/null"
+      " && openssl x509 -req -in client.csr -out " +
+      Quote(client + "/client-cert.pem") + " -extfile client.ext" + sign +
+      " 2>/dev/null && cp ca-cert.pem " + Quote(client));
+  const auto e = SendenseJson("export --vm vm1 --listen 0.0.0.0:44601 --tls " +
+                              Quote(tls) + " --json");
+  ASSERT_EQ(e["state"], "serving") << e.dump();
+  EXPECT_EQ(e["uri"], "nbds://0.0.0.0:44601/");
+  const std::string size = RunOrFail(
+      "nbdinfo --size 'nbds://127.0.0.1:44601/?tls-certificates=" + client +
+      "'");
+  EXPECT_EQ(std::stoull(size), 64ull << 20);
+  EXPECT_NE(RunCommand("nbdinfo --size nbd://127.0.0.1:44601/").status, 0)
+      << "served without TLS";
+  std::filesystem::remove(client + "/client-cert.pem");
+  std::filesystem::remove(client + "/client-key.pem");
+  EXPECT_NE(RunCommand("nbdinfo --size 'nbds://127.0.0.1:44601/"
+                       "?tls-certificates=" +
+                       client + "'")
+                .status,
+            0)
+      << "served to a client without a certificate";
+  const int first_id = e["id"];
+  ASSERT_EQ(Sendense("unexport " + std::to_string(first_id)).status, 0);
+  const auto next = SendenseJson("export --vm vm1 --json");
+  EXPECT_GT(next["id"].get<int>(), first_id) << "an ended export's id reused";
+  EXPECT_EQ(
+      Sendense("unexport " + std::to_string(next["id"].get<int>())).status, 0);
+}
+
+// A restore killed with -9 leaves its ".NAME.restoring"; the next restore,
+// to any target, removes it (its owner is gone), never a live one's.
+TEST_F(RestoreTest, AKilledRestoresTemporaryFileIsReclaimedByTheNext) {
+  MakeSource();
+  ChangeSource("-c 'write -q -P 0x21 0 60M'");
+  const std::string point = TakeBackup();
+  const std::string temp = dir_ / ".killed.raw.restoring";
+  bool caught = false;
+  for (int i = 0; i < 20 && !caught; ++i) {
+    BackgroundProcess restore(std::string(SENDENSE_BINARY) + " -r " +
+                              Quote(repo_) + " restore --vm vm1 --to " +
+                              Quote(dir_ / "killed.raw"));
+    for (int t = 0; t < 2000 && !std::filesystem::exists(temp); ++t) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    restore.Signal(SIGKILL);
+    restore.Wait();
+    caught = std::filesystem::exists(temp) &&
+             !std::filesystem::exists(dir_ / "killed.raw");
+    std::filesystem::remove(dir_ / "killed.raw");
+  }
+  ASSERT_TRUE(caught) << "no restore was killed while writing";
+  ASSERT_EQ(
+      Sendense("restore --vm vm1 --to " + Quote(dir_ / "other.raw")).status, 0);
+  EXPECT_FALSE(std::filesystem::exists(temp))
+      << "the killed restore's file is still there";
+  EXPECT_TRUE(std::filesystem::is_empty(repo_ + "/restoring"));
+}
+
 TEST_F(RestoreTest, KeptOverlayIsTheRecoveredDisk) {
   MakeSource();
   TwoPoints();

@@ -223,6 +223,35 @@ TEST_F(VerifyTest, DamagedTablesTruncatedAndReplacedFilesAreDamaged) {
 // time, is the digest of the bytes the point presents; a prune leaves the
 // survivors' digests as they were; digest files that no longer add up to
 // it (a record cleared) make the point damaged.
+// A header field changed behind the catalog's back is damage: the virtual
+// size grown by 255 bytes (a restore would write them) is found, named, and
+// the point refused for restore.
+TEST_F(VerifyTest, AHeaderFieldThatDisagreesWithTheCatalogIsDamage) {
+  const std::string name = TakeBackup();
+  const std::string file = repo_ + "/" + PointFiles(name)[0];
+  const uint64_t size = ReadBe64(file, 24);
+  std::vector<std::byte> grown(8);
+  for (int i = 0; i < 8; ++i) {
+    grown[i] = static_cast<std::byte>((size + 255) >> (8 * (7 - i)));
+  }
+  PatchFile(file, 24, grown);
+  int status = -1;
+  auto states = Verify(status);
+  EXPECT_EQ(status, 1) << last_error_;
+  EXPECT_EQ(states[name], "damaged");
+  ASSERT_EQ(last_["points"].size(), 1u);
+  EXPECT_NE(last_["points"][0]["problems"].dump().find(
+                "the virtual size is " + std::to_string(size + 255) +
+                " bytes, the catalog recorded " + std::to_string(size)),
+            std::string::npos)
+      << last_["points"][0];
+  const auto restore =
+      RunCommand(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+                 " restore --vm vm1 --to " + Quote(dir_ / "out.raw"));
+  EXPECT_NE(restore.status, 0) << restore.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out.raw"));
+}
+
 TEST_F(VerifyTest, DiskDigestsNameTheBytesOfEachPoint) {
   const auto names = FourPoints();
   std::map<std::string, std::string> recorded;

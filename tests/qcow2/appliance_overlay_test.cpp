@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "tests/support/test_env.h"
@@ -59,6 +62,40 @@ TEST(ApplianceOverlayTest, WritesLandInItAndAreListed) {
   EXPECT_FALSE(
       std::filesystem::exists(std::filesystem::path(path).parent_path()));
   EXPECT_EQ(overlay.Written().size(), want.size());
+}
+
+// What a killed indexer left (its overlay folder, noted under its pid) is
+// removed by the next overlay made; a live owner's is kept.
+TEST(ApplianceOverlayTest, AKilledOwnersFolderIsReclaimedByTheNext) {
+  const test::TempDir dir;
+  const std::string base = dir / "point.qcow2";
+  RunOrFail("qemu-img create -q -f qcow2 " + Quote(base) + " 8M");
+  const pid_t gone = ::fork();
+  if (gone == 0) {
+    ::_exit(0);
+  }
+  ::waitpid(gone, nullptr, 0);
+  char left[] = "/var/tmp/sendense-overlay-XXXXXX";
+  ASSERT_NE(::mkdtemp(left), nullptr);
+  RunOrFail("truncate -s 1M " + Quote(std::string(left) + "/drive.qcow2"));
+  const std::string ledger = "/var/tmp/sendense-leftovers";
+  std::filesystem::create_directories(ledger);
+  const std::string note = ledger + "/" + std::to_string(gone) + "-0";
+  RunOrFail("echo " + Quote(left) + " > " + Quote(note));
+  // The same for a live owner (this test): kept.
+  char kept[] = "/var/tmp/sendense-overlay-XXXXXX";
+  ASSERT_NE(::mkdtemp(kept), nullptr);
+  const std::string live =
+      ledger + "/" + std::to_string(::getpid()) + "-999999";
+  RunOrFail("echo " + Quote(kept) + " > " + Quote(live));
+
+  ApplianceOverlay overlay(std::filesystem::canonical(base), 8 * kMiB);
+  EXPECT_FALSE(std::filesystem::exists(left)) << "a dead owner's folder stays";
+  EXPECT_FALSE(std::filesystem::exists(note));
+  EXPECT_TRUE(std::filesystem::exists(kept)) << "a live owner's was removed";
+  overlay.Forget();
+  std::filesystem::remove(live);
+  std::filesystem::remove_all(kept);
 }
 
 }  // namespace

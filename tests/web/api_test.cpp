@@ -420,6 +420,40 @@ TEST_F(ApiTest, FullServerAndLongBodiesAreAnsweredNotReset) {
   EXPECT_EQ(Http("GET", base_ + "/api/v1/health").status, 200);
 }
 
+// One serve per repository: a second would adopt the first's exports and
+// end them on exit. It refuses to start, naming the first's pid.
+TEST_F(ApiTest, ASecondServeOnTheRepositoryRefusesToStart) {
+  Serve();
+  const auto second =
+      RunCommand(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+                 " serve --no-index --listen 127.0.0.1:0");
+  EXPECT_EQ(second.status, 1) << second.output;
+  EXPECT_TRUE(std::regex_search(
+      second.output,
+      std::regex("sendense serve already runs on .* \\(pid [0-9]+\\)")))
+      << second.output;
+  EXPECT_EQ(Http("GET", base_ + "/api/v1/health").status, 200);
+}
+
+// At any count: with far more idle connections than the limit (200 over
+// 128, and more still while they drain), every new request is answered 503.
+TEST_F(ApiTest, RefusalsAreAnswersAtAnyCount) {
+  Serve("--no-index");
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 200; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(base_));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 50; ++i) {
+    const auto reply = Http("GET", base_ + "/api/v1/health");
+    ASSERT_EQ(reply.status, 503) << "try " << i << ": " << reply.error;
+    EXPECT_EQ(reply.headers.at("retry-after"), "1");
+  }
+  idle.clear();
+  EXPECT_TRUE(Eventually(
+      [&] { return Http("GET", base_ + "/api/v1/health").status == 200; }));
+}
+
 // The whole appliance: serve with the tree, a backup through the API that
 // appears in the tree with its guest files, and downloads of a file (with
 // a range) and of a folder as tar and zip through a real appliance.
@@ -432,6 +466,13 @@ TEST_F(ApiTest, BackupAppearsInTheTreeAndGuestFilesDownload) {
   {
     std::ofstream(guest + "/etc/app/config.ini") << "[main]\nkey=value\n";
     std::ofstream(guest + "/etc/motd") << "hello from the guest\n";
+    std::filesystem::create_directories(guest + "/data");
+    std::ofstream probe(guest + "/data/probe.txt");
+    char line[32];
+    for (int i = 0; i < 16384; ++i) {
+      std::snprintf(line, sizeof line, "damage-probe-%08d\n", i);
+      probe << line;  // 352 KiB of lines found again in the stored point
+    }
   }
   const std::string raw = dir_ / "disk.raw";
   RunOrFail("truncate -s 64M " + Quote(raw) +
@@ -574,6 +615,33 @@ TEST_F(ApiTest, BackupAppearsInTheTreeAndGuestFilesDownload) {
                         Quote(file) + " .");
     RunOrFail("diff -r " + Quote(guest + "/etc") + " " + Quote(out + "/etc"));
   }
+
+  // A damaged file inside a folder download cuts the transfer off: no
+  // whole-looking archive with the file zeroed or empty, and the point is
+  // marked damaged.
+  const std::string point = RunOrFail(
+      "grep -rl --include='*.qcow2' damage-probe-00008000 " + Quote(repo_));
+  const std::string stored = point.substr(0, point.find('\n'));
+  ASSERT_FALSE(stored.empty());
+  const std::string offset = RunOrFail("grep -boa damage-probe-00008000 " +
+                                       Quote(stored) + " | cut -d: -f1");
+  RunOrFail("printf X | dd of=" + Quote(stored) +
+            " bs=1 seek=" + std::to_string(std::stoull(offset) + 3) +
+            " conv=notrunc status=none");
+  for (const std::string format : {"tar", "zip"}) {
+    const auto archive = Call("GET", dl + "/data?format=" + format);
+    EXPECT_EQ(archive.status, 200) << "the headers went out before the read";
+    EXPECT_FALSE(archive.whole) << format << ": a damaged archive looked whole";
+    const std::string file = dir_ / ("damaged." + format);
+    std::ofstream(file, std::ios::binary) << archive.body;
+    const auto listed =
+        RunCommand(format == "tar" ? "tar -tvf " + Quote(file)
+                                   : "python3 -m zipfile -t " + Quote(file));
+    EXPECT_NE(listed.status, 0) << format << " took it for whole:\n"
+                                << listed.output;
+  }
+  const auto damaged = CallJson("GET", "/api/v1/backups/web1/" + name);
+  EXPECT_EQ(damaged["verify_state"], "damaged") << damaged.dump();
 }
 
 }  // namespace

@@ -54,9 +54,12 @@ HttpReply Http(const std::string& method,
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
                      static_cast<long>(body.size()));
   }
-  if (curl_easy_perform(curl) == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+  const CURLcode rc = curl_easy_perform(curl);
+  reply.whole = rc == CURLE_OK;
+  if (!reply.whole) {
+    reply.error = curl_easy_strerror(rc);
   }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
   curl_slist_free_all(list);
   curl_easy_cleanup(curl);
   return reply;

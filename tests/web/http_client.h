@@ -9,7 +9,9 @@
 namespace sendense::test {
 
 struct HttpReply {
-  long status = 0;  // 0 when the request could not be made
+  long status = 0;     // 0 when no reply came
+  bool whole = false;  // the transfer ended as HTTP says a body ends
+  std::string error;   // libcurl's sentence when it did not
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
 };
