@@ -338,6 +338,15 @@ TEST_F(ApiTest, LimitsAndMaliciousPaths) {
     EXPECT_NE(json::parse(r.body, nullptr, false).value("error", ""), "")
         << path;
   }
+  // A NUL inside a text of a body is refused, never cut at the NUL.
+  for (const std::string body :
+       {R"({"vm": "web1", "target": "/tmp/x\u0000.raw"})",
+        R"({"vm": "web1\u0000x", "target": "nbd://127.0.0.1:1/"})"}) {
+    const auto r = Call("POST", "/api/v1/restores", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_NE(r.body.find("NUL byte"), std::string::npos) << r.body;
+  }
+  EXPECT_FALSE(std::filesystem::exists("/tmp/x"));
 }
 
 TEST_F(ApiTest, ConnectionRequestAndIdleLimits) {
