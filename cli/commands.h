@@ -40,7 +40,8 @@ void RegisterExport(CLI::App& app,
                     GlobalOptions& global);  // and exports, unexport
 
 // --keep-last ... --keep-yearly into `policy` (prune, vm add, vm set).
-void AddKeepOptions(CLI::App& cmd, retention::Policy& policy);
+std::vector<CLI::Option*> AddKeepOptions(CLI::App& cmd,
+                                         retention::Policy& policy);
 
 // Guest filesystems found by the indexer, as JSON and as text lines.
 nlohmann::json FilesystemsJson(const std::vector<GuestFilesystem>& fss);

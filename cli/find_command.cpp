@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "engine/catalog/file_history.h"
 #include "engine/error.h"
+#include "engine/repo/names.h"
 #include "engine/repo/repository.h"
 #include "engine/time.h"
 
@@ -43,8 +44,9 @@ struct FindArgs {
 
 // Error kNotFound unless the catalog knows `vm` (empty: any).
 void RequireVm(const Repository& repo, const std::string& vm) {
-  if (!vm.empty() && !repo.OpenCatalog()->FindVm(vm)) {
-    throw Error(ErrorKind::kNotFound, "no VM named '" + vm + "'");
+  if (const auto catalog = repo.OpenCatalog();
+      !vm.empty() && !catalog->FindVm(vm)) {
+    ThrowNoSuchVm(vm, catalog->VmNames());
   }
 }
 

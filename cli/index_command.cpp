@@ -7,6 +7,7 @@
 #include "engine/catalog/record_json.h"
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
+#include "engine/repo/names.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::cli {
@@ -25,7 +26,7 @@ struct IndexArgs {
 void PrintStats(const Repository& repo, const IndexArgs& args) {
   auto catalog = repo.OpenCatalog();
   if (!args.vm.empty() && !catalog->FindVm(args.vm)) {
-    throw Error(ErrorKind::kNotFound, "no VM named '" + args.vm + "'");
+    ThrowNoSuchVm(args.vm, catalog->VmNames());
   }
   GuestIndex index(repo.CatalogPath());
   nlohmann::json out = nlohmann::json::array();
@@ -60,7 +61,7 @@ void Run(const GlobalOptions& global, const IndexArgs& args) {
   }
   auto catalog = repo.OpenCatalogForWriting();
   if (!args.vm.empty() && !catalog->FindVm(args.vm)) {
-    throw Error(ErrorKind::kNotFound, "no VM named '" + args.vm + "'");
+    ThrowNoSuchVm(args.vm, catalog->VmNames());
   }
   GuestIndex index(repo.CatalogPath());
   std::vector<BackupRecord> todo;

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/usage_errors.h"
 #include "engine/error.h"
 #include "engine/repo/immutability.h"
 #include "engine/repo/repository.h"
@@ -15,7 +16,7 @@ void RegisterInit(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--immutable-days", *days,
                   "Make every published point immutable for this many days "
                   "(the filesystem's immutable flag; ext4, XFS, btrfs)")
-      ->check(CLI::Range(0.0, 36500.0));
+      ->check(Between(0, 36500, "days"));
   cmd->callback([&global, days] {
     const std::string& path = RequireRepo(global);
     Repository::Init(path);

@@ -6,6 +6,7 @@
 #include "engine/catalog/record_json.h"
 #include "engine/error.h"
 #include "engine/repo/capacity_report.h"
+#include "engine/repo/names.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::cli {
@@ -83,7 +84,7 @@ void RegisterList(CLI::App& app, GlobalOptions& global) {
     } else if (catalog->FindVm(args->vm)) {
       vms.push_back(args->vm);
     } else {
-      throw Error(ErrorKind::kNotFound, "no VM named '" + args->vm + "'");
+      ThrowNoSuchVm(args->vm, catalog->VmNames());
     }
     const auto backups = catalog->Backups(args->vm);
     const auto capacity = MeasureCapacity(repo, catalog->Backups(""));

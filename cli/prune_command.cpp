@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/usage_errors.h"
 #include "engine/error.h"
 #include "engine/repo/repository.h"
 #include "engine/retention/prune.h"
@@ -18,8 +20,11 @@ struct PruneArgs {
   double reader_wait = 10;
 };
 
-void PrintReport(const retention::PruneReport& r) {
-  std::cout << r.vm << " (" << retention::DescribePolicy(r.policy) << ")\n";
+void PrintReport(const retention::PruneReport& r, bool forget) {
+  std::cout << r.vm << " ("
+            << (forget ? std::string("forget: the points named")
+                       : retention::DescribePolicy(r.policy))
+            << ")\n";
   for (const auto& d : r.decisions) {
     std::cout << "  " << std::left << std::setw(24) << d.name << std::setw(6)
               << (d.keep ? "keep" : "drop");
@@ -44,7 +49,7 @@ void AddReaderWait(CLI::App& cmd, double& seconds) {
   cmd.add_option("--reader-wait", seconds,
                  "Seconds to wait for readers of a point being dropped "
                  "(default 10); then it stays hidden for the next prune")
-      ->check(CLI::Range(0.0, 86400.0));
+      ->check(Between(0, 86400, "seconds"));
 }
 
 std::chrono::milliseconds ReaderWait(const PruneArgs& args) {
@@ -52,7 +57,9 @@ std::chrono::milliseconds ReaderWait(const PruneArgs& args) {
       static_cast<int64_t>(args.reader_wait * 1000));
 }
 
-void Print(const std::vector<retention::PruneReport>& reports, bool json) {
+void Print(const std::vector<retention::PruneReport>& reports,
+           bool json,
+           bool forget = false) {
   if (json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& r : reports) {
@@ -62,15 +69,18 @@ void Print(const std::vector<retention::PruneReport>& reports, bool json) {
     return;
   }
   for (const auto& r : reports) {
-    PrintReport(r);
+    PrintReport(r, forget);
   }
 }
 
 }  // namespace
 
-void AddKeepOptions(CLI::App& cmd, retention::Policy& policy) {
+std::vector<CLI::Option*> AddKeepOptions(CLI::App& cmd,
+                                         retention::Policy& policy) {
+  std::vector<CLI::Option*> options;
   const auto add = [&](const char* name, int& count, const char* what) {
-    cmd.add_option(name, count, what)->check(CLI::Range(0, 100000));
+    options.push_back(
+        cmd.add_option(name, count, what)->check(Between(0, 100000, "points")));
   };
   add("--keep-last", policy.last, "Keep the newest N points");
   add("--keep-hourly", policy.hourly, "Keep the newest point of N hours");
@@ -78,6 +88,7 @@ void AddKeepOptions(CLI::App& cmd, retention::Policy& policy) {
   add("--keep-weekly", policy.weekly, "Keep the newest point of N ISO weeks");
   add("--keep-monthly", policy.monthly, "Keep the newest point of N months");
   add("--keep-yearly", policy.yearly, "Keep the newest point of N years");
+  return options;
 }
 
 void RegisterPrune(CLI::App& app, GlobalOptions& global) {
@@ -87,16 +98,26 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
       "Drop the points a retention policy does not keep, merging their data "
       "into the points that stay");
   prune->add_option("--vm", args->vm, "Only this VM (default: every VM)");
-  AddKeepOptions(*prune, args->policy);
+  const auto keep_options = AddKeepOptions(*prune, args->policy);
   prune->add_flag("--dry-run", args->dry_run,
                   "Only show what would be kept and dropped, and why");
   prune->add_flag("--json", args->json, "Print JSON");
   AddReaderWait(*prune, args->reader_wait);
-  prune->callback([&global, args] {
+  prune->callback([&global, args, keep_options] {
     Repository repo(RequireRepo(global));
     retention::PruneRequest request;
     request.vm = args->vm;
-    if (!args->policy.empty()) {
+    const bool given =
+        std::any_of(keep_options.begin(), keep_options.end(),
+                    [](const CLI::Option* o) { return o->count(); });
+    if (given && args->policy.empty()) {
+      // Every count given is 0: that policy keeps nothing; it is never
+      // taken to mean "the stored policy".
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--keep-* 0 keeps no point: give a count above 0, or no "
+                  "--keep-* option to run each VM's stored policy");
+    }
+    if (given) {
       request.policy = args->policy;
     }
     request.dry_run = args->dry_run;
@@ -120,7 +141,7 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
     Repository repo(RequireRepo(global));
     Print({retention::Forget(repo, args->vm, args->points,
                              DropOptions{ReaderWait(*args)})},
-          args->json);
+          args->json, /*forget=*/true);
   });
 }
 

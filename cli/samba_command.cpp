@@ -8,6 +8,7 @@
 #include "engine/io/file.h"
 #include "engine/repo/repository.h"
 #include "engine/samba/samba_config.h"
+#include "fs/mount.h"
 
 namespace sendense::cli {
 namespace {
@@ -59,6 +60,7 @@ std::vector<samba::ShareSource> Sources(const Repository& repo,
 void RegisterSambaConfig(CLI::App& app, GlobalOptions& global) {
   struct Args {
     std::string mount, vm, output, valid_users;
+    bool force = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -67,6 +69,8 @@ void RegisterSambaConfig(CLI::App& app, GlobalOptions& global) {
       "point as a Windows previous version");
   cmd->add_option("--mount", args->mount, "Where the tree is mounted")
       ->required();
+  cmd->add_flag("--force", args->force,
+                "Write the shares though no tree is mounted at --mount yet");
   cmd->add_option("--vm", args->vm, "Only this VM's filesystems");
   cmd->add_option("--output", args->output,
                   "Write it to this file (default: stdout)");
@@ -79,6 +83,14 @@ void RegisterSambaConfig(CLI::App& app, GlobalOptions& global) {
     options.mount = std::filesystem::absolute(args->mount).lexically_normal();
     if (options.mount.size() > 1 && options.mount.back() == '/') {
       options.mount.pop_back();
+    }
+    if (!args->force && !sendense::fs::IsTreeMounted(options.mount)) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "no Sendense tree is mounted at " + options.mount +
+                      ": the shares would show an empty folder; mount it "
+                      "first (`" +
+                      repo.Command("mount " + options.mount) +
+                      "` or serve --mount), or pass --force");
     }
     options.valid_users = args->valid_users;
     options.repository = std::filesystem::absolute(repo.path());

@@ -192,7 +192,7 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--restore-dir", args->restore_dir,
                   "Let API restores write files here (else NBD targets "
                   "only)")
-      ->check(CLI::ExistingDirectory);
+      ->check(ExistingFolder());
   cmd->add_option("--export-tls", args->export_tls,
                   "Let API exports listen on addresses other than loopback, "
                   "serving TLS from this directory (ca-cert.pem, "

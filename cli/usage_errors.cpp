@@ -1,35 +1,14 @@
 #include "cli/usage_errors.h"
 
+#include "engine/repo/names.h"
+
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <sstream>
 
 namespace sendense::cli {
 namespace {
-
-// Optimal string alignment distance: a swap of neighbours costs one, as
-// in "lsit" for "list".
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1,
-                                     std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) {
-    d[i][0] = i;
-  }
-  for (size_t j = 0; j <= b.size(); ++j) {
-    d[0][j] = j;
-  }
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] =
-          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
 
 std::vector<std::string> SubcommandNames(const CLI::App& app) {
   std::vector<std::string> names;
@@ -81,22 +60,6 @@ std::string WithSuggestion(const std::string& sentence,
 }
 
 }  // namespace
-
-std::optional<std::string> NearestName(const std::string& word,
-                                       const std::vector<std::string>& names) {
-  std::optional<std::string> best;
-  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
-  for (const auto& name : names) {
-    const size_t d = name.rfind(word, 0) == 0 && word.size() >= 2
-                         ? 0
-                         : EditDistance(word, name);
-    if (d < best_distance) {
-      best_distance = d;
-      best = name;
-    }
-  }
-  return best;
-}
 
 std::optional<std::string> UnknownCommand(const CLI::App& app,
                                           int argc,
@@ -189,6 +152,17 @@ CLI::Validator Between(double lo, double hi, const std::string& unit) {
         return "must be between " + words;
       },
       "BETWEEN " + words);
+}
+
+CLI::Validator ExistingFolder() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        std::error_code ec;
+        return std::filesystem::is_directory(value, ec)
+                   ? ""
+                   : "must be an existing folder ('" + value + "' is not one)";
+      },
+      "FOLDER");
 }
 
 }  // namespace sendense::cli

@@ -4,18 +4,17 @@
 // 'lsit'; did you mean 'list'?", exit status 2.
 
 #include <CLI/CLI.hpp>
+
 #include <optional>
 #include <string>
 #include <vector>
+#include "engine/repo/names.h"
 
 namespace sendense::cli {
 
-constexpr int kUsageExit = 2;
+using sendense::NearestName;
 
-// The candidate nearest to `word` (edit distance at most a third of its
-// length, or a prefix of it), if any.
-std::optional<std::string> NearestName(const std::string& word,
-                                       const std::vector<std::string>& names);
+constexpr int kUsageExit = 2;
 
 // The sentence for a command that names no subcommand of `app` (checked
 // before parsing, so that `sendense lsit` is not reported as a missing
@@ -30,5 +29,8 @@ std::string DescribeParseError(const CLI::App& app, const CLI::ParseError& e);
 // A validator of a number between `lo` and `hi` whose message says so in
 // words: "must be between 1 and 86400 seconds".
 CLI::Validator Between(double lo, double hi, const std::string& unit);
+
+// A validator of a folder that exists: "must be an existing folder".
+CLI::Validator ExistingFolder();
 
 }  // namespace sendense::cli

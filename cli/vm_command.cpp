@@ -1,11 +1,14 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/usage_errors.h"
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/libvirt/libvirt_source.h"
+#include "engine/repo/names.h"
 #include "engine/repo/repository.h"
+#include "engine/repo/vm_removal.h"
 
 namespace sendense::cli {
 namespace {
@@ -35,7 +38,7 @@ void AddCopyOptions(CLI::App& cmd, VmArgs& args) {
   cmd.add_option("--immutable-days", args.immutable_days,
                  "Its points stay immutable this many days (0: the "
                  "repository's setting)")
-      ->check(CLI::Range(0.0, 36500.0));
+      ->check(Between(0, 36500, "days"));
 }
 
 void ApplyCopyOptions(const CLI::App& cmd, const VmArgs& args, VmConfig& vm) {
@@ -155,6 +158,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
       source.domain = args->domain.empty() ? args->name : args->domain;
       source.disks = args->libvirt_disks;
       source.exclude = args->exclude;
+      libvirt::RequireDomain(source.uri, source.domain);
       config.libvirt = source;
     } else if (args->disks.empty()) {
       throw Error(ErrorKind::kInvalidArgument,
@@ -205,7 +209,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
     auto vms = Open(global, true);
     auto config = vms.Find(args->name);
     if (!config) {
-      throw Error(ErrorKind::kNotFound, "no VM named '" + args->name + "'");
+      ThrowNoSuchVm(args->name, vms.Names());
     }
     if (!args->disks.empty()) {
       config->disks = ParseDisks(args->disks);
@@ -306,11 +310,30 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
     }
   });
 
-  auto* rm = vm->add_subcommand("rm", "Remove a VM (its backups stay)");
+  auto* rm = vm->add_subcommand(
+      "rm",
+      "Remove a VM: its configuration and failed records (complete backups "
+      "stay until forget or prune)");
   rm->add_option("NAME", args->name, "VM name")->required();
+  rm->add_flag("--json", args->json, "Print what was removed as JSON");
   rm->callback([&global, args] {
-    Open(global, true).Remove(args->name);
-    std::cout << "Removed VM " << args->name << "\n";
+    const Repository repo(RequireRepo(global));
+    const auto r = RemoveVm(repo, args->name);
+    if (args->json) {
+      std::cout << VmRemovalJson(r).dump(2) << "\n";
+      return;
+    }
+    std::cout << "Removed VM " << r.vm;
+    if (!r.records.empty()) {
+      std::cout << " (" << r.records.size()
+                << " failed or interrupted backup record(s))";
+    }
+    std::cout << "\n";
+    if (r.points_kept > 0) {
+      std::cout << "Its " << r.points_kept << " complete backup(s) stay: `"
+                << repo.Command("forget --vm " + r.vm + " POINT...")
+                << "` removes them\n";
+    }
   });
 }
 

@@ -238,4 +238,18 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
   fuse_session_loop(se);
 }
 
+bool IsTreeMounted(const std::string& path) {
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mounts, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    if (point == path && line.find(" - fuse.sendense ") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace sendense::fs

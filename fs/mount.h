@@ -31,4 +31,8 @@ struct MountOptions {
 // Throws Error when the mount cannot be made.
 void MountAndServe(const Repository& repo, const MountOptions& options);
 
+// Whether a Sendense tree is mounted at `path` (absolute, normalized), as
+// /proc/self/mountinfo says.
+bool IsTreeMounted(const std::string& path);
+
 }  // namespace sendense::fs

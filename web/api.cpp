@@ -16,6 +16,8 @@
 #include "engine/io/capacity.h"
 #include "engine/jobs/backup_request.h"
 #include "engine/repo/capacity_report.h"
+#include "engine/repo/names.h"
+#include "engine/repo/vm_removal.h"
 #include "engine/time.h"
 #include "web/api_json.h"
 #include "web/http_errors.h"
@@ -417,17 +419,18 @@ Response RouteAuthorized(ApiContext& ctx, const Request& req) {
     }
     if (args.size() == 1 && get) {
       const auto vm = db.vms->Find(args[0]);
-      return vm ? Json(200, VmJson(*vm))
-                : Fail(404, "no VM named '" + args[0] + "'");
+      if (!vm) {
+        ThrowNoSuchVm(args[0], db.vms->Names());
+      }
+      return Json(200, VmJson(*vm));
     }
     if (args.size() == 1 && method == http::verb::delete_) {
-      db.vms->Remove(args[0]);
-      return Json(200, {{"removed", args[0]}});
+      return Json(200, VmRemovalJson(RemoveVm(ctx.repo, args[0])));
     }
     if (args.size() == 2 && args[1] == "backup" && method == http::verb::post) {
       const auto vm = db.vms->Find(args[0]);
       if (!vm) {
-        return Fail(404, "no VM named '" + args[0] + "'");
+        ThrowNoSuchVm(args[0], db.vms->Names());
       }
       return Submitted(ctx.jobs, ctx.jobs.Submit(BackupRequestFor(*vm)),
                        "a backup of VM '" + vm->name + "'");

@@ -6,6 +6,7 @@
 #include "engine/catalog/file_history.h"
 #include "engine/error.h"
 #include "engine/repo/capacity_report.h"
+#include "engine/repo/names.h"
 #include "engine/repo/vm_status.h"
 #include "engine/time.h"
 #include "web/api_json.h"
@@ -19,7 +20,10 @@ constexpr size_t kRecentJobs = 20;
 // Error kNotFound unless the catalog knows `vm` or it is configured.
 void RequireVm(CatalogPool::Handles& db, const std::string& vm) {
   if (!db.catalog->FindVm(vm) && !db.vms->Find(vm)) {
-    throw Error(ErrorKind::kNotFound, "no VM named '" + vm + "'");
+    auto known = db.catalog->VmNames();
+    const auto configured = db.vms->Names();
+    known.insert(known.end(), configured.begin(), configured.end());
+    ThrowNoSuchVm(vm, known);
   }
 }
 

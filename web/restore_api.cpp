@@ -52,7 +52,7 @@ Response StartRestore(JobRunner& jobs,
   if (request.vm.empty() || request.target.empty()) {
     return Fail(400, "a restore needs \"vm\" and \"target\"");
   }
-  if (!restore::IsNbdUri(request.target)) {
+  if (!IsNbdUri(request.target)) {
     if (restore_dir.empty()) {
       return Fail(403,
                   "file targets through the API need `serve --restore-dir "

@@ -2,6 +2,7 @@
 
 #include "engine/catalog/record_json.h"
 #include "engine/error.h"
+#include "engine/repo/names.h"
 #include "engine/retention/prune.h"
 #include "web/api_json.h"
 
@@ -31,7 +32,7 @@ Response PruneVm(JobRunner& jobs,
   request.dry_run = dry_run.get<bool>();
   const auto config = db.vms->Find(vm);
   if (!config && !db.catalog->FindVm(vm)) {
-    return Fail(404, "no VM named '" + vm + "'");
+    ThrowNoSuchVm(vm, db.vms->Names());
   }
   if ((!request.policy || request.policy->empty()) &&
       (!config || config->retention.empty())) {
@@ -56,7 +57,7 @@ Response SetRetention(CatalogPool::Handles& db,
                       const json& body) {
   auto config = db.vms->Find(vm);
   if (!config) {
-    return Fail(404, "no VM named '" + vm + "'");
+    ThrowNoSuchVm(vm, db.vms->Names());
   }
   config->retention = retention::ParsePolicyJson(body);
   db.vms->Update(*config);

@@ -10,6 +10,7 @@
 #include "engine/error.h"
 #include "engine/io/capacity.h"
 #include "engine/io/file.h"
+#include "engine/io/nbd_uri.h"
 #include "engine/log.h"
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/qcow2/point_writer.h"
@@ -178,12 +179,24 @@ BackupResult RunBackup(const Repository& repo,
   if (request.disks.empty() && !request.open_source) {
     throw Error(ErrorKind::kInvalidArgument, "no disk given (--disk NAME=URI)");
   }
+  for (const auto& d : request.disks) {
+    RequireNbdUri(d.name, d.uri);  // before anything is recorded
+  }
   Repository::VmLock lock(repo, request.vm);
   progress.phase = BackupPhase::kCopying;
   BackupResult result;
   result.vm = request.vm;
   auto catalog = repo.OpenCatalogForWriting(&result.reclaimed, request.vm);
 
+  const auto config = VmConfigs(repo.CatalogPath()).Find(request.vm);
+  if (!config && !catalog->FindVm(request.vm) && !request.open_source) {
+    // A VM neither added nor ever backed up (perhaps a mistyped name): a
+    // source that does not answer records nothing, rather than a VM with a
+    // failed backup. An added VM's failure is recorded: it needs attention.
+    for (const auto& d : request.disks) {
+      NbdConnection probe(d.uri, {}, request.copy.timeout);
+    }
+  }
   const int64_t vm_id = catalog->EnsureVm(request.vm);
   // Ended (its destructor) on every path below.
   std::unique_ptr<BackupSource> source;
@@ -202,7 +215,6 @@ BackupResult RunBackup(const Repository& repo,
   }
   // Immutable points need the filesystem's flag: refused before anything
   // is written rather than published mutable.
-  const auto config = VmConfigs(repo.CatalogPath()).Find(request.vm);
   const auto immutable_days =
       ImmutableDays(*catalog, config ? &*config : nullptr);
   if (immutable_days) {

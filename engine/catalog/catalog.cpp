@@ -618,6 +618,18 @@ void Catalog::RemoveBackup(int64_t backup_id) {
   tx.Commit();
 }
 
+void Catalog::RemoveVm(int64_t vm_id) {
+  sqlite::Transaction tx(db_);
+  auto s = db_.Prepare("SELECT 1 FROM backups WHERE vm_id = ?");
+  s.Bind(1, vm_id);
+  if (s.Step()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "a VM with backups cannot be removed");
+  }
+  db_.Prepare("DELETE FROM vms WHERE id = ?").Bind(1, vm_id).Run();
+  tx.Commit();
+}
+
 void Catalog::RecordVerification(int64_t point_id,
                                  const std::string& state,
                                  const std::string& chain_state,

@@ -124,6 +124,8 @@ class Catalog {
   void DropPoint(const PointRecord& point,
                  const std::optional<PointRecord>& child);
   void RemoveBackup(int64_t backup_id);
+  // Removes a VM that has no backup left; Error kInvalidArgument else.
+  void RemoveVm(int64_t vm_id);
 
   // Verify's findings for a point: its own `state` ("ok", "damaged",
   // "unverified") and what it means with its chain (`chain_state`).

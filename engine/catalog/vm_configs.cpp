@@ -5,6 +5,7 @@
 
 #include "engine/catalog/catalog.h"
 #include "engine/error.h"
+#include "engine/io/nbd_uri.h"
 #include "engine/repo/names.h"
 
 namespace sendense {
@@ -138,10 +139,7 @@ std::string CheckedDisks(const VmConfig& vm) {
   nlohmann::json disks = nlohmann::json::object();
   for (const auto& d : vm.disks) {
     ValidateName("disk name", d.name);
-    if (d.uri.rfind("nbd", 0) != 0) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "disk '" + d.name + "': '" + d.uri + "' is not an NBD URI");
-    }
+    RequireNbdUri(d.name, d.uri);
     if (disks.contains(d.name)) {
       throw Error(ErrorKind::kInvalidArgument,
                   "disk '" + d.name + "' is given twice");
@@ -180,7 +178,7 @@ void VmConfigs::Update(const VmConfig& vm) {
   const std::string disks = CheckedDisks(vm);
   sqlite::Transaction tx(db_);
   if (!Find(vm.name)) {
-    throw Error(ErrorKind::kNotFound, "no VM named '" + vm.name + "'");
+    ThrowNoSuchVm(vm.name, Names());
   }
   auto update = db_.Prepare(
       "UPDATE vm_configs SET disks = ?, bitmap = ?, schedule = ?, "
@@ -200,7 +198,7 @@ void VmConfigs::Update(const VmConfig& vm) {
 void VmConfigs::Remove(const std::string& name) {
   sqlite::Transaction tx(db_);
   if (!Find(name)) {
-    throw Error(ErrorKind::kNotFound, "no VM named '" + name + "'");
+    ThrowNoSuchVm(name, Names());
   }
   db_.Prepare("DELETE FROM vm_configs WHERE name = ?").Bind(1, name).Run();
   tx.Commit();
@@ -222,6 +220,14 @@ std::optional<VmConfig> VmConfigs::Find(const std::string& name) {
     return std::nullopt;
   }
   return Read(s);
+}
+
+std::vector<std::string> VmConfigs::Names() {
+  std::vector<std::string> out;
+  for (const auto& vm : List()) {
+    out.push_back(vm.name);
+  }
+  return out;
 }
 
 }  // namespace sendense

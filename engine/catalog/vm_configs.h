@@ -46,6 +46,7 @@ class VmConfigs {
   // Error kNotFound when there is no such VM.
   void Remove(const std::string& name);
   std::vector<VmConfig> List();
+  std::vector<std::string> Names();
   std::optional<VmConfig> Find(const std::string& name);
 
  private:

@@ -14,6 +14,7 @@
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/repo/damage_record.h"
 #include "engine/repo/immutability.h"
+#include "engine/repo/names.h"
 #include "engine/repo/point_lease.h"
 #include "engine/restore/restore.h"
 #include "engine/time.h"
@@ -379,8 +380,8 @@ CopyReport Copy(const Repository& from,
   report.to = fs::canonical(to.path(), ec).string();
   std::vector<std::string> vms;
   if (!request.vm.empty()) {
-    if (!from.OpenCatalog()->FindVm(request.vm)) {
-      throw Error(ErrorKind::kNotFound, "no VM named '" + request.vm + "'");
+    if (const auto source = from.OpenCatalog(); !source->FindVm(request.vm)) {
+      ThrowNoSuchVm(request.vm, source->VmNames());
     }
     vms.push_back(request.vm);
   } else {

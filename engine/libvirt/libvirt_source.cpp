@@ -16,6 +16,7 @@
 #include "engine/error.h"
 #include "engine/libvirt/connection.h"
 #include "engine/log.h"
+#include "engine/repo/names.h"
 
 extern char** environ;
 
@@ -411,6 +412,22 @@ std::vector<DiscoveredDomain> Discover(const std::string& uri) {
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
+}
+
+void RequireDomain(const std::string& uri, const std::string& domain) {
+  std::vector<std::string> names;
+  for (const auto& d : Discover(uri)) {
+    if (d.name == domain) {
+      return;
+    }
+    names.push_back(d.name);
+  }
+  const auto near = NearestName(domain, names);
+  throw Error(
+      ErrorKind::kNotFound,
+      "libvirt at " + uri + " has no domain '" + domain + "'" +
+          (near ? "; did you mean '" + *near + "'?"
+                : " (see `sendense vm discover --libvirt " + uri + "`)"));
 }
 
 }  // namespace sendense::libvirt

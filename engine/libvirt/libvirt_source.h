@@ -31,4 +31,9 @@ struct DiscoveredDomain {
 // The domains of the libvirt at `uri`, with their disks.
 std::vector<DiscoveredDomain> Discover(const std::string& uri);
 
+// Error kNotFound unless the libvirt at `uri` has `domain` ("libvirt at
+// URI has no domain 'x'; did you mean 'y'?"); its own sentence when that
+// libvirt cannot be reached.
+void RequireDomain(const std::string& uri, const std::string& domain);
+
 }  // namespace sendense::libvirt

@@ -30,14 +30,14 @@ NbdConnection::NbdConnection(const std::string& uri,
     }
   }
   if (nbd_aio_connect_uri(h_.get(), uri.c_str()) != 0) {
-    Fail("cannot connect");
+    FailToConnect();
   }
   while (nbd_aio_is_connecting(h_.get()) || nbd_aio_is_negotiating(h_.get()) ||
          nbd_aio_is_created(h_.get())) {
     PollOnce("connecting");
   }
   if (!nbd_aio_is_ready(h_.get())) {
-    Fail("cannot connect");
+    FailToConnect();
   }
   const int64_t size = nbd_get_size(h_.get());
   if (size < 0) {
@@ -59,6 +59,20 @@ void NbdConnection::Fail(const std::string& what) const {
               "NBD source " + uri_ + ": " + what +
                   (err ? std::string(": ") + err : std::string()),
               code);
+}
+
+void NbdConnection::FailToConnect() const {
+  const int code = nbd_get_errno();
+  if (code == ENOENT || code == ECONNREFUSED || code == EHOSTUNREACH ||
+      code == ENETUNREACH || code == ECONNRESET) {
+    throw Error(ErrorKind::kIo,
+                "no NBD server answers at " + uri_ + " (" +
+                    std::strerror(code) +
+                    "): is its server (qemu-nbd, nbdkit, the VM's qemu) "
+                    "running?",
+                code);
+  }
+  Fail("cannot connect");
 }
 
 bool NbdConnection::CanMultiConn() const {

@@ -67,6 +67,9 @@ class NbdConnection {
 
  private:
   [[noreturn]] void Fail(const std::string& what) const;
+  // For a failed connection: "no NBD server answers at URI" when none
+  // listens there, else Fail.
+  [[noreturn]] void FailToConnect() const;
   // Waits for command `cookie`; throws on error or timeout.
   void Wait(int64_t cookie, const std::string& what);
   void PollOnce(const std::string& what);

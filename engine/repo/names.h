@@ -1,6 +1,8 @@
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace sendense {
 
@@ -9,5 +11,15 @@ namespace sendense {
 // directory names, so nothing else is allowed. Throws Error
 // kInvalidArgument naming `what` ("VM name", "disk name").
 void ValidateName(const std::string& what, const std::string& name);
+
+// The candidate nearest to `word` (edit distance at most a third of its
+// length, or a prefix of it), if any.
+std::optional<std::string> NearestName(const std::string& word,
+                                       const std::vector<std::string>& names);
+
+// Error kNotFound "no VM named 'vm1x'; did you mean 'vm1'?", the nearest
+// of `known` suggested when one is near.
+[[noreturn]] void ThrowNoSuchVm(const std::string& name,
+                                const std::vector<std::string>& known);
 
 }  // namespace sendense

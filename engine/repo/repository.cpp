@@ -281,7 +281,8 @@ Repository::ServeLock::ServeLock(const Repository& repo) {
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd_, 0) != 0 ||
       ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
-    ThrowSystemError("cannot write " + lock_path);
+    // A full filesystem: the lock holds all the same; a second serve is
+    // still refused, only without the pid.
   }
 }
 

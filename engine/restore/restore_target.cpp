@@ -195,14 +195,6 @@ class BlockDeviceTarget : public RestoreTarget {
 
 }  // namespace
 
-bool IsNbdUri(const std::string& target) {
-  return target.rfind("nbd://", 0) == 0 || target.rfind("nbds://", 0) == 0 ||
-         target.rfind("nbd+unix://", 0) == 0 ||
-         target.rfind("nbds+unix://", 0) == 0 ||
-         target.rfind("nbd+vsock://", 0) == 0 ||
-         target.rfind("nbds+vsock://", 0) == 0;
-}
-
 std::unique_ptr<RestoreTarget> OpenTarget(const std::string& target,
                                           const TargetOptions& options) {
   if (target.empty()) {

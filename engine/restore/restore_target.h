@@ -6,6 +6,8 @@
 #include <span>
 #include <string>
 
+#include "engine/io/nbd_uri.h"
+
 namespace sendense::restore {
 
 // Where a restore writes a disk. Writes come from several threads, each
@@ -49,9 +51,6 @@ struct TargetOptions {
 // file or device without `force`, a read-only NBD export.
 std::unique_ptr<RestoreTarget> OpenTarget(const std::string& target,
                                           const TargetOptions& options);
-
-// Whether `target` names an NBD server rather than a path.
-bool IsNbdUri(const std::string& target);
 
 // The NBD kind of target (nbd_target.cpp).
 std::unique_ptr<RestoreTarget> OpenNbdTarget(const std::string& uri,

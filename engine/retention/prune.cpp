@@ -193,6 +193,13 @@ PruneReport Forget(const Repository& repo,
       throw Error(ErrorKind::kNotFound,
                   "VM '" + vm + "' has no point named '" + name + "'");
     }
+    if (it->state == BackupState::kFailed ||
+        it->state == BackupState::kInterrupted) {
+      // A record with no point: removed as such, nothing to merge.
+      catalog->RemoveBackup(it->id);
+      report.removed.push_back(name);
+      continue;
+    }
     if (it->state != BackupState::kComplete &&
         it->state != BackupState::kDropping) {
       throw Error(ErrorKind::kInvalidArgument,

@@ -10,6 +10,7 @@
 #include "engine/io/file.h"
 #include "engine/qcow2/check.h"
 #include "engine/qcow2/header.h"
+#include "engine/repo/names.h"
 #include "engine/repo/point_digest.h"
 #include "engine/repo/point_lease.h"
 #include "engine/time.h"
@@ -200,7 +201,7 @@ VerifyReport Verify(const Repository& repo, const VerifyRequest& request) {
   } else if (catalog->FindVm(request.vm)) {
     vms.push_back(request.vm);
   } else {
-    throw Error(ErrorKind::kNotFound, "no VM named '" + request.vm + "'");
+    ThrowNoSuchVm(request.vm, catalog->VmNames());
   }
   VerifyReport report;
   for (const auto& vm : vms) {

@@ -60,7 +60,7 @@ function vmRow(v) {
   return h('tr', {'data-vm': v.name, 'data-health': v.health},
       h('td', null, badge(v.health, HEALTH_TEXT[v.health] || v.health)),
       h('td', {class: 'name'}, h('a', {href: url('vms', v.name)}, v.name),
-          v.configured ? null : h('span', {class: 'muted'}, ' (removed)')),
+          v.configured ? null : h('span', {class: 'muted'}, ' (not configured: backups only)')),
       h('td', null, last ? [h('div', null, time(last.started_at)),
         h('div', {class: 'muted small'}, last.state === 'complete' ?
             age(v.age_seconds) : last.state)] : 'never'),

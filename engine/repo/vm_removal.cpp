@@ -1,0 +1,62 @@
+#include "engine/repo/vm_removal.h"
+
+#include "engine/catalog/vm_configs.h"
+#include "engine/error.h"
+#include "engine/repo/names.h"
+
+namespace sendense {
+
+VmRemoval RemoveVm(const Repository& repo, const std::string& name) {
+  VmRemoval out;
+  out.vm = name;
+  VmConfigs configs(repo.CatalogPath());
+  auto catalog = repo.OpenCatalogForWriting();
+  const auto vm_id = catalog->FindVm(name);
+  const bool configured = configs.Find(name).has_value();
+  if (!vm_id && !configured) {
+    auto known = catalog->VmNames();
+    const auto names = configs.Names();
+    known.insert(known.end(), names.begin(), names.end());
+    ThrowNoSuchVm(name, known);
+  }
+  if (vm_id) {
+    std::unique_ptr<Repository::VmLock> lock;
+    try {
+      lock = std::make_unique<Repository::VmLock>(repo, name, "a removal");
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kAlreadyExists) {
+        throw;
+      }
+      throw Error(ErrorKind::kBusy,
+                  std::string(e.what()) + "; remove it when that ends");
+    }
+    // What killed runs left is reclaimed first (under the lock).
+    repo.Reclaim(*catalog, name);
+    for (const auto& b : catalog->Backups(name)) {
+      if (b.state == BackupState::kFailed ||
+          b.state == BackupState::kInterrupted) {
+        catalog->RemoveBackup(b.id);
+        out.records.push_back(b.name);
+      } else {
+        ++out.points_kept;
+      }
+    }
+    if (out.points_kept == 0) {
+      catalog->RemoveVm(*vm_id);
+    }
+  }
+  if (configured) {
+    configs.Remove(name);
+    out.configuration = true;
+  }
+  return out;
+}
+
+nlohmann::json VmRemovalJson(const VmRemoval& r) {
+  return {{"removed", r.vm},
+          {"configuration", r.configuration},
+          {"records_removed", r.records},
+          {"points_kept", r.points_kept}};
+}
+
+}  // namespace sendense
