@@ -95,9 +95,13 @@ void RegisterList(CLI::App& app, GlobalOptions& global) {
     } else {
       PrintText(vms, backups);
       std::cout << "Repository: " << HumanBytes(capacity.used_bytes)
-                << " used, " << HumanBytes(capacity.free_bytes)
-                << " free, growing "
-                << HumanBytes(capacity.growth_bytes_per_day) << " a day\n";
+                << " used, " << HumanBytes(capacity.free_bytes) << " free, "
+                << (capacity.growth_known
+                        ? "growing " +
+                              HumanBytes(capacity.growth_bytes_per_day) +
+                              " a day"
+                        : std::string("growth known after a day of backups"))
+                << "\n";
     }
   });
 }

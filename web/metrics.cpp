@@ -62,12 +62,14 @@ Response Metrics(ApiContext& ctx) {
        "disk.\n"
     << "# TYPE sendense_repository_bytes gauge\n"
     << "sendense_repository_bytes " << ctx.repo.UsedBytes() << "\n";
-  m << "# HELP sendense_repository_growth_bytes_per_day Bytes stored per "
-       "day by the last 7 days' backups.\n"
-    << "# TYPE sendense_repository_growth_bytes_per_day gauge\n"
-    << "sendense_repository_growth_bytes_per_day "
-    << MeasureCapacity(ctx.repo, db->catalog->Backups("")).growth_bytes_per_day
-    << "\n";
+  if (const auto capacity = MeasureCapacity(ctx.repo, db->catalog->Backups(""));
+      capacity.growth_known) {  // absent until a day of backups tells it
+    m << "# HELP sendense_repository_growth_bytes_per_day Bytes stored per "
+         "day by the last 7 days' backups.\n"
+      << "# TYPE sendense_repository_growth_bytes_per_day gauge\n"
+      << "sendense_repository_growth_bytes_per_day "
+      << capacity.growth_bytes_per_day << "\n";
+  }
   struct statvfs st {};
   if (::statvfs(ctx.repo.path().c_str(), &st) == 0) {
     m << "# HELP sendense_filesystem_size_bytes Size of the filesystem "

@@ -45,22 +45,22 @@ nlohmann::json BackupJson(const BackupRecord& b) {
   for (const auto& p : b.points) {
     points.push_back(PointJson(p));
   }
-  return {
-      {"vm", b.vm},
-      {"name", b.name},
-      {"id", b.id},
-      {"kind", b.kind()},
-      {"state", StateName(b.state)},
-      {"started_at", b.started_at},
-      {"finished_at", b.finished_at},
-      {"error", b.error},
-      {"verify_state", VerifyStateOf(b)},
-      {"consistency", b.consistency.empty() ? nlohmann::json(nullptr)
-                                            : nlohmann::json(b.consistency)},
-      {"checkpoint", b.checkpoint.empty() ? nlohmann::json(nullptr)
-                                          : nlohmann::json(b.checkpoint)},
-      {"copies", b.copies},
-      {"points", points}};
+  return {{"vm", b.vm},
+          {"name", b.name},
+          {"id", b.id},
+          {"kind", b.kind()},
+          {"state", StateName(b.state)},
+          {"started_at", b.started_at},
+          {"finished_at", b.finished_at},
+          {"error", b.error},
+          {"verify_state", VerifyStateOf(b)},
+          // NBD sources: whatever the server served, as a crash would leave it.
+          {"consistency",
+           b.consistency.empty() ? "crash-consistent" : b.consistency},
+          {"checkpoint", b.checkpoint.empty() ? nlohmann::json(nullptr)
+                                              : nlohmann::json(b.checkpoint)},
+          {"copies", b.copies},
+          {"points", points}};
 }
 
 nlohmann::json VmJson(const VmConfig& vm) {

@@ -295,7 +295,9 @@ void JobRunner::Work() {
     }
     Log(state == JobState::kComplete ? LogLevel::kInfo : LogLevel::kError,
         name + " " + StateName(state) +
-            (backup.empty() ? "" : ": backup " + backup) +
+            (backup.empty() ? ""
+                            : ": " + job->status.kind + " of " +
+                                  job->status.vm + "/" + backup) +
             (error.empty() ? "" : ": " + error));
     job->progress.phase = BackupPhase::kDone;
     std::lock_guard lock(mutex_);

@@ -1,5 +1,6 @@
 #include "engine/libvirt/libvirt_source.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -67,6 +68,28 @@ pid_t Spawn(const std::vector<std::string>& argv) {
   return pid;
 }
 
+// Runs `argv` to its end, its output discarded; whether it succeeded.
+bool RunQuietly(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null",
+                                   O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null",
+                                   O_WRONLY, 0);
+  pid_t pid = 0;
+  const int rc =
+      posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  return rc == 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+         WEXITSTATUS(status) == 0;
+}
+
 // Waits for `socket` to appear; false when `pid` ended first.
 bool WaitForSocket(pid_t pid, const std::string& socket) {
   for (auto waited = 0ms; waited < 20s; waited += 20ms) {
@@ -108,6 +131,9 @@ class Session : public BackupSource {
     const std::string kept = new_checkpoint_.empty() ? base_ : new_checkpoint_;
     catalog.RecordBackupSource(backup_id, kept, consistency_, xml_);
     published_ = true;
+    if (own_bitmap_) {
+      return;  // shut off: libvirt's checkpoints stay until it runs again
+    }
     // Only the newest checkpoint is needed: the next incremental's base.
     for (const auto& c : domain_.Checkpoints()) {
       if (c.rfind(prefix_, 0) == 0 && c != kept) {
@@ -120,9 +146,11 @@ class Session : public BackupSource {
   void Open(Catalog& catalog) {
     std::string previous;
     bool had_point = false;
+    bool previous_shut_off = false;
     for (const auto& b : catalog.Backups(vm_)) {
       if (b.state == BackupState::kComplete) {
         previous = b.checkpoint;
+        previous_shut_off = b.consistency == "shut-off";
         had_point = true;
       }
     }
@@ -147,12 +175,22 @@ class Session : public BackupSource {
     std::string why_full;
     if (had_point && previous.empty()) {
       why_full = "the previous point has no libvirt checkpoint";
+    } else if (had_point && !known && !domain_.active()) {
+      // A shut-off backup's own bitmap (no libvirt checkpoint can be made
+      // for a domain that is off): StartServers finds it in the images.
+      base_ = previous;
+    } else if (had_point && !known && previous_shut_off) {
+      why_full =
+          "the previous point was backed up shut off (libvirt makes no "
+          "checkpoint of a domain that is off), and the domain runs now";
     } else if (had_point && !known) {
       why_full = "checkpoint '" + previous +
                  "' of the previous point is gone from libvirt (deleted, or "
                  "the domain was defined again)";
     }
-    base_ = known ? previous : "";
+    if (known) {
+      base_ = previous;
+    }
     if (domain_.active()) {
       EndStaleJob();
       for (const auto& c : checkpoints) {
@@ -311,6 +349,29 @@ class Session : public BackupSource {
   void StartServers(const std::vector<DomainDisk>& chosen,
                     const std::string& why_full) {
     consistency_ = "shut-off";
+    // libvirt cannot make a checkpoint of a domain that is off, so this
+    // backup leaves its own persistent bitmap in each QCOW2 image (the
+    // images are closed): it tracks the guest's writes from now on, and the
+    // next backup, shut off again, reads only what it marks.
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    const std::string bitmap = prefix_ + std::to_string(ms);
+    for (const auto& d : chosen) {
+      if (d.Incremental()) {
+        if (RunQuietly({"qemu-img", "bitmap", "--add", "-f", "qcow2", d.source,
+                        bitmap})) {
+          bitmap_images_.push_back(d.source);
+        } else {
+          Log(LogLevel::kWarning, "VM " + vm_ + ": cannot add a bitmap to " +
+                                      d.source + ": its next backup is a full");
+        }
+      }
+    }
+    if (!bitmap_images_.empty()) {
+      new_checkpoint_ = bitmap;
+      own_bitmap_ = true;
+    }
     for (const auto& d : chosen) {
       DiskSource s;
       s.name = d.target;
@@ -360,23 +421,50 @@ class Session : public BackupSource {
         WaitForJobEnd();
         job_ = false;
       }
-      if (!published_ && !new_checkpoint_.empty()) {
+      if (own_bitmap_) {
+        EndOwnBitmaps();
+      } else if (!published_ && !new_checkpoint_.empty()) {
         domain_.DeleteCheckpoint(new_checkpoint_);
         new_checkpoint_.clear();
       }
     } catch (const std::exception& e) {
       Log(LogLevel::kWarning, "VM " + vm_ + ": " + e.what());
     }
-    for (const pid_t pid : servers_) {
-      ::kill(pid, SIGTERM);
-      ::waitpid(pid, nullptr, 0);
-    }
-    servers_.clear();
+    StopServers();
     if (!dir_.empty()) {
       std::error_code ec;
       fs::remove_all(dir_, ec);
       dir_.clear();
     }
+  }
+
+  // A shut-off backup's bitmaps, once its servers have closed the images:
+  // unpublished, the new bitmap goes; published, the previous backup's own
+  // bitmap goes (a libvirt checkpoint's stays with libvirt).
+  void EndOwnBitmaps() {
+    StopServers();
+    const auto checkpoints = domain_.Checkpoints();
+    const bool base_is_libvirts =
+        std::find(checkpoints.begin(), checkpoints.end(), base_) !=
+        checkpoints.end();
+    const std::string gone = !published_         ? new_checkpoint_
+                             : !base_is_libvirts ? base_
+                                                 : std::string();
+    if (gone.empty()) {
+      return;
+    }
+    for (const auto& image : bitmap_images_) {
+      RunQuietly(
+          {"qemu-img", "bitmap", "--remove", "-f", "qcow2", image, gone});
+    }
+  }
+
+  void StopServers() {
+    for (const pid_t pid : servers_) {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+    servers_.clear();
   }
 
   std::string vm_;
@@ -391,6 +479,9 @@ class Session : public BackupSource {
   std::string xml_;
   bool job_ = false;
   bool published_ = false;
+  bool own_bitmap_ = false;                 // shut off: our bitmap, not
+  std::vector<std::string> bitmap_images_;  // a libvirt checkpoint
+
   std::vector<pid_t> servers_;
   std::vector<DiskSource> disks_;
 };

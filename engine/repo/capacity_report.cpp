@@ -18,9 +18,13 @@ CapacityReport MeasureCapacity(const Repository& repo,
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   int64_t first = now;
+  int64_t oldest = now;
   uint64_t stored = 0;
   for (const auto& b : backups) {
     const int64_t t = ParseIsoTime(b.finished_at);
+    if (b.state == BackupState::kComplete && t != 0) {
+      oldest = std::min(oldest, t);
+    }
     if (b.state != BackupState::kComplete || t == 0 || t < now - 7 * kDay) {
       continue;
     }
@@ -33,13 +37,16 @@ CapacityReport MeasureCapacity(const Repository& repo,
       1.0, static_cast<double>(now - first) / static_cast<double>(kDay));
   c.growth_bytes_per_day =
       static_cast<uint64_t>(static_cast<double>(stored) / days);
+  c.growth_known = now - oldest >= kDay;
   return c;
 }
 
 nlohmann::json CapacityJson(const CapacityReport& c) {
   return {{"used_bytes", c.used_bytes},
           {"free_bytes", c.free_bytes},
-          {"growth_bytes_per_day", c.growth_bytes_per_day}};
+          {"growth_bytes_per_day", c.growth_known
+                                       ? nlohmann::json(c.growth_bytes_per_day)
+                                       : nlohmann::json(nullptr)}};
 }
 
 }  // namespace sendense

@@ -17,12 +17,16 @@ struct CapacityReport {
   // Bytes stored per day by the backups of the last 7 days (of the span
   // since the first one when the repository is younger).
   uint64_t growth_bytes_per_day = 0;
+  // Whether there is a day of backups to tell the growth from: a
+  // repository a minute old has no rate to speak of.
+  bool growth_known = false;
 };
 
 CapacityReport MeasureCapacity(const Repository& repo,
                                const std::vector<BackupRecord>& backups);
 
-// {"used_bytes", "free_bytes", "growth_bytes_per_day"}: `list --json`
+// {"used_bytes", "free_bytes", "growth_bytes_per_day" (null until a day of
+// backups tells it)}: `list --json`
 // ("repository") and GET /api/v1/repository.
 nlohmann::json CapacityJson(const CapacityReport& c);
 

@@ -49,8 +49,9 @@ function tiles(data) {
     h('div', {class: 'tile'}, h('div', {class: 'tile-label'}, 'Repository'),
         h('div', {class: 'tile-value'}, bytes(repo.used_bytes)),
         progress(repo.used_bytes, total),
-        h('div', {class: 'tile-detail'}, bytes(repo.free_bytes) + ' free · grows ' +
-            bytes(repo.growth_bytes_per_day) + ' a day')),
+        h('div', {class: 'tile-detail'}, bytes(repo.free_bytes) + ' free · ' +
+            (repo.growth_bytes_per_day === null ? 'growth known after a day' :
+              'grows ' + bytes(repo.growth_bytes_per_day) + ' a day'))),
     tile('Jobs running', String(running), h('a', {href: '/jobs'}, 'All jobs')),
   ];
 }
