@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <iomanip>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -29,8 +31,8 @@ void PrintReport(const copy::CopyReport& r) {
     }
   }
   std::cout << "copied " << HumanBytes(static_cast<double>(r.bytes)) << " to "
-            << r.to << " in " << static_cast<int>(r.seconds * 10) / 10.0
-            << " s\n";
+            << r.to << " in " << std::fixed << std::setprecision(1)
+            << std::max(r.seconds, 0.1) << " s\n";
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ void RegisterInit(CLI::App& app, GlobalOptions& global) {
               << "API token: " << Repository(path).TokenPath() << "\n";
     if (*days > 0) {
       std::cout << "Points are immutable for " << *days
-                << " days after they are published\n";
+                << (*days == 1 ? " day" : " days")
+                << " after they are published\n";
     }
   });
 }

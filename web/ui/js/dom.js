@@ -67,6 +67,7 @@ export function count(n) {
 
 export function duration(seconds) {
   if (seconds === null || seconds === undefined || seconds < 0) return '—';
+  if (seconds < 0.05) return '< 0.1 s';  // never "0.0 s" for work done
   if (seconds < 10) return seconds.toFixed(1) + ' s';
   if (seconds < 90) return Math.round(seconds) + ' s';
   const m = Math.round(seconds / 60);
