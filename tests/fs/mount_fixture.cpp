@@ -1,5 +1,7 @@
 #include "tests/fs/mount_fixture.h"
 
+#include "fs/mount.h"
+
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -11,17 +13,7 @@
 namespace sendense::test {
 
 bool IsSendenseMount(const std::string& path) {
-  std::ifstream mounts("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mounts, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
-    fields >> id >> parent >> dev >> root >> point;
-    if (point == path && line.find(" - fuse.sendense ") != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
+  return fs::IsTreeMounted(path);
 }
 
 bool WaitForMount(const std::string& path, bool mounted, double seconds) {

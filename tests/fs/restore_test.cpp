@@ -39,6 +39,23 @@ class RestoreTest : public MountFixture {
     EXPECT_EQ(r.status, 0) << image << ": " << r.output;
   }
 
+  // Flips three bytes of the first data cluster a point's own file holds.
+  void DamageFirstDataCluster(const std::string& file) {
+    const auto map = nlohmann::json::parse(
+        RunOrFail("qemu-img map -U -f qcow2 --output=json " + Quote(file)));
+    int64_t host = -1;
+    for (const auto& e : map) {
+      if (e["depth"] == 0 && e["data"] == true && e.contains("offset")) {
+        host = e["offset"].get<int64_t>();
+        break;
+      }
+    }
+    ASSERT_GE(host, 0);
+    RunOrFail("printf '\\xff\\x00\\xff' | dd of=" + Quote(file) +
+              " bs=1 seek=" + std::to_string(host + 100) +
+              " conv=notrunc status=none");
+  }
+
   std::string first_, second_, first_raw_, second_raw_;
 };
 
@@ -219,19 +236,7 @@ TEST_F(RestoreTest, FullTargetAndCancelLeaveNothingBehind) {
 TEST_F(RestoreTest, DamagedPointsAreRefused) {
   MakeSource();
   TwoPoints();
-  const std::string file = repo_ + "/" + PointFiles(first_).at(0);
-  const auto map = nlohmann::json::parse(
-      RunOrFail("qemu-img map -U -f qcow2 --output=json " + Quote(file)));
-  int64_t host = -1;
-  for (const auto& e : map) {
-    if (e["depth"] == 0 && e["data"] == true && e.contains("offset")) {
-      host = e["offset"].get<int64_t>();
-      break;
-    }
-  }
-  ASSERT_GE(host, 0);
-  RunOrFail("printf '\\xff\\x00\\xff' | dd of=" + Quote(file) + " bs=1 seek=" +
-            std::to_string(host + 100) + " conv=notrunc status=none");
+  DamageFirstDataCluster(repo_ + "/" + PointFiles(first_).at(0));
   EXPECT_NE(Sendense("verify --vm vm1").status, 0);
   auto r = Sendense("export --vm vm1 --point " + first_);
   EXPECT_NE(r.status, 0);
@@ -316,19 +321,7 @@ TEST_F(RestoreTest, ExportsServeThePointTakeWritesAsideAndKeepPruneAway) {
 TEST_F(RestoreTest, DamageFoundByAnyReaderMarksThePoint) {
   MakeSource();
   TwoPoints();
-  const std::string file = repo_ + "/" + PointFiles(first_).at(0);
-  const auto map = nlohmann::json::parse(
-      RunOrFail("qemu-img map -U -f qcow2 --output=json " + Quote(file)));
-  int64_t host = -1;
-  for (const auto& e : map) {
-    if (e["depth"] == 0 && e["data"] == true && e.contains("offset")) {
-      host = e["offset"].get<int64_t>();
-      break;
-    }
-  }
-  ASSERT_GE(host, 0);
-  RunOrFail("printf '\\xff\\x00\\xff' | dd of=" + Quote(file) + " bs=1 seek=" +
-            std::to_string(host + 100) + " conv=notrunc status=none");
+  DamageFirstDataCluster(repo_ + "/" + PointFiles(first_).at(0));
   const auto state = [&] {
     return SendenseJson(
                "list --vm vm1 --json")["vms"][0]["backups"][0]["verify_state"]
