@@ -19,6 +19,7 @@ json JobJson(const JobStatus& j) {
           {"bytes_done", j.bytes_done},
           {"entries_indexed", j.entries_indexed},
           {"rate", j.rate},
+          {"copy_seconds", j.copy_seconds ? json(*j.copy_seconds) : json()},
           {"created_at", j.created_at},
           {"started_at", j.started_at},
           {"finished_at", j.finished_at},

@@ -576,12 +576,13 @@ void Catalog::DropPoint(const PointRecord& point,
   if (child) {
     db_.Prepare(
            "UPDATE points SET parent_id = ?, kind = ?, reason = ?, "
-           "bytes_stored = ? WHERE id = ?")
+           "bytes_stored = ?, bytes_read = ? WHERE id = ?")
         .Bind(1, point.parent_id)
         .Bind(2, std::string(KindName(child->kind)))
         .Bind(3, child->reason)
         .Bind(4, static_cast<int64_t>(child->bytes_stored))
-        .Bind(5, child->id)
+        .Bind(5, static_cast<int64_t>(child->bytes_read))
+        .Bind(6, child->id)
         .Run();
   }
   // The merged child is a new file: it reads as unverified until checked.

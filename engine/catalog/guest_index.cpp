@@ -348,10 +348,21 @@ void GuestIndex::CopyFrom(const std::string& source_catalog,
       }
     }
   } detach{db_};
+  CopyRows("src", source_id, target_id);
+}
+
+void GuestIndex::Reuse(int64_t source_id, int64_t target_id) {
+  CopyRows("main", source_id, target_id);
+}
+
+void GuestIndex::CopyRows(const std::string& schema,
+                          int64_t source_id,
+                          int64_t target_id) {
+  const std::string src = schema + ".";
   sqlite::Transaction tx(db_);
   DeleteGuestFiles(db_, target_id);
-  auto fss = db_.Prepare(
-      "SELECT id FROM src.guest_filesystems WHERE backup_id = ? ORDER BY id");
+  auto fss = db_.Prepare("SELECT id FROM " + src +
+                         "guest_filesystems WHERE backup_id = ? ORDER BY id");
   fss.Bind(1, source_id);
   std::vector<int64_t> ids;
   while (fss.Step()) {
@@ -362,8 +373,8 @@ void GuestIndex::CopyFrom(const std::string& source_catalog,
            "INSERT INTO guest_filesystems (backup_id, name, device, fstype, "
            "state, error, files, regular_files, mapped_files, file_bytes, "
            "mapped_bytes) SELECT ?, name, device, fstype, state, error, files, "
-           "regular_files, mapped_files, file_bytes, mapped_bytes FROM "
-           "src.guest_filesystems WHERE id = ?")
+           "regular_files, mapped_files, file_bytes, mapped_bytes FROM " +
+           src + "guest_filesystems WHERE id = ?")
         .Bind(1, target_id)
         .Bind(2, old_fs)
         .Run();
@@ -371,7 +382,8 @@ void GuestIndex::CopyFrom(const std::string& source_catalog,
     // Entry ids shift by one amount, so parents and hard links still match.
     auto shift = db_.Prepare(
         "SELECT (SELECT coalesce(max(id), 0) FROM main.guest_files) + 1 - "
-        "coalesce((SELECT min(id) FROM src.guest_files WHERE fs_id = ?), 0)");
+        "coalesce((SELECT min(id) FROM " +
+        src + "guest_files WHERE fs_id = ?), 0)");
     shift.Bind(1, old_fs);
     shift.Step();
     const int64_t delta = shift.Int(0);
@@ -380,8 +392,8 @@ void GuestIndex::CopyFrom(const std::string& source_catalog,
            "gid, size, nlink, ino, rdev, atime_ns, mtime_ns, ctime_ns, "
            "link_id, target, extents) SELECT id + ?1, ?2, parent + ?1, name, "
            "path, mode, uid, gid, size, nlink, ino, rdev, atime_ns, mtime_ns, "
-           "ctime_ns, link_id + ?1, target, extents FROM src.guest_files "
-           "WHERE fs_id = ?3 ORDER BY id")
+           "ctime_ns, link_id + ?1, target, extents FROM " +
+           src + "guest_files WHERE fs_id = ?3 ORDER BY id")
         .Bind(1, delta)
         .Bind(2, new_fs)
         .Bind(3, old_fs)
@@ -389,8 +401,8 @@ void GuestIndex::CopyFrom(const std::string& source_catalog,
   }
   db_.Prepare(
          "INSERT OR REPLACE INTO guest_index_runs (backup_id, finished_at, "
-         "filesystems, error) SELECT ?, finished_at, filesystems, error FROM "
-         "src.guest_index_runs WHERE backup_id = ?")
+         "filesystems, error) SELECT ?, finished_at, filesystems, error FROM " +
+         src + "guest_index_runs WHERE backup_id = ?")
       .Bind(1, target_id)
       .Bind(2, source_id)
       .Run();

@@ -124,8 +124,16 @@ class GuestIndex {
   void CopyFrom(const std::string& source_catalog,
                 int64_t source_id,
                 int64_t target_id);
+  // Gives backup `target_id` the index of backup `source_id` of this
+  // catalog (a backup in which no block changed: the same files).
+  void Reuse(int64_t source_id, int64_t target_id);
 
  private:
+  // Copies the index rows of `source_id` in the attached `schema`.
+  void CopyRows(const std::string& schema,
+                int64_t source_id,
+                int64_t target_id);
+
   sqlite::Database db_;
 };
 

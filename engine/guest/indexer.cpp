@@ -140,6 +140,9 @@ IndexedFilesystem WalkFilesystem(Appliance& app,
   guestfs_free_statns(st);
   out.entries.push_back(std::move(root));
   out.parent_index.push_back(0);
+  if (entries != nullptr) {
+    *entries += 1;  // the root counts, as in the summary's entries
+  }
 
   const std::vector<std::string> paths = Find0(app, mountpoint);
   std::unordered_map<std::string, size_t> index_of{{"", 0}};
@@ -219,9 +222,51 @@ std::vector<IndexedFilesystem> IndexInAppliance(
 
 }  // namespace
 
+std::optional<int64_t> UnchangedSince(const Repository& repo,
+                                      const BackupRecord& backup) {
+  if (backup.points.empty()) {
+    return std::nullopt;
+  }
+  auto catalog = repo.OpenCatalog();
+  std::optional<int64_t> before;
+  for (const auto& p : backup.points) {
+    if (p.kind != PointKind::kIncremental || p.bytes_read != 0 ||
+        !p.parent_id) {
+      return std::nullopt;
+    }
+    const auto parent = catalog->FindPoint(*p.parent_id);
+    if (!parent || parent->disk != p.disk ||
+        (before && *before != parent->backup_id)) {
+      return std::nullopt;
+    }
+    before = parent->backup_id;
+  }
+  for (const auto& b : catalog->Backups(backup.vm)) {
+    if (b.id == *before) {
+      const auto run = GuestIndex(repo.CatalogPath()).LastRun(b.id);
+      if (b.points.size() == backup.points.size() && run &&
+          run->error.empty()) {
+        return before;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
                                          const BackupRecord& backup,
                                          std::atomic<uint64_t>* entries) {
+  if (const auto before = UnchangedSince(repo, backup)) {
+    GuestIndex index(repo.CatalogPath());
+    index.Reuse(*before, backup.id);
+    auto reused = index.Filesystems(backup.id);
+    for (const auto& fs : reused) {
+      if (entries != nullptr) {
+        *entries += static_cast<uint64_t>(fs.files);
+      }
+    }
+    return reused;
+  }
   std::vector<IndexedFilesystem> indexed;
   try {
     indexed = IndexInAppliance(repo, backup, entries);

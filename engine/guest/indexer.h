@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <vector>
 
 #include "engine/catalog/catalog.h"
@@ -21,12 +22,21 @@ IndexedFilesystem WalkFilesystem(Appliance& app,
                                  const std::string& mountpoint,
                                  std::atomic<uint64_t>* entries = nullptr);
 
+// The backup whose guest file index `backup` can take as it is: the one
+// before it, when every point of `backup` is an incremental of that
+// backup's point that read nothing (no block changed) and that backup was
+// indexed without error; nullopt otherwise.
+std::optional<int64_t> UnchangedSince(const Repository& repo,
+                                      const BackupRecord& backup);
+
 // Builds the guest file index of a complete backup in one appliance and
 // replaces what the catalog had for it, recording the run (also when it
 // finds no filesystem). A filesystem that cannot be mounted or walked is
 // recorded as failed with the reason; the others are indexed. When the
 // whole run fails (the appliance does not start), that is recorded and
-// the error rethrown. Counts entries in `*entries` when given.
+// the error rethrown. A backup in which no block changed takes the index
+// of the one before it (UnchangedSince) without starting an appliance.
+// Counts entries in `*entries` when given.
 std::vector<GuestFilesystem> IndexBackup(
     const Repository& repo,
     const BackupRecord& backup,

@@ -182,6 +182,9 @@ JobStatus JobRunner::Snapshot(const Job& job) const {
     const double secs =
         std::chrono::duration<double>(end - job.started).count();
     s.rate = secs > 0 ? static_cast<double>(s.bytes_done) / secs : 0;
+    if (job.copied) {
+      s.copy_seconds = secs;
+    }
   }
   return s;
 }

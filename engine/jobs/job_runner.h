@@ -41,6 +41,9 @@ struct JobStatus {
   uint64_t bytes_done = 0;
   uint64_t entries_indexed = 0;  // guest files indexed so far
   double rate = 0;  // bytes per second: so far, or over the whole copy
+  // A backup's copy, without the guest file indexing after it (the rate's
+  // time); nullopt until its copy ends and for other kinds.
+  std::optional<double> copy_seconds;
   std::string created_at, started_at, finished_at;  // ISO 8601 UTC
   nlohmann::json result;  // prune, forget, verify, restore: reports; else null
 };

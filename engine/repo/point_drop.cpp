@@ -132,6 +132,10 @@ uint64_t DropPointFile(const Repository& repo,
     child->reason = "merged: the points it was based on were pruned";
   }
   child->bytes_stored = AllocatedBytes(child_path);
+  // The merged file holds what both backups read from the source. Set
+  // from the records as they are, so a merge finished after a crash adds
+  // it once.
+  child->bytes_read += point.bytes_read;
   catalog.DropPoint(point, child);
   return merged;
 }

@@ -103,6 +103,16 @@ TEST_F(PruneTest, KeepLastMergesTheRestAwayAndEveryPointStaysIdentical) {
   }
   EXPECT_EQ(Points().size(), 5u) << "a dry run dropped something";
 
+  // What the backups read from the source, by point.
+  uint64_t read_by_four_oldest = 0;
+  {
+    const auto list = SendenseJson("list --json");
+    for (int i = 0; i < 4; ++i) {
+      read_by_four_oldest +=
+          list["vms"][0]["backups"][i]["points"][0]["bytes_read"]
+              .get<uint64_t>();
+    }
+  }
   const uint64_t before = RepoBytes();
   const auto done = SendenseJson("prune --vm vm1 --keep-last 2 --json");
   EXPECT_EQ(done["prunes"][0]["dropped"].size(), 3u);
@@ -116,9 +126,12 @@ TEST_F(PruneTest, KeepLastMergesTheRestAwayAndEveryPointStaysIdentical) {
                                Quote(repo_ + "/" + points.at(names[4])));
   EXPECT_NE(chain.find(points.at(names[3])), std::string::npos) << chain;
   EXPECT_EQ(RepoFiles().size(), 2u);
-  // The oldest remaining point is now a full.
+  // The oldest remaining point is now a full that holds what the four
+  // oldest backups read (one truth: "read" beside "on disk").
   const auto list = SendenseJson("list --json");
-  EXPECT_EQ(list["vms"][0]["backups"][0]["points"][0]["kind"], "full");
+  const auto& merged = list["vms"][0]["backups"][0]["points"][0];
+  EXPECT_EQ(merged["kind"], "full");
+  EXPECT_EQ(merged["bytes_read"].get<uint64_t>(), read_by_four_oldest);
   // The next incremental still builds on the newest point.
   const auto next = Backup("-c 'write -q -P 0x4b 5M 1M'");
   ExpectPointsIntact("after the next backup");

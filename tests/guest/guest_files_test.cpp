@@ -125,6 +125,10 @@ class GuestFilesTest : public testing::Test {
               " bs=1024 seek=1 count=4 conv=notrunc status=none");
     RunOrFail("qemu-img convert -f raw -O qcow2 " + Quote(e.dir / "bad.raw") +
               " " + Quote(e.dir / "bad.qcow2"));
+    // Bitmaps that stay empty: the third backup changes nothing.
+    for (const char* image : {"v2.qcow2", "bad.qcow2"}) {
+      RunOrFail("qemu-img bitmap --add " + Quote(e.dir / image) + " b0");
+    }
     for (const char* image : {"v1.qcow2", "v2.qcow2"}) {
       NbdServer a(e.dir.path(),
                   "qemu-nbd -r -f qcow2 -t -k {sock} " + Quote(e.dir / image));
@@ -137,6 +141,18 @@ class GuestFilesTest : public testing::Test {
       EXPECT_EQ(r.status, 0) << r.output;
       e.backup_output += r.output;
       ::sleep(1);  // distinct point names
+    }
+    {
+      NbdServer a(e.dir.path(), "qemu-nbd -r -f qcow2 -t -B b0 -k {sock} " +
+                                    Quote(e.dir / "v2.qcow2"));
+      NbdServer b(e.dir.path(), "qemu-nbd -r -f qcow2 -t -B b0 -k {sock} " +
+                                    Quote(e.dir / "bad.qcow2"));
+      const auto r = RunCommand(std::string(SENDENSE_BINARY) + " -r " +
+                                Quote(e.repo) + " backup --vm web1 --json " +
+                                "--bitmap b0 --disk sda=" + Quote(a.uri()) +
+                                " --disk sdb=" + Quote(b.uri()));
+      EXPECT_EQ(r.status, 0) << r.output;
+      e.unchanged = nlohmann::json::parse(r.output, nullptr, false);
     }
     e.daemon = std::make_unique<BackgroundProcess>(
         std::string(SENDENSE_BINARY) + " -r " + Quote(e.repo) + " mount " +
@@ -184,6 +200,7 @@ class GuestFilesTest : public testing::Test {
   struct Env {
     TempDir dir;
     std::string repo, mnt, backup_output;
+    nlohmann::json unchanged;  // the third backup, in which nothing changed
     std::unique_ptr<BackgroundProcess> daemon;
   };
   static Env* env_;
@@ -284,10 +301,36 @@ TEST_F(GuestFilesTest, CorruptFilesystemFailsAloneAndIsReported) {
   EXPECT_EQ(motd, "version 2, longer");
 }
 
+// A backup in which no block changed takes the index of the one before it
+// instead of starting an appliance (10-20 s here) to find the same files.
+TEST_F(GuestFilesTest, ABackupThatChangedNothingReusesTheIndex) {
+  const auto& r = env_->unchanged;
+  ASSERT_TRUE(r.is_object()) << "the third backup printed no JSON";
+  ASSERT_EQ(r["points"].size(), 2u) << r.dump();
+  for (const auto& p : r["points"]) {
+    EXPECT_EQ(p["kind"], "incremental") << p.dump();
+    EXPECT_EQ(p["bytes_read"], 0) << p.dump();
+  }
+  EXPECT_LT(r["index_seconds"].get<double>(), 3.0) << r.dump();
+  std::set<std::string> fss;
+  for (const auto& f : r["filesystems"]) {
+    fss.insert(f["name"].get<std::string>() + ":" +
+               f["state"].get<std::string>());
+  }
+  EXPECT_EQ(fss, std::set<std::string>{"sda1:indexed"}) << r.dump();
+  ASSERT_EQ(Points().size(), 3u);
+  std::ifstream in(Fs(2) + "/etc/motd");
+  std::string motd;
+  std::getline(in, motd);
+  EXPECT_EQ(motd, "version 2, longer");
+  RunOrFail("cmp " + Quote(Fs(2) + "/home/alice/random.bin") + " " +
+            Quote(env_->dir / "guest2/home/alice/random.bin"));
+}
+
 TEST_F(GuestFilesTest, FindAndHistoryFromTheIndex) {
   const auto found = nlohmann::json::parse(
       RunOrFail(Sendense("find --vm web1 nginx.conf --json")));
-  ASSERT_EQ(found["matches"].size(), 2u);  // in both points
+  ASSERT_EQ(found["matches"].size(), 3u);  // in every point
   EXPECT_EQ(found["matches"][0]["path"], "/etc/nginx/nginx.conf");
   EXPECT_EQ(found["matches"][0]["size"], 20);
   // The tree path of a hit opens in the mount.
@@ -297,13 +340,14 @@ TEST_F(GuestFilesTest, FindAndHistoryFromTheIndex) {
 
   const auto history = nlohmann::json::parse(
       RunOrFail(Sendense("history --vm web1 /etc/motd --json")));
-  ASSERT_EQ(history["versions"].size(), 2u);
+  ASSERT_EQ(history["versions"].size(), 3u);
   EXPECT_EQ(history["versions"][0]["size"], 10);
   EXPECT_EQ(history["versions"][1]["size"], 18);
   EXPECT_TRUE(history["versions"][1]["changed"].get<bool>());
+  EXPECT_FALSE(history["versions"][2]["changed"].get<bool>());
   const auto same = nlohmann::json::parse(
       RunOrFail(Sendense("history --vm web1 /etc/nginx/nginx.conf --json")));
-  ASSERT_EQ(same["versions"].size(), 2u);
+  ASSERT_EQ(same["versions"].size(), 3u);
   EXPECT_FALSE(same["versions"][1]["changed"].get<bool>());
 
   const auto bad = RunCommand(Sendense("history --vm web1 etc/motd"));

@@ -119,6 +119,12 @@ TEST_F(ApiTest, BackupThroughTheApiIsAJobAndLandsInTheCatalog) {
   ASSERT_EQ(done["state"], "complete") << done.dump();
   EXPECT_GT(done["bytes_done"].get<uint64_t>(), 0u);
   EXPECT_GT(done["rate"].get<double>(), 0) << "the copy's average rate";
+  // The rate's time: the copy alone, which the whole job contains.
+  ASSERT_TRUE(done["copy_seconds"].is_number()) << done.dump();
+  EXPECT_GT(done["copy_seconds"].get<double>(), 0) << done.dump();
+  EXPECT_NEAR(done["rate"].get<double>() * done["copy_seconds"].get<double>(),
+              done["bytes_done"].get<double>(), 1.0)
+      << done.dump();
   EXPECT_EQ(done["phase"], "done") << done.dump();
   const std::string name = done["backup"];
   const auto backups = CallJson("GET", "/api/v1/backups?vm=web1");

@@ -90,13 +90,21 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
   const std::string mnt = dir_ / "mnt";
   std::filesystem::create_directories(mnt);
   Serve("--mount " + Quote(mnt));
-  NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+  // Writable, so that the test can change the disk through it (the dirty
+  // bitmap records what it writes).
+  NbdServer server(dir_.path(), "qemu-nbd -f qcow2 -e 8 -t -B b0 -k {sock} " +
+                                    Quote(source_));
   AddVm("web1", server);
   // A first point, so that the browser's backup is an incremental and the
   // file history has two versions.
   const auto first = CallJson("POST", "/api/v1/vms/web1/backup", "", 202);
   // Indexing boots an appliance (the first after boot also probes KVM).
   ASSERT_EQ(WaitForJob(first["id"], 300)["state"], "complete");
+  // Free blocks of the guest filesystem change: the browser's backup
+  // copies them and indexes (a backup that changed nothing would reuse the
+  // index and end before the page shows it running).
+  RunOrFail("qemu-io -f raw -c 'write -q -P 0x5a 94M 256k' " +
+            Quote(server.uri()));
 
   const char* shots = std::getenv("SENDENSE_SCREENSHOTS");
   const auto run = RunCommand(

@@ -169,6 +169,10 @@ class Dashboard:
         self.open('/')
         field = self.one('#token')
         self.shot('sign-in')
+        check(not self.one('.nav').is_displayed(),
+              'the sign-in page shows the navigation')
+        check(not self.one('#logout').is_displayed(),
+              'the sign-in page offers "Sign out"')
         field.send_keys('not-the-token')
         self.one('form button').click()
         wait_for('the refusal', lambda: 'not the repository' in
@@ -180,6 +184,8 @@ class Dashboard:
         field.send_keys(self.token)
         self.one('form button').click()
         self.one('tr[data-vm="web1"]')
+        check(self.one('.nav').is_displayed(), 'no navigation once signed in')
+        check(self.one('#logout').is_displayed(), 'no "Sign out" once signed in')
         check(self.token not in self.driver.current_url, 'token in the URL')
         check(self.driver.get_cookies() == [], 'the dashboard set a cookie')
         stored = self.driver.execute_script(

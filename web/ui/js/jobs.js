@@ -66,7 +66,8 @@ export function jobRows(jobs) {
       h('td', {class: 'opt'}, time(job.started_at || job.created_at)),
       h('td', {class: 'num opt'}, duration(elapsed(job))),
       h('td', {class: 'num opt'}, bytes(job.bytes_done)),
-      h('td', {class: 'num opt'}, rate(job.rate)),
+      h('td', {class: 'num opt'}, rate(job.rate), job.copy_seconds == null ? null :
+          h('div', {class: 'muted'}, 'over the copy\'s ' + duration(job.copy_seconds))),
       h('td', {class: 'wrap'}, job.backup ?
           h('a', {href: url('vms', job.vm, job.backup)}, job.backup) : null,
       job.error ? h('div', {class: 'error-text'}, job.error) : null),

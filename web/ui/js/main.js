@@ -77,7 +77,7 @@ async function show() {
       return;
     }
   }
-  document.getElementById('logout').hidden = false;
+  document.body.classList.remove('signed-out');
   const [section, render] = route(segments);
   for (const a of document.querySelectorAll('.nav a')) {
     a.classList.toggle('active', a.dataset.section === section);
@@ -94,7 +94,8 @@ async function show() {
 
 function signIn() {
   document.title = 'Sign in · Sendense';
-  document.getElementById('logout').hidden = true;
+  // The navigation and "Sign out" mean nothing until signed in.
+  document.body.classList.add('signed-out');
   const input = h('input', {type: 'password', id: 'token', name: 'token',
     autocomplete: 'off', spellcheck: 'false', required: true,
     placeholder: 'Paste the API token'});
