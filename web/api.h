@@ -25,24 +25,13 @@ struct ApiContext {
   DownloadLinks links{};            // one-time links for browser downloads
 };
 
-// The HTTP API under /api/v1 (and /metrics), JSON in and out. Thin: every
-// route calls the engine; errors become a status in one place.
+// The HTTP API under /api/v1 (and /metrics), JSON in and out: the route
+// table (web/routes.h) says what each path does and who may; every route
+// calls the engine; errors become a status here, in one place.
 Response HandleApi(ApiContext& ctx, const Request& req);
 
-// Percent-decodes one path segment; Error kInvalidArgument for a bad
-// escape, a NUL, a '/' (from %2f) or a "." / ".." segment.
-std::string DecodeSegment(const std::string& segment);
-
-// The value of `key` in a query string ("a=1&b=2"), percent-decoded ('+'
-// is a space); "" when absent. Error kInvalidArgument for a bad escape or
-// a NUL.
-std::string QueryParam(const std::string& query, const std::string& key);
-
-// "bytes=A-B" of a file of `size`: the first and last byte, or nullopt for
-// a range that cannot be served (416). Only single ranges.
-struct ByteRange {
-  uint64_t first = 0, last = 0;
-};
-std::optional<ByteRange> ParseRange(const std::string& header, uint64_t size);
+// Routes a request whose caller has proven who it is another way (a
+// redeemed download link), without the token.
+Response RouteAuthenticated(ApiContext& ctx, const Request& req);
 
 }  // namespace sendense::web

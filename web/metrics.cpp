@@ -10,7 +10,8 @@
 
 namespace sendense::web {
 
-Response Metrics(ApiContext& ctx) {
+Response Metrics(Call& call) {
+  ApiContext& ctx = call.ctx;
   std::ostringstream m;
   m << "# HELP sendense_jobs Jobs by state since the daemon started.\n"
     << "# TYPE sendense_jobs gauge\n";

@@ -2,10 +2,10 @@
 
 // GET /metrics: Prometheus text (docs/api.md lists the series).
 
-#include "web/api.h"
+#include "web/routes.h"
 
 namespace sendense::web {
 
-Response Metrics(ApiContext& ctx);
+Response Metrics(Call& call);
 
 }  // namespace sendense::web

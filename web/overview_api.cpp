@@ -10,6 +10,7 @@
 #include "engine/repo/vm_status.h"
 #include "engine/time.h"
 #include "web/api_json.h"
+#include "web/url.h"
 
 namespace sendense::web {
 namespace {
@@ -29,7 +30,9 @@ void RequireVm(CatalogPool::Handles& db, const std::string& vm) {
 
 }  // namespace
 
-Response Overview(ApiContext& ctx, CatalogPool::Handles& db) {
+Response Overview(Call& call) {
+  ApiContext& ctx = call.ctx;
+  CatalogPool::Handles& db = call.db();
   const auto clock = std::chrono::system_clock::now();
   const int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(clock.time_since_epoch())
@@ -59,7 +62,9 @@ Response Overview(ApiContext& ctx, CatalogPool::Handles& db) {
                {"jobs", jobs}});
 }
 
-Response FindFiles(CatalogPool::Handles& db, const std::string& query) {
+Response FindFiles(Call& call) {
+  CatalogPool::Handles& db = call.db();
+  const std::string& query = call.query;
   const std::string pattern = QueryParam(query, "pattern");
   const std::string vm = QueryParam(query, "vm");
   const std::string limit_text = QueryParam(query, "limit");
@@ -90,7 +95,9 @@ Response FindFiles(CatalogPool::Handles& db, const std::string& query) {
   return Json(200, {{"matches", matches}, {"truncated", hits.size() > limit}});
 }
 
-Response FileHistoryOf(CatalogPool::Handles& db, const std::string& query) {
+Response FileHistoryOf(Call& call) {
+  CatalogPool::Handles& db = call.db();
+  const std::string& query = call.query;
   const std::string vm = QueryParam(query, "vm");
   const std::string path = QueryParam(query, "path");
   if (vm.empty() || path.empty()) {

@@ -5,21 +5,21 @@
 
 #include <string>
 
-#include "web/api.h"
+#include "web/routes.h"
 
 namespace sendense::web {
 
 // GET /api/v1/overview: {"now", "vms": [VM STATUS...], "repository":
 // CAPACITY, "jobs": [JOB...]} (jobs running or queued, then the 20 that
 // ended last).
-Response Overview(ApiContext& ctx, CatalogPool::Handles& db);
+Response Overview(Call& call);
 
 // GET /api/v1/find?pattern=P[&vm=V][&limit=N]: {"matches": [...],
 // "truncated"} as `find --json`, at most N (1 to 10000, default 1000).
-Response FindFiles(CatalogPool::Handles& db, const std::string& query);
+Response FindFiles(Call& call);
 
 // GET /api/v1/history?vm=V&path=[FS:]PATH: {"versions": [...]} as
 // `history --json`.
-Response FileHistoryOf(CatalogPool::Handles& db, const std::string& query);
+Response FileHistoryOf(Call& call);
 
 }  // namespace sendense::web

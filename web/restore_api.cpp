@@ -5,6 +5,7 @@
 #include "engine/io/file.h"
 #include "engine/restore/restore_target.h"
 #include "web/api_json.h"
+#include "web/url.h"
 
 namespace sendense::web {
 
@@ -37,11 +38,22 @@ void ReadPoint(const json& body, Request& request) {
   request.disk = Text(body, "disk");
 }
 
+// The export id of the route, a number.
+int64_t ExportId(const Call& call) {
+  const std::string& text = call.args[0];
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    throw Error(ErrorKind::kInvalidArgument, "an export id is a number");
+  }
+  return std::stoll(text);
+}
+
 }  // namespace
 
-Response StartRestore(JobRunner& jobs,
-                      const std::string& restore_dir,
-                      const json& body) {
+Response StartRestore(Call& call) {
+  JobRunner& jobs = call.ctx.jobs;
+  const std::string& restore_dir = call.ctx.restore_dir;
+  const json body = BodyJson(call.req.body());
   if (!body.is_object()) {
     return Fail(400, "expected {\"vm\", \"point\", \"disk\", \"target\"}");
   }
@@ -67,54 +79,43 @@ Response StartRestore(JobRunner& jobs,
                    "a restore of VM '" + request.vm + "'");
 }
 
-Response ExportsRoute(const Repository& repo,
-                      http::verb method,
-                      const std::vector<std::string>& args,
-                      bool keep_overlay,
-                      const std::string& body,
-                      const std::string& export_tls_dir) {
-  const bool get = method == http::verb::get || method == http::verb::head;
-  if (args.empty() && get) {
-    json list = json::array();
-    for (const auto& s : exports::ListExports(repo)) {
-      list.push_back(exports::ExportJson(s));
-    }
-    return Json(200, {{"exports", list}});
+Response ListExports(Call& call) {
+  json list = json::array();
+  for (const auto& s : exports::ListExports(call.ctx.repo)) {
+    list.push_back(exports::ExportJson(s));
   }
-  if (args.empty() && method == http::verb::post) {
-    const json j = BodyJson(body);
-    if (!j.is_object()) {
-      return Fail(400, "expected {\"vm\", \"point\", \"disk\", \"writable\"}");
-    }
-    exports::ExportRequest request;
-    ReadPoint(j, request);
-    request.writable = Flag(j, "writable");
-    request.listen = Text(j, "listen");
-    request.tls_dir = export_tls_dir;
-    request.owner = "serve";
-    if (request.vm.empty()) {
-      return Fail(400, "an export needs \"vm\"");
-    }
-    return Json(201, exports::ExportJson(exports::StartExport(repo, request)));
+  return Json(200, {{"exports", list}});
+}
+
+Response StartExport(Call& call) {
+  const json j = BodyJson(call.req.body());
+  if (!j.is_object()) {
+    return Fail(400, "expected {\"vm\", \"point\", \"disk\", \"writable\"}");
   }
-  if (args.size() == 1) {
-    int64_t id = 0;
-    try {
-      id = std::stoll(args[0]);
-    } catch (const std::exception&) {
-      return Fail(400, "an export id is a number");
-    }
-    if (get) {
-      return Json(200, exports::ExportJson(exports::GetExport(repo, id)));
-    }
-    if (method == http::verb::delete_) {
-      const std::string kept = exports::EndExport(repo, id, keep_overlay);
-      return Json(200,
-                  {{"ended", id},
-                   {"overlay", kept.empty() ? json(nullptr) : json(kept)}});
-    }
+  exports::ExportRequest request;
+  ReadPoint(j, request);
+  request.writable = Flag(j, "writable");
+  request.listen = Text(j, "listen");
+  request.tls_dir = call.ctx.export_tls_dir;
+  request.owner = "serve";
+  if (request.vm.empty()) {
+    return Fail(400, "an export needs \"vm\"");
   }
-  return Fail(404, "no such route");
+  return Json(
+      201, exports::ExportJson(exports::StartExport(call.ctx.repo, request)));
+}
+
+Response GetExport(Call& call) {
+  return Json(200, exports::ExportJson(
+                       exports::GetExport(call.ctx.repo, ExportId(call))));
+}
+
+Response EndExport(Call& call) {
+  const int64_t id = ExportId(call);
+  const std::string kept = exports::EndExport(
+      call.ctx.repo, id, QueryParam(call.query, "keep_overlay") == "true");
+  return Json(200, {{"ended", id},
+                    {"overlay", kept.empty() ? json(nullptr) : json(kept)}});
 }
 
 }  // namespace sendense::web

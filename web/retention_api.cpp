@@ -10,11 +10,12 @@ namespace sendense::web {
 
 using json = nlohmann::json;
 
-Response PruneVm(JobRunner& jobs,
-                 const Repository& repo,
-                 CatalogPool::Handles& db,
-                 const std::string& vm,
-                 const json& body) {
+Response PruneVm(Call& call) {
+  JobRunner& jobs = call.ctx.jobs;
+  const Repository& repo = call.ctx.repo;
+  CatalogPool::Handles& db = call.db();
+  const std::string& vm = call.args[0];
+  const json body = BodyJson(call.req.body());
   if (!body.is_object()) {
     return Fail(400,
                 "expected {\"policy\": {\"keep_daily\": 7, ...}, "
@@ -52,9 +53,10 @@ Response PruneVm(JobRunner& jobs,
                    "a prune of VM '" + vm + "'");
 }
 
-Response SetRetention(CatalogPool::Handles& db,
-                      const std::string& vm,
-                      const json& body) {
+Response SetRetention(Call& call) {
+  CatalogPool::Handles& db = call.db();
+  const std::string& vm = call.args[0];
+  const json body = BodyJson(call.req.body());
   auto config = db.vms->Find(vm);
   if (!config) {
     ThrowNoSuchVm(vm, db.vms->Names());
@@ -64,10 +66,11 @@ Response SetRetention(CatalogPool::Handles& db,
   return Json(200, VmJson(*config));
 }
 
-Response ForgetPoint(JobRunner& jobs,
-                     CatalogPool::Handles& db,
-                     const std::string& vm,
-                     const std::string& point) {
+Response ForgetPoint(Call& call) {
+  JobRunner& jobs = call.ctx.jobs;
+  CatalogPool::Handles& db = call.db();
+  const std::string& vm = call.args[0];
+  const std::string& point = call.args[1];
   const auto b = db.catalog->FindBackup(vm, point);
   if (!b) {
     return Fail(404, "VM '" + vm + "' has no point named '" + point + "'");
@@ -88,7 +91,9 @@ Response ForgetPoint(JobRunner& jobs,
                    "a forget of VM '" + vm + "'");
 }
 
-Response StartVerify(JobRunner& jobs, const json& body) {
+Response StartVerify(Call& call) {
+  JobRunner& jobs = call.ctx.jobs;
+  const json body = BodyJson(call.req.body());
   verify::VerifyRequest request;
   try {
     request.vm = body.value("vm", "");
@@ -105,7 +110,9 @@ Response StartVerify(JobRunner& jobs, const json& body) {
                                            : "VM '" + request.vm + "'"));
 }
 
-Response StartCopy(JobRunner& jobs, const json& body) {
+Response StartCopy(Call& call) {
+  JobRunner& jobs = call.ctx.jobs;
+  const json body = BodyJson(call.req.body());
   copy::CopyRequest request;
   try {
     request.to = body.at("to").get<std::string>();

@@ -8,35 +8,26 @@
 #include "engine/jobs/job_runner.h"
 #include "engine/repo/catalog_pool.h"
 #include "engine/repo/repository.h"
-#include "web/http_server.h"
+#include "web/routes.h"
 
 namespace sendense::web {
 
 // POST /api/v1/vms/NAME/prune {"policy": {...}, "dry_run": false}: a dry
 // run answers at once with the plan; otherwise a prune job (202).
-Response PruneVm(JobRunner& jobs,
-                 const Repository& repo,
-                 CatalogPool::Handles& db,
-                 const std::string& vm,
-                 const nlohmann::json& body);
+Response PruneVm(Call& call);
 
 // PUT /api/v1/vms/NAME/retention {"keep_daily": 7, ...}: the VM's stored
 // policy ({} for none).
-Response SetRetention(CatalogPool::Handles& db,
-                      const std::string& vm,
-                      const nlohmann::json& body);
+Response SetRetention(Call& call);
 
 // DELETE /api/v1/backups/VM/POINT: a forget job (202), after the checks
 // that need no lock (unknown point 404, the newest 400).
-Response ForgetPoint(JobRunner& jobs,
-                     CatalogPool::Handles& db,
-                     const std::string& vm,
-                     const std::string& point);
+Response ForgetPoint(Call& call);
 
 // POST /api/v1/verify {"vm": NAME, "point": POINT} (both optional): a
 // verify job (202) whose result is the verify report.
-Response StartVerify(JobRunner& jobs, const nlohmann::json& body);
+Response StartVerify(Call& call);
 // POST /copies {"to", "vm"}: a copy job to another repository.
-Response StartCopy(JobRunner& jobs, const nlohmann::json& body);
+Response StartCopy(Call& call);
 
 }  // namespace sendense::web

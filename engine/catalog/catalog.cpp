@@ -461,6 +461,15 @@ std::optional<BackupRecord> Catalog::FindBackup(const std::string& vm,
   return std::move(found.front());
 }
 
+BackupRecord Catalog::RequireBackup(const std::string& vm,
+                                    const std::string& name) {
+  if (auto b = FindBackup(vm, name)) {
+    return std::move(*b);
+  }
+  throw Error(ErrorKind::kNotFound,
+              "VM '" + vm + "' has no point named '" + name + "'");
+}
+
 std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
                                                 const std::string& p1,
                                                 const std::string& p2) {

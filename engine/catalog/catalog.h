@@ -111,6 +111,9 @@ class Catalog {
   // The backup `name` of `vm` (with its points), in any state.
   std::optional<BackupRecord> FindBackup(const std::string& vm,
                                          const std::string& name);
+  // The backup named `name` of `vm`; Error kNotFound "VM 'vm' has no point
+  // named 'name'" when there is none.
+  BackupRecord RequireBackup(const std::string& vm, const std::string& name);
   // Retention. BeginDrop marks a complete backup "dropping" (hidden; the
   // journal of its points' merges) and removes its guest file index.
   // ChildOf is the point backed by `point_id`. DropPoint removes `point`'s

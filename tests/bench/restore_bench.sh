@@ -9,6 +9,9 @@
 #                                  sendense restore --to nbd+unix://...
 #                                  vs qemu-img convert -n -O raw, nbdcopy
 #     (nbdcopy reads a read-only qemu-nbd export of the chain)
+#   - an export's start, cold: `sendense export` (which checks every
+#     stored cluster of the chain against its digests before serving)
+#     until it answers, vs qemu-nbd serving the chain directly
 #   - read through exports at random (4 KiB, fio's nbd engine, QD1 and
 #     QD16, 10 s each): `sendense export` read-only and --writable (an
 #     overlay on top) vs qemu-nbd serving the chain directly.
@@ -85,6 +88,32 @@ n_ours=$(median3 to_nbd "$sendense" -r repo restore --vm bench --to "nbd+unix://
 n_qemu=$(median3 to_nbd qemu-img convert -n -f qcow2 -O raw "$newest" "nbd+unix:///?socket=$tgt")
 n_copy=$(median3 to_nbd nbdcopy "nbd+unix:///?socket=$src" "nbd+unix:///?socket=$tgt")
 
+field() { python3 -c "import json,sys; print(json.load(open('$1'))['$2'])"; }
+# Starting an export, cold: the digest check of the chain is its cost.
+export_start() {
+  local t0 t1
+  drop
+  t0=$(date +%s.%N)
+  "$sendense" -r repo export --vm bench --json >export.json 2>&1
+  t1=$(date +%s.%N)
+  "$sendense" -r repo unexport "$(field export.json id)" >/dev/null
+  echo "$t1 - $t0" | bc -l
+}
+direct_start() {
+  local t0 t1 s=$work/start.sock
+  drop
+  t0=$(date +%s.%N)
+  qemu-nbd -t -e 8 -k "$s" -r -f qcow2 "$newest" &
+  local pid=$!
+  until nbdinfo --size "nbd+unix:///?socket=$s" >/dev/null 2>&1; do sleep 0.01; done
+  t1=$(date +%s.%N)
+  kill $pid; wait $pid 2>/dev/null || true; rm -f "$s"
+  echo "$t1 - $t0" | bc -l
+}
+e_ours=$(median3 export_start)
+e_direct=$(median3 direct_start)
+chain_bytes=$(du -cb repo/vms/bench/sda/*.qcow2 | tail -1 | cut -f1)
+
 # Random reads through exports.
 iops() {  # uri depth
   fio --name=r --ioengine=nbd --uri="$1" --rw=randread --bs=4k \
@@ -92,18 +121,18 @@ iops() {  # uri depth
     --output-format=json --output=fio.json >/dev/null 2>&1
   python3 -c 'import json; print(int(json.load(open("fio.json"))["jobs"][0]["read"]["iops"]))'
 }
-ro=$("$sendense" -r repo export --vm bench --json |
-     python3 -c 'import json,sys; print(json.load(sys.stdin)["uri"])')
-rw=$("$sendense" -r repo export --vm bench --writable --json |
-     python3 -c 'import json,sys; print(json.load(sys.stdin)["uri"])')
+"$sendense" -r repo export --vm bench --json >ro.json
+"$sendense" -r repo export --vm bench --writable --json >rw.json
+ro=$(field ro.json uri)
+rw=$(field rw.json uri)
 declare -A r
 for d in 1 16; do
   r[direct$d]=$(iops "nbd+unix:///?socket=$src" $d)
   r[ro$d]=$(iops "$ro" $d)
   r[rw$d]=$(iops "$rw" $d)
 done
-"$sendense" -r repo unexport 1 >/dev/null
-"$sendense" -r repo unexport 2 >/dev/null
+"$sendense" -r repo unexport "$(field ro.json id)" >/dev/null
+"$sendense" -r repo unexport "$(field rw.json id)" >/dev/null
 stop_all
 
 mbs() { echo "$size_gib * 1073741824 / $1 / 1000000" | bc -l; }
@@ -116,6 +145,8 @@ printf '  to qemu-nbd:  sendense %6.2f s (%5.0f MB/s)  qemu-img convert -n %6.2f
   "$n_ours" "$(mbs "$n_ours")" "$n_qemu" "$n_copy"
 printf '                ratios: qemu-img/sendense %.2fx, nbdcopy/sendense %.2fx\n' \
   "$(echo "$n_qemu / $n_ours" | bc -l)" "$(echo "$n_copy / $n_ours" | bc -l)"
+printf '  export start, cold: sendense export %.2f s (checks %s MB of chain, %.0f MB/s)  qemu-nbd direct %.2f s\n' \
+  "$e_ours" "$((chain_bytes / 1000000))" "$(echo "$chain_bytes / $e_ours / 1000000" | bc -l)" "$e_direct"
 printf '  export, random 4 KiB reads (IOPS): qemu-nbd direct / export / export --writable\n'
 printf '                QD1  %7d / %7d / %7d\n' "${r[direct1]}" "${r[ro1]}" "${r[rw1]}"
 printf '                QD16 %7d / %7d / %7d\n' "${r[direct16]}" "${r[ro16]}" "${r[rw16]}"

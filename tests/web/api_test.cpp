@@ -80,6 +80,10 @@ TEST_F(ApiTest, HealthIsOpenEverythingElseNeedsTheToken) {
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(json::parse(ok.body)["vms"], json::array());
   EXPECT_EQ(Call("GET", "/api/v1/nothing").status, 404);
+  // A path that takes other methods says which.
+  const auto wrong = Call("PATCH", "/api/v1/vms");
+  EXPECT_EQ(wrong.status, 405) << wrong.body;
+  EXPECT_NE(wrong.body.find("GET, POST"), std::string::npos) << wrong.body;
 }
 
 TEST_F(ApiTest, VmsAddListRemoveWithClearErrors) {

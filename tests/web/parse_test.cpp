@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "engine/error.h"
 #include "engine/io/listen_address.h"
-#include "web/api.h"
+#include "web/files_api.h"
 #include "web/http_server.h"
+#include "web/routes.h"
+#include "web/url.h"
 
 namespace sendense::web {
 namespace {
@@ -57,6 +61,64 @@ TEST(ParseListenTest, AddressAndPort) {
                           "127.0.0.1:-1", "127.0.0.1:80x", "127.0.0.1:x"}) {
     EXPECT_THROW(ParseListen(bad), Error) << bad;
   }
+}
+
+std::vector<std::string> Segments(const std::string& target) {
+  std::string query;
+  return SplitPath(target, &query);
+}
+
+TEST(RouteTableTest, MatchesCapturesAndTellsOtherMethods) {
+  auto m = MatchRoute(http::verb::post, Segments("/api/v1/vms/web%201/backup"),
+                      nullptr);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->route->pattern, "/api/v1/vms/{vm}/backup");
+  EXPECT_EQ(m->args, std::vector<std::string>{"web 1"});
+  // A rest capture takes zero or more segments.
+  m = MatchRoute(http::verb::head,
+                 Segments("/api/v1/backups/v/p/files/sda1/etc/motd?x=1"),
+                 nullptr);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->args,
+            (std::vector<std::string>{"v", "p", "sda1", "etc", "motd"}));
+  m = MatchRoute(http::verb::get, Segments("/api/v1/backups/v/p/files/sda1/"),
+                 nullptr);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->args, (std::vector<std::string>{"v", "p", "sda1"}));
+  // The path exists under other methods: they are named (405).
+  std::vector<http::verb> allowed;
+  EXPECT_FALSE(
+      MatchRoute(http::verb::patch, Segments("/api/v1/vms/web1"), &allowed)
+          .has_value());
+  EXPECT_EQ(allowed,
+            (std::vector<http::verb>{http::verb::get, http::verb::delete_}));
+  allowed.clear();
+  EXPECT_FALSE(
+      MatchRoute(http::verb::get, Segments("/api/v1/nothing"), &allowed));
+  EXPECT_TRUE(allowed.empty());
+  EXPECT_THROW(
+      MatchRoute(http::verb::get, Segments("/api/v1/vms/%2e%2e"), nullptr),
+      Error);
+}
+
+TEST(RouteTableTest, EveryRouteDeclaresWhoMayUseIt) {
+  std::set<std::string> open;
+  for (const Route& r : Routes()) {
+    if (r.right == Right::kPublic) {
+      open.insert(std::string(r.pattern));
+    }
+    // What changes something is never a reader's.
+    if (r.method != http::verb::get) {
+      EXPECT_GE(r.right, Right::kRestore) << r.pattern;
+    }
+    // Deleting and configuring are an admin's.
+    if (r.method == http::verb::delete_ &&
+        r.pattern.find("exports") == std::string_view::npos) {
+      EXPECT_EQ(r.right, Right::kAdmin) << r.pattern;
+    }
+  }
+  EXPECT_EQ(open, (std::set<std::string>{"/api/v1/health",
+                                         "/api/v1/downloads/{secret}"}));
 }
 
 }  // namespace
