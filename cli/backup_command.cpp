@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/disk_argument.h"
 #include "cli/progress_display.h"
 #include "cli/usage_errors.h"
 #include "engine/backup/backup_job.h"
@@ -81,7 +82,7 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
   request.copy.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(args.timeout * 1000));
   for (const auto& d : args.disks) {
-    request.disks.push_back(ParseDiskSource(d));
+    request.disks.push_back(ParseDiskArgument(d));
   }
   BackupProgress progress;
   std::optional<CancelOnSignal> cancel_on_signal(std::in_place,

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/remedy.h"
 #include "cli/usage_errors.h"
 #include "engine/error.h"
 #include "sendense/version.h"
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
     std::cerr << "sendense: " << DescribeParseError(app, e) << "\n";
     return kUsageExit;
   } catch (const sendense::Error& e) {
-    std::cerr << "sendense: " << e.what() << "\n";
+    std::cerr << "sendense: " << sendense::cli::Explain(e) << "\n";
     return 1;
   } catch (const std::filesystem::filesystem_error& e) {
     std::cerr << "sendense: " << e.code().message() << ": " << e.path1()

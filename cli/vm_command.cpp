@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/disk_argument.h"
 #include "cli/usage_errors.h"
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
@@ -98,7 +99,7 @@ nlohmann::json DomainsJson(
 std::vector<DiskSource> ParseDisks(const std::vector<std::string>& args) {
   std::vector<DiskSource> disks;
   for (const auto& d : args) {
-    disks.push_back(ParseDiskSource(d));
+    disks.push_back(ParseDiskArgument(d));
   }
   return disks;
 }

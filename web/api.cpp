@@ -79,7 +79,7 @@ Response HandleApi(ApiContext& ctx, const Request& req) {
   try {
     return Dispatch(ctx, req, false);
   } catch (const Error& e) {
-    return Fail(ToHttpStatus(e.kind()), e.what());
+    return Fail(ToHttpStatus(e.kind()), ApiMessage(e));
   } catch (const std::exception& e) {
     return Fail(500, e.what());
   }

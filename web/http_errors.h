@@ -29,4 +29,21 @@ inline unsigned ToHttpStatus(ErrorKind kind) {
   return 500;
 }
 
+// An engine error's sentence with what to do about it in the API's words.
+inline std::string ApiMessage(const Error& e) {
+  const std::string what = e.what();
+  switch (e.remedy()) {
+    case Remedy::kNone:
+    case Remedy::kInitRepository:
+      return what;
+    case Remedy::kGiveRetentionPolicy:
+      return what + ": give one as \"policy\" or store one (PUT " +
+             "/api/v1/vms/" + (e.subject().empty() ? "NAME" : e.subject()) +
+             "/retention)";
+    case Remedy::kGiveExportTls:
+      return what + ": start serve with --export-tls DIR to allow it";
+  }
+  return what;
+}
+
 }  // namespace sendense::web

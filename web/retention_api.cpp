@@ -13,7 +13,6 @@ using json = nlohmann::json;
 Response PruneVm(Call& call) {
   JobRunner& jobs = call.ctx.jobs;
   const Repository& repo = call.ctx.repo;
-  CatalogPool::Handles& db = call.db();
   const std::string& vm = call.args[0];
   const json body = BodyJson(call.req.body());
   if (!body.is_object()) {
@@ -31,17 +30,7 @@ Response PruneVm(Call& call) {
     return Fail(400, "dry_run is true or false");
   }
   request.dry_run = dry_run.get<bool>();
-  const auto config = db.vms->Find(vm);
-  if (!config && !db.catalog->FindVm(vm)) {
-    ThrowNoSuchVm(vm, db.vms->Names());
-  }
-  if ((!request.policy || request.policy->empty()) &&
-      (!config || config->retention.empty())) {
-    return Fail(400, "VM '" + vm +
-                         "' has no retention policy: give one as \"policy\" "
-                         "or store one (PUT /api/v1/vms/" +
-                         vm + "/retention)");
-  }
+  retention::CheckPrune(repo, request);
   if (request.dry_run) {
     json list = json::array();
     for (const auto& r : retention::Prune(repo, request)) {
@@ -68,25 +57,9 @@ Response SetRetention(Call& call) {
 
 Response ForgetPoint(Call& call) {
   JobRunner& jobs = call.ctx.jobs;
-  CatalogPool::Handles& db = call.db();
   const std::string& vm = call.args[0];
   const std::string& point = call.args[1];
-  const auto b = db.catalog->FindBackup(vm, point);
-  if (!b) {
-    return Fail(404, "VM '" + vm + "' has no point named '" + point + "'");
-  }
-  if (b->state == BackupState::kComplete) {
-    std::string newest;
-    for (const auto& other : db.catalog->Backups(vm)) {
-      if (other.state == BackupState::kComplete) {
-        newest = other.name;
-      }
-    }
-    if (newest == point) {
-      return Fail(400, "'" + point + "' is the newest point of VM '" + vm +
-                           "': the next incremental backup builds on it");
-    }
-  }
+  retention::CheckForget(call.ctx.repo, vm, {point});
   return Submitted(jobs, jobs.SubmitForget(vm, {point}),
                    "a forget of VM '" + vm + "'");
 }
@@ -101,9 +74,7 @@ Response StartVerify(Call& call) {
   } catch (const json::exception&) {
     return Fail(400, "expected {\"vm\": NAME, \"point\": POINT}");
   }
-  if (!request.point.empty() && request.vm.empty()) {
-    return Fail(400, "a point needs its vm");
-  }
+  verify::CheckVerifyRequest(request);
   return Submitted(
       jobs, jobs.SubmitVerify(request),
       "a verify of " + (request.vm.empty() ? std::string("every VM")

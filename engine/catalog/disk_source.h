@@ -26,8 +26,4 @@ struct LibvirtSource {
   bool operator==(const LibvirtSource&) const = default;
 };
 
-// "NAME=NBD_URI" (the --disk argument, and the API's form of it); Error
-// kInvalidArgument naming the argument when it is not of that form.
-DiskSource ParseDiskSource(const std::string& arg);
-
 }  // namespace sendense

@@ -120,11 +120,12 @@ std::string CheckedDisks(const VmConfig& vm) {
     if (!vm.disks.empty() || !vm.bitmap.empty()) {
       throw Error(ErrorKind::kInvalidArgument,
                   "a libvirt VM takes its disks and bitmaps from libvirt: "
-                  "--disk and --bitmap do not apply");
+                  "disk URIs and a bitmap do not apply");
     }
     if (!vm.libvirt->disks.empty() && !vm.libvirt->exclude.empty()) {
       throw Error(ErrorKind::kInvalidArgument,
-                  "--disks and --exclude cannot be used together");
+                  "a VM's disks to back up and disks to exclude cannot "
+                  "both be given");
     }
     if (vm.libvirt->domain.empty() || vm.libvirt->uri.empty()) {
       throw Error(ErrorKind::kInvalidArgument,

@@ -91,9 +91,8 @@ void CheckListen(const std::string& listen, const std::string& tls_dir) {
   if (tls_dir.empty()) {
     throw Error(ErrorKind::kInvalidArgument,
                 "exports listen on loopback only (127.0.0.1 or ::1), not '" +
-                    host +
-                    "': to serve other addresses, give TLS certificates "
-                    "(`export --tls DIR`, `serve --export-tls DIR`)");
+                    host + "', unless they have TLS certificates",
+                Remedy::kGiveExportTls);
   }
   for (const char* name :
        {"ca-cert.pem", "server-cert.pem", "server-key.pem"}) {

@@ -88,9 +88,8 @@ void Repository::Init(const std::string& path) {
 Repository::Repository(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(fs::path(path) / kCatalogName, ec)) {
-    throw Error(ErrorKind::kNotFound,
-                path + " is not a Sendense repository (run 'sendense -r " +
-                    path + " init' first)");
+    throw Error(ErrorKind::kNotFound, path + " is not a Sendense repository",
+                Remedy::kInitRepository, path);
   }
   path_ = fs::canonical(path, ec).string();
   ThrowIfFailed(ec, "cannot resolve " + path);
@@ -159,7 +158,7 @@ std::unique_ptr<Catalog> Repository::OpenCatalogForWriting(
       }
       FinishDropsQuietly(*catalog, vm);
     } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kAlreadyExists &&
+      if (e.kind() != ErrorKind::kBusy &&
           e.kind() != ErrorKind::kInvalidArgument) {
         throw;
       }
@@ -243,8 +242,8 @@ Repository::VmLock::VmLock(const Repository& repo,
     fd_ = -1;
     const std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n))
                                      : "a backup or prune of it";
-    throw Error(ErrorKind::kAlreadyExists,
-                "VM '" + vm + "' is busy: " + holder + " is running");
+    throw Error(ErrorKind::kBusy, "VM '" + vm + "' is busy: " + holder +
+                                      " is running; try again when it ends");
   }
   const std::string holder = work + " (pid " + std::to_string(::getpid()) + ")";
   if (::ftruncate(fd_, 0) != 0 ||

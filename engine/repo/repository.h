@@ -69,8 +69,9 @@ class Repository {
   class VmLock {
    public:
     // Waits up to half a second for a lock held only for a moment (by a
-    // reclaim), then fails with Error kAlreadyExists naming what holds it
-    // ("VM 'vm1' is busy: a copy to /b (pid 42) is running"). `work` says
+    // reclaim), then fails with Error kBusy naming what holds it ("VM
+    // 'vm1' is busy: a copy to /b (pid 42) is running; try again when it
+    // ends"). `work` says
     // what this holder does, for the next one ("a backup", "a prune").
     VmLock(const Repository& repo,
            const std::string& vm,

@@ -20,16 +20,7 @@ VmRemoval RemoveVm(const Repository& repo, const std::string& name) {
     ThrowNoSuchVm(name, known);
   }
   if (vm_id) {
-    std::unique_ptr<Repository::VmLock> lock;
-    try {
-      lock = std::make_unique<Repository::VmLock>(repo, name, "a removal");
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kAlreadyExists) {
-        throw;
-      }
-      throw Error(ErrorKind::kBusy,
-                  std::string(e.what()) + "; remove it when that ends");
-    }
+    const Repository::VmLock lock(repo, name, "a removal");
     // What killed runs left is reclaimed first (under the lock).
     repo.Reclaim(*catalog, name);
     for (const auto& b : catalog->Backups(name)) {

@@ -7,25 +7,11 @@
 #include "engine/error.h"
 #include "engine/repo/export_records.h"
 #include "engine/repo/immutability.h"
+#include "engine/repo/names.h"
 #include "engine/time.h"
 
 namespace sendense::retention {
 namespace {
-
-// The VM's lock, or Error kBusy naming what holds it.
-std::unique_ptr<Repository::VmLock> LockVm(const Repository& repo,
-                                           const std::string& vm,
-                                           const std::string& work) {
-  try {
-    return std::make_unique<Repository::VmLock>(repo, vm, work);
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::kAlreadyExists) {
-      throw;
-    }
-    throw Error(ErrorKind::kBusy,
-                std::string(e.what()) + "; try again when it ends");
-  }
-}
 
 // Drops `names` (complete backups of `b`'s VM) oldest first.
 void DropAll(const Repository& repo,
@@ -66,7 +52,7 @@ PruneReport PruneVm(const Repository& repo,
   report.vm = vm;
   report.policy = policy;
   report.dry_run = request.dry_run;
-  const auto lock = LockVm(repo, vm, "a prune");
+  const Repository::VmLock lock(repo, vm, "a prune");
   auto catalog = repo.OpenCatalogForWriting(nullptr, vm);
   if (!request.dry_run) {
     FinishInterrupted(repo, *catalog, vm, request.drop, report);
@@ -123,7 +109,93 @@ PruneReport PruneVm(const Repository& repo,
   return report;
 }
 
+// The policy a prune of `vm` runs: the request's, else the stored one
+// (empty when neither).
+Policy PolicyFor(VmConfigs& configs,
+                 const PruneRequest& request,
+                 const std::string& vm) {
+  if (request.policy && !request.policy->empty()) {
+    return *request.policy;
+  }
+  if (const auto config = configs.Find(vm)) {
+    return config->retention;
+  }
+  return {};
+}
+
+// The newest complete backup's name ("" when none).
+std::string NewestComplete(const std::vector<BackupRecord>& backups) {
+  std::string newest;
+  for (const auto& b : backups) {
+    if (b.state == BackupState::kComplete) {
+      newest = b.name;
+    }
+  }
+  return newest;
+}
+
+// Error unless `it` (in `backups`, or end) can be forgotten: kNotFound for
+// an unknown name, kInvalidArgument for the newest complete point or one
+// that is neither complete nor a record of a failed backup.
+void CheckForgettable(const std::vector<BackupRecord>& backups,
+                      std::vector<BackupRecord>::const_iterator it,
+                      const std::string& vm,
+                      const std::string& name) {
+  if (it == backups.end()) {
+    throw Error(ErrorKind::kNotFound,
+                "VM '" + vm + "' has no point named '" + name + "'");
+  }
+  if (it->state == BackupState::kFailed ||
+      it->state == BackupState::kInterrupted) {
+    return;  // a record with no point
+  }
+  if (it->state != BackupState::kComplete &&
+      it->state != BackupState::kDropping) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "'" + name + "' of VM '" + vm + "' is " + StateName(it->state) +
+                    ", not a complete point");
+  }
+  if (name == NewestComplete(backups)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "'" + name + "' is the newest point of VM '" + vm +
+                    "': the next incremental backup builds on it; back up "
+                    "first, then forget it");
+  }
+}
+
 }  // namespace
+
+void CheckPrune(const Repository& repo, const PruneRequest& request) {
+  if (request.vm.empty()) {
+    return;  // every VM: Prune says when none has a policy
+  }
+  VmConfigs configs(repo.CatalogPath());
+  auto catalog = repo.OpenCatalog();
+  if (!catalog->FindVm(request.vm) && !configs.Find(request.vm)) {
+    auto known = catalog->VmNames();
+    const auto names = configs.Names();
+    known.insert(known.end(), names.begin(), names.end());
+    ThrowNoSuchVm(request.vm, known);
+  }
+  if (PolicyFor(configs, request, request.vm).empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "VM '" + request.vm + "' has no retention policy",
+                Remedy::kGiveRetentionPolicy, request.vm);
+  }
+}
+
+void CheckForget(const Repository& repo,
+                 const std::string& vm,
+                 const std::vector<std::string>& points) {
+  const auto backups = repo.OpenCatalog()->Backups(vm);
+  for (const auto& name : points) {
+    CheckForgettable(
+        backups,
+        std::find_if(backups.begin(), backups.end(),
+                     [&](const auto& b) { return b.name == name; }),
+        vm, name);
+  }
+}
 
 std::vector<PruneReport> Prune(const Repository& repo,
                                const PruneRequest& request) {
@@ -136,19 +208,12 @@ std::vector<PruneReport> Prune(const Repository& repo,
   VmConfigs configs(repo.CatalogPath());
   std::vector<PruneReport> reports;
   for (const auto& vm : vms) {
-    Policy policy;
-    if (request.policy && !request.policy->empty()) {
-      policy = *request.policy;
-    } else if (const auto config = configs.Find(vm)) {
-      policy = config->retention;
-    }
+    const Policy policy = PolicyFor(configs, request, vm);
     if (policy.empty()) {
       if (!request.vm.empty()) {
         throw Error(ErrorKind::kInvalidArgument,
-                    "VM '" + vm +
-                        "' has no retention policy: give --keep-* rules or "
-                        "store some with 'vm set " +
-                        vm + " --keep-daily N ...'");
+                    "VM '" + vm + "' has no retention policy",
+                    Remedy::kGiveRetentionPolicy, vm);
       }
       continue;  // every VM: those without a policy are left alone
     }
@@ -158,9 +223,8 @@ std::vector<PruneReport> Prune(const Repository& repo,
     reports.push_back(PruneVm(repo, vm, policy, request));
   }
   if (reports.empty() && request.vm.empty()) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "no VM has a retention policy: give --keep-* rules or store "
-                "some with 'vm set NAME --keep-daily N ...'");
+    throw Error(ErrorKind::kInvalidArgument, "no VM has a retention policy",
+                Remedy::kGiveRetentionPolicy);
   }
   return reports;
 }
@@ -171,16 +235,10 @@ PruneReport Forget(const Repository& repo,
                    const DropOptions& options) {
   PruneReport report;
   report.vm = vm;
-  const auto lock = LockVm(repo, vm, "a forget");
+  const Repository::VmLock lock(repo, vm, "a forget");
   auto catalog = repo.OpenCatalogForWriting(nullptr, vm);
   FinishInterrupted(repo, *catalog, vm, options, report);
   const auto backups = catalog->Backups(vm);
-  std::string newest;
-  for (const auto& b : backups) {
-    if (b.state == BackupState::kComplete) {
-      newest = b.name;
-    }
-  }
   std::set<std::string> drop;
   for (const auto& name : points) {
     const auto it = std::find_if(backups.begin(), backups.end(),
@@ -189,28 +247,13 @@ PruneReport Forget(const Repository& repo,
         std::count(report.dropped.begin(), report.dropped.end(), name)) {
       continue;  // an interrupted drop of it was just finished
     }
-    if (it == backups.end()) {
-      throw Error(ErrorKind::kNotFound,
-                  "VM '" + vm + "' has no point named '" + name + "'");
-    }
+    CheckForgettable(backups, it, vm, name);
     if (it->state == BackupState::kFailed ||
         it->state == BackupState::kInterrupted) {
       // A record with no point: removed as such, nothing to merge.
       catalog->RemoveBackup(it->id);
       report.removed.push_back(name);
       continue;
-    }
-    if (it->state != BackupState::kComplete &&
-        it->state != BackupState::kDropping) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "'" + name + "' of VM '" + vm + "' is " +
-                      StateName(it->state) + ", not a complete point");
-    }
-    if (name == newest) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "'" + name + "' is the newest point of VM '" + vm +
-                      "': the next incremental backup builds on it; back up "
-                      "first, then forget it");
     }
     drop.insert(name);
   }

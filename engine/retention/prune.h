@@ -48,6 +48,16 @@ PruneReport Forget(const Repository& repo,
                    const std::vector<std::string>& points,
                    const DropOptions& options = {});
 
+// What Prune and Forget check before they take the VM's lock, with the
+// same errors, for a front end that queues them as jobs and answers now:
+// the VM exists and a policy is given or stored (kNotFound, or
+// kInvalidArgument with Remedy::kGiveRetentionPolicy); each point exists
+// and none is the newest complete one.
+void CheckPrune(const Repository& repo, const PruneRequest& request);
+void CheckForget(const Repository& repo,
+                 const std::string& vm,
+                 const std::vector<std::string>& points);
+
 // The JSON record of a report (docs/api.md: "prune report").
 nlohmann::json PruneReportJson(const PruneReport& r);
 

@@ -189,11 +189,15 @@ void VerifyVm(const Repository& repo,
 
 }  // namespace
 
+void CheckVerifyRequest(const VerifyRequest& request) {
+  if (!request.point.empty() && request.vm.empty()) {
+    throw Error(ErrorKind::kInvalidArgument, "a point needs its VM");
+  }
+}
+
 VerifyReport Verify(const Repository& repo, const VerifyRequest& request) {
   const auto start = std::chrono::steady_clock::now();
-  if (!request.point.empty() && request.vm.empty()) {
-    throw Error(ErrorKind::kInvalidArgument, "--point needs --vm");
-  }
+  CheckVerifyRequest(request);
   auto catalog = repo.OpenCatalogForWriting();
   std::vector<std::string> vms;
   if (request.vm.empty()) {

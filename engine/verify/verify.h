@@ -46,6 +46,10 @@ struct VerifyReport {
 // backup.json show them). Only reads points; takes no VM lock.
 VerifyReport Verify(const Repository& repo, const VerifyRequest& request);
 
+// Error kInvalidArgument for a request that makes no sense (a point
+// without its VM), before anything is read.
+void CheckVerifyRequest(const VerifyRequest& request);
+
 // {"points": [{"vm", "backup", "disk", "file", "state", "problems"}],
 //  "damaged", "bytes_read", "seconds"}
 nlohmann::json VerifyReportJson(const VerifyReport& r);

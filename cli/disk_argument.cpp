@@ -1,10 +1,10 @@
-#include "engine/catalog/disk_source.h"
+#include "cli/disk_argument.h"
 
 #include "engine/error.h"
 
-namespace sendense {
+namespace sendense::cli {
 
-DiskSource ParseDiskSource(const std::string& arg) {
+DiskSource ParseDiskArgument(const std::string& arg) {
   const auto eq = arg.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size()) {
     throw Error(ErrorKind::kInvalidArgument,
@@ -13,4 +13,4 @@ DiskSource ParseDiskSource(const std::string& arg) {
   return {arg.substr(0, eq), arg.substr(eq + 1), "", ""};
 }
 
-}  // namespace sendense
+}  // namespace sendense::cli
