@@ -4,18 +4,14 @@
 
 #include "engine/error.h"
 #include "web/api_json.h"
+#include "web/url.h"
 
 namespace sendense::web {
 namespace {
 
 // The job the route names; Error kNotFound when there is none.
 JobStatus RequireJob(Call& call) {
-  const std::string& text = call.args[0];
-  if (text.empty() || text.size() > 18 ||
-      text.find_first_not_of("0123456789") != std::string::npos) {
-    throw Error(ErrorKind::kInvalidArgument, "a job id is a number");
-  }
-  const auto job = call.ctx.jobs.Get(std::stoll(text));
+  const auto job = call.ctx.jobs.Get(ParseId(call.args[0], "job"));
   if (!job) {
     throw Error(ErrorKind::kNotFound, "no such job");
   }

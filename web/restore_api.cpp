@@ -40,12 +40,7 @@ void ReadPoint(const json& body, Request& request) {
 
 // The export id of the route, a number.
 int64_t ExportId(const Call& call) {
-  const std::string& text = call.args[0];
-  if (text.empty() || text.size() > 18 ||
-      text.find_first_not_of("0123456789") != std::string::npos) {
-    throw Error(ErrorKind::kInvalidArgument, "an export id is a number");
-  }
-  return std::stoll(text);
+  return ParseId(call.args[0], "export");
 }
 
 }  // namespace

@@ -64,6 +64,14 @@ std::string DecodeSegment(const std::string& segment) {
   return out;
 }
 
+int64_t ParseId(const std::string& text, const std::string& what) {
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    throw Error(ErrorKind::kInvalidArgument, "a " + what + " id is a number");
+  }
+  return std::stoll(text);
+}
+
 std::string QueryParam(const std::string& query, const std::string& key) {
   std::istringstream in(query);
   std::string pair;

@@ -3,6 +3,7 @@
 // The request target's parts: path segments and query parameters, decoded
 // once and checked (no NUL, no "." or "..", no '/' hidden in an escape).
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,5 +22,9 @@ std::string DecodeSegment(const std::string& segment);
 // is a space); "" when absent. Error kInvalidArgument for a bad escape or
 // a NUL.
 std::string QueryParam(const std::string& query, const std::string& key);
+
+// A numeric id from a path segment; Error kInvalidArgument "a WHAT id is a
+// number" otherwise.
+int64_t ParseId(const std::string& text, const std::string& what);
 
 }  // namespace sendense::web
