@@ -10,8 +10,8 @@
 #include "engine/backup/backup_job.h"
 #include "engine/catalog/record_json.h"
 #include "engine/error.h"
-#include "engine/guest/indexer.h"
 #include "engine/jobs/backup_request.h"
+#include "engine/jobs/backup_then_index.h"
 
 namespace sendense::cli {
 namespace {
@@ -84,36 +84,20 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
   for (const auto& d : args.disks) {
     request.disks.push_back(ParseDiskArgument(d));
   }
-  BackupProgress progress;
+  JobProgress progress;
   std::optional<CancelOnSignal> cancel_on_signal(std::in_place,
                                                  progress.cancel);
   const auto start = std::chrono::steady_clock::now();
-  BackupResult result;
-  // The guest file index; a backup stays good when indexing fails.
-  std::vector<GuestFilesystem> filesystems;
-  std::string index_error;
-  double index_seconds = 0;
+  BackupOutcome outcome;
   {
     ProgressDisplay display(progress);
-    result = RunBackup(repo, request, progress);
-    cancel_on_signal.reset();
-    if (!args.no_index) {
-      progress.phase = BackupPhase::kIndexing;
-      const auto index_start = std::chrono::steady_clock::now();
-      try {
-        auto catalog = repo.OpenCatalog();
-        if (auto b = catalog->FindBackup(result.vm, result.backup)) {
-          filesystems = guest::IndexBackup(repo, *b, &progress.entries_indexed);
-        }
-      } catch (const std::exception& e) {
-        index_error = e.what();
-      }
-      index_seconds = std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - index_start)
-                          .count();
-    }
-    progress.phase = BackupPhase::kDone;
+    // Once the point is stored, Ctrl-C no longer cancels (it ends indexing).
+    outcome = BackUpThenIndex(repo, request, progress, !args.no_index,
+                              [&] { cancel_on_signal.reset(); });
+    progress.phase = JobPhase::kDone;
   }
+  const BackupResult& result = outcome.backup;
+  const IndexOutcome& index = outcome.index;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -124,25 +108,25 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
               << ") and marked " << rc.interrupted_backups.size()
               << " backup(s) interrupted\n";
   }
-  if (!index_error.empty()) {
+  if (!index.error.empty()) {
     std::cerr << "sendense: the backup is complete, but indexing its guest "
                  "files failed: "
-              << index_error << " (retry with `sendense index --retry`)\n";
+              << index.error << " (retry with `sendense index --retry`)\n";
   }
   if (args.json) {
     auto json = ToJson(repo, result);
     json["seconds"] = seconds;
     json["copy_seconds"] = result.seconds;
-    if (!args.no_index) {
-      json["index_seconds"] = index_seconds;
-      json["filesystems"] = FilesystemsJson(filesystems);
-      json["index_error"] = index_error;
+    if (index.ran) {
+      json["index_seconds"] = index.seconds;
+      json["filesystems"] = FilesystemsJson(index.filesystems);
+      json["index_error"] = index.error;
     }
     std::cout << json.dump(2) << "\n";
   } else {
-    PrintText(result, seconds, args.no_index ? -1 : index_seconds);
-    if (!args.no_index && index_error.empty()) {
-      PrintFilesystems(filesystems);
+    PrintText(result, seconds, index.ran ? index.seconds : -1);
+    if (index.ran && index.error.empty()) {
+      PrintFilesystems(index.filesystems);
     }
   }
 }

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "engine/catalog/guest_index.h"
-#include "engine/retention/policy.h"
+#include "engine/catalog/retention_policy.h"
 
 namespace sendense::cli {
 

@@ -50,7 +50,7 @@ void RegisterCopy(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([&global, args] {
     Repository repo(RequireRepo(global));
-    BackupProgress progress;
+    JobProgress progress;
     const auto report = copy::Copy(repo, args->request, progress);
     if (args->json) {
       std::cout << copy::CopyReportJson(report).dump(2) << "\n";

@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "engine/catalog/file_history.h"
 #include "engine/error.h"
-#include "engine/repo/names.h"
+#include "engine/repo/known_vms.h"
 #include "engine/repo/repository.h"
 #include "engine/time.h"
 
@@ -42,17 +42,9 @@ struct FindArgs {
   bool json = false;
 };
 
-// Error kNotFound unless the catalog knows `vm` (empty: any).
-void RequireVm(const Repository& repo, const std::string& vm) {
-  if (const auto catalog = repo.OpenCatalog();
-      !vm.empty() && !catalog->FindVm(vm)) {
-    ThrowNoSuchVm(vm, catalog->VmNames());
-  }
-}
-
 void RunFind(const GlobalOptions& global, const FindArgs& args) {
   Repository repo(RequireRepo(global));
-  RequireVm(repo, args.vm);
+  RequireKnownVm(repo, args.vm);
   GuestIndex index(repo.CatalogPath());
   const auto hits = index.Find(args.vm, args.pattern, kFindLimit);
   if (args.json) {
@@ -82,7 +74,7 @@ struct HistoryArgs {
 
 void RunHistory(const GlobalOptions& global, const HistoryArgs& args) {
   Repository repo(RequireRepo(global));
-  RequireVm(repo, args.vm);
+  RequireKnownVm(repo, args.vm);
   auto catalog = repo.OpenCatalog();
   GuestIndex index(repo.CatalogPath());
   const auto versions = FileHistory(*catalog, index, args.vm, args.path);

@@ -4,10 +4,11 @@
 
 #include "cli/commands.h"
 #include "engine/catalog/guest_index.h"
+#include "engine/catalog/names.h"
 #include "engine/catalog/record_json.h"
 #include "engine/error.h"
 #include "engine/guest/indexer.h"
-#include "engine/repo/names.h"
+#include "engine/repo/known_vms.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::cli {
@@ -24,10 +25,8 @@ struct IndexArgs {
 // `index --stats`: how much of each indexed filesystem is read straight
 // from the chain, per backup; indexes nothing.
 void PrintStats(const Repository& repo, const IndexArgs& args) {
+  RequireKnownVm(repo, args.vm);
   auto catalog = repo.OpenCatalog();
-  if (!args.vm.empty() && !catalog->FindVm(args.vm)) {
-    ThrowNoSuchVm(args.vm, catalog->VmNames());
-  }
   GuestIndex index(repo.CatalogPath());
   nlohmann::json out = nlohmann::json::array();
   for (const auto& b : catalog->Backups(args.vm)) {
@@ -52,45 +51,13 @@ void PrintStats(const Repository& repo, const IndexArgs& args) {
 
 void Run(const GlobalOptions& global, const IndexArgs& args) {
   Repository repo(RequireRepo(global));
-  if (!args.backup.empty() && args.vm.empty()) {
-    throw Error(ErrorKind::kInvalidArgument, "--point needs --vm");
-  }
   if (args.stats) {
     PrintStats(repo, args);
     return;
   }
-  auto catalog = repo.OpenCatalogForWriting();
-  if (!args.vm.empty() && !catalog->FindVm(args.vm)) {
-    ThrowNoSuchVm(args.vm, catalog->VmNames());
-  }
-  GuestIndex index(repo.CatalogPath());
-  std::vector<BackupRecord> todo;
-  size_t skipped = 0;
-  for (const auto& b : catalog->Backups(args.vm)) {
-    if (b.state != BackupState::kComplete) {
-      continue;
-    }
-    if (!args.backup.empty()) {
-      if (b.name == args.backup) {
-        todo.push_back(b);
-      }
-      continue;
-    }
-    // Indexed already, or found to hold no readable filesystem, or failed:
-    // tried again only when asked.
-    const auto run = index.LastRun(b.id);
-    const bool done = run.has_value();
-    const bool empty = done && (run->filesystems == 0 || !run->error.empty());
-    if (!done || (args.retry && empty)) {
-      todo.push_back(b);
-    } else if (empty) {
-      ++skipped;
-    }
-  }
-  if (!args.backup.empty() && todo.empty()) {
-    throw Error(ErrorKind::kNotFound, "no complete backup '" + args.backup +
-                                          "' of VM '" + args.vm + "'");
-  }
+  repo.OpenCatalogForWriting();  // Error kNoSpace before any appliance
+  const auto [todo, skipped] =
+      guest::PlanIndexing(repo, args.vm, args.backup, args.retry);
   nlohmann::json out = nlohmann::json::array();
   size_t failed = 0;
   for (size_t i = 0; i < todo.size(); ++i) {

@@ -6,7 +6,7 @@
 #include "engine/catalog/record_json.h"
 #include "engine/error.h"
 #include "engine/repo/capacity_report.h"
-#include "engine/repo/names.h"
+#include "engine/repo/known_vms.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::cli {
@@ -81,10 +81,10 @@ void RegisterList(CLI::App& app, GlobalOptions& global) {
     std::vector<std::string> vms;
     if (args->vm.empty()) {
       vms = catalog->VmNames();
-    } else if (catalog->FindVm(args->vm)) {
-      vms.push_back(args->vm);
     } else {
-      ThrowNoSuchVm(args->vm, catalog->VmNames());
+      VmConfigs configs(repo.CatalogPath());
+      RequireKnownVm(*catalog, configs, args->vm);
+      vms.push_back(args->vm);
     }
     const auto backups = catalog->Backups(args->vm);
     const auto capacity = MeasureCapacity(repo, catalog->Backups(""));

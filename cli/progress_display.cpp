@@ -30,7 +30,7 @@ CancelOnSignal::~CancelOnSignal() {
   g_cancel = nullptr;
 }
 
-ProgressDisplay::ProgressDisplay(const BackupProgress& progress)
+ProgressDisplay::ProgressDisplay(const JobProgress& progress)
     : progress_(progress),
       tty_(::isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()) {
@@ -47,9 +47,9 @@ ProgressDisplay::~ProgressDisplay() {
 }
 
 void ProgressDisplay::Print(bool final) {
-  const BackupPhase phase = progress_.phase;
-  if (phase == BackupPhase::kIndexing && shown_ != BackupPhase::kIndexing) {
-    if (shown_ == BackupPhase::kCopying && tty_) {
+  const JobPhase phase = progress_.phase;
+  if (phase == JobPhase::kIndexing && shown_ != JobPhase::kIndexing) {
+    if (shown_ == JobPhase::kCopying && tty_) {
       PrintCopy(true);  // the copy's last state stays on its line
     }
     index_start_ = std::chrono::steady_clock::now();
@@ -57,12 +57,12 @@ void ProgressDisplay::Print(bool final) {
       std::fprintf(stderr, "indexing guest files (starting an appliance)\n");
     }
   }
-  if (phase != BackupPhase::kQueued) {
+  if (phase != JobPhase::kQueued) {
     shown_ = phase;
   }
-  if (shown_ == BackupPhase::kIndexing) {
+  if (shown_ == JobPhase::kIndexing) {
     PrintIndexing(final);
-  } else if (shown_ == BackupPhase::kCopying) {
+  } else if (shown_ == JobPhase::kCopying) {
     PrintCopy(final);
   }
 }

@@ -14,7 +14,7 @@ namespace sendense::cli {
 // found and the time spent (an appliance takes 10-60 s to start).
 class ProgressDisplay {
  public:
-  explicit ProgressDisplay(const BackupProgress& progress);
+  explicit ProgressDisplay(const JobProgress& progress);
   ~ProgressDisplay();  // stops and prints the last state
 
  private:
@@ -22,11 +22,11 @@ class ProgressDisplay {
   void PrintCopy(bool final);
   void PrintIndexing(bool final);
 
-  const BackupProgress& progress_;
+  const JobProgress& progress_;
   const bool tty_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point index_start_;
-  BackupPhase shown_ = BackupPhase::kQueued;
+  JobPhase shown_ = JobPhase::kQueued;
   std::unique_ptr<PeriodicThread> ticker_;  // prints; stopped first
 };
 

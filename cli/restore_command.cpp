@@ -36,7 +36,7 @@ void RegisterRestore(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--json", args->json, "Print the result as JSON");
   cmd->callback([&global, args] {
     Repository repo(RequireRepo(global));
-    BackupProgress progress;
+    JobProgress progress;
     if (!args->define.empty()) {
       if (!args->request.disk.empty()) {
         throw Error(ErrorKind::kInvalidArgument,

@@ -6,6 +6,7 @@
 #include "engine/catalog/guest_index.h"
 #include "engine/error.h"
 #include "engine/io/file.h"
+#include "engine/repo/known_vms.h"
 #include "engine/repo/repository.h"
 #include "engine/samba/samba_config.h"
 #include "fs/mount.h"
@@ -20,10 +21,8 @@ std::vector<samba::ShareSource> Sources(const Repository& repo,
   GuestIndex index(repo.CatalogPath());
   std::vector<std::string> vms;
   if (!only_vm.empty()) {
-    if (!catalog->FindVm(only_vm)) {
-      throw Error(ErrorKind::kNotFound,
-                  "no VM '" + only_vm + "' in the repository");
-    }
+    VmConfigs configs(repo.CatalogPath());
+    RequireKnownVm(*catalog, configs, only_vm);
     vms.push_back(only_vm);
   } else {
     vms = catalog->VmNames();

@@ -1,6 +1,6 @@
 #include "cli/usage_errors.h"
 
-#include "engine/repo/names.h"
+#include "engine/catalog/names.h"
 
 #include <algorithm>
 #include <cctype>

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 #include <vector>
-#include "engine/repo/names.h"
+#include "engine/catalog/names.h"
 
 namespace sendense::cli {
 

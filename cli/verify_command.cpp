@@ -15,8 +15,8 @@ struct VerifyArgs {
 
 void PrintReport(const verify::VerifyReport& r) {
   for (const auto& p : r.points) {
-    std::cout << p.vm << "  " << p.backup << "  " << p.disk << "  " << p.state
-              << "\n";
+    std::cout << p.vm << "  " << p.backup << "  " << p.disk << "  "
+              << StateName(p.state) << "\n";
     for (const auto& pr : p.problems) {
       if (pr["length"].get<uint64_t>() == 0) {
         std::cout << "    " << pr["what"].get<std::string>() << "\n";

@@ -3,11 +3,11 @@
 #include "cli/commands.h"
 #include "cli/disk_argument.h"
 #include "cli/usage_errors.h"
+#include "engine/catalog/names.h"
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/libvirt/libvirt_source.h"
-#include "engine/repo/names.h"
 #include "engine/repo/repository.h"
 #include "engine/repo/vm_removal.h"
 
@@ -168,7 +168,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
     }
     config.disks = ParseDisks(args->disks);
     config.bitmap = args->bitmap;
-    config.schedule = args->schedule;
+    config.schedule = Schedule::Parse(args->schedule);
     config.retention = args->policy;
     ApplyCopyOptions(*add, *args, config);
     Open(global, true).Add(config);
@@ -248,10 +248,10 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
       config->bitmap = args->bitmap;
     }
     if (schedule->count() > 0) {
-      config->schedule = args->schedule;
+      config->schedule = Schedule::Parse(args->schedule);
     }
     if (args->no_schedule) {
-      config->schedule.clear();
+      config->schedule = Schedule();
     }
     if (args->no_retention && !args->policy.empty()) {
       throw Error(ErrorKind::kInvalidArgument,
@@ -274,7 +274,8 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
       out.push_back(VmJson(v));
       if (!args->json) {
         std::cout << v.name << "  "
-                  << (v.schedule.empty() ? "no schedule" : v.schedule) << "  "
+                  << (v.schedule.manual() ? "no schedule" : v.schedule.text())
+                  << "  "
                   << (v.libvirt          ? "checkpoints"
                       : v.bitmap.empty() ? "no bitmap (full backups)"
                                          : "bitmap " + v.bitmap)

@@ -36,26 +36,74 @@ const char* StateName(JobState state) {
   return "?";
 }
 
-const char* StateName(BackupPhase phase) {
+const char* StateName(JobPhase phase) {
   switch (phase) {
-    case BackupPhase::kQueued:
+    case JobPhase::kQueued:
       return "queued";
-    case BackupPhase::kCopying:
+    case JobPhase::kCopying:
       return "copying";
-    case BackupPhase::kIndexing:
+    case JobPhase::kIndexing:
       return "indexing";
-    case BackupPhase::kPruning:
+    case JobPhase::kPruning:
       return "pruning";
-    case BackupPhase::kVerifying:
+    case JobPhase::kVerifying:
       return "verifying";
-    case BackupPhase::kDone:
+    case JobPhase::kDone:
       return "done";
+  }
+  return "?";
+}
+
+const char* StateName(VerifyState state) {
+  switch (state) {
+    case VerifyState::kOk:
+      return "ok";
+    case VerifyState::kUnverified:
+      return "unverified";
+    case VerifyState::kDependsOnDamaged:
+      return "depends-on-damaged";
+    case VerifyState::kDamaged:
+      return "damaged";
+  }
+  return "?";
+}
+
+const char* StateName(Health health) {
+  switch (health) {
+    case Health::kDamaged:
+      return "damaged";
+    case Health::kFailed:
+      return "failed";
+    case Health::kNever:
+      return "never";
+    case Health::kLate:
+      return "late";
+    case Health::kOk:
+      return "ok";
   }
   return "?";
 }
 
 const char* KindName(PointKind kind) {
   return kind == PointKind::kFull ? "full" : "incremental";
+}
+
+const char* KindName(JobKind kind) {
+  switch (kind) {
+    case JobKind::kBackup:
+      return "backup";
+    case JobKind::kPrune:
+      return "prune";
+    case JobKind::kForget:
+      return "forget";
+    case JobKind::kVerify:
+      return "verify";
+    case JobKind::kRestore:
+      return "restore";
+    case JobKind::kCopy:
+      return "copy";
+  }
+  return "?";
 }
 
 PointKind ParsePointKind(const std::string& name) {
@@ -76,6 +124,18 @@ BackupState ParseBackupState(const std::string& name) {
   }
   throw Error(ErrorKind::kCorrupt,
               "catalog: unknown backup state '" + name + "'");
+}
+
+VerifyState ParseVerifyState(const std::string& name) {
+  for (VerifyState s :
+       {VerifyState::kOk, VerifyState::kUnverified,
+        VerifyState::kDependsOnDamaged, VerifyState::kDamaged}) {
+    if (name == StateName(s)) {
+      return s;
+    }
+  }
+  throw Error(ErrorKind::kCorrupt,
+              "catalog: unknown verify state '" + name + "'");
 }
 
 }  // namespace sendense

@@ -16,9 +16,11 @@ enum class BackupState {
 };
 // A point: a whole disk, or what changed since the point it is over.
 enum class PointKind { kFull, kIncremental };
+// What a job of the runner does.
+enum class JobKind { kBackup, kPrune, kForget, kVerify, kRestore, kCopy };
 // Where a running job is (its phase): a backup copies then indexes; a
 // prune or forget prunes; a verify verifies.
-enum class BackupPhase {
+enum class JobPhase {
   kQueued,
   kCopying,
   kIndexing,
@@ -28,16 +30,34 @@ enum class BackupPhase {
 };
 // A job of the runner.
 enum class JobState { kQueued, kRunning, kComplete, kFailed, kCancelled };
+// What verify found for a point, from best to worst: sound; never checked
+// (or no digests to check against); built on a damaged point (a point
+// below it in its chain); damaged itself. Worse states compare greater.
+enum class VerifyState { kOk, kUnverified, kDependsOnDamaged, kDamaged };
+// How well a VM is protected, worst first: a complete point is damaged or
+// built on one; the newest finished backup failed or was interrupted; no
+// complete backup yet; scheduled, and the newest complete backup is older
+// than one and a half schedule periods; else ok.
+enum class Health { kDamaged, kFailed, kNever, kLate, kOk };
 
 const char* StateName(BackupState state);
 const char* StateName(JobState state);
 const char* KindName(PointKind kind);
-const char* StateName(BackupPhase phase);
+const char* KindName(JobKind kind);
+const char* StateName(JobPhase phase);
+const char* StateName(VerifyState state);
+const char* StateName(Health health);
 // Error kCorrupt for a name no version wrote.
 PointKind ParsePointKind(const std::string& name);
 // The state named `name` (as stored in the catalog); Error kCorrupt for a
 // name no version wrote.
 BackupState ParseBackupState(const std::string& name);
+VerifyState ParseVerifyState(const std::string& name);
+
+// Its bytes cannot be trusted: damaged, or built on a damaged point.
+inline bool Damaged(VerifyState s) {
+  return s >= VerifyState::kDependsOnDamaged;
+}
 
 // A job that has not ended.
 inline bool Active(JobState s) {

@@ -20,6 +20,7 @@ packages=(
   chromium chromium-driver python3-selenium fonts-dejavu-core  # the dashboard test
   e2fsprogs xfsprogs btrfs-progs dosfstools ntfs-3g lvm2 fdisk rsync curl sqlite3
   wrk hyperfine fio time bc systemd
+  eslint  # the dashboard's JavaScript, in the format check
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   virtnbdbackup
 )

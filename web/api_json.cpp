@@ -9,10 +9,10 @@ using json = nlohmann::json;
 
 json JobJson(const JobStatus& j) {
   return {{"id", j.id},
-          {"kind", j.kind},
+          {"kind", KindName(j.kind)},
           {"vm", j.vm},
           {"state", StateName(j.state)},
-          {"phase", j.phase},
+          {"phase", StateName(j.phase)},
           {"backup", j.backup},
           {"error", j.error},
           {"bytes_total", j.bytes_total},

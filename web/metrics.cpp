@@ -6,7 +6,7 @@
 
 #include "engine/io/capacity.h"
 #include "engine/repo/capacity_report.h"
-#include "engine/time.h"
+#include "engine/repo/vm_status.h"
 
 namespace sendense::web {
 
@@ -27,43 +27,31 @@ Response Metrics(Call& call) {
     << "# TYPE sendense_backup_bytes_total counter\n"
     << "sendense_backup_bytes_total " << ctx.jobs.BytesCopied() << "\n";
   auto db = ctx.catalogs.Acquire();
-  double seconds = 0;
-  uint64_t complete = 0, damaged = 0, unverified = 0;
-  int64_t last_verify = 0;
-  for (const auto& b : db->catalog->Backups("")) {
-    if (b.state == BackupState::kComplete) {
-      ++complete;
-      for (const auto& p : b.points) {
-        seconds += p.seconds;
-        damaged += p.verify_state == "damaged" ||
-                   p.verify_state == "depends-on-damaged";
-        unverified += p.verify_state == "unverified";
-        last_verify = std::max(last_verify, ParseIsoTime(p.verified_at));
-      }
-    }
-  }
+  const auto backups = db->catalog->Backups("");
+  const PointTally tally = TallyPoints(backups);
   m << "# HELP sendense_points_damaged Points verify found damaged or built "
        "on a damaged point.\n"
     << "# TYPE sendense_points_damaged gauge\nsendense_points_damaged "
-    << damaged << "\n"
+    << tally.damaged << "\n"
     << "# HELP sendense_points_unverified Points never verified (or with "
        "no digests).\n"
     << "# TYPE sendense_points_unverified gauge\nsendense_points_unverified "
-    << unverified << "\n"
+    << tally.unverified << "\n"
     << "# HELP sendense_verify_last_timestamp_seconds When a point was last "
        "verified (0: never).\n"
     << "# TYPE sendense_verify_last_timestamp_seconds gauge\n"
-    << "sendense_verify_last_timestamp_seconds " << last_verify << "\n";
+    << "sendense_verify_last_timestamp_seconds " << tally.last_verified << "\n";
   m << "# HELP sendense_backups Complete backups in the repository.\n"
-    << "# TYPE sendense_backups gauge\nsendense_backups " << complete << "\n"
+    << "# TYPE sendense_backups gauge\nsendense_backups " << tally.backups
+    << "\n"
     << "# HELP sendense_backup_seconds_total Time spent copying disks.\n"
     << "# TYPE sendense_backup_seconds_total counter\n"
-    << "sendense_backup_seconds_total " << seconds << "\n";
+    << "sendense_backup_seconds_total " << tally.copy_seconds << "\n";
   m << "# HELP sendense_repository_bytes Bytes the repository uses on "
        "disk.\n"
     << "# TYPE sendense_repository_bytes gauge\n"
     << "sendense_repository_bytes " << ctx.repo.UsedBytes() << "\n";
-  if (const auto capacity = MeasureCapacity(ctx.repo, db->catalog->Backups(""));
+  if (const auto capacity = MeasureCapacity(ctx.repo, backups);
       capacity.growth_known) {  // absent until a day of backups tells it
     m << "# HELP sendense_repository_growth_bytes_per_day Bytes stored per "
          "day by the last 7 days' backups.\n"

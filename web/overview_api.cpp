@@ -6,7 +6,7 @@
 #include "engine/catalog/file_history.h"
 #include "engine/error.h"
 #include "engine/repo/capacity_report.h"
-#include "engine/repo/names.h"
+#include "engine/repo/known_vms.h"
 #include "engine/repo/vm_status.h"
 #include "engine/time.h"
 #include "web/api_json.h"
@@ -17,16 +17,6 @@ namespace {
 
 using json = nlohmann::json;
 constexpr size_t kRecentJobs = 20;
-
-// Error kNotFound unless the catalog knows `vm` or it is configured.
-void RequireVm(CatalogPool::Handles& db, const std::string& vm) {
-  if (!db.catalog->FindVm(vm) && !db.vms->Find(vm)) {
-    auto known = db.catalog->VmNames();
-    const auto configured = db.vms->Names();
-    known.insert(known.end(), configured.begin(), configured.end());
-    ThrowNoSuchVm(vm, known);
-  }
-}
 
 }  // namespace
 
@@ -84,7 +74,7 @@ Response FindFiles(Call& call) {
     }
   }
   if (!vm.empty()) {
-    RequireVm(db, vm);
+    RequireKnownVm(*db.catalog, *db.vms, vm);
   }
   // One more than asked: whether there were more.
   const auto hits = db.index->Find(vm, pattern, limit + 1);
@@ -103,7 +93,7 @@ Response FileHistoryOf(Call& call) {
   if (vm.empty() || path.empty()) {
     return Fail(400, "vm and path are needed, e.g. ?vm=web1&path=/etc/motd");
   }
-  RequireVm(db, vm);
+  RequireKnownVm(*db.catalog, *db.vms, vm);
   return Json(200,
               {{"versions", FileHistory(*db.catalog, *db.index, vm, path)}});
 }

@@ -1,8 +1,8 @@
 #include "web/retention_api.h"
 
+#include "engine/catalog/names.h"
 #include "engine/catalog/record_json.h"
 #include "engine/error.h"
-#include "engine/repo/names.h"
 #include "engine/retention/prune.h"
 #include "web/api_json.h"
 

@@ -2,10 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/catalog/names.h"
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/jobs/backup_request.h"
-#include "engine/repo/names.h"
 #include "engine/repo/vm_removal.h"
 #include "web/api_json.h"
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "engine/backup/copy_plan.h"
+#include "engine/catalog/names.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/io/capacity.h"
@@ -15,7 +16,6 @@
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/qcow2/point_writer.h"
 #include "engine/repo/immutability.h"
-#include "engine/repo/names.h"
 #include "engine/repo/point_digest.h"
 #include "engine/time.h"
 
@@ -86,7 +86,7 @@ PendingPoint WritePoint(const Repository& repo,
                         const std::string& backup_name,
                         const BackupRequest& request,
                         const DiskSource& disk,
-                        BackupProgress& progress) {
+                        JobProgress& progress) {
   const auto start = Clock::now();
   std::vector<std::string> contexts{kBaseAllocation};
   const std::string& bitmap = BitmapOf(request, disk);
@@ -128,14 +128,14 @@ PendingPoint WritePoint(const Repository& repo,
             (decision.incremental ? " changed since the last point" : "") +
             "): nothing of it was written");
   }
-  const std::string dir = repo.MakeDiskDir(request.vm, disk.name);
+  const auto files = repo.MakePointFile(request.vm, disk.name, backup_name);
   PendingPoint p;
-  p.temp = dir + "/." + backup_name + ".qcow2.tmp";
+  p.temp = files.temp;
   p.result.disk = disk.name;
   p.result.kind =
       decision.incremental ? PointKind::kIncremental : PointKind::kFull;
   p.result.reason = decision.reason;
-  p.result.file = dir + "/" + backup_name + ".qcow2";
+  p.result.file = files.file;
   p.result.virtual_size = source->size();
   p.result.bytes_read = TotalLength(plan.data);
   if (decision.incremental) {
@@ -154,26 +154,11 @@ PendingPoint WritePoint(const Repository& repo,
   return p;
 }
 
-void RemoveQuietly(const std::string& path) {
-  std::error_code ec;
-  fs::remove(path, ec);
-}
-
 }  // namespace
-
-void BackupProgress::SetBackupName(const std::string& name) {
-  std::lock_guard lock(mutex_);
-  backup_name_ = name;
-}
-
-std::string BackupProgress::backup_name() const {
-  std::lock_guard lock(mutex_);
-  return backup_name_;
-}
 
 BackupResult RunBackup(const Repository& repo,
                        const BackupRequest& request,
-                       BackupProgress& progress) {
+                       JobProgress& progress) {
   const auto start = Clock::now();
   ValidateName("VM name", request.vm);
   if (request.disks.empty() && !request.open_source) {
@@ -183,7 +168,7 @@ BackupResult RunBackup(const Repository& repo,
     RequireNbdUri(d.name, d.uri);  // before anything is recorded
   }
   Repository::VmLock lock(repo, request.vm);
-  progress.phase = BackupPhase::kCopying;
+  progress.phase = JobPhase::kCopying;
   BackupResult result;
   result.vm = request.vm;
   auto catalog = repo.OpenCatalogForWriting(&result.reclaimed, request.vm);
@@ -274,14 +259,11 @@ BackupResult RunBackup(const Repository& repo,
                             IsoTime(std::chrono::system_clock::now()));
   } catch (const std::exception& e) {
     // Give the space back first: recording the failure may need it.
-    const std::string dir_prefix = "vms/" + request.vm + "/";
     for (const DiskSource& d : disks) {
-      const std::string dir = dir_prefix + d.name + "/";
-      for (const std::string& f : {dir + "." + result.backup + ".qcow2.tmp",
-                                   dir + result.backup + ".qcow2"}) {
-        RemoveQuietly(repo.Absolute(f));
-        RemoveQuietly(qcow2::SumsPath(repo.Absolute(f)));
-      }
+      const auto files =
+          Repository::PointFileOf(request.vm, d.name, result.backup);
+      repo.RemovePointFile(files.temp);
+      repo.RemovePointFile(files.file);
     }
     const auto* error = dynamic_cast<const Error*>(&e);
     // Out of space while writing (not refused before: that says so).

@@ -11,6 +11,7 @@
 
 #include "engine/backup/disk_copier.h"
 #include "engine/catalog/disk_source.h"
+#include "engine/progress.h"
 #include "engine/repo/repository.h"
 #include "engine/states.h"
 
@@ -43,24 +44,6 @@ struct BackupRequest {
   BackupSourceOpener open_source;  // instead of `disks`
 };
 
-// Live counters of a running backup, read by progress displays and the
-// job list. Written by the job's thread, read by any.
-struct BackupProgress {
-  std::atomic<BackupPhase> phase{BackupPhase::kQueued};
-  std::atomic<uint64_t> bytes_total{0};  // grows as each disk is planned
-  std::atomic<uint64_t> bytes_done{0};
-  std::atomic<uint64_t> entries_indexed{0};  // guest files, while indexing
-  std::atomic<bool> cancel{false};           // set to stop the backup
-
-  // The backup's name, once the catalog has given it one.
-  void SetBackupName(const std::string& name);
-  std::string backup_name() const;
-
- private:
-  mutable std::mutex mutex_;
-  std::string backup_name_;
-};
-
 struct DiskResult {
   std::string disk;
   PointKind kind = PointKind::kFull;
@@ -90,6 +73,6 @@ struct BackupResult {
 // failure with its reason, and the error is rethrown.
 BackupResult RunBackup(const Repository& repo,
                        const BackupRequest& request,
-                       BackupProgress& progress);
+                       JobProgress& progress);
 
 }  // namespace sendense

@@ -4,7 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/browse/namespace.h"
+#include "engine/browse/reader.h"
 #include "engine/guest/extent_map.h"
 #include "engine/qcow2/chain_reader.h"
 #include "engine/repo/point_lease.h"

@@ -27,7 +27,7 @@ struct PointRecord {
   // What verify found: "ok", "damaged", "depends-on-damaged" (a point
   // below it in the chain is damaged) or "unverified"; when; and the
   // problems as a JSON array of {"offset", "length", "what"}.
-  std::string verify_state = "unverified";
+  VerifyState verify_state = VerifyState::kUnverified;
   std::string verified_at;
   std::string verify_problems = "[]";
   // The whole-disk digest (qcow2/disk_digest.h) recorded at backup time,
@@ -130,11 +130,11 @@ class Catalog {
   // Removes a VM that has no backup left; Error kInvalidArgument else.
   void RemoveVm(int64_t vm_id);
 
-  // Verify's findings for a point: its own `state` ("ok", "damaged",
-  // "unverified") and what it means with its chain (`chain_state`).
+  // Verify's findings for a point: its own `state` (ok, damaged or
+  // unverified) and what it means with its chain (`chain_state`).
   void RecordVerification(int64_t point_id,
-                          const std::string& state,
-                          const std::string& chain_state,
+                          VerifyState state,
+                          VerifyState chain_state,
                           const std::string& checked_at,
                           const std::string& problems);
   // Marks the point stored in `file` damaged (a read found a cluster that
@@ -143,7 +143,7 @@ class Catalog {
                    const std::string& checked_at,
                    const std::string& problems);
   // The point's own state as last recorded; nullopt when never verified.
-  std::optional<std::string> OwnVerifyState(int64_t point_id);
+  std::optional<VerifyState> OwnVerifyState(int64_t point_id);
 
   // What a libvirt backup records beside its points.
   void RecordBackupSource(int64_t backup_id,

@@ -1,5 +1,7 @@
 #include "engine/catalog/record_json.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
 
 namespace sendense {
@@ -20,24 +22,21 @@ nlohmann::json PointJson(const PointRecord& p) {
                               ? nlohmann::json(nullptr)
                               : nlohmann::json(p.immutable_until)},
       {"verify",
-       {{"state", p.verify_state},
+       {{"state", StateName(p.verify_state)},
         {"checked_at", p.verified_at},
         {"problems",
          nlohmann::json::parse(p.verify_problems, nullptr, false)}}}};
 }
 
-std::string VerifyStateOf(const BackupRecord& b) {
-  // The worst of its points.
-  static const char* const kOrder[] = {"damaged", "depends-on-damaged",
-                                       "unverified", "ok"};
-  for (const char* state : kOrder) {
-    for (const auto& p : b.points) {
-      if (p.verify_state == state) {
-        return state;
-      }
-    }
+VerifyState VerifyStateOf(const BackupRecord& b) {
+  if (b.points.empty()) {
+    return VerifyState::kUnverified;
   }
-  return "unverified";
+  VerifyState worst = VerifyState::kOk;
+  for (const auto& p : b.points) {
+    worst = std::max(worst, p.verify_state);
+  }
+  return worst;
 }
 
 nlohmann::json BackupJson(const BackupRecord& b) {
@@ -53,7 +52,7 @@ nlohmann::json BackupJson(const BackupRecord& b) {
           {"started_at", b.started_at},
           {"finished_at", b.finished_at},
           {"error", b.error},
-          {"verify_state", VerifyStateOf(b)},
+          {"verify_state", StateName(VerifyStateOf(b))},
           // NBD sources: whatever the server served, as a crash would leave it.
           {"consistency",
            b.consistency.empty() ? "crash-consistent" : b.consistency},
@@ -80,7 +79,8 @@ nlohmann::json VmJson(const VmConfig& vm) {
       {"disks", disks},
       {"bitmap", vm.bitmap},
       {"libvirt", libvirt},
-      {"schedule", vm.schedule},
+      {"schedule", vm.schedule.text()},
+      {"schedule_text", vm.schedule.Describe()},
       {"retention", retention::PolicyJson(vm.retention)},
       {"copy_to", vm.copy_to},
       {"immutable_days", vm.immutable_days ? nlohmann::json(*vm.immutable_days)
@@ -105,7 +105,7 @@ VmConfig ParseVmJson(const nlohmann::json& body) {
       source.exclude = l.value("exclude", std::vector<std::string>{});
       vm.libvirt = source;
     }
-    vm.schedule = body.value("schedule", "");
+    vm.schedule = Schedule::Parse(body.value("schedule", ""));
     vm.retention = retention::ParsePolicyJson(
         body.value("retention", nlohmann::json::object()));
     vm.copy_to = body.value("copy_to", "");

@@ -18,9 +18,9 @@ namespace sendense {
 //    "bytes_stored", "seconds", "verify": {"state", "checked_at",
 //    "problems": [{"offset", "length", "what"}]}}
 nlohmann::json PointJson(const PointRecord& point);
-// A backup's verify state: the worst of its points' ("damaged",
-// "depends-on-damaged", "unverified", "ok").
-std::string VerifyStateOf(const BackupRecord& backup);
+// A backup's verify state: the worst of its points' (unverified without
+// points).
+VerifyState VerifyStateOf(const BackupRecord& backup);
 
 // A backup: {"vm", "name", "id", "kind", "state", "started_at",
 //   "finished_at", "error", "verify_state", "points": [PointJson...]}.

@@ -1,12 +1,11 @@
 #include "engine/catalog/vm_configs.h"
 
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "engine/catalog/catalog.h"
+#include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/io/nbd_uri.h"
-#include "engine/repo/names.h"
 
 namespace sendense {
 namespace {
@@ -24,7 +23,7 @@ VmConfig Read(const sqlite::Statement& s) {
     vm.disks.push_back({disk, uri.get<std::string>(), "", ""});
   }
   vm.bitmap = s.Text(2);
-  vm.schedule = s.Text(3);
+  vm.schedule = Schedule::Parse(s.Text(3));
   vm.retention = retention::ParsePolicyJson(nlohmann::json::parse(s.Text(4)));
   if (!s.Text(5).empty()) {
     const auto j = nlohmann::json::parse(s.Text(5));
@@ -67,46 +66,6 @@ void BindDays(sqlite::Statement& s, int index, const std::optional<double>& d) {
 
 }  // namespace
 
-void ValidateSchedule(const std::string& schedule) {
-  static const std::regex kValid(
-      R"(hourly|daily@([01][0-9]|2[0-3]):[0-5][0-9]|every@[1-9][0-9]{0,4}[mh])");
-  if (!schedule.empty() && !std::regex_match(schedule, kValid)) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "schedule '" + schedule +
-                    "' is not one of hourly, daily@HH:MM (UTC), every@Nm, "
-                    "every@Nh");
-  }
-}
-
-int64_t SchedulePeriod(const std::string& schedule) {
-  if (schedule.empty()) {
-    return 0;
-  }
-  if (schedule == "hourly") {
-    return 3600;
-  }
-  if (schedule.rfind("every@", 0) == 0) {
-    return std::stoll(schedule.substr(6)) *
-           (schedule.back() == 'h' ? 3600 : 60);
-  }
-  return 86400;  // daily@HH:MM
-}
-
-bool ScheduleDue(const std::string& schedule, int64_t last, int64_t now) {
-  if (schedule.empty()) {
-    return false;
-  }
-  if (schedule == "hourly" || schedule.rfind("every@", 0) == 0) {
-    return now - last >= SchedulePeriod(schedule);
-  }
-  // daily@HH:MM: due once the day's time has passed and no backup since.
-  const int64_t at = std::stoll(schedule.substr(6, 2)) * 3600 +
-                     std::stoll(schedule.substr(9, 2)) * 60;
-  const int64_t today = now - now % 86400 + at;
-  const int64_t slot = now >= today ? today : today - 86400;
-  return last < slot;
-}
-
 VmConfigs::VmConfigs(const std::string& catalog_path)
     : db_(Migrated(catalog_path), false) {}
 
@@ -131,7 +90,6 @@ std::string CheckedDisks(const VmConfig& vm) {
       throw Error(ErrorKind::kInvalidArgument,
                   "a libvirt VM needs a connection URI and a domain");
     }
-    ValidateSchedule(vm.schedule);
     return "{}";
   }
   if (vm.disks.empty()) {
@@ -147,7 +105,6 @@ std::string CheckedDisks(const VmConfig& vm) {
     }
     disks[d.name] = d.uri;
   }
-  ValidateSchedule(vm.schedule);
   return disks.dump();
 }
 
@@ -166,7 +123,7 @@ void VmConfigs::Add(const VmConfig& vm) {
   add.Bind(1, vm.name)
       .Bind(2, disks)
       .Bind(3, vm.bitmap)
-      .Bind(4, vm.schedule)
+      .Bind(4, vm.schedule.text())
       .Bind(5, retention::PolicyJson(vm.retention).dump())
       .Bind(6, SourceText(vm))
       .Bind(7, vm.copy_to);
@@ -187,7 +144,7 @@ void VmConfigs::Update(const VmConfig& vm) {
       "WHERE name = ?");
   update.Bind(1, disks)
       .Bind(2, vm.bitmap)
-      .Bind(3, vm.schedule)
+      .Bind(3, vm.schedule.text())
       .Bind(4, retention::PolicyJson(vm.retention).dump())
       .Bind(5, SourceText(vm))
       .Bind(6, vm.copy_to);

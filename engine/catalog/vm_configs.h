@@ -6,8 +6,9 @@
 #include <vector>
 
 #include "engine/catalog/disk_source.h"
+#include "engine/catalog/retention_policy.h"
+#include "engine/catalog/schedule.h"
 #include "engine/catalog/sqlite.h"
-#include "engine/retention/policy.h"
 
 namespace sendense {
 
@@ -18,20 +19,12 @@ struct VmConfig {
   std::vector<DiskSource> disks;  // none with `libvirt`
   std::optional<LibvirtSource> libvirt;
   std::string bitmap;
-  std::string schedule;  // "", "hourly", "daily@HH:MM" (UTC), "every@N[mh]"
+  Schedule schedule;
   retention::Policy retention;  // applied by `serve` after each backup
   std::string copy_to;          // a repository `serve` copies new backups to
   // Days its points stay immutable (overrides the repository's).
   std::optional<double> immutable_days;
 };
-
-// Checks a schedule; Error kInvalidArgument naming what is wrong.
-void ValidateSchedule(const std::string& schedule);
-// The time between two backups of `schedule`, in seconds (0 for none).
-int64_t SchedulePeriod(const std::string& schedule);
-// Whether a VM with `schedule`, last backed up at `last` (epoch seconds, 0
-// for never), is due at `now`.
-bool ScheduleDue(const std::string& schedule, int64_t last, int64_t now);
 
 // VM configurations in the catalog. One connection; one per thread.
 class VmConfigs {

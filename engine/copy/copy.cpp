@@ -6,6 +6,7 @@
 #include <set>
 
 #include "engine/catalog/guest_index.h"
+#include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/io/capacity.h"
 #include "engine/io/file.h"
@@ -14,7 +15,6 @@
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/repo/damage_record.h"
 #include "engine/repo/immutability.h"
-#include "engine/repo/names.h"
 #include "engine/repo/point_lease.h"
 #include "engine/restore/restore.h"
 #include "engine/time.h"
@@ -56,17 +56,13 @@ void SyncFile(const std::string& path) {
   File::OpenReadOnly(path).Sync();
 }
 
-bool Damaged(const PointRecord& p) {
-  return p.verify_state == "damaged" || p.verify_state == "depends-on-damaged";
-}
-
 // One VM's copy, under the target's lock of that VM.
 class VmCopy {
  public:
   VmCopy(const Repository& from,
          const Repository& to,
          const std::string& vm,
-         BackupProgress& progress,
+         JobProgress& progress,
          CopyReport& report)
       : from_(from), to_(to), vm_(vm), progress_(progress), report_(report) {}
 
@@ -136,10 +132,10 @@ class VmCopy {
     const auto start = Clock::now();
     CopiedBackup out{vm_, b.name, "copied", "", {}, 0};
     for (const auto& p : b.points) {
-      if (Damaged(p)) {
+      if (Damaged(p.verify_state)) {
         out.state = "refused";
         out.error = "disk " + p.disk + " of " + vm_ + "/" + b.name + " is " +
-                    p.verify_state +
+                    StateName(p.verify_state) +
                     " (verify found it): copying it would copy the damage; "
                     "restore what is sound from another point";
         return out;
@@ -191,8 +187,7 @@ class VmCopy {
       CopyGuestIndex(b.id, id);
     } catch (const std::exception& e) {
       for (const auto& f : written) {
-        RemoveQuietly(to_.Absolute(f));
-        RemoveQuietly(qcow2::SumsPath(to_.Absolute(f)));
+        to_.RemovePointFile(f);
       }
       try {
         target_->FailBackup(id, e.what(), Now());
@@ -213,10 +208,10 @@ class VmCopy {
                         std::vector<std::string>& written,
                         std::string& how) {
     const auto start = Clock::now();
-    const std::string dir = to_.MakeDiskDir(vm_, p.disk);
+    const auto files = to_.MakePointFile(vm_, p.disk, b.name);
     PointRecord r;
     r.disk = p.disk;
-    r.file = dir + "/" + b.name + ".qcow2";
+    r.file = files.file;
     r.virtual_size = p.virtual_size;
     r.disk_digest = p.disk_digest;
     r.digest_groups = source_->DigestGroups(p.id);
@@ -245,9 +240,8 @@ class VmCopy {
       // As stored: the file and its digests, checked on arrival.
       const PointLease lease(source_path, PointLease::Mode::kShared,
                              kLeaseWait);
-      const std::string temp = dir + "/." + b.name + ".qcow2.tmp";
-      written.push_back(temp);
-      const std::string temp_path = to_.Absolute(temp);
+      written.push_back(files.temp);
+      const std::string temp_path = to_.Absolute(files.temp);
       const bool has_sums = fs::exists(qcow2::SumsPath(source_path));
       if (has_sums) {
         CopyFileBytes(qcow2::SumsPath(source_path), qcow2::SumsPath(temp_path));
@@ -297,7 +291,7 @@ class VmCopy {
       request.disk = p.disk;
       request.target = final_path;
       request.sums_path = qcow2::SumsPath(final_path);
-      BackupProgress restoring;  // its own counts: ours follow below
+      JobProgress restoring;  // its own counts: ours follow below
       restore::Restore(from_, request, restoring);
       r.kind = PointKind::kFull;
       r.reason = "copied whole: the target had no earlier point of this disk";
@@ -325,7 +319,7 @@ class VmCopy {
   const Repository& from_;
   const Repository& to_;
   const std::string vm_;
-  BackupProgress& progress_;
+  JobProgress& progress_;
   CopyReport& report_;
   std::unique_ptr<Catalog> target_, source_;
   int64_t vm_id_ = 0;
@@ -363,7 +357,7 @@ nlohmann::json CopyReportJson(const CopyReport& report) {
 
 CopyReport Copy(const Repository& from,
                 const CopyRequest& request,
-                BackupProgress& progress) {
+                JobProgress& progress) {
   const auto start = Clock::now();
   std::error_code ec;
   if (!fs::exists(request.to + "/catalog.db", ec)) {
@@ -387,11 +381,11 @@ CopyReport Copy(const Repository& from,
   } else {
     vms = from.OpenCatalog()->VmNames();
   }
-  progress.phase = BackupPhase::kCopying;
+  progress.phase = JobPhase::kCopying;
   for (const auto& vm : vms) {
     VmCopy(from, to, vm, progress, report).Run();
   }
-  progress.phase = BackupPhase::kDone;
+  progress.phase = JobPhase::kDone;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return report;
 }

@@ -59,6 +59,6 @@ nlohmann::json CopyReportJson(const CopyReport& report);
 // would not fit (before it is written).
 CopyReport Copy(const Repository& from,
                 const CopyRequest& request,
-                BackupProgress& progress);
+                JobProgress& progress);
 
 }  // namespace sendense::copy

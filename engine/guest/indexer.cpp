@@ -13,6 +13,7 @@
 
 #include "engine/error.h"
 #include "engine/guest/extent_mapper.h"
+#include "engine/repo/known_vms.h"
 
 namespace sendense::guest {
 namespace {
@@ -285,6 +286,43 @@ std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
     out.push_back(fs.fs);
   }
   return out;
+}
+
+IndexPlan PlanIndexing(const Repository& repo,
+                       const std::string& vm,
+                       const std::string& point,
+                       bool retry) {
+  if (!point.empty() && vm.empty()) {
+    throw Error(ErrorKind::kInvalidArgument, "a point needs its VM");
+  }
+  RequireKnownVm(repo, vm);
+  auto catalog = repo.OpenCatalog();
+  GuestIndex index(repo.CatalogPath());
+  IndexPlan plan;
+  for (const auto& b : catalog->Backups(vm)) {
+    if (b.state != BackupState::kComplete) {
+      continue;
+    }
+    if (!point.empty()) {
+      if (b.name == point) {
+        plan.todo.push_back(b);
+      }
+      continue;
+    }
+    const auto run = index.LastRun(b.id);
+    const bool found_nothing =
+        run && (run->filesystems == 0 || !run->error.empty());
+    if (!run || (retry && found_nothing)) {
+      plan.todo.push_back(b);
+    } else if (found_nothing) {
+      ++plan.skipped;
+    }
+  }
+  if (!point.empty() && plan.todo.empty()) {
+    throw Error(ErrorKind::kNotFound,
+                "VM '" + vm + "' has no complete point named '" + point + "'");
+  }
+  return plan;
 }
 
 }  // namespace sendense::guest

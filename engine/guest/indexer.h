@@ -42,4 +42,18 @@ std::vector<GuestFilesystem> IndexBackup(
     const BackupRecord& backup,
     std::atomic<uint64_t>* entries = nullptr);
 
+// Which complete backups `sendense index` indexes: `point` of `vm` alone
+// when given (Error kNotFound when `vm` has no complete point of that
+// name; kInvalidArgument for a point without its VM); else of `vm` ("" for
+// every VM) those never indexed, and with `retry` also those whose last
+// run found no filesystem or failed (left alone otherwise: `skipped`).
+struct IndexPlan {
+  std::vector<BackupRecord> todo;  // oldest first
+  size_t skipped = 0;
+};
+IndexPlan PlanIndexing(const Repository& repo,
+                       const std::string& vm,
+                       const std::string& point,
+                       bool retry);
+
 }  // namespace sendense::guest

@@ -4,7 +4,7 @@
 
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
-#include "engine/guest/indexer.h"
+#include "engine/jobs/backup_then_index.h"
 #include "engine/log.h"
 #include "engine/time.h"
 
@@ -29,15 +29,17 @@ JobRunner::~JobRunner() {
   }
 }
 
-JobRunner::Submitted JobRunner::Enqueue(const std::string& kind,
+JobRunner::Submitted JobRunner::Enqueue(JobKind kind,
                                         const std::string& vm,
                                         std::function<std::string(Job&)> run) {
   auto job = std::make_shared<Job>();
   job->run = std::move(run);
   std::lock_guard lock(mutex_);
   for (const auto& [id, other] : jobs_) {
-    if (kind != "forget" && kind != "restore" && other->status.vm == vm &&
-        other->status.kind == kind && Active(other->status.state)) {
+    // One of each kind per VM at a time; forgets and restores each their own.
+    if (kind != JobKind::kForget && kind != JobKind::kRestore &&
+        other->status.vm == vm && other->status.kind == kind &&
+        Active(other->status.state)) {
       return {id, false};
     }
   }
@@ -50,26 +52,26 @@ JobRunner::Submitted JobRunner::Enqueue(const std::string& kind,
   queue_.push_back(job);
   wake_.notify_one();
   Log(LogLevel::kInfo, "job " + std::to_string(job->status.id) +
-                           " queued: " + kind + " of VM " + vm);
+                           " queued: " + KindName(kind) + " of VM " + vm);
   return {job->status.id, true};
 }
 
 JobRunner::Submitted JobRunner::Submit(const BackupRequest& request) {
-  return Enqueue("backup", request.vm,
+  return Enqueue(JobKind::kBackup, request.vm,
                  [this, request](Job& job) { return Backup(job, request); });
 }
 
 JobRunner::Submitted JobRunner::SubmitPrune(
     const retention::PruneRequest& request) {
-  return Enqueue("prune", request.vm,
+  return Enqueue(JobKind::kPrune, request.vm,
                  [this, request](Job& job) { return Prune(job, request); });
 }
 
 JobRunner::Submitted JobRunner::SubmitForget(
     const std::string& vm,
     const std::vector<std::string>& points) {
-  return Enqueue("forget", vm, [this, vm, points](Job& job) {
-    job.progress.phase = BackupPhase::kPruning;
+  return Enqueue(JobKind::kForget, vm, [this, vm, points](Job& job) {
+    job.progress.phase = JobPhase::kPruning;
     const auto report = retention::Forget(repo_, vm, points);
     job.progress.bytes_done = report.merged_bytes;
     std::lock_guard lock(mutex_);
@@ -80,8 +82,8 @@ JobRunner::Submitted JobRunner::SubmitForget(
 
 JobRunner::Submitted JobRunner::SubmitVerify(
     const verify::VerifyRequest& request) {
-  return Enqueue("verify", request.vm, [this, request](Job& job) {
-    job.progress.phase = BackupPhase::kVerifying;
+  return Enqueue(JobKind::kVerify, request.vm, [this, request](Job& job) {
+    job.progress.phase = JobPhase::kVerifying;
     const auto report = verify::Verify(repo_, request);
     job.progress.bytes_done = report.bytes_read;
     std::lock_guard lock(mutex_);
@@ -92,7 +94,7 @@ JobRunner::Submitted JobRunner::SubmitVerify(
 
 JobRunner::Submitted JobRunner::SubmitRestore(
     const restore::RestoreRequest& request) {
-  return Enqueue("restore", request.vm, [this, request](Job& job) {
+  return Enqueue(JobKind::kRestore, request.vm, [this, request](Job& job) {
     const auto report = restore::Restore(repo_, request, job.progress);
     std::lock_guard lock(mutex_);
     job.status.result = restore::RestoreReportJson(report);
@@ -101,7 +103,7 @@ JobRunner::Submitted JobRunner::SubmitRestore(
 }
 
 JobRunner::Submitted JobRunner::SubmitCopy(const copy::CopyRequest& request) {
-  return Enqueue("copy", request.vm, [this, request](Job& job) {
+  return Enqueue(JobKind::kCopy, request.vm, [this, request](Job& job) {
     const auto report = copy::Copy(repo_, request, job.progress);
     {
       std::lock_guard lock(mutex_);
@@ -120,23 +122,16 @@ JobRunner::Submitted JobRunner::SubmitCopy(const copy::CopyRequest& request) {
 
 std::string JobRunner::Backup(Job& job, const BackupRequest& request) {
   const std::string name = "job " + std::to_string(job.status.id);
-  const BackupResult result = RunBackup(repo_, request, job.progress);
-  {
-    std::lock_guard lock(mutex_);
-    job.copied = std::chrono::steady_clock::now();
-  }
+  const auto outcome = BackUpThenIndex(
+      repo_, request, job.progress, options_.index_guest_files, [&] {
+        std::lock_guard lock(mutex_);
+        job.copied = std::chrono::steady_clock::now();
+      });
+  const BackupResult& result = outcome.backup;
   bytes_copied_ += job.progress.bytes_done;
-  if (options_.index_guest_files) {
-    job.progress.phase = BackupPhase::kIndexing;
-    try {
-      auto catalog = repo_.OpenCatalog();
-      if (auto b = catalog->FindBackup(result.vm, result.backup)) {
-        guest::IndexBackup(repo_, *b, &job.progress.entries_indexed);
-      }
-    } catch (const std::exception& e) {
-      Log(LogLevel::kWarning,
-          name + ": indexing guest files failed: " + std::string(e.what()));
-    }
+  if (!outcome.index.error.empty()) {
+    Log(LogLevel::kWarning,
+        name + ": indexing guest files failed: " + outcome.index.error);
   }
   if (options_.prune_after_backup) {
     const auto config = VmConfigs(repo_.CatalogPath()).Find(result.vm);
@@ -153,7 +148,7 @@ std::string JobRunner::Backup(Job& job, const BackupRequest& request) {
 }
 
 std::string JobRunner::Prune(Job& job, const retention::PruneRequest& request) {
-  job.progress.phase = BackupPhase::kPruning;
+  job.progress.phase = JobPhase::kPruning;
   const auto reports = retention::Prune(repo_, request);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : reports) {
@@ -173,7 +168,7 @@ JobStatus JobRunner::Snapshot(const Job& job) const {
   if (s.backup.empty()) {
     s.backup = job.progress.backup_name();
   }
-  s.phase = Active(s.state) ? StateName(job.progress.phase) : "done";
+  s.phase = Active(s.state) ? job.progress.phase.load() : JobPhase::kDone;
   // Running: the rate so far; copied: the average over the copy (guest
   // file indexing after it not counted).
   const bool running = s.state == JobState::kRunning && !job.copied;
@@ -221,7 +216,8 @@ bool JobRunner::Cancel(int64_t id) {
     return true;
   }
   if (job.status.state == JobState::kRunning &&
-      (job.status.kind == "backup" || job.status.kind == "restore")) {
+      (job.status.kind == JobKind::kBackup ||
+       job.status.kind == JobKind::kRestore)) {
     job.progress.cancel = true;  // a merge under way is not stopped halfway
     return true;
   }
@@ -282,8 +278,8 @@ void JobRunner::Work() {
       job->started = std::chrono::steady_clock::now();
     }
     const std::string name = "job " + std::to_string(job->status.id);
-    Log(LogLevel::kInfo,
-        name + " running: " + job->status.kind + " of VM " + job->status.vm);
+    Log(LogLevel::kInfo, name + " running: " + KindName(job->status.kind) +
+                             " of VM " + job->status.vm);
     JobState state = JobState::kComplete;
     std::string error, backup;
     try {
@@ -299,10 +295,10 @@ void JobRunner::Work() {
     Log(state == JobState::kComplete ? LogLevel::kInfo : LogLevel::kError,
         name + " " + StateName(state) +
             (backup.empty() ? ""
-                            : ": " + job->status.kind + " of " +
-                                  job->status.vm + "/" + backup) +
+                            : ": " + std::string(KindName(job->status.kind)) +
+                                  " of " + job->status.vm + "/" + backup) +
             (error.empty() ? "" : ": " + error));
-    job->progress.phase = BackupPhase::kDone;
+    job->progress.phase = JobPhase::kDone;
     std::lock_guard lock(mutex_);
     job->status.state = state;
     job->status.error = error;

@@ -30,11 +30,10 @@ namespace sendense {
 // What the outside sees of one job.
 struct JobStatus {
   int64_t id = 0;
-  // "backup", "prune", "forget", "verify", "restore" or "copy"
-  std::string kind;
+  JobKind kind = JobKind::kBackup;
   std::string vm;
   JobState state = JobState::kQueued;
-  std::string phase;   // queued, copying, indexing, done
+  JobPhase phase = JobPhase::kQueued;
   std::string backup;  // the backup's name, as soon as it has one
   std::string error;
   uint64_t bytes_total = 0;
@@ -98,11 +97,11 @@ class JobRunner {
     JobStatus status;
     // Runs the job; returns the backup's name (backups) and sets `result`.
     std::function<std::string(Job&)> run;
-    BackupProgress progress;
+    JobProgress progress;
     std::chrono::steady_clock::time_point started;
     std::optional<std::chrono::steady_clock::time_point> copied;
   };
-  Submitted Enqueue(const std::string& kind,
+  Submitted Enqueue(JobKind kind,
                     const std::string& vm,
                     std::function<std::string(Job&)> run);
   std::string Backup(Job& job, const BackupRequest& request);

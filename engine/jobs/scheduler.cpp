@@ -30,7 +30,7 @@ void Scheduler::Tick() {
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   for (const auto& vm : vms.List()) {
-    if (vm.schedule.empty()) {
+    if (vm.schedule.manual()) {
       continue;
     }
     int64_t last = 0;
@@ -41,10 +41,10 @@ void Scheduler::Tick() {
     for (const auto& j : jobs_.List()) {
       busy |= j.vm == vm.name && Active(j.state);
     }
-    if (!busy && ScheduleDue(vm.schedule, last, now)) {
+    if (!busy && vm.schedule.Due(last, now)) {
       jobs_.Submit(BackupRequestFor(vm));
       Log(LogLevel::kInfo, "scheduler: backup of VM " + vm.name + " (" +
-                               vm.schedule + ") started");
+                               vm.schedule.Describe() + ") started");
     }
   }
   if (verify_every_ > 0 && now - last_verify_check_ >= 60) {

@@ -14,10 +14,10 @@
 #include <thread>
 
 #include "engine/catalog/catalog.h"
+#include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/libvirt/connection.h"
 #include "engine/log.h"
-#include "engine/repo/names.h"
 
 extern char** environ;
 

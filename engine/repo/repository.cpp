@@ -16,11 +16,12 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/io/capacity.h"
 #include "engine/io/file.h"
 #include "engine/log.h"
-#include "engine/repo/names.h"
+#include "engine/qcow2/cluster_sums.h"
 #include "engine/repo/point_drop.h"
 #include "engine/time.h"
 
@@ -219,6 +220,27 @@ std::string Repository::MakeDiskDir(const std::string& vm,
                 "cannot create " + Absolute(rel) + ": " + ec.message());
   }
   return rel;
+}
+
+Repository::PointFile Repository::PointFileOf(const std::string& vm,
+                                              const std::string& disk,
+                                              const std::string& backup) {
+  const std::string dir = "vms/" + vm + "/" + disk + "/";
+  return {dir + backup + ".qcow2", dir + "." + backup + ".qcow2.tmp"};
+}
+
+Repository::PointFile Repository::MakePointFile(
+    const std::string& vm,
+    const std::string& disk,
+    const std::string& backup) const {
+  MakeDiskDir(vm, disk);
+  return PointFileOf(vm, disk, backup);
+}
+
+void Repository::RemovePointFile(const std::string& relative) const {
+  std::error_code ec;
+  fs::remove(Absolute(relative), ec);
+  fs::remove(qcow2::SumsPath(Absolute(relative)), ec);
 }
 
 Repository::VmLock::VmLock(const Repository& repo,

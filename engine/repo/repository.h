@@ -63,6 +63,24 @@ class Repository {
   // The directory of a disk's points relative to the repository, created
   // when missing.
   std::string MakeDiskDir(const std::string& vm, const std::string& disk) const;
+  // Where the point of `disk` of `vm` in backup `backup` lives, relative to
+  // the repository (vms/VM/DISK/BACKUP.qcow2, its cluster digests beside
+  // it as qcow2::SumsPath says), and the name it is written under until it
+  // is published (vms/VM/DISK/.BACKUP.qcow2.tmp).
+  struct PointFile {
+    std::string file;
+    std::string temp;
+  };
+  static PointFile PointFileOf(const std::string& vm,
+                               const std::string& disk,
+                               const std::string& backup);
+  // PointFileOf, with the disk's directory created when missing.
+  PointFile MakePointFile(const std::string& vm,
+                          const std::string& disk,
+                          const std::string& backup) const;
+  // Removes a point file (relative) and its cluster digests, when there:
+  // what a failed backup or copy leaves behind.
+  void RemovePointFile(const std::string& relative) const;
 
   // An exclusive lock on one VM (flock on locks/<vm>.lock), released by the
   // destructor or when the process dies.

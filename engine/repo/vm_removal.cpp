@@ -1,8 +1,8 @@
 #include "engine/repo/vm_removal.h"
 
+#include "engine/catalog/names.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
-#include "engine/repo/names.h"
 
 namespace sendense {
 

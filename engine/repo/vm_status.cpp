@@ -1,5 +1,6 @@
 #include "engine/repo/vm_status.h"
 
+#include <algorithm>
 #include <map>
 
 #include "engine/catalog/record_json.h"
@@ -8,33 +9,23 @@
 namespace sendense {
 namespace {
 
-int Severity(const std::string& verify_state) {
-  if (verify_state == "damaged") {
-    return 3;
-  }
-  if (verify_state == "depends-on-damaged") {
-    return 2;
-  }
-  return verify_state == "unverified" ? 1 : 0;
-}
-
-std::string HealthOf(const VmStatus& s, int64_t now) {
-  if (Severity(s.verify_state) >= 2) {
-    return "damaged";
+Health HealthOf(const VmStatus& s, int64_t now) {
+  if (Damaged(s.verify_state)) {
+    return Health::kDamaged;
   }
   if (s.last_failed) {
-    return "failed";
+    return Health::kFailed;
   }
   if (s.points == 0) {
-    return "never";
+    return Health::kNever;
   }
-  if (s.config && !s.config->schedule.empty()) {
-    const int64_t period = SchedulePeriod(s.config->schedule);
+  if (s.config && !s.config->schedule.manual()) {
+    const int64_t period = s.config->schedule.period();
     if (now - ParseIsoTime(s.last_complete_at) > period + period / 2) {
-      return "late";
+      return Health::kLate;
     }
   }
-  return "ok";
+  return Health::kOk;
 }
 
 }  // namespace
@@ -61,10 +52,7 @@ std::vector<VmStatus> VmStatuses(const std::vector<VmConfig>& configs,
     for (const auto& p : b.points) {
       s.bytes_stored += p.bytes_stored;
     }
-    const std::string verify = VerifyStateOf(b);
-    if (Severity(verify) > Severity(s.verify_state)) {
-      s.verify_state = verify;
-    }
+    s.verify_state = std::max(s.verify_state, VerifyStateOf(b));
   }
   std::vector<VmStatus> out;
   for (auto& [name, s] : by_name) {
@@ -90,15 +78,34 @@ nlohmann::json VmStatusJson(const VmStatus& s) {
   return {
       {"name", s.name},
       {"configured", s.config.has_value()},
-      {"schedule", s.config ? text_or_null(s.config->schedule) : json()},
+      {"schedule", s.config ? text_or_null(s.config->schedule.text()) : json()},
+      {"schedule_text", s.config ? s.config->schedule.Describe() : "manual"},
       {"retention", retention},
-      {"health", s.health},
+      {"health", StateName(s.health)},
       {"last_backup", s.last ? BackupJson(*s.last) : json(nullptr)},
       {"last_complete_at", text_or_null(s.last_complete_at)},
       {"age_seconds", s.age_seconds < 0 ? json(nullptr) : json(s.age_seconds)},
       {"points", s.points},
       {"bytes_stored", s.bytes_stored},
-      {"verify_state", s.points == 0 ? json(nullptr) : json(s.verify_state)}};
+      {"verify_state",
+       s.points == 0 ? json(nullptr) : json(StateName(s.verify_state))}};
+}
+
+PointTally TallyPoints(const std::vector<BackupRecord>& backups) {
+  PointTally t;
+  for (const auto& b : backups) {
+    if (b.state != BackupState::kComplete) {
+      continue;
+    }
+    ++t.backups;
+    for (const auto& p : b.points) {
+      t.copy_seconds += p.seconds;
+      t.damaged += Damaged(p.verify_state);
+      t.unverified += p.verify_state == VerifyState::kUnverified;
+      t.last_verified = std::max(t.last_verified, ParseIsoTime(p.verified_at));
+    }
+  }
+  return t;
 }
 
 }  // namespace sendense

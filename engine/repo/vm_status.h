@@ -23,12 +23,9 @@ struct VmStatus {
   int64_t age_seconds = -1;          // since then (-1: never)
   size_t points = 0;                 // complete backups
   uint64_t bytes_stored = 0;         // what its complete backups take
-  std::string verify_state = "ok";   // the worst of its complete backups'
-  // "damaged" (a complete point is damaged or built on one), "failed" (the
-  // newest finished backup failed or was interrupted), "never" (no
-  // complete backup), "late" (scheduled, and the newest complete backup
-  // is older than one and a half schedule periods), else "ok".
-  std::string health;
+  // The worst of its complete backups'.
+  VerifyState verify_state = VerifyState::kOk;
+  Health health = Health::kOk;
 };
 
 // One per VM configured or with backups, by name. `backups`: all of the
@@ -41,5 +38,15 @@ std::vector<VmStatus> VmStatuses(const std::vector<VmConfig>& configs,
 //  "last_backup": BACKUP | null, "last_complete_at": time | null,
 //  "age_seconds": N | null, "points", "bytes_stored", "verify_state"}
 nlohmann::json VmStatusJson(const VmStatus& status);
+
+// The repository's complete points by what verify found, for /metrics.
+struct PointTally {
+  uint64_t backups = 0;       // complete backups
+  uint64_t damaged = 0;       // points damaged or built on a damaged one
+  uint64_t unverified = 0;    // points never verified (or without digests)
+  double copy_seconds = 0;    // spent copying their disks
+  int64_t last_verified = 0;  // epoch seconds a point was last verified; 0
+};
+PointTally TallyPoints(const std::vector<BackupRecord>& backups);
 
 }  // namespace sendense

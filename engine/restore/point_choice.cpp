@@ -61,11 +61,11 @@ ChosenPoint ChoosePoint(Catalog& catalog,
             : "backup '" + chosen.backup.name + "' of VM '" + vm +
                   "' has no disk '" + disk + "' (it has " + names + ")");
   }
-  if (point->verify_state == "damaged" ||
-      point->verify_state == "depends-on-damaged") {
+  if (Damaged(point->verify_state)) {
     throw Error(ErrorKind::kCorrupt,
                 "disk " + point->disk + " of backup '" + chosen.backup.name +
-                    "' of VM '" + vm + "' is " + point->verify_state +
+                    "' of VM '" + vm + "' is " +
+                    StateName(point->verify_state) +
                     " (see `sendense verify`): pick an earlier point that "
                     "verifies ok");
   }

@@ -28,7 +28,7 @@ class Copier {
  public:
   Copier(const qcow2::ChainReader& chain,
          RestoreTarget& target,
-         BackupProgress& progress)
+         JobProgress& progress)
       : chain_(chain),
         target_(target),
         progress_(progress),
@@ -119,7 +119,7 @@ class Copier {
 
   const qcow2::ChainReader& chain_;
   RestoreTarget& target_;
-  BackupProgress& progress_;
+  JobProgress& progress_;
   std::vector<std::mutex> lane_locks_;
   std::atomic<uint64_t> next_{0};
   std::atomic<uint64_t> data_bytes_{0};
@@ -144,7 +144,7 @@ nlohmann::json RestoreReportJson(const RestoreReport& r) {
 
 RestoreReport Restore(const Repository& repo,
                       const RestoreRequest& request,
-                      BackupProgress& progress) {
+                      JobProgress& progress) {
   const auto start = std::chrono::steady_clock::now();
   const ChosenPoint chosen = [&] {
     auto catalog = repo.OpenCatalog();
@@ -173,7 +173,7 @@ RestoreReport Restore(const Repository& repo,
     }
   }
   progress.bytes_total = stored;
-  progress.phase = BackupPhase::kCopying;
+  progress.phase = JobPhase::kCopying;
   Copier copier(*chain, *target, progress);
   try {
     copier.Run();
@@ -189,7 +189,7 @@ RestoreReport Restore(const Repository& repo,
     target->Discard();
     throw;
   }
-  progress.phase = BackupPhase::kDone;
+  progress.phase = JobPhase::kDone;
 
   RestoreReport report;
   report.vm = chosen.backup.vm;

@@ -46,6 +46,6 @@ nlohmann::json RestoreReportJson(const RestoreReport& report);
 // its digest.
 RestoreReport Restore(const Repository& repo,
                       const RestoreRequest& request,
-                      BackupProgress& progress);
+                      JobProgress& progress);
 
 }  // namespace sendense::restore

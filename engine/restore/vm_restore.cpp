@@ -25,7 +25,7 @@ nlohmann::json VmRestoreReportJson(const VmRestoreReport& r) {
 
 VmRestoreReport RestoreVm(const Repository& repo,
                           const VmRestoreRequest& request,
-                          BackupProgress& progress) {
+                          JobProgress& progress) {
   namespace fs = std::filesystem;
   if (request.name.empty()) {
     throw Error(ErrorKind::kInvalidArgument,

@@ -33,6 +33,6 @@ nlohmann::json VmRestoreReportJson(const VmRestoreReport& report);
 // libvirt already has, a directory that does not exist.
 VmRestoreReport RestoreVm(const Repository& repo,
                           const VmRestoreRequest& request,
-                          BackupProgress& progress);
+                          JobProgress& progress);
 
 }  // namespace sendense::restore

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/catalog/names.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/repo/export_records.h"
 #include "engine/repo/immutability.h"
-#include "engine/repo/names.h"
 #include "engine/time.h"
 
 namespace sendense::retention {

@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/catalog/retention_policy.h"
 #include "engine/repo/point_drop.h"
 #include "engine/repo/repository.h"
-#include "engine/retention/policy.h"
 
 namespace sendense::retention {
 

@@ -6,11 +6,11 @@
 #include <map>
 #include <optional>
 
+#include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/io/file.h"
 #include "engine/qcow2/check.h"
 #include "engine/qcow2/header.h"
-#include "engine/repo/names.h"
 #include "engine/repo/point_digest.h"
 #include "engine/repo/point_lease.h"
 #include "engine/time.h"
@@ -20,7 +20,7 @@ namespace sendense::verify {
 size_t VerifyReport::damaged() const {
   size_t n = 0;
   for (const auto& p : points) {
-    n += p.state == "damaged" || p.state == "depends-on-damaged";
+    n += Damaged(p.state);
   }
   return n;
 }
@@ -116,8 +116,8 @@ void VerifyVm(const Repository& repo,
                 "VM '" + vm + "' has no complete point named '" + only + "'");
   }
   const std::string now = NowIso();
-  std::map<int64_t, std::string> own;       // point id -> own state
-  std::map<int64_t, std::string> chain;     // point id -> chain state
+  std::map<int64_t, VerifyState> own;       // point id -> own state
+  std::map<int64_t, VerifyState> chain;     // point id -> chain state
   std::map<int64_t, nlohmann::json> found;  // checked now: problems
   std::map<int64_t, std::string> files;     // point id -> file
   for (const auto& b : backups) {           // oldest first: parents first
@@ -155,20 +155,19 @@ void VerifyVm(const Repository& repo,
                               {"length", pr.length},
                               {"what", pr.what}});
         }
-        own[p.id] = !r.problems.empty() ? "damaged"
-                    : r.has_digests     ? "ok"
-                                        : "unverified";
+        own[p.id] = !r.problems.empty() ? VerifyState::kDamaged
+                    : r.has_digests     ? VerifyState::kOk
+                                        : VerifyState::kUnverified;
         found[p.id] = problems;
         report.bytes_read += r.bytes_read;
       } else {
-        own[p.id] = catalog.OwnVerifyState(p.id).value_or("unverified");
+        own[p.id] =
+            catalog.OwnVerifyState(p.id).value_or(VerifyState::kUnverified);
       }
-      std::string state = own[p.id];
-      if (state != "damaged" && p.parent_id) {
-        const std::string& below = chain[*p.parent_id];
-        if (below == "damaged" || below == "depends-on-damaged") {
-          state = "depends-on-damaged";
-        }
+      VerifyState state = own[p.id];
+      if (state != VerifyState::kDamaged && p.parent_id &&
+          Damaged(chain[*p.parent_id])) {
+        state = VerifyState::kDependsOnDamaged;
       }
       chain[p.id] = state;
       if (check) {
@@ -178,7 +177,7 @@ void VerifyVm(const Repository& repo,
         catalog.RecordVerification(p.id, own[p.id], state, p.verified_at,
                                    p.verify_problems);
       }
-      if (check || state == "depends-on-damaged") {
+      if (check || state == VerifyState::kDependsOnDamaged) {
         report.points.push_back({vm, b.name, p.disk, p.file, state,
                                  check ? found[p.id] : nlohmann::json::array(),
                                  0});
@@ -224,7 +223,7 @@ nlohmann::json VerifyReportJson(const VerifyReport& r) {
                       {"backup", p.backup},
                       {"disk", p.disk},
                       {"file", p.file},
-                      {"state", p.state},
+                      {"state", StateName(p.state)},
                       {"problems", p.problems}});
   }
   return {{"points", points},

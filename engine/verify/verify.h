@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/repo/repository.h"
+#include "engine/states.h"
 
 namespace sendense::verify {
 
@@ -24,7 +25,7 @@ bool VerifyDue(const std::string& verified_at, int64_t max_age, int64_t now);
 // One point's verdict: its own check and what it means with its chain.
 struct PointVerdict {
   std::string vm, backup, disk, file;
-  std::string state;  // ok, damaged, depends-on-damaged, unverified
+  VerifyState state = VerifyState::kUnverified;
   nlohmann::json problems = nlohmann::json::array();  // its own
   uint64_t bytes_read = 0;
 };

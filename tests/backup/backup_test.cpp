@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "tests/backup/backup_fixture.h"
+#include "tests/support/backup_fixture.h"
 
 namespace sendense::test {
 namespace {

@@ -1,7 +1,7 @@
 // The command line's habits: -r anywhere, usage mistakes as one sentence
 // with exit status 2, unknown VMs as errors everywhere, `vm set`.
 
-#include "tests/backup/backup_fixture.h"
+#include "tests/support/backup_fixture.h"
 
 namespace sendense::test {
 namespace {
@@ -147,10 +147,13 @@ TEST_F(CliTest, VmSetChangesWhatIsGivenAndListShowsTheBitmap) {
   auto vm = SendenseJson("vm list --json")["vms"][0];
   EXPECT_EQ(vm["bitmap"], "b7");
   EXPECT_EQ(vm["schedule"], "hourly");  // not given: kept
+  EXPECT_EQ(vm["schedule_text"], "hourly");
   EXPECT_EQ(vm["disks"]["sda"], "nbd://h/b");
   EXPECT_NE(Sendense("vm list").output.find("bitmap b7"), std::string::npos);
   ASSERT_EQ(Sendense("vm set web1 --no-schedule").status, 0);
-  EXPECT_EQ(SendenseJson("vm list --json")["vms"][0]["schedule"], "");
+  vm = SendenseJson("vm list --json")["vms"][0];
+  EXPECT_EQ(vm["schedule"], "");
+  EXPECT_EQ(vm["schedule_text"], "manual");
   const auto bad = Sendense("vm set web1 --schedule weekly");
   EXPECT_EQ(bad.status, 1);
   EXPECT_EQ(SendenseJson("vm list --json")["vms"][0]["bitmap"], "b7");

@@ -12,7 +12,7 @@
 #include <random>
 #include <thread>
 
-#include "tests/backup/backup_fixture.h"
+#include "tests/support/backup_fixture.h"
 
 namespace sendense::test {
 namespace {

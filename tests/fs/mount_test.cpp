@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/fs/mount_fixture.h"
+#include "tests/support/mount_fixture.h"
 
 namespace sendense::test {
 namespace {

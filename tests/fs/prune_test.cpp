@@ -14,7 +14,7 @@
 #include <random>
 #include <thread>
 
-#include "tests/fs/mount_fixture.h"
+#include "tests/support/mount_fixture.h"
 
 namespace sendense::test {
 namespace {

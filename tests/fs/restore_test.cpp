@@ -11,7 +11,7 @@
 #include <chrono>
 #include <thread>
 
-#include "tests/fs/mount_fixture.h"
+#include "tests/support/mount_fixture.h"
 
 namespace sendense::test {
 namespace {

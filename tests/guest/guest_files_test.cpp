@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/fs/mount_fixture.h"
+#include "tests/support/mount_fixture.h"
 #include "tests/support/process.h"
 #include "tests/support/test_env.h"
 

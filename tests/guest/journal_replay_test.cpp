@@ -12,7 +12,7 @@
 #include <random>
 #include <sstream>
 
-#include "tests/fs/mount_fixture.h"
+#include "tests/support/mount_fixture.h"
 #include "tests/support/process.h"
 #include "tests/support/test_env.h"
 

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <map>
 
-#include "tests/fs/mount_fixture.h"
+#include "tests/support/mount_fixture.h"
 
 namespace sendense::test {
 namespace {

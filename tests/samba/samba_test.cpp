@@ -12,7 +12,7 @@
 #include <regex>
 #include <thread>
 
-#include "tests/fs/mount_fixture.h"
+#include "tests/support/mount_fixture.h"
 
 namespace sendense::test {
 namespace {
@@ -189,12 +189,12 @@ TEST_F(SambaTest, PreviousVersionsSafeLinksMappedNamesAndUsers) {
   // timewarp context (as Windows sends it) and with smbclient's @GMT path.
   const auto versions = Versions(share, "motd");
   EXPECT_EQ(versions, (std::vector<std::string>{Gmt(p2), Gmt(p1)}));
-  EXPECT_EQ(
-      RunOrFail("/usr/bin/python3 " +
-                Quote(std::string(SOURCE_DIR) + "/tests/samba/twrp_get.py") +
-                " 127.0.0.1 " + std::to_string(kPort) + " " + kUser + " " +
-                kPassword + " " + share + " " + Gmt(p1) + "/motd"),
-      "version 1\n");
+  EXPECT_EQ(RunOrFail("/usr/bin/python3 " +
+                      Quote(std::string(SENDENSE_SOURCE_DIR) +
+                            "/tests/samba/twrp_get.py") +
+                      " 127.0.0.1 " + std::to_string(kPort) + " " + kUser +
+                      " " + kPassword + " " + share + " " + Gmt(p1) + "/motd"),
+            "version 1\n");
   r = Smb(share, "get " + Gmt(p1) + "/motd " + Local("old.txt"));
   EXPECT_EQ(RunOrFail("cat " + Quote(dir_ / "old.txt")), "version 1\n")
       << r.output;

@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/backup/backup_fixture.h"
-#include "tests/web/http_client.h"
+#include "tests/support/backup_fixture.h"
+#include "tests/support/http_client.h"
 
 namespace sendense::test {
 

@@ -43,7 +43,7 @@ function context(segments, query) {
 }
 
 function route(segments) {
-  const [first, vm, point, files, fs] = segments;
+  const [first, vm, , files, fs] = segments;
   if (segments.length === 0 || (first === 'vms' && segments.length === 1)) {
     return ['overview', renderOverview];
   }

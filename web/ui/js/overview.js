@@ -19,13 +19,6 @@ export function retentionText(policy) {
   return parts.length ? parts.join(', ') : 'keep all';
 }
 
-export function scheduleText(schedule) {
-  if (!schedule) return 'manual';
-  if (schedule.startsWith('daily@')) return 'daily at ' + schedule.slice(6) + ' UTC';
-  if (schedule.startsWith('every@')) return 'every ' + schedule.slice(6);
-  return schedule;
-}
-
 function tile(label, value, detail, cls) {
   return h('div', {class: 'tile ' + (cls || '')},
       h('div', {class: 'tile-label'}, label),
@@ -65,7 +58,7 @@ function vmRow(v) {
       h('td', null, last ? [h('div', null, time(last.started_at)),
         h('div', {class: 'muted small'}, last.state === 'complete' ?
             age(v.age_seconds) : last.state)] : 'never'),
-      h('td', {class: 'opt'}, scheduleText(v.schedule)),
+      h('td', {class: 'opt'}, v.schedule_text),
       h('td', {class: 'opt'}, retentionText(v.retention)),
       h('td', {class: 'num opt'}, count(v.points)),
       h('td', {class: 'num opt'}, bytes(v.bytes_stored)),

@@ -5,7 +5,7 @@ import {api, apiAllowing} from './api.js';
 import {badge, bytes, clear, duration, empty, h, pointTime, seconds,
   table, time, url} from './dom.js';
 import {active, jobCard, jobTable} from './jobs.js';
-import {retentionText, scheduleText} from './overview.js';
+import {retentionText} from './overview.js';
 
 function timeline(backups) {
   const complete = backups.filter((b) => b.state === 'complete');
@@ -129,7 +129,7 @@ export async function renderVm(ctx) {
       h('dt', null, 'Source'), h('dd', null, vm.libvirt ?
           `libvirt domain ${vm.libvirt.domain} (${vm.libvirt.uri})` :
           Object.entries(vm.disks).map(([d, u]) => `${d}: ${u}`).join(', ')),
-      h('dt', null, 'Schedule'), h('dd', null, scheduleText(vm.schedule)),
+      h('dt', null, 'Schedule'), h('dd', null, vm.schedule_text),
       h('dt', null, 'Retention'), h('dd', null, retentionText(vm.retention))) :
       h('p', {class: 'muted'}, 'This VM is no longer configured; its backups remain.'));
   await ctx.every(2000, async () => {

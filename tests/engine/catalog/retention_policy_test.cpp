@@ -2,7 +2,7 @@
 // bucket edges, month and year boundaries, leap days, ISO weeks across a
 // year's end, points minutes apart, and the newest point always kept.
 
-#include "engine/retention/policy.h"
+#include "engine/catalog/retention_policy.h"
 
 #include <gtest/gtest.h>
 

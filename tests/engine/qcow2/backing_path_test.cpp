@@ -1,5 +1,4 @@
-// Engine functions with no state: guest filesystem names and backing file
-// resolution (the rules untrusted images are held to).
+// Backing file resolution: the rules untrusted images are held to.
 
 #include <gtest/gtest.h>
 
@@ -7,26 +6,11 @@
 #include <fstream>
 
 #include "engine/error.h"
-#include "engine/guest/appliance.h"
 #include "engine/qcow2/backing_path.h"
 #include "tests/support/test_env.h"
 
 namespace sendense {
 namespace {
-
-TEST(FilesystemNameTest, NamedAfterTheBackupsDisks) {
-  const std::vector<guest::Drive> drives = {{"a.qcow2", "vda"},
-                                            {"b.qcow2", "disk0"}};
-  EXPECT_EQ(guest::FilesystemName("/dev/sda1", drives), "vda1");
-  EXPECT_EQ(guest::FilesystemName("/dev/sda", drives), "vda");
-  EXPECT_EQ(guest::FilesystemName("/dev/sdb2", drives), "disk0p2");
-  EXPECT_EQ(guest::FilesystemName("/dev/sdb", drives), "disk0");
-  EXPECT_EQ(guest::FilesystemName("/dev/vg0/root", drives), "vg0-root");
-  EXPECT_EQ(guest::FilesystemName("/dev/mapper/vg0-home", drives), "vg0-home");
-  // A drive the backup does not have keeps the appliance's name.
-  EXPECT_EQ(guest::FilesystemName("/dev/sdc1", drives), "sdc1");
-  EXPECT_EQ(guest::FilesystemName("/dev/sdab", drives), "sdab");
-}
 
 class BackingPathTest : public ::testing::Test {
  protected:

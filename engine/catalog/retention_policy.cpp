@@ -1,4 +1,4 @@
-#include "engine/retention/policy.h"
+#include "engine/catalog/retention_policy.h"
 
 #include <algorithm>
 #include <ctime>

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/backup/backup_fixture.h"
+#include "tests/support/backup_fixture.h"
 #include "tests/support/process.h"
 
 namespace sendense::test {

@@ -1,4 +1,4 @@
-#include "engine/repo/names.h"
+#include "engine/catalog/names.h"
 
 #include <algorithm>
 

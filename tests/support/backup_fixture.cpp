@@ -1,4 +1,4 @@
-#include "tests/backup/backup_fixture.h"
+#include "tests/support/backup_fixture.h"
 
 #include <filesystem>
 

@@ -1,4 +1,4 @@
-#include "tests/fs/mount_fixture.h"
+#include "tests/support/mount_fixture.h"
 
 #include "fs/mount.h"
 
