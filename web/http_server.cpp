@@ -1,16 +1,16 @@
 #include "web/http_server.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
-#include <future>
-#include <optional>
 #include <sstream>
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 
@@ -28,22 +28,57 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// A whole reply with a small JSON body, as bytes: errors the server
-// answers itself (408, 413, 431, 400, 503).
-std::string SimpleReply(unsigned status, const std::string& body) {
+void SetTimeout(int fd, std::chrono::seconds s) {
+  timeval tv{};
+  tv.tv_sec = s.count();
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+void WriteSimple(tcp::socket& socket,
+                 unsigned status,
+                 const std::string& body,
+                 bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
   res.set(http::field::server, "sendense");
   res.set(http::field::content_type, "application/json");
-  if (status == 503) {
-    res.set(http::field::retry_after, "1");
-  }
   AddSecurityHeaders(res.base());
-  res.keep_alive(false);
+  res.keep_alive(keep_alive);
   res.body() = body;
   res.prepare_payload();
-  std::ostringstream out;
-  out << res;
-  return out.str();
+  beast::error_code ec;
+  http::write(socket, res, ec);
+}
+
+// Closes a connection after an error reply without losing that reply. A
+// close with unread request bytes makes the kernel answer RST, and the
+// client then drops the reply it already has (a 413 for a long body, a 503
+// for a request sent at once). So: half-close, read what the client still
+// sends (bounded in time and bytes), then close.
+void CloseAfterReply(tcp::socket& socket) {
+  constexpr auto kLinger = std::chrono::seconds(2);
+  constexpr size_t kMaxDrained = 64 * 1024 * 1024;
+  const int fd = socket.native_handle();
+  ::shutdown(fd, SHUT_WR);
+  const auto until = std::chrono::steady_clock::now() + kLinger;
+  char buf[16 * 1024];
+  size_t drained = 0;
+  while (drained < kMaxDrained) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 ||
+        ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      break;
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) {
+      break;  // the client closed (or went away)
+    }
+    drained += static_cast<size_t>(n);
+  }
+  beast::error_code ignored;
+  socket.close(ignored);
 }
 
 // How a connection goes on after a reply.
@@ -56,10 +91,9 @@ enum class After {
 // Writes a body of unknown length as HTTP/1.1 chunks of up to 64 KiB, so
 // that only the last chunk marks its end: a cut connection is an error to
 // every client, never a shorter body.
-template <class Stream>
 class ChunkWriter {
  public:
-  explicit ChunkWriter(Stream& socket) : socket_(socket) {
+  explicit ChunkWriter(tcp::socket& socket) : socket_(socket) {
     buf_.reserve(kChunk);
   }
   void Write(const char* data, size_t n) {
@@ -92,15 +126,14 @@ class ChunkWriter {
     asio::write(socket_, parts);
     buf_.clear();
   }
-  Stream& socket_;
+  tcp::socket& socket_;
   std::string buf_;
 };
 
 // Writes `out` as the reply to `req` and says how the connection goes on
 // (closed when the client asked, when an HTTP/1.0 body ends with the
 // connection, or when writing failed).
-template <class Stream>
-After WriteReply(Stream& socket, const Request& req, Response& out) {
+After WriteReply(tcp::socket& socket, const Request& req, Response& out) {
   const bool keep_alive = req.keep_alive();
   http::response_header<> head;
   head.result(static_cast<http::status>(out.status));
@@ -160,260 +193,11 @@ After WriteReply(Stream& socket, const Request& req, Response& out) {
 
 }  // namespace
 
-// One connection: reads requests under their deadlines, hands each to a
-// handler thread, which writes the reply through the session (each write
-// on the session's strand, under its deadline), then reads the next.
-// Everything that touches the socket or the timer runs on the strand.
-class HttpServer::Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(HttpServer& server, tcp::socket socket, bool counted)
-      : server_(server),
-        socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
-        counted_(counted) {}
-  ~Session() { server_.Forget(this, counted_); }
-
-  void Start() {
-    asio::dispatch(socket_.get_executor(),
-                   [self = shared_from_this()] { self->ReadRequest(); });
-  }
-  // Past the connection limit: the 503 goes out at once, then the
-  // connection is drained and closed.
-  void Refuse() {
-    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
-      self->ReplyAndClose(
-          SimpleReply(503, R"({"error":"too many connections, try again"})"));
-    });
-  }
-  // Stop(): whatever the session waits for fails at once.
-  void Shutdown() {
-    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
-      beast::error_code ignored;
-      self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
-      self->socket_.cancel(ignored);
-      self->timer_.cancel();
-    });
-  }
-
-  // What Beast's and asio's synchronous writers call from the handler
-  // thread (a SyncWriteStream): each write runs on the strand under the
-  // request time, and the handler thread waits for it.
-  template <class Buffers>
-  size_t write_some(const Buffers& buffers, beast::error_code& ec) {
-    std::vector<asio::const_buffer> copy(asio::buffer_sequence_begin(buffers),
-                                         asio::buffer_sequence_end(buffers));
-    std::promise<std::pair<beast::error_code, size_t>> done;
-    asio::dispatch(socket_.get_executor(), [&] {
-      Arm(server_.limits_.request_time);
-      asio::async_write(socket_, copy,
-                        [this, &done](beast::error_code e, size_t n) {
-                          Disarm();
-                          done.set_value({e, n});
-                        });
-    });
-    const auto [e, n] = done.get_future().get();
-    ec = e;
-    return n;
-  }
-  template <class Buffers>
-  size_t write_some(const Buffers& buffers) {
-    beast::error_code ec;
-    const size_t n = write_some(buffers, ec);
-    if (ec) {
-      throw beast::system_error(ec);
-    }
-    return n;
-  }
-
- private:
-  // The deadline of the operation about to start: past it, the socket's
-  // operations are cancelled and `expired_` says why.
-  // A generation tells a wait that ended just as its operation completed
-  // from the next operation's: only the current one may cancel.
-  void Arm(std::chrono::seconds limit) {
-    expired_ = false;
-    const uint64_t generation = ++generation_;
-    timer_.expires_after(limit);
-    timer_.async_wait(
-        [self = shared_from_this(), generation](beast::error_code ec) {
-          if (!ec && generation == self->generation_) {
-            self->expired_ = true;
-            beast::error_code ignored;
-            self->socket_.cancel(ignored);
-          }
-        });
-  }
-  void Disarm() {
-    ++generation_;
-    timer_.cancel();
-  }
-
-  // The first byte may take the idle time; the whole request must then
-  // come within the request time.
-  void ReadRequest() {
-    if (server_.stopping_) {
-      return Close();
-    }
-    parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(server_.limits_.header_bytes));
-    parser_->body_limit(server_.limits_.body_bytes);
-    if (buffer_.size() > 0) {  // pipelined: the request has begun
-      return ReadRest();
-    }
-    // Waits for the first byte alone: a parser's read would wait for a
-    // whole header under the idle time.
-    Arm(server_.limits_.idle_time);
-    socket_.async_wait(tcp::socket::wait_read,
-                       [self = shared_from_this()](beast::error_code ec) {
-                         self->Disarm();
-                         if (ec) {
-                           return self->OnRequest(ec, /*idle=*/true);
-                         }
-                         self->ReadRest();
-                       });
-  }
-  void ReadRest() {
-    Arm(server_.limits_.request_time);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->Disarm();
-                       self->OnRequest(ec, /*idle=*/false);
-                     });
-  }
-
-  void OnRequest(beast::error_code ec, bool idle) {
-    if (server_.stopping_) {
-      return Close();
-    }
-    if (ec && expired_) {
-      if (idle) {
-        return Close();  // nothing asked within the idle time
-      }
-      return ReplyAndClose(SimpleReply(
-          408, R"({"error":"the request took too long to arrive"})"));
-    }
-    if (ec == http::error::header_limit) {
-      return ReplyAndClose(
-          SimpleReply(431, R"({"error":"request header too large"})"));
-    }
-    if (ec == http::error::body_limit) {
-      return ReplyAndClose(
-          SimpleReply(413, R"({"error":"request body too large"})"));
-    }
-    if (ec) {
-      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-          ec == asio::error::connection_reset ||
-          ec == asio::error::operation_aborted) {
-        return Close();
-      }
-      return ReplyAndClose(
-          SimpleReply(400, R"({"error":"malformed request"})"));
-    }
-    server_.handlers_.Submit(
-        [self = shared_from_this(), req = parser_->release()]() mutable {
-          self->Handle(req);
-        });
-  }
-
-  // On a handler thread.
-  void Handle(const Request& req) {
-    Response out;
-    try {
-      out = server_.handler_(req);
-    } catch (const std::exception& e) {
-      out = Response{};
-      out.status = 500;
-      out.body = nlohmann::json{{"error", e.what()}}.dump(
-          -1, ' ', false, nlohmann::json::error_handler_t::replace);
-    }
-    After after = After::kClose;
-    try {
-      after = WriteReply(*this, req, out);
-    } catch (const std::exception&) {
-      after = After::kClose;  // the client went away or stopped reading
-    }
-    asio::dispatch(socket_.get_executor(), [self = shared_from_this(), after] {
-      if (after == After::kKeepAlive) {
-        self->ReadRequest();
-      } else if (after == After::kReset) {
-        self->Reset();
-      } else {
-        self->Close();
-      }
-    });
-  }
-
-  // An error reply, then the connection drained and closed: a close with
-  // unread request bytes makes the kernel answer RST, and the client then
-  // drops the reply it already has (a 413 for a long body, a 503 for a
-  // request sent at once). So: the reply, a half-close, and what the
-  // client still sends read and dropped (bounded in time and bytes).
-  void ReplyAndClose(std::string reply) {
-    reply_ = std::move(reply);
-    Arm(server_.limits_.request_time);
-    asio::async_write(
-        socket_, asio::buffer(reply_),
-        [self = shared_from_this()](beast::error_code ec, size_t) {
-          self->Disarm();
-          if (ec) {
-            return self->Close();
-          }
-          beast::error_code ignored;
-          self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
-          self->Arm(std::chrono::seconds(2));
-          self->Drain();
-        });
-  }
-  void Drain() {
-    constexpr size_t kMaxDrained = 64 * 1024 * 1024;
-    socket_.async_read_some(
-        asio::buffer(scratch_),
-        [self = shared_from_this()](beast::error_code ec, size_t n) {
-          self->drained_ += n;
-          if (ec || self->drained_ >= kMaxDrained) {
-            self->Disarm();
-            return self->Close();
-          }
-          self->Drain();
-        });
-  }
-
-  void Close() {
-    beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-    timer_.cancel();
-  }
-  // RST, not FIN: even a client reading to the connection's end (HTTP/1.0)
-  // sees a body cut short as an error.
-  void Reset() {
-    beast::error_code ignored;
-    socket_.set_option(asio::socket_base::linger(true, 0), ignored);
-    socket_.close(ignored);
-    timer_.cancel();
-  }
-
-  HttpServer& server_;
-  tcp::socket socket_;
-  asio::steady_timer timer_;
-  const bool counted_;
-  bool expired_ = false;
-  uint64_t generation_ = 0;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::string reply_;
-  std::array<char, 16 * 1024> scratch_{};
-  size_t drained_ = 0;
-};
-
 HttpServer::HttpServer(const std::string& address,
                        uint16_t port,
                        const HttpLimits& limits,
                        Handler handler)
-    : limits_(limits),
-      handler_(std::move(handler)),
-      handlers_(limits.max_connections, "sendense-http"),
-      acceptor_(io_) {
+    : limits_(limits), handler_(std::move(handler)), acceptor_(io_) {
   beast::error_code ec;
   const auto addr = asio::ip::make_address(address, ec);
   if (ec) {
@@ -429,88 +213,280 @@ HttpServer::HttpServer(const std::string& address,
                                                  ":" + std::to_string(port) +
                                                  ": " + ec.message());
   }
-  acceptor_.listen(asio::socket_base::max_listen_connections);
+  acceptor_.listen();
   port_ = acceptor_.local_endpoint().port();
-  Accept();
-  for (int i = 0; i < 2; ++i) {
-    io_threads_.emplace_back([this] { io_.run(); });
+  if (::pipe2(refuse_wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    ThrowSystemError("cannot create a pipe");
   }
+  refuser_thread_ = std::thread([this] { RefuseLoop(); });
+  acceptor_thread_ = std::thread([this] { Accept(); });
+  reaper_thread_ = std::thread([this] { Reap(); });
 }
 
 HttpServer::~HttpServer() {
   Stop();
 }
 
-void HttpServer::Accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec,
-                                                        tcp::socket socket) {
-    if (stopping_) {
-      return;
-    }
-    if (!ec) {
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);  // no delayed replies
-      bool full = false;
-      {
-        std::lock_guard lock(mutex_);
-        full = connections_ >= limits_.max_connections;
-        connections_ += full ? 0 : 1;
-      }
-      auto session = std::make_shared<Session>(*this, std::move(socket),
-                                               /*counted=*/!full);
-      {
-        std::lock_guard lock(mutex_);
-        sessions_[session.get()] = session;
-      }
-      if (full) {
-        session->Refuse();
-      } else {
-        session->Start();
-      }
-    }
-    Accept();
-  });
-}
-
-void HttpServer::Forget(Session* session, bool counted) {
-  std::lock_guard lock(mutex_);
-  sessions_.erase(session);
-  if (counted) {
-    --connections_;
-  }
-  idle_.notify_all();
-}
-
 void HttpServer::Stop() {
   if (stopping_.exchange(true)) {
     return;
   }
-  asio::post(acceptor_.get_executor(), [this] {
-    beast::error_code ignored;
-    acceptor_.close(ignored);
-  });
-  std::vector<std::shared_ptr<Session>> open;
+  // shutdown() wakes the blocked accept(); the acceptor is closed only
+  // once its thread is gone (closing under it is a race).
+  ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+  if (acceptor_thread_.joinable()) {
+    acceptor_thread_.join();
+  }
+  beast::error_code ec;
+  acceptor_.close(ec);
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [raw, weak] : sessions_) {
-      if (auto s = weak.lock()) {
-        open.push_back(std::move(s));
+    for (const auto& [fd, deadline] : deadlines_) {
+      ::shutdown(fd, SHUT_RDWR);  // wakes connection threads
+    }
+  }
+  idle_.notify_all();
+  if (reaper_thread_.joinable()) {
+    reaper_thread_.join();
+  }
+  const char wake = 1;
+  [[maybe_unused]] const auto ignored = ::write(refuse_wake_[1], &wake, 1);
+  if (refuser_thread_.joinable()) {
+    refuser_thread_.join();
+  }
+  ::close(refuse_wake_[0]);
+  ::close(refuse_wake_[1]);
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return connections_ == 0; });
+}
+
+void HttpServer::Reap() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    idle_.wait_for(lock, std::chrono::milliseconds(200));
+    const auto now = Clock::now();
+    for (auto& [fd, deadline] : deadlines_) {
+      if (deadline <= now) {
+        ::shutdown(fd, SHUT_RD);  // the read fails; the reply can still go
+        expired_[fd] = true;
+        deadline = Clock::time_point::max();
       }
     }
   }
-  for (const auto& s : open) {
-    s->Shutdown();
+}
+
+void HttpServer::SetDeadline(int fd, Clock::time_point deadline) {
+  std::lock_guard lock(mutex_);
+  deadlines_[fd] = deadline;
+}
+
+bool HttpServer::Expired(int fd) {
+  std::lock_guard lock(mutex_);
+  return expired_.count(fd) != 0;
+}
+
+void HttpServer::Accept() {
+  while (!stopping_) {
+    tcp::socket socket(io_);
+    beast::error_code ec;
+    acceptor_.accept(socket, ec);
+    if (ec) {
+      if (stopping_) {
+        return;
+      }
+      continue;
+    }
+    bool full = false;
+    {
+      std::lock_guard lock(mutex_);
+      full = connections_ >= limits_.max_connections;
+      if (full) {
+        to_refuse_.push_back(socket.release());
+      }
+    }
+    if (full) {
+      const char wake = 1;
+      [[maybe_unused]] const auto ignored = ::write(refuse_wake_[1], &wake, 1);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);  // replies are not delayed
+    std::lock_guard lock(mutex_);
+    ++connections_;
+    deadlines_[socket.native_handle()] = Clock::time_point::max();
+    // Detached: Stop() waits for the count of connections to reach 0.
+    std::thread([this, s = std::move(socket)]() mutable {
+      Serve(std::move(s));
+    }).detach();
   }
-  open.clear();
+}
+
+void HttpServer::RefuseLoop() {
+  using std::chrono::milliseconds;
+  constexpr auto kRefuseLinger = std::chrono::seconds(2);
+  static const std::string reply = [] {
+    http::response<http::string_body> res{http::status::service_unavailable,
+                                          11};
+    res.set(http::field::server, "sendense");
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::retry_after, "1");
+    AddSecurityHeaders(res.base());
+    res.keep_alive(false);
+    res.body() = R"({"error":"too many connections, try again"})";
+    res.prepare_payload();
+    std::ostringstream out;
+    out << res;
+    return out.str();
+  }();
+  struct Refused {
+    int fd;
+    Clock::time_point until;
+  };
+  std::vector<Refused> draining;
+  while (true) {
+    std::vector<int> fresh;
+    {
+      std::lock_guard lock(mutex_);
+      fresh.swap(to_refuse_);
+    }
+    const auto now = Clock::now();
+    for (const int fd : fresh) {
+      // A new connection's send buffer takes the whole reply at once.
+      ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::shutdown(fd, SHUT_WR);
+      draining.push_back({fd, now + kRefuseLinger});
+    }
+    if (stopping_) {
+      break;
+    }
+    std::vector<pollfd> polls{{refuse_wake_[0], POLLIN, 0}};
+    auto next = Clock::time_point::max();
+    for (const auto& r : draining) {
+      polls.push_back({r.fd, POLLIN, 0});
+      next = std::min(next, r.until);
+    }
+    const int wait =
+        draining.empty()
+            ? -1
+            : static_cast<int>(std::max<int64_t>(
+                  0,
+                  std::chrono::duration_cast<milliseconds>(next - now).count() +
+                      1));
+    ::poll(polls.data(), polls.size(), wait);
+    if (polls[0].revents & POLLIN) {
+      char buf[64];
+      while (::read(refuse_wake_[0], buf, sizeof buf) > 0) {
+      }
+    }
+    const auto later = Clock::now();
+    std::vector<Refused> still;
+    for (size_t i = 0; i < draining.size(); ++i) {
+      bool done = later >= draining[i].until;
+      if (!done && (polls[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        char buf[16 * 1024];
+        const ssize_t n = ::recv(draining[i].fd, buf, sizeof buf, MSG_DONTWAIT);
+        done = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+      }
+      if (done) {
+        ::close(draining[i].fd);
+      } else {
+        still.push_back(draining[i]);
+      }
+    }
+    draining.swap(still);
+  }
+  for (const auto& r : draining) {
+    ::close(r.fd);
+  }
+}
+
+void HttpServer::Serve(tcp::socket socket) {
+  const int fd = socket.native_handle();
+  beast::flat_buffer buffer;
+  bool unread = false;  // an error reply left request bytes unread
+  After after = After::kClose;
+  while (!stopping_) {
+    // The first byte may take the idle time; the whole request must then
+    // come within the request time.
+    if (buffer.size() == 0) {
+      pollfd p{fd, POLLIN, 0};
+      const auto ms = std::chrono::milliseconds(limits_.idle_time).count();
+      if (::poll(&p, 1, static_cast<int>(ms)) <= 0) {
+        break;  // idle too long, or stopping
+      }
+    }
+    SetDeadline(fd, Clock::now() + limits_.request_time);
+    SetTimeout(fd, limits_.request_time);
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(limits_.header_bytes));
+    parser.body_limit(limits_.body_bytes);
+    beast::error_code ec;
+    http::read(socket, buffer, parser, ec);
+    SetDeadline(fd, Clock::time_point::max());
+    if (ec && Expired(fd)) {
+      WriteSimple(socket, 408,
+                  R"({"error":"the request took too long to arrive"})", false);
+      unread = true;
+      break;
+    }
+    if (ec == http::error::header_limit) {
+      WriteSimple(socket, 431, R"({"error":"request header too large"})",
+                  false);
+      unread = true;
+      break;
+    }
+    if (ec == http::error::body_limit) {
+      WriteSimple(socket, 413, R"({"error":"request body too large"})", false);
+      unread = true;
+      break;
+    }
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+          ec != asio::error::connection_reset &&
+          ec != asio::error::would_block && ec != asio::error::timed_out &&
+          ec != asio::error::try_again) {
+        WriteSimple(socket, 400, R"({"error":"malformed request"})", false);
+        unread = true;
+      }
+      break;
+    }
+    const Request& req = parser.get();
+    Response out;
+    try {
+      out = handler_(req);
+    } catch (const std::exception& e) {
+      out = Response{};
+      out.status = 500;
+      out.body = nlohmann::json{{"error", e.what()}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    after = WriteReply(socket, req, out);
+    if (after != After::kKeepAlive) {
+      break;
+    }
+  }
   {
-    // Handlers still running finish their replies (which now fail fast).
-    std::unique_lock lock(mutex_);
-    idle_.wait(lock, [this] { return sessions_.empty(); });
+    // Forgotten before the close, so that a new connection given the same
+    // fd number is never reaped for this one.
+    std::lock_guard lock(mutex_);
+    deadlines_.erase(fd);
+    expired_.erase(fd);
   }
-  io_.stop();
-  for (auto& t : io_threads_) {
-    t.join();
+  if (unread && !stopping_) {
+    CloseAfterReply(socket);
+  } else if (after == After::kReset) {
+    // RST, not FIN: even a client reading to the connection's end (HTTP/1.0)
+    // sees the cut body as an error.
+    beast::error_code ignored;
+    socket.set_option(asio::socket_base::linger(true, 0), ignored);
+    socket.close(ignored);
+  } else {
+    beast::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
   }
+  std::lock_guard lock(mutex_);
+  --connections_;
+  idle_.notify_all();
 }
 
 }  // namespace sendense::web

@@ -1,21 +1,17 @@
 #pragma once
 
 #include <atomic>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include "engine/worker_pool.h"
 
 namespace sendense::web {
 
@@ -26,8 +22,7 @@ struct HttpLimits {
   size_t header_bytes = 8 * 1024;
   size_t body_bytes = 1024 * 1024;
   // A request must arrive whole within request_time of its first byte;
-  // a connection may wait idle_time for that first byte. Each write of a
-  // reply must go out within request_time.
+  // a connection may wait idle_time for that first byte.
   std::chrono::seconds request_time{30};
   std::chrono::seconds idle_time{60};
   size_t max_connections = 128;
@@ -50,17 +45,11 @@ struct Response {
 
 using Handler = std::function<Response(const Request&)>;
 
-// A small HTTP/1.1 server, Beast over asio: one listener accepting on the
-// I/O threads, one session type per connection (keep-alive, limits on
-// header and body size), and one expiry mechanism: each read and each
-// write of a session runs under its deadline (idle time for a request's
-// first byte, then request time for the whole request; request time per
-// write), after which it is cancelled: a request cut off is answered 408,
-// so a client sending a byte now and then cannot hold a connection.
-// Handlers may block (an appliance starting, a download): each request
-// runs on a handler thread (one per connection at most), its reply written
-// through the session. Past max_connections every connection is answered
-// 503 at once, at any count, and drained before it is closed.
+// A small HTTP/1.1 server: one thread per connection (bounded), keep-alive,
+// limits on header and body size, request and idle time, and connections
+// (past the limit, every connection is answered 503, at any count).
+// A reaper thread cuts off requests past their deadline (408), so a client
+// sending a byte now and then cannot hold a connection.
 class HttpServer {
  public:
   // Listens on `address:port` (port 0: any free port).
@@ -74,24 +63,38 @@ class HttpServer {
   void Stop();
 
  private:
-  class Session;
+  using Clock = std::chrono::steady_clock;
   void Accept();
-  void Forget(Session* session, bool counted);
+  void Reap();
+  void Serve(boost::asio::ip::tcp::socket socket);
+  // Answers 503 to every connection past max_connections, on one thread:
+  // the reply goes out at once, then each connection is drained until its
+  // client closes or kRefuseLinger passes (closing with unread request
+  // bytes would reset the reply away).
+  void RefuseLoop();
+  void SetDeadline(int fd, Clock::time_point deadline);
+  bool Expired(int fd);
 
-  const HttpLimits limits_;
-  const Handler handler_;
-  // Declared before the I/O context: sessions it still holds at its
-  // destruction find them.
-  std::mutex mutex_;
-  std::condition_variable idle_;
-  size_t connections_ = 0;                               // under mutex_
-  std::map<Session*, std::weak_ptr<Session>> sessions_;  // under mutex_
-  std::atomic<bool> stopping_{false};
-  WorkerPool handlers_;
+  HttpLimits limits_;
+  Handler handler_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
-  std::vector<std::thread> io_threads_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  size_t connections_ = 0;  // under mutex_
+  // Connections past the limit, handed to the refuser (under mutex_), and
+  // a pipe that wakes it.
+  std::vector<int> to_refuse_;
+  int refuse_wake_[2] = {-1, -1};
+  // Open connections and the time their request must be in by
+  // (time_point::max() while none is being received).
+  std::map<int, Clock::time_point> deadlines_;
+  std::map<int, bool> expired_;
+  std::thread acceptor_thread_;
+  std::thread reaper_thread_;
+  std::thread refuser_thread_;
 };
 
 }  // namespace sendense::web
