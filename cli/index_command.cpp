@@ -4,7 +4,6 @@
 
 #include "cli/commands.h"
 #include "engine/catalog/guest_index.h"
-#include "engine/catalog/names.h"
 #include "engine/catalog/record_json.h"
 #include "engine/error.h"
 #include "engine/guest/indexer.h"

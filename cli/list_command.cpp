@@ -82,8 +82,7 @@ void RegisterList(CLI::App& app, GlobalOptions& global) {
     if (args->vm.empty()) {
       vms = catalog->VmNames();
     } else {
-      VmConfigs configs(repo.CatalogPath());
-      RequireKnownVm(*catalog, configs, args->vm);
+      RequireKnownVm(repo, args->vm);
       vms.push_back(args->vm);
     }
     const auto backups = catalog->Backups(args->vm);

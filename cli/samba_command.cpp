@@ -21,8 +21,7 @@ std::vector<samba::ShareSource> Sources(const Repository& repo,
   GuestIndex index(repo.CatalogPath());
   std::vector<std::string> vms;
   if (!only_vm.empty()) {
-    VmConfigs configs(repo.CatalogPath());
-    RequireKnownVm(*catalog, configs, only_vm);
+    RequireKnownVm(repo, only_vm);
     vms.push_back(only_vm);
   } else {
     vms = catalog->VmNames();
