@@ -258,8 +258,7 @@ TEST_F(PruneTest, TheTreeKeepsServingWhilePointsAreDropped) {
     }
   } joiner{stop, readers};
   for (const std::string& keep : {names[3], names[4]}) {
-    readers.emplace_back([&, keep] {
-      const auto want = ReadFile(expected_.at(keep));
+    readers.emplace_back([&, keep, want = ReadFile(expected_.at(keep))] {
       const std::string raw = mnt_ + "/vm1/" + keep + "/disks/sda.raw";
       std::mt19937_64 rng(keep.size());
       std::vector<std::byte> buf(1 << 20);
@@ -305,6 +304,8 @@ TEST_F(PruneTest, TheTreeKeepsServingWhilePointsAreDropped) {
       }
     }
   });
+  // The readers are reading before the prune starts, not only after.
+  EXPECT_TRUE(Eventually([&] { return reads > 0; }));
   const auto r = Sendense("prune --vm vm1 --keep-last 2");
   EXPECT_EQ(r.status, 0) << r.output;
   // The record in the tree follows: the oldest point left is a full now.
