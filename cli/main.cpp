@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   RegisterRestore(app, global);
   RegisterExport(app, global);
   RegisterSambaConfig(app, global);
+  RegisterAccess(app, global);
   AddRepoOption(app, global);
   // Usage mistakes: one sentence, exit status 2.
   if (const auto unknown = UnknownCommand(app, argc, argv)) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/quantities.h"
 #include "cli/usage_errors.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
@@ -39,32 +40,6 @@ struct ServeArgs {
   std::string restore_dir;   // where API restores may write files
   std::string export_tls;    // TLS certificates for exports beyond loopback
 };
-
-// Seconds of "7d", "12h" or "30m"; Error kInvalidArgument otherwise.
-int64_t ParseAge(const std::string& text) {
-  const auto bad = [&] {
-    return Error(ErrorKind::kInvalidArgument,
-                 "--verify-every '" + text +
-                     "' is not a number of days, hours or minutes (7d, "
-                     "12h, 30m)");
-  };
-  if (text.size() < 2 || text.size() > 7 ||
-      text.find_first_not_of("0123456789", 0) != text.size() - 1 ||
-      text[0] == '0') {
-    throw bad();
-  }
-  const int64_t n = std::stoll(text.substr(0, text.size() - 1));
-  switch (text.back()) {
-    case 'd':
-      return n * 86400;
-    case 'h':
-      return n * 3600;
-    case 'm':
-      return n * 60;
-    default:
-      throw bad();
-  }
-}
 
 std::string ReadToken(const Repository& repo) {
   std::ifstream in(repo.TokenPath());
@@ -131,8 +106,10 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
                            std::to_string(server.port()) + "/api/v1");
   Log(LogLevel::kInfo, "dashboard on http://" + address + ":" +
                            std::to_string(server.port()) + "/");
-  Scheduler scheduler(
-      repo, jobs, args.verify_every.empty() ? 0 : ParseAge(args.verify_every));
+  Scheduler scheduler(repo, jobs,
+                      args.verify_every.empty()
+                          ? 0
+                          : ParseAge("--verify-every", args.verify_every));
   if (!args.mount.empty()) {
     fs::MountOptions options;
     options.mountpoint = args.mount;
@@ -215,7 +192,8 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
       pthread_sigmask(SIG_BLOCK, &set, nullptr);
     }
     if (!args->verify_every.empty()) {
-      ParseAge(args->verify_every);  // a mistake fails before anything runs
+      ParseAge("--verify-every",
+               args->verify_every);  // a mistake fails before anything runs
     }
     Run(global, *args);
   });

@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "cli/audit_trail.h"
 #include "cli/commands.h"
 #include "cli/disk_argument.h"
 #include "cli/usage_errors.h"
@@ -16,6 +17,7 @@ namespace {
 
 struct VmArgs {
   std::string name;
+  std::string tenant;
   std::vector<std::string> disks;
   std::string bitmap;
   std::string schedule;
@@ -124,6 +126,8 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
 
   auto* add = vm->add_subcommand("add", "Add a VM");
   add->add_option("NAME", args->name, "VM name")->required();
+  add->add_option("--tenant", args->tenant,
+                  "Its tenant: the VM is NAME@TENANT from then on");
   auto* disk =
       add->add_option("--disk", args->disks, "DISK=NBD_URI (repeatable)");
   auto* libvirt =
@@ -151,12 +155,13 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
   AddCopyOptions(*add, *args);
   add->callback([&global, args, libvirt, add] {
     VmConfig config;
-    config.name = args->name;
+    config.name = Qualified(args->name, args->tenant);
     if (libvirt->count() > 0) {
       LibvirtSource source;
       source.uri =
           args->libvirt_uri.empty() ? kDefaultLibvirt : args->libvirt_uri;
-      source.domain = args->domain.empty() ? args->name : args->domain;
+      source.domain =
+          args->domain.empty() ? LocalName(args->name) : args->domain;
       source.disks = args->libvirt_disks;
       source.exclude = args->exclude;
       libvirt::RequireDomain(source.uri, source.domain);
@@ -171,7 +176,8 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
     config.schedule = Schedule::Parse(args->schedule);
     config.retention = args->policy;
     ApplyCopyOptions(*add, *args, config);
-    Open(global, true).Add(config);
+    Audited(Repository(RequireRepo(global)), "vm add", config.name,
+            [&] { Open(global, true).Add(config); });
     std::cout << "Added VM " << config.name << "\n";
   });
 
@@ -320,7 +326,8 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
   rm->add_flag("--json", args->json, "Print what was removed as JSON");
   rm->callback([&global, args] {
     const Repository repo(RequireRepo(global));
-    const auto r = RemoveVm(repo, args->name);
+    VmRemoval r;
+    Audited(repo, "vm rm", args->name, [&] { r = RemoveVm(repo, args->name); });
     if (args->json) {
       std::cout << VmRemovalJson(r).dump(2) << "\n";
       return;

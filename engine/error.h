@@ -20,6 +20,7 @@ enum class ErrorKind {
   kTimeout,          // a peer did not answer in time
   kCancelled,        // the operation was asked to stop
   kBusy,             // the thing is in use by someone else: try later
+  kDenied,           // a credential is wrong, or its holder may not do this
 };
 
 // What a person can do about an error, named by the engine in its own

@@ -138,4 +138,29 @@ VerifyState ParseVerifyState(const std::string& name) {
               "catalog: unknown verify state '" + name + "'");
 }
 
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kAudit:
+      return "audit";
+    case Role::kRestore:
+      return "restore";
+    case Role::kOperator:
+      return "operator";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "?";
+}
+
+Role ParseRole(const std::string& name) {
+  for (Role r : {Role::kAudit, Role::kRestore, Role::kOperator, Role::kAdmin}) {
+    if (name == RoleName(r)) {
+      return r;
+    }
+  }
+  throw Error(ErrorKind::kInvalidArgument,
+              "unknown role '" + name +
+                  "': roles are admin, operator, restore and audit");
+}
+
 }  // namespace sendense

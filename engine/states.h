@@ -39,6 +39,12 @@ enum class VerifyState { kOk, kUnverified, kDependsOnDamaged, kDamaged };
 // complete backup yet; scheduled, and the newest complete backup is older
 // than one and a half schedule periods; else ok.
 enum class Health { kDamaged, kFailed, kNever, kLate, kOk };
+// What a user or token may do, each role including the ones before it:
+// audit reads; restore also browses, downloads and restores; operator
+// also backs up, verifies, exports and copies; admin also adds and
+// removes VMs, users and tokens, sets retention, prunes and forgets.
+// An admin of no tenant administers the whole appliance.
+enum class Role { kAudit, kRestore, kOperator, kAdmin };
 
 const char* StateName(BackupState state);
 const char* StateName(JobState state);
@@ -47,6 +53,9 @@ const char* KindName(JobKind kind);
 const char* StateName(JobPhase phase);
 const char* StateName(VerifyState state);
 const char* StateName(Health health);
+const char* RoleName(Role role);
+// Error kInvalidArgument naming the roles for an unknown name.
+Role ParseRole(const std::string& name);
 // Error kCorrupt for a name no version wrote.
 PointKind ParsePointKind(const std::string& name);
 // The state named `name` (as stored in the catalog); Error kCorrupt for a

@@ -26,6 +26,8 @@ inline int ToErrno(ErrorKind kind) {
       return EINTR;
     case ErrorKind::kBusy:
       return EBUSY;
+    case ErrorKind::kDenied:
+      return EACCES;
     case ErrorKind::kCorrupt:
     case ErrorKind::kIo:
       return EIO;

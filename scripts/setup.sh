@@ -12,7 +12,7 @@ packages=(
   libfuse3-dev fuse3 libnbd-dev libguestfs-dev libboost-dev libsqlite3-dev
   libcurl4-openssl-dev nlohmann-json3-dev libarchive-dev libspdlog-dev
   libcli11-dev libzstd-dev zlib1g-dev libxxhash-dev libgtest-dev libgmock-dev
-  libvirt-dev libpugixml-dev
+  libvirt-dev libpugixml-dev libsodium-dev libpam0g-dev libssl-dev
   # real parts the tests and benchmarks start
   qemu-utils qemu-system-common qemu-block-extra nbdkit libnbd-bin
   libguestfs-tools libguestfs-xfs guestmount linux-image-amd64 samba smbclient

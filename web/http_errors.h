@@ -17,6 +17,8 @@ inline unsigned ToHttpStatus(ErrorKind kind) {
       return 415;
     case ErrorKind::kNoSpace:
       return 507;
+    case ErrorKind::kDenied:
+      return 403;
     case ErrorKind::kTimeout:
       return 504;
     case ErrorKind::kCancelled:

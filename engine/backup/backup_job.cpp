@@ -17,6 +17,7 @@
 #include "engine/qcow2/point_writer.h"
 #include "engine/repo/immutability.h"
 #include "engine/repo/point_digest.h"
+#include "engine/repo/tenant_usage.h"
 #include "engine/time.h"
 
 namespace sendense {
@@ -128,6 +129,7 @@ PendingPoint WritePoint(const Repository& repo,
             (decision.incremental ? " changed since the last point" : "") +
             "): nothing of it was written");
   }
+  RequireTenantRoom(repo, request.vm, needed);
   const auto files = repo.MakePointFile(request.vm, disk.name, backup_name);
   PendingPoint p;
   p.temp = files.temp;

@@ -205,6 +205,63 @@ const char* const kMigrations[] = {
       value TEXT NOT NULL
     );
     )sql",
+    // Access: tenants with their quotas, users (a tenant's are NAME@TENANT)
+    // with a role and an Argon2id password hash (none for PAM users), API
+    // tokens (the secret's hash; rights at most their user's), and the
+    // append-only audit log: no row changes, and none goes before it is
+    // older than the repository's audit_keep_days (365 by default).
+    R"sql(
+    CREATE TABLE tenants (
+      name TEXT PRIMARY KEY,
+      quota_bytes INTEGER,
+      max_vms INTEGER,
+      created_at TEXT NOT NULL
+    );
+    CREATE TABLE users (
+      name TEXT PRIMARY KEY,
+      tenant TEXT REFERENCES tenants(name),
+      role TEXT NOT NULL
+        CHECK (role IN ('admin', 'operator', 'restore', 'audit')),
+      realm TEXT NOT NULL CHECK (realm IN ('sendense', 'pam')),
+      password_hash TEXT NOT NULL DEFAULT '',
+      created_at TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+      name TEXT NOT NULL,
+      role TEXT NOT NULL
+        CHECK (role IN ('admin', 'operator', 'restore', 'audit')),
+      secret_hash TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      expires_at TEXT NOT NULL DEFAULT '',
+      last_used_at TEXT NOT NULL DEFAULT '',
+      UNIQUE (user, name)
+    );
+    CREATE TABLE audit (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      tenant TEXT NOT NULL DEFAULT '',
+      address TEXT NOT NULL DEFAULT '',
+      action TEXT NOT NULL,
+      target TEXT NOT NULL DEFAULT '',
+      outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'failed', 'refused')),
+      detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_by_tenant ON audit (tenant, id);
+    CREATE TRIGGER audit_rows_never_change BEFORE UPDATE ON audit
+    BEGIN
+      SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    CREATE TRIGGER audit_rows_stay_their_time BEFORE DELETE ON audit
+    WHEN old.at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-' ||
+      coalesce((SELECT value FROM settings WHERE key = 'audit_keep_days'),
+               '365') || ' days')
+    BEGIN
+      SELECT RAISE(ABORT, 'audit records are kept until they expire');
+    END;
+    )sql",
 };
 
 }  // namespace

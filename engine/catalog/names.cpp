@@ -50,6 +50,27 @@ void ValidateName(const std::string& what, const std::string& name) {
   }
 }
 
+std::string Qualified(const std::string& name, const std::string& tenant) {
+  return tenant.empty() ? name : name + "@" + tenant;
+}
+
+std::string TenantOf(const std::string& qualified) {
+  const auto at = qualified.find('@');
+  return at == std::string::npos ? "" : qualified.substr(at + 1);
+}
+
+std::string LocalName(const std::string& qualified) {
+  return qualified.substr(0, qualified.find('@'));
+}
+
+void ValidateQualifiedName(const std::string& what,
+                           const std::string& qualified) {
+  ValidateName(what, LocalName(qualified));
+  if (qualified.find('@') != std::string::npos) {
+    ValidateName("tenant name", TenantOf(qualified));
+  }
+}
+
 std::optional<std::string> NearestName(const std::string& word,
                                        const std::vector<std::string>& names) {
   std::optional<std::string> best;

@@ -74,7 +74,7 @@ namespace {
 // The disks as stored (a JSON object of name to URI), after checking the
 // whole configuration; Error kInvalidArgument naming what is wrong.
 std::string CheckedDisks(const VmConfig& vm) {
-  ValidateName("VM name", vm.name);
+  ValidateQualifiedName("VM name", vm.name);
   if (vm.libvirt) {
     if (!vm.disks.empty() || !vm.bitmap.empty()) {
       throw Error(ErrorKind::kInvalidArgument,
@@ -110,6 +110,34 @@ std::string CheckedDisks(const VmConfig& vm) {
 
 }  // namespace
 
+void VmConfigs::RequireTenantRoomForVm(const std::string& vm) {
+  const std::string tenant = TenantOf(vm);
+  if (tenant.empty()) {
+    return;
+  }
+  auto t = db_.Prepare("SELECT max_vms FROM tenants WHERE name = ?");
+  t.Bind(1, tenant);
+  if (!t.Step()) {
+    throw Error(ErrorKind::kNotFound, "no tenant named '" + tenant + "'");
+  }
+  if (t.IsNull(0)) {
+    return;
+  }
+  auto n = db_.Prepare(
+      "SELECT count(*) FROM (SELECT name FROM vm_configs WHERE instr(name, "
+      "'@') > 0 "
+      "AND substr(name, instr(name, '@') + 1) = ?1 UNION SELECT name FROM vms "
+      "WHERE instr(name, '@') > 0 AND substr(name, instr(name, '@') + 1) = "
+      "?1)");
+  n.Bind(1, tenant);
+  n.Step();
+  if (n.Int(0) >= t.Int(0)) {
+    throw Error(ErrorKind::kNoSpace, "tenant '" + tenant +
+                                         "' has reached its limit of " +
+                                         std::to_string(t.Int(0)) + " VMs");
+  }
+}
+
 void VmConfigs::Add(const VmConfig& vm) {
   const std::string disks = CheckedDisks(vm);
   sqlite::Transaction tx(db_);
@@ -117,6 +145,7 @@ void VmConfigs::Add(const VmConfig& vm) {
     throw Error(ErrorKind::kAlreadyExists,
                 "a VM named '" + vm.name + "' already exists");
   }
+  RequireTenantRoomForVm(vm.name);
   auto add = db_.Prepare(
       "INSERT INTO vm_configs (name, disks, bitmap, schedule, retention, "
       "source, copy_to, immutable_days) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");

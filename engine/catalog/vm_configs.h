@@ -30,8 +30,10 @@ struct VmConfig {
 class VmConfigs {
  public:
   explicit VmConfigs(const std::string& catalog_path);
-  // Adds `vm`; Error kAlreadyExists when the name is taken, or
-  // kInvalidArgument for a bad name, disk or schedule.
+  // Adds `vm`; Error kAlreadyExists when the name is taken,
+  // kInvalidArgument for a bad name, disk or schedule, kNotFound for a
+  // tenant ("web1@acme") that does not exist, kNoSpace when the tenant has
+  // as many VMs as it may.
   void Add(const VmConfig& vm);
   // Replaces the configuration of the VM named `vm.name`; Error kNotFound
   // when there is none, kInvalidArgument as Add.
@@ -43,6 +45,7 @@ class VmConfigs {
   std::optional<VmConfig> Find(const std::string& name);
 
  private:
+  void RequireTenantRoomForVm(const std::string& vm);
   sqlite::Database db_;
 };
 

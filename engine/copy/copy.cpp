@@ -16,6 +16,7 @@
 #include "engine/repo/damage_record.h"
 #include "engine/repo/immutability.h"
 #include "engine/repo/point_lease.h"
+#include "engine/repo/tenant_usage.h"
 #include "engine/restore/restore.h"
 #include "engine/time.h"
 
@@ -153,6 +154,13 @@ class VmCopy {
       out.error = "the target's filesystem has " + std::to_string(free) +
                   " bytes free and " + vm_ + "/" + b.name + " needs about " +
                   std::to_string(needed) + ": nothing of it was written";
+      return out;
+    }
+    try {
+      RequireTenantRoom(to_, vm_, needed);
+    } catch (const Error& e) {
+      out.state = "failed";
+      out.error = e.what();
       return out;
     }
     std::string name;

@@ -96,10 +96,12 @@ Repository::Repository(const std::string& path) {
   ThrowIfFailed(ec, "cannot resolve " + path);
 }
 
-uint64_t Repository::UsedBytes() const {
+namespace {
+
+uint64_t AllocatedUnder(const std::string& dir) {
   uint64_t used = 0;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(path_, ec);
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) == 0) {
@@ -107,6 +109,16 @@ uint64_t Repository::UsedBytes() const {
     }
   }
   return used;
+}
+
+}  // namespace
+
+uint64_t Repository::UsedBytes() const {
+  return AllocatedUnder(path_);
+}
+
+uint64_t Repository::UsedBytes(const std::string& vm) const {
+  return AllocatedUnder(Absolute("vms/" + vm));
 }
 
 std::string Repository::CatalogPath() const {

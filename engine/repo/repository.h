@@ -55,6 +55,9 @@ class Repository {
   bool VmLockHeld(const std::string& vm) const;
   // Bytes the repository's files take on disk (allocated blocks).
   uint64_t UsedBytes() const;
+  // Bytes the files of VM `vm` take on disk (its points, written or being
+  // written, and their digests).
+  uint64_t UsedBytes(const std::string& vm) const;
   std::string TokenPath() const { return path_ + "/api-token"; }
   // The command line of a hint: "sendense -r PATH " + `args` (PATH quoted
   // for a shell when it needs to be).
