@@ -96,11 +96,11 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
           .request_time = std::chrono::seconds(args.request_timeout),
           .idle_time = std::chrono::seconds(args.idle_timeout),
           .max_connections = args.max_connections},
-      [&api](const web::Request& req) {
+      [&api](const web::Request& req, const std::string& peer) {
         if (auto page = web::ServeUi(req)) {
           return std::move(*page);
         }
-        return web::HandleApi(api, req);
+        return web::HandleApi(api, req, peer);
       });
   Log(LogLevel::kInfo, "API listening on http://" + address + ":" +
                            std::to_string(server.port()) + "/api/v1");

@@ -4,6 +4,8 @@
 
 #include "engine/catalog/record_json.h"
 #include "engine/repo/capacity_report.h"
+#include "engine/repo/known_vms.h"
+#include "engine/repo/tenant_usage.h"
 #include "web/api_json.h"
 #include "web/url.h"
 
@@ -15,7 +17,9 @@ Response ListBackups(Call& call) {
   json list = json::array();
   for (const auto& b :
        call.db().catalog->Backups(QueryParam(call.query, "vm"))) {
-    list.push_back(BackupJson(b));
+    if (call.Sees(b.vm)) {
+      list.push_back(BackupJson(b));
+    }
   }
   return Json(200, {{"backups", list}});
 }
@@ -33,9 +37,25 @@ Response GetBackup(Call& call) {
   return Json(200, j);
 }
 
+std::vector<BackupRecord> VisibleBackups(Call& call) {
+  auto backups = call.db().catalog->Backups("");
+  std::erase_if(backups,
+                [&](const BackupRecord& b) { return !call.Sees(b.vm); });
+  return backups;
+}
+
+CapacityReport CapacityFor(Call& call,
+                           const std::vector<BackupRecord>& backups) {
+  if (call.who.tenant.empty()) {
+    return MeasureCapacity(call.ctx.repo, backups);
+  }
+  auto& db = call.db();
+  return MeasureTenantCapacity(call.ctx.repo, *db.accounts, call.who.tenant,
+                               KnownVms(*db.catalog, *db.vms), backups);
+}
+
 Response RepositoryCapacity(Call& call) {
-  return Json(200, CapacityJson(MeasureCapacity(
-                       call.ctx.repo, call.db().catalog->Backups(""))));
+  return Json(200, CapacityJson(CapacityFor(call, VisibleBackups(call))));
 }
 
 }  // namespace sendense::web

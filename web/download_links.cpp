@@ -1,25 +1,13 @@
 #include "web/download_links.h"
 
-#include <sys/random.h>
-
-#include <cstdint>
-#include <cstdio>
-
+#include "engine/access/credentials.h"
 #include "engine/error.h"
 
 namespace sendense::web {
 
-std::string DownloadLinks::Issue(const std::string& target) {
-  uint8_t random[16];
-  if (::getrandom(random, sizeof random, 0) != sizeof random) {
-    ThrowSystemError("no random bytes for a download link");
-  }
-  std::string secret;
-  for (const uint8_t b : random) {
-    char hex[3];
-    std::snprintf(hex, sizeof hex, "%02x", b);
-    secret += hex;
-  }
+std::string DownloadLinks::Issue(const std::string& target,
+                                 const access::Principal& who) {
+  const std::string secret = access::RandomHex(16);
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
   DropExpired(now);
@@ -29,11 +17,12 @@ std::string DownloadLinks::Issue(const std::string& target) {
                 "too many download links waiting to be used; try again in a "
                 "minute");
   }
-  links_[secret] = {target, now + kLifetime};
+  links_[secret] = {target, who, now + kLifetime};
   return secret;
 }
 
-std::optional<std::string> DownloadLinks::Redeem(const std::string& secret) {
+std::optional<DownloadLinks::Link> DownloadLinks::Redeem(
+    const std::string& secret) {
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
   DropExpired(now);
@@ -41,9 +30,9 @@ std::optional<std::string> DownloadLinks::Redeem(const std::string& secret) {
   if (it == links_.end()) {
     return std::nullopt;
   }
-  std::string target = std::move(it->second.target);
+  Link link = std::move(it->second);
   links_.erase(it);
-  return target;
+  return link;
 }
 
 void DownloadLinks::DropExpired(std::chrono::steady_clock::time_point now) {

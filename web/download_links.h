@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "engine/access/principal.h"
+
 namespace sendense::web {
 
 // One-time links for downloads started from a browser. A browser saves a
@@ -17,18 +19,20 @@ class DownloadLinks {
  public:
   static constexpr std::chrono::seconds kLifetime{60};
 
-  // A new link's secret (32 hex digits from the kernel's random source)
-  // for `target` ("/api/v1/backups/VM/BACKUP/download/FS/PATH[?query]").
-  std::string Issue(const std::string& target);
-  // The target of `secret`, which is used up; nullopt when it is unknown,
-  // used or expired.
-  std::optional<std::string> Redeem(const std::string& secret);
-
- private:
   struct Link {
     std::string target;
+    access::Principal who;  // the caller it stands for
     std::chrono::steady_clock::time_point expires;
   };
+  // A new link's secret (32 hex digits from the kernel's random source)
+  // for `target` ("/api/v1/backups/VM/BACKUP/download/FS/PATH[?query]"),
+  // standing for `who`.
+  std::string Issue(const std::string& target, const access::Principal& who);
+  // The link of `secret`, which is used up; nullopt when it is unknown,
+  // used or expired.
+  std::optional<Link> Redeem(const std::string& secret);
+
+ private:
   void DropExpired(std::chrono::steady_clock::time_point now);
 
   std::mutex mutex_;

@@ -265,15 +265,15 @@ Response Download(ApiContext& ctx, const Request& req, const GuestNode& node) {
 }  // namespace
 
 Response RedeemDownloadLink(Call& call) {
-  const auto target = call.ctx.links.Redeem(call.args[0]);
-  if (!target) {
+  const auto link = call.ctx.links.Redeem(call.args[0]);
+  if (!link) {
     return Fail(404,
                 "this download link is used or expired (each works once, "
                 "within a minute): start the download again");
   }
   Request inner = call.req;
-  inner.target(*target);
-  return RouteAuthenticated(call.ctx, inner);
+  inner.target(link->target);
+  return RouteAuthenticated(call.ctx, inner, link->who, call.peer);
 }
 
 Response GuestEntry(Call& call) {
@@ -308,9 +308,14 @@ Response IssueDownloadLink(Call& call) {
                 "path must be a download route: "
                 "/api/v1/backups/VM/BACKUP/download/FS/PATH");
   }
-  // 404 now rather than in the browser.
+  // 404 now rather than in the browser (another tenant's VM: as if it
+  // did not exist).
+  if (!call.Sees(match->args[0])) {
+    throw Error(ErrorKind::kNotFound, "no VM named '" + match->args[0] + "'");
+  }
   ResolveGuestPath(call.ctx, call.db(), match->args);
-  const std::string secret = call.ctx.links.Issue(path->get<std::string>());
+  const std::string secret =
+      call.ctx.links.Issue(path->get<std::string>(), call.who);
   return Json(201, {{"url", "/api/v1/downloads/" + secret},
                     {"expires_in_seconds", DownloadLinks::kLifetime.count()}});
 }

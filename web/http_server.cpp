@@ -401,6 +401,9 @@ void HttpServer::RefuseLoop() {
 
 void HttpServer::Serve(tcp::socket socket) {
   const int fd = socket.native_handle();
+  boost::system::error_code peer_ec;
+  const std::string peer =
+      socket.remote_endpoint(peer_ec).address().to_string();
   beast::flat_buffer buffer;
   bool unread = false;  // an error reply left request bytes unread
   After after = After::kClose;
@@ -452,7 +455,7 @@ void HttpServer::Serve(tcp::socket socket) {
     const Request& req = parser.get();
     Response out;
     try {
-      out = handler_(req);
+      out = handler_(req, peer);
     } catch (const std::exception& e) {
       out = Response{};
       out.status = 500;

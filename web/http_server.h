@@ -43,7 +43,9 @@ struct Response {
       stream;
 };
 
-using Handler = std::function<Response(const Request&)>;
+// Answers a request from the client at IP address `peer`.
+using Handler =
+    std::function<Response(const Request&, const std::string& peer)>;
 
 // A small HTTP/1.1 server: one thread per connection (bounded), keep-alive,
 // limits on header and body size, request and idle time, and connections

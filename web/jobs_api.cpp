@@ -12,7 +12,7 @@ namespace {
 // The job the route names; Error kNotFound when there is none.
 JobStatus RequireJob(Call& call) {
   const auto job = call.ctx.jobs.Get(ParseId(call.args[0], "job"));
-  if (!job) {
+  if (!job || !call.Sees(job->vm)) {
     throw Error(ErrorKind::kNotFound, "no such job");
   }
   return *job;
@@ -23,7 +23,9 @@ JobStatus RequireJob(Call& call) {
 Response ListJobs(Call& call) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& j : call.ctx.jobs.List()) {
-    list.push_back(JobJson(j));
+    if (call.Sees(j.vm)) {
+      list.push_back(JobJson(j));
+    }
   }
   return Json(200, {{"jobs", list}});
 }

@@ -6,16 +6,55 @@
 
 #include "engine/io/capacity.h"
 #include "engine/repo/capacity_report.h"
+#include "engine/repo/known_vms.h"
+#include "engine/repo/tenant_usage.h"
 #include "engine/repo/vm_status.h"
+#include "web/backups_api.h"
 
 namespace sendense::web {
+namespace {
+
+// Each tenant's usage and limits the caller may see, labelled by tenant.
+void TenantSeries(Call& call, std::ostringstream& m) {
+  auto& db = call.db();
+  const auto usage = MeasureTenants(call.ctx.repo, *db.accounts,
+                                    KnownVms(*db.catalog, *db.vms));
+  m << "# HELP sendense_tenant_used_bytes Bytes a tenant's VMs use.\n"
+    << "# TYPE sendense_tenant_used_bytes gauge\n";
+  for (const auto& u : usage) {
+    if (call.who.tenant.empty() || call.who.tenant == u.tenant.name) {
+      m << "sendense_tenant_used_bytes{tenant=\"" << u.tenant.name << "\"} "
+        << u.used_bytes << "\n";
+    }
+  }
+  m << "# HELP sendense_tenant_quota_bytes A tenant's quota (none: "
+       "absent).\n"
+    << "# TYPE sendense_tenant_quota_bytes gauge\n";
+  for (const auto& u : usage) {
+    if ((call.who.tenant.empty() || call.who.tenant == u.tenant.name) &&
+        u.tenant.quota_bytes) {
+      m << "sendense_tenant_quota_bytes{tenant=\"" << u.tenant.name << "\"} "
+        << *u.tenant.quota_bytes << "\n";
+    }
+  }
+}
+
+}  // namespace
 
 Response Metrics(Call& call) {
   ApiContext& ctx = call.ctx;
   std::ostringstream m;
   m << "# HELP sendense_jobs Jobs by state since the daemon started.\n"
     << "# TYPE sendense_jobs gauge\n";
-  const auto counts = ctx.jobs.Counts();
+  // An appliance caller counts every job since the daemon started; a
+  // tenant's, the jobs of its VMs the runner remembers.
+  auto counts = ctx.jobs.Counts();
+  if (!call.who.tenant.empty()) {
+    counts.clear();
+    for (const auto& j : ctx.jobs.List()) {
+      counts[j.state] += call.Sees(j.vm) ? 1 : 0;
+    }
+  }
   for (JobState state :
        {JobState::kQueued, JobState::kRunning, JobState::kComplete,
         JobState::kFailed, JobState::kCancelled}) {
@@ -23,11 +62,7 @@ Response Metrics(Call& call) {
     m << "sendense_jobs{state=\"" << StateName(state) << "\"} "
       << (it == counts.end() ? 0 : it->second) << "\n";
   }
-  m << "# HELP sendense_backup_bytes_total Bytes copied by backup jobs.\n"
-    << "# TYPE sendense_backup_bytes_total counter\n"
-    << "sendense_backup_bytes_total " << ctx.jobs.BytesCopied() << "\n";
-  auto db = ctx.catalogs.Acquire();
-  const auto backups = db->catalog->Backups("");
+  const auto backups = VisibleBackups(call);
   const PointTally tally = TallyPoints(backups);
   m << "# HELP sendense_points_damaged Points verify found damaged or built "
        "on a damaged point.\n"
@@ -47,6 +82,14 @@ Response Metrics(Call& call) {
     << "# HELP sendense_backup_seconds_total Time spent copying disks.\n"
     << "# TYPE sendense_backup_seconds_total counter\n"
     << "sendense_backup_seconds_total " << tally.copy_seconds << "\n";
+  TenantSeries(call, m);
+  if (!call.who.tenant.empty()) {
+    return {200, "text/plain; version=0.0.4", m.str(), {}, 0, nullptr};
+  }
+  // The appliance's own figures, for its callers only.
+  m << "# HELP sendense_backup_bytes_total Bytes copied by backup jobs.\n"
+    << "# TYPE sendense_backup_bytes_total counter\n"
+    << "sendense_backup_bytes_total " << ctx.jobs.BytesCopied() << "\n";
   m << "# HELP sendense_repository_bytes Bytes the repository uses on "
        "disk.\n"
     << "# TYPE sendense_repository_bytes gauge\n"

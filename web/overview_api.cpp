@@ -10,6 +10,7 @@
 #include "engine/repo/vm_status.h"
 #include "engine/time.h"
 #include "web/api_json.h"
+#include "web/backups_api.h"
 #include "web/url.h"
 
 namespace sendense::web {
@@ -27,13 +28,17 @@ Response Overview(Call& call) {
   const int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(clock.time_since_epoch())
           .count();
-  const auto backups = db.catalog->Backups("");
+  const auto backups = VisibleBackups(call);
+  auto configs = db.vms->List();
+  std::erase_if(configs,
+                [&](const VmConfig& vm) { return !call.Sees(vm.name); });
   json vms = json::array();
-  for (const auto& s : VmStatuses(db.vms->List(), backups, now)) {
+  for (const auto& s : VmStatuses(configs, backups, now)) {
     vms.push_back(VmStatusJson(s));
   }
   // Running and queued jobs, then the ones that ended last.
   auto all = ctx.jobs.List();
+  std::erase_if(all, [&](const JobStatus& j) { return !call.Sees(j.vm); });
   std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
     return Active(a.state) != Active(b.state) ? Active(a.state) : a.id > b.id;
   });
@@ -45,11 +50,10 @@ Response Overview(Call& call) {
     }
     jobs.push_back(JobJson(j));
   }
-  return Json(200,
-              {{"now", IsoTime(clock)},
-               {"vms", vms},
-               {"repository", CapacityJson(MeasureCapacity(ctx.repo, backups))},
-               {"jobs", jobs}});
+  return Json(200, {{"now", IsoTime(clock)},
+                    {"vms", vms},
+                    {"repository", CapacityJson(CapacityFor(call, backups))},
+                    {"jobs", jobs}});
 }
 
 Response FindFiles(Call& call) {
@@ -76,8 +80,19 @@ Response FindFiles(Call& call) {
   if (!vm.empty()) {
     RequireKnownVm(*db.catalog, *db.vms, vm);
   }
-  // One more than asked: whether there were more.
-  const auto hits = db.index->Find(vm, pattern, limit + 1);
+  // One more than asked: whether there were more. A tenant's caller
+  // searches its VMs one by one.
+  std::vector<GuestFileHit> hits;
+  if (!vm.empty() || call.who.tenant.empty()) {
+    hits = db.index->Find(vm, pattern, limit + 1);
+  } else {
+    for (const auto& own : KnownVms(*db.catalog, *db.vms)) {
+      if (call.Sees(own) && hits.size() <= limit) {
+        auto more = db.index->Find(own, pattern, limit + 1 - hits.size());
+        hits.insert(hits.end(), more.begin(), more.end());
+      }
+    }
+  }
   json matches = json::array();
   for (size_t i = 0; i < hits.size() && i < limit; ++i) {
     matches.push_back(GuestFileHitJson(hits[i]));

@@ -38,9 +38,18 @@ void ReadPoint(const json& body, Request& request) {
   request.disk = Text(body, "disk");
 }
 
-// The export id of the route, a number.
-int64_t ExportId(const Call& call) {
-  return ParseId(call.args[0], "export");
+// The export the route names; Error kNotFound for none, or another
+// tenant's.
+exports::ExportStatus VisibleExport(Call& call) {
+  const int64_t id = ParseId(call.args[0], "export");
+  auto s = exports::GetExport(call.ctx.repo, id);
+  if (call.Sees(s.record.vm)) {
+    return s;
+  }
+  // Word for word what a missing one gets.
+  throw Error(ErrorKind::kNotFound,
+              "no export " + std::to_string(id) + " (see `" +
+                  call.ctx.repo.Command("exports") + "`)");
 }
 
 }  // namespace
@@ -77,7 +86,9 @@ Response StartRestore(Call& call) {
 Response ListExports(Call& call) {
   json list = json::array();
   for (const auto& s : exports::ListExports(call.ctx.repo)) {
-    list.push_back(exports::ExportJson(s));
+    if (call.Sees(s.record.vm)) {
+      list.push_back(exports::ExportJson(s));
+    }
   }
   return Json(200, {{"exports", list}});
 }
@@ -101,12 +112,11 @@ Response StartExport(Call& call) {
 }
 
 Response GetExport(Call& call) {
-  return Json(200, exports::ExportJson(
-                       exports::GetExport(call.ctx.repo, ExportId(call))));
+  return Json(200, exports::ExportJson(VisibleExport(call)));
 }
 
 Response EndExport(Call& call) {
-  const int64_t id = ExportId(call);
+  const int64_t id = VisibleExport(call).record.id;
   const std::string kept = exports::EndExport(
       call.ctx.repo, id, QueryParam(call.query, "keep_overlay") == "true");
   return Json(200, {{"ended", id},

@@ -74,6 +74,9 @@ Response StartVerify(Call& call) {
   } catch (const json::exception&) {
     return Fail(400, "expected {\"vm\": NAME, \"point\": POINT}");
   }
+  if (request.vm.empty() && !call.who.tenant.empty()) {
+    return Fail(400, "a tenant's verify names its VM (\"vm\")");
+  }
   verify::CheckVerifyRequest(request);
   return Submitted(
       jobs, jobs.SubmitVerify(request),
@@ -90,6 +93,9 @@ Response StartCopy(Call& call) {
     request.vm = body.value("vm", "");
   } catch (const json::exception&) {
     return Fail(400, "expected {\"to\": REPO2, \"vm\": NAME}");
+  }
+  if (request.vm.empty() && !call.who.tenant.empty()) {
+    return Fail(400, "a tenant's copy names its VM (\"vm\")");
   }
   return Submitted(
       jobs, jobs.SubmitCopy(request),

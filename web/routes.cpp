@@ -1,5 +1,9 @@
 #include "web/routes.h"
 
+#include "engine/catalog/names.h"
+#include "engine/error.h"
+#include "engine/log.h"
+#include "web/access_api.h"
 #include "web/api_json.h"
 #include "web/backups_api.h"
 #include "web/files_api.h"
@@ -35,15 +39,22 @@ bool IsRest(const std::string& s) {
 
 // Whether `c` matches `segments`; its captures, decoded, in `*args`
 // (Error kInvalidArgument for a segment that does not decode).
+std::string CaptureName(const std::string& s) {
+  return s.substr(1, s.size() - (IsRest(s) ? 3 : 2));
+}
+
 bool Matches(const Compiled& c,
              const std::vector<std::string>& segments,
-             std::vector<std::string>* args) {
+             std::vector<std::string>* args,
+             std::vector<std::string>* names) {
   args->clear();
+  names->clear();
   for (size_t i = 0; i < c.segments.size(); ++i) {
     const std::string& p = c.segments[i];
     if (IsRest(p)) {
       for (size_t j = i; j < segments.size(); ++j) {
         args->push_back(DecodeSegment(segments[j]));
+        names->push_back(CaptureName(p));
       }
       return true;
     }
@@ -52,6 +63,7 @@ bool Matches(const Compiled& c,
     }
     if (IsCapture(p)) {
       args->push_back(DecodeSegment(segments[i]));
+      names->push_back(CaptureName(p));
     } else if (p != segments[i]) {
       return false;
     }
@@ -89,8 +101,60 @@ const char* RightName(Right right) {
       return "operate";
     case Right::kAdmin:
       return "admin";
+    case Right::kAppliance:
+      return "appliance admin";
   }
-  return "admin";
+  return "appliance admin";
+}
+
+bool Holds(const access::Principal& who, Right right) {
+  switch (right) {
+    case Right::kPublic:
+      return true;
+    case Right::kRead:
+      return who.May(Role::kAudit);
+    case Right::kRestore:
+      return who.May(Role::kRestore);
+    case Right::kOperate:
+      return who.May(Role::kOperator);
+    case Right::kAdmin:
+      return who.May(Role::kAdmin);
+    case Right::kAppliance:
+      return who.ApplianceAdmin();
+  }
+  return false;
+}
+
+void RecordAudit(Call& call,
+                 const std::string& action,
+                 const std::string& target,
+                 AuditOutcome outcome,
+                 const std::string& detail) {
+  try {
+    AuditRecord r;
+    r.actor = call.who.name;
+    r.address = call.peer;
+    r.action = action;
+    r.target = target;
+    r.tenant = call.who.tenant.empty()
+                   ? TenantOf(target.substr(0, target.find('/')))
+                   : call.who.tenant;
+    r.outcome = outcome;
+    r.detail = detail;
+    call.db().audit->Append(std::move(r));
+  } catch (const std::exception& e) {
+    Log(LogLevel::kWarning, "audit log: " + std::string(e.what()));
+  }
+}
+
+std::string Call::Qualify(const std::string& name) const {
+  const std::string qualified =
+      TenantOf(name).empty() ? Qualified(name, who.tenant) : name;
+  if (!Sees(qualified)) {
+    throw Error(ErrorKind::kNotFound,
+                "no tenant named '" + TenantOf(qualified) + "'");
+  }
+  return qualified;
 }
 
 CatalogPool::Handles& Call::db() {
@@ -105,36 +169,62 @@ const std::vector<Route>& Routes() {
   static const std::vector<Route> routes = {
       {verb::get, "/api/v1/health", R::kPublic, Health},
       {verb::get, "/api/v1/downloads/{secret}", R::kPublic, RedeemDownloadLink},
+      {verb::post, "/api/v1/sessions", R::kPublic, SignInRoute},
+      {verb::delete_, "/api/v1/sessions/current", R::kRead, SignOut},
+      {verb::get, "/api/v1/whoami", R::kRead, WhoAmI},
       {verb::get, "/metrics", R::kRead, Metrics},
       {verb::get, "/api/v1/overview", R::kRead, Overview},
       {verb::get, "/api/v1/repository", R::kRead, RepositoryCapacity},
       {verb::get, "/api/v1/vms", R::kRead, ListVms},
-      {verb::post, "/api/v1/vms", R::kAdmin, AddVm},
+      {verb::post, "/api/v1/vms", R::kAdmin, AddVm, "vm add"},
       {verb::get, "/api/v1/vms/{vm}", R::kRead, GetVm},
-      {verb::delete_, "/api/v1/vms/{vm}", R::kAdmin, RemoveVmRoute},
-      {verb::post, "/api/v1/vms/{vm}/backup", R::kOperate, BackUpVm},
-      {verb::post, "/api/v1/vms/{vm}/prune", R::kAdmin, PruneVm},
-      {verb::put, "/api/v1/vms/{vm}/retention", R::kAdmin, SetRetention},
+      {verb::delete_, "/api/v1/vms/{vm}", R::kAdmin, RemoveVmRoute, "vm rm"},
+      {verb::post, "/api/v1/vms/{vm}/backup", R::kOperate, BackUpVm, "backup"},
+      {verb::post, "/api/v1/vms/{vm}/prune", R::kAdmin, PruneVm, "prune"},
+      {verb::put, "/api/v1/vms/{vm}/retention", R::kAdmin, SetRetention,
+       "retention set"},
       {verb::get, "/api/v1/backups", R::kRead, ListBackups},
       {verb::get, "/api/v1/backups/{vm}/{backup}", R::kRead, GetBackup},
-      {verb::delete_, "/api/v1/backups/{vm}/{backup}", R::kAdmin, ForgetPoint},
+      {verb::delete_, "/api/v1/backups/{vm}/{backup}", R::kAdmin, ForgetPoint,
+       "forget"},
       {verb::get, "/api/v1/backups/{vm}/{backup}/files/{fs}/{path*}",
        R::kRestore, GuestEntry},
       {verb::get, "/api/v1/backups/{vm}/{backup}/download/{fs}/{path*}",
-       R::kRestore, DownloadGuestPath},
+       R::kRestore, DownloadGuestPath, "download"},
       {verb::post, "/api/v1/download-links", R::kRestore, IssueDownloadLink},
       {verb::get, "/api/v1/find", R::kRead, FindFiles},
       {verb::get, "/api/v1/history", R::kRead, FileHistoryOf},
-      {verb::post, "/api/v1/restores", R::kRestore, StartRestore},
+      {verb::post, "/api/v1/restores", R::kRestore, StartRestore, "restore"},
       {verb::get, "/api/v1/exports", R::kRead, ListExports},
-      {verb::post, "/api/v1/exports", R::kOperate, StartExport},
+      {verb::post, "/api/v1/exports", R::kOperate, StartExport, "export"},
       {verb::get, "/api/v1/exports/{id}", R::kRead, GetExport},
-      {verb::delete_, "/api/v1/exports/{id}", R::kOperate, EndExport},
-      {verb::post, "/api/v1/verify", R::kOperate, StartVerify},
-      {verb::post, "/api/v1/copies", R::kOperate, StartCopy},
+      {verb::delete_, "/api/v1/exports/{id}", R::kOperate, EndExport,
+       "unexport"},
+      {verb::post, "/api/v1/verify", R::kOperate, StartVerify, "verify"},
+      {verb::post, "/api/v1/copies", R::kOperate, StartCopy, "copy"},
       {verb::get, "/api/v1/jobs", R::kRead, ListJobs},
       {verb::get, "/api/v1/jobs/{id}", R::kRead, GetJob},
-      {verb::post, "/api/v1/jobs/{id}/cancel", R::kOperate, CancelJob},
+      {verb::post, "/api/v1/jobs/{id}/cancel", R::kOperate, CancelJob,
+       "cancel"},
+      {verb::get, "/api/v1/tenants", R::kRead, ListTenants},
+      {verb::post, "/api/v1/tenants", R::kAppliance, AddTenantRoute,
+       "tenant add"},
+      {verb::put, "/api/v1/tenants/{tenant}", R::kAppliance, SetTenantRoute,
+       "tenant set"},
+      {verb::delete_, "/api/v1/tenants/{tenant}", R::kAppliance,
+       RemoveTenantRoute, "tenant rm"},
+      {verb::get, "/api/v1/users", R::kAdmin, ListUsers},
+      {verb::post, "/api/v1/users", R::kAdmin, AddUserRoute, "user add"},
+      {verb::delete_, "/api/v1/users/{user}", R::kAdmin, RemoveUserRoute,
+       "user rm"},
+      {verb::put, "/api/v1/users/{user}/password", R::kAdmin, SetPasswordRoute,
+       "user passwd"},
+      {verb::get, "/api/v1/tokens", R::kAdmin, ListTokens},
+      {verb::post, "/api/v1/tokens", R::kAdmin, CreateTokenRoute,
+       "token create"},
+      {verb::delete_, "/api/v1/tokens/{token}", R::kAdmin, RemoveTokenRoute,
+       "token rm"},
+      {verb::get, "/api/v1/audit", R::kRead, AuditRecords},
   };
   return routes;
 }
@@ -143,8 +233,9 @@ std::optional<RouteMatch> MatchRoute(http::verb method,
                                      const std::vector<std::string>& segments,
                                      std::vector<http::verb>* allowed) {
   std::vector<std::string> args;
+  std::vector<std::string> names;
   for (const Compiled& c : CompiledRoutes()) {
-    if (!Matches(c, segments, &args)) {
+    if (!Matches(c, segments, &args, &names)) {
       continue;
     }
     if (!SameMethod(c.route->method, method)) {
@@ -153,7 +244,7 @@ std::optional<RouteMatch> MatchRoute(http::verb method,
       }
       continue;
     }
-    return RouteMatch{c.route, std::move(args)};
+    return RouteMatch{c.route, std::move(args), std::move(names)};
   }
   return std::nullopt;
 }

@@ -10,18 +10,23 @@
 #include <utility>
 #include <vector>
 
+#include "engine/access/principal.h"
 #include "engine/repo/catalog_pool.h"
 #include "web/api.h"
 
 namespace sendense::web {
 
 // What a caller may do; each right includes the ones before it. Read:
-// status, lists, jobs, metrics. Restore: browse and download guest files,
-// restore. Operate: back up, verify, export, copy, cancel jobs. Admin: add
-// and remove VMs, set retention, prune and forget points. Public routes
+// status, lists, jobs, metrics, the audit log (role audit). Restore:
+// browse and download guest files, restore (role restore). Operate: back
+// up, verify, export, copy, cancel jobs (role operator). Admin: add and
+// remove VMs, users and tokens, set retention, prune and forget points
+// (role admin). Appliance: tenants (an admin of no tenant). Public routes
 // need no credential.
-enum class Right { kPublic, kRead, kRestore, kOperate, kAdmin };
+enum class Right { kPublic, kRead, kRestore, kOperate, kAdmin, kAppliance };
 const char* RightName(Right right);
+// Whether `who` holds `right`.
+bool Holds(const access::Principal& who, Right right);
 
 // One request as its handler sees it.
 class Call {
@@ -29,19 +34,38 @@ class Call {
   Call(ApiContext& c,
        const Request& r,
        std::vector<std::string> a,
-       std::string q)
-      : ctx(c), req(r), args(std::move(a)), query(std::move(q)) {}
+       std::string q,
+       const std::string& p)
+      : ctx(c), req(r), args(std::move(a)), query(std::move(q)), peer(p) {}
 
   ApiContext& ctx;
   const Request& req;
   const std::vector<std::string> args;  // the pattern's captures, decoded
   const std::string query;              // the raw query string
+  const std::string& peer;              // the client's IP address
+  access::Principal who;                // who asks (set before the handler)
+  std::string session;  // the session the caller signed in with, if any
+  std::string csrf;     // that session's CSRF token
   // The catalog's handles, leased on first use until the call ends.
   CatalogPool::Handles& db();
+  // Whether `who` may see VM (or user) `qualified`.
+  bool Sees(const std::string& qualified) const { return who.Sees(qualified); }
+  // A tenant's caller names its VMs and users with or without "@TENANT";
+  // the qualified name. Error kNotFound (as if it did not exist) for
+  // another tenant's.
+  std::string Qualify(const std::string& name) const;
 
  private:
   CatalogPool::Lease lease_;
 };
+
+// Appends an audit record of `call`'s caller (never throws; a record that
+// cannot be written is logged).
+void RecordAudit(Call& call,
+                 const std::string& action,
+                 const std::string& target,
+                 AuditOutcome outcome,
+                 const std::string& detail = "");
 
 struct Route {
   http::verb method;  // a GET route answers HEAD too
@@ -51,6 +75,9 @@ struct Route {
   std::string_view pattern;
   Right right;
   Response (*handle)(Call& call);
+  // What the audit log calls it ("backup", "forget"); nullptr: not
+  // recorded (reads).
+  const char* audit = nullptr;
 };
 
 // Every route, in the order they are tried.
@@ -62,6 +89,7 @@ const std::vector<Route>& Routes();
 struct RouteMatch {
   const Route* route = nullptr;
   std::vector<std::string> args;
+  std::vector<std::string> names;  // each arg's capture name ("vm")
 };
 std::optional<RouteMatch> MatchRoute(http::verb method,
                                      const std::vector<std::string>& segments,

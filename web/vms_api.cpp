@@ -28,7 +28,9 @@ VmConfig RequireConfiguredVm(Call& call) {
 Response ListVms(Call& call) {
   json list = json::array();
   for (const auto& vm : call.db().vms->List()) {
-    list.push_back(VmJson(vm));
+    if (call.Sees(vm.name)) {
+      list.push_back(VmJson(vm));
+    }
   }
   return Json(200, {{"vms", list}});
 }
@@ -40,7 +42,8 @@ Response AddVm(Call& call) {
   } catch (const std::exception&) {
     return Fail(400, "the body is not JSON");
   }
-  const VmConfig vm = ParseVmJson(body);
+  VmConfig vm = ParseVmJson(body);
+  vm.name = call.Qualify(vm.name);  // a tenant's admin adds its tenant's
   call.db().vms->Add(vm);
   return Json(201, VmJson(vm));
 }

@@ -107,6 +107,15 @@ std::string TokenHash(const std::string& secret) {
   return Hex(digest, sizeof digest);
 }
 
+bool SameSecret(const std::string& given, const std::string& expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < given.size(); ++i) {
+    diff |= static_cast<unsigned char>(
+        given[i] ^ expected[i % (expected.empty() ? 1 : expected.size())]);
+  }
+  return diff == 0 && !expected.empty();
+}
+
 std::string RandomHex(size_t bytes) {
   InitSodium();
   std::vector<unsigned char> buf(bytes);

@@ -23,6 +23,10 @@ std::string NewTokenSecret();
 // is enough, and it can be looked up.
 std::string TokenHash(const std::string& secret);
 
+// Whether two secrets are equal, in a time that depends on neither's
+// content; an empty `expected` matches nothing.
+bool SameSecret(const std::string& given, const std::string& expected);
+
 // 16 random bytes as hex: session ids, CSRF tokens.
 std::string RandomHex(size_t bytes = 16);
 

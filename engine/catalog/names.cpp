@@ -89,7 +89,15 @@ std::optional<std::string> NearestName(const std::string& word,
 
 void ThrowNoSuchVm(const std::string& name,
                    const std::vector<std::string>& known) {
-  const auto near = NearestName(name, known);
+  // Suggestions come from the same tenant only: no other tenant's VM is
+  // ever named to a caller.
+  std::vector<std::string> same_tenant;
+  for (const auto& k : known) {
+    if (TenantOf(k) == TenantOf(name)) {
+      same_tenant.push_back(k);
+    }
+  }
+  const auto near = NearestName(name, same_tenant);
   throw Error(ErrorKind::kNotFound,
               "no VM named '" + name + "'" +
                   (near ? "; did you mean '" + *near + "'?" : ""));

@@ -31,7 +31,7 @@ std::optional<std::string> NearestName(const std::string& word,
                                        const std::vector<std::string>& names);
 
 // Error kNotFound "no VM named 'vm1x'; did you mean 'vm1'?", the nearest
-// of `known` suggested when one is near.
+// of `known` of the same tenant suggested when one is near.
 [[noreturn]] void ThrowNoSuchVm(const std::string& name,
                                 const std::vector<std::string>& known);
 

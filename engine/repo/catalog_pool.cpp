@@ -16,6 +16,8 @@ CatalogPool::Lease CatalogPool::Acquire() {
     handles->catalog = repo_.OpenCatalog();
     handles->index = std::make_unique<GuestIndex>(repo_.CatalogPath());
     handles->vms = std::make_unique<VmConfigs>(repo_.CatalogPath());
+    handles->accounts = std::make_unique<Accounts>(repo_.CatalogPath());
+    handles->audit = std::make_unique<AuditLog>(repo_.CatalogPath());
   }
   return Lease(handles.release(), [this](Handles* h) {
     if (h->catalog->snapshot() || h->index->snapshot()) {

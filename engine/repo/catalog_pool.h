@@ -4,6 +4,8 @@
 #include <mutex>
 #include <vector>
 
+#include "engine/catalog/accounts.h"
+#include "engine/catalog/audit_log.h"
 #include "engine/catalog/catalog.h"
 #include "engine/catalog/guest_index.h"
 #include "engine/catalog/vm_configs.h"
@@ -20,6 +22,8 @@ class CatalogPool {
     std::unique_ptr<Catalog> catalog;
     std::unique_ptr<GuestIndex> index;
     std::unique_ptr<VmConfigs> vms;
+    std::unique_ptr<Accounts> accounts;
+    std::unique_ptr<AuditLog> audit;
   };
   // Back to the pool when the last copy is gone (a streamed download keeps
   // one until its body is sent).

@@ -17,13 +17,7 @@ std::vector<std::string> KnownVms(Catalog& catalog, VmConfigs& vms) {
 
 void RequireKnownVm(Catalog& catalog, VmConfigs& vms, const std::string& vm) {
   if (!vm.empty() && !catalog.FindVm(vm) && !vms.Find(vm)) {
-    // Suggestions come from the same tenant only: no other tenant's VM is
-    // ever named to a caller.
-    auto known = KnownVms(catalog, vms);
-    std::erase_if(known, [&](const std::string& k) {
-      return TenantOf(k) != TenantOf(vm);
-    });
-    ThrowNoSuchVm(vm, known);
+    ThrowNoSuchVm(vm, KnownVms(catalog, vms));
   }
 }
 

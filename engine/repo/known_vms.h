@@ -15,8 +15,7 @@ namespace sendense {
 
 // Both kinds, sorted, once each.
 std::vector<std::string> KnownVms(Catalog& catalog, VmConfigs& vms);
-// Error kNotFound naming the nearest known name of the same tenant,
-// unless `vm` is known;
+// Error kNotFound naming the nearest known name, unless `vm` is known;
 // "" (every VM) passes.
 void RequireKnownVm(Catalog& catalog, VmConfigs& vms, const std::string& vm);
 void RequireKnownVm(const Repository& repo, const std::string& vm);

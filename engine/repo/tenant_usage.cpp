@@ -1,5 +1,6 @@
 #include "engine/repo/tenant_usage.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "engine/catalog/names.h"
@@ -79,6 +80,22 @@ void RequireTenantRoom(const Repository& repo,
                     Gib(needed) + " more needed for " + vm +
                     "): nothing of it was written");
   }
+}
+
+CapacityReport MeasureTenantCapacity(
+    const Repository& repo,
+    Accounts& accounts,
+    const std::string& tenant,
+    const std::vector<std::string>& known_vms,
+    const std::vector<BackupRecord>& its_backups) {
+  CapacityReport c = MeasureCapacity(repo, its_backups);
+  c.used_bytes = UsedByTenant(repo, known_vms, tenant);
+  if (const auto t = accounts.FindTenant(tenant); t && t->quota_bytes) {
+    const auto quota = static_cast<uint64_t>(*t->quota_bytes);
+    c.free_bytes =
+        std::min(c.free_bytes, quota > c.used_bytes ? quota - c.used_bytes : 0);
+  }
+  return c;
 }
 
 nlohmann::json TenantUsageJson(const TenantUsage& u) {

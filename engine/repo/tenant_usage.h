@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/catalog/accounts.h"
+#include "engine/repo/capacity_report.h"
 #include "engine/repo/repository.h"
 
 namespace sendense {
@@ -32,6 +33,15 @@ std::vector<TenantUsage> MeasureTenants(
 void RequireTenantRoom(const Repository& repo,
                        const std::string& vm,
                        uint64_t needed);
+
+// The capacity a tenant's callers see: its VMs' bytes, what its quota
+// (and the filesystem) leaves free, and the growth of `its_backups`.
+CapacityReport MeasureTenantCapacity(
+    const Repository& repo,
+    Accounts& accounts,
+    const std::string& tenant,
+    const std::vector<std::string>& known_vms,
+    const std::vector<BackupRecord>& its_backups);
 
 // TenantJson with "used_bytes" and "vms".
 nlohmann::json TenantUsageJson(const TenantUsage& u);
