@@ -162,7 +162,7 @@ BackupResult RunBackup(const Repository& repo,
                        const BackupRequest& request,
                        JobProgress& progress) {
   const auto start = Clock::now();
-  ValidateName("VM name", request.vm);
+  ValidateQualifiedName("VM name", request.vm);
   if (request.disks.empty() && !request.open_source) {
     throw Error(ErrorKind::kInvalidArgument, "no disk given (--disk NAME=URI)");
   }

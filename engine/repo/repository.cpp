@@ -222,7 +222,7 @@ bool Repository::VmLockHeld(const std::string& vm) const {
 
 std::string Repository::MakeDiskDir(const std::string& vm,
                                     const std::string& disk) const {
-  ValidateName("VM name", vm);
+  ValidateQualifiedName("VM name", vm);
   ValidateName("disk name", disk);
   const std::string rel = "vms/" + vm + "/" + disk;
   std::error_code ec;
@@ -258,7 +258,7 @@ void Repository::RemovePointFile(const std::string& relative) const {
 Repository::VmLock::VmLock(const Repository& repo,
                            const std::string& vm,
                            const std::string& work) {
-  ValidateName("VM name", vm);
+  ValidateQualifiedName("VM name", vm);
   const std::string lock_path = repo.Absolute("locks/" + vm + ".lock");
   fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) {
