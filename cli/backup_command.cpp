@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "cli/audit_trail.h"
 #include "cli/commands.h"
 #include "cli/disk_argument.h"
 #include "cli/progress_display.h"
@@ -150,7 +151,10 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global) {
                   "Seconds to wait for the NBD source before failing")
       ->default_val(30)
       ->check(Between(1, 86400, "seconds"));
-  cmd->callback([&global, args] { Run(global, *args); });
+  cmd->callback([&global, args] {
+    Audited(Repository(RequireRepo(global)), "backup", args->vm,
+            [&] { Run(global, *args); });
+  });
 }
 
 }  // namespace sendense::cli

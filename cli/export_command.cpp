@@ -1,6 +1,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/audit_trail.h"
 #include "cli/commands.h"
 #include "engine/error.h"
 #include "engine/export/exports.h"
@@ -56,7 +57,9 @@ void RegisterExport(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--json", args->json, "Print the export as JSON");
   cmd->callback([&global, args] {
     Repository repo(RequireRepo(global));
-    const auto s = exports::StartExport(repo, args->request);
+    exports::ExportStatus s;
+    Audited(repo, "export", args->request.vm,
+            [&] { s = exports::StartExport(repo, args->request); });
     if (args->json) {
       std::cout << exports::ExportJson(s).dump(2) << "\n";
       return;

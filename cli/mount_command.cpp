@@ -1,6 +1,7 @@
 #include <csignal>
 
 #include "cli/commands.h"
+#include "engine/catalog/accounts.h"
 #include "fs/mount.h"
 
 namespace sendense::cli {
@@ -15,12 +16,17 @@ void RegisterMount(CLI::App& app, GlobalOptions& global) {
                 "Stay in the foreground (logs on stderr)");
   cmd->add_flag("--allow-other", options->allow_other,
                 "Let other users in (with default_permissions)");
+  cmd->add_option("--tenant", options->tenant,
+                  "Only this tenant's VMs, by their names within it");
   cmd->callback([&global, options] {
     // Inherited "ignore" dispositions would keep libfuse from installing
     // its handlers: SIGINT/SIGTERM must unmount.
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     Repository repo(RequireRepo(global));
+    if (!options->tenant.empty()) {
+      Accounts(repo.CatalogPath()).RequireTenant(options->tenant);
+    }
     fs::MountAndServe(repo, *options);
   });
 }

@@ -2,6 +2,7 @@
 #include <iomanip>
 #include <iostream>
 
+#include "cli/audit_trail.h"
 #include "cli/commands.h"
 #include "cli/usage_errors.h"
 #include "engine/error.h"
@@ -122,7 +123,12 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
     }
     request.dry_run = args->dry_run;
     request.drop.reader_wait = ReaderWait(*args);
-    Print(retention::Prune(repo, request), args->json);
+    if (request.dry_run) {
+      Print(retention::Prune(repo, request), args->json);
+      return;
+    }
+    Audited(repo, "prune", args->vm,
+            [&] { Print(retention::Prune(repo, request), args->json); });
   });
 
   auto* forget = app.add_subcommand(
@@ -139,9 +145,15 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
   AddReaderWait(*forget, args->reader_wait);
   forget->callback([&global, args] {
     Repository repo(RequireRepo(global));
-    Print({retention::Forget(repo, args->vm, args->points,
-                             DropOptions{ReaderWait(*args)})},
-          args->json, /*forget=*/true);
+    std::string points;
+    for (const auto& p : args->points) {
+      points += (points.empty() ? "" : ",") + p;
+    }
+    Audited(repo, "forget", args->vm + "/" + points, [&] {
+      Print({retention::Forget(repo, args->vm, args->points,
+                               DropOptions{ReaderWait(*args)})},
+            args->json, /*forget=*/true);
+    });
   });
 }
 

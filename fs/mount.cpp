@@ -163,6 +163,7 @@ void MountAndServe(const Repository& repo, const MountOptions& options) {
         std::chrono::seconds(options.appliance_idle_seconds));
     own_namespace = std::make_unique<browse::Namespace>(repo, *own_catalogs,
                                                         *own_appliances);
+    own_namespace->ShowOnlyTenant(options.tenant);
     ns = own_namespace.get();
   }
   {

@@ -11,6 +11,7 @@ struct MountOptions {
   std::string mountpoint;
   bool foreground = false;
   bool allow_other = false;  // with default_permissions
+  std::string tenant;        // only this tenant's VMs, by their own names
   size_t read_threads = 4;
   unsigned read_ahead_kb = 1024;     // the mount's bdi read-ahead
   double refresh_seconds = 1.0;      // how often the catalog is polled

@@ -80,6 +80,11 @@ class Namespace {
                std::vector<std::pair<NodeId, std::string>>* gone = nullptr);
   bool Refresh(std::vector<std::pair<NodeId, std::string>>* gone = nullptr);
 
+  // Only `tenant`'s VMs, by their names within it (Tree::ShowOnlyTenant).
+  void ShowOnlyTenant(const std::string& tenant) {
+    tree_.ShowOnlyTenant(tenant);
+  }
+
   // The current tree; a listing kept across calls uses one.
   std::shared_ptr<const TreeSnapshot> Current() const {
     return tree_.Current();

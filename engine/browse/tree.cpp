@@ -3,6 +3,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "engine/catalog/names.h"
 #include "engine/catalog/record_json.h"
 #include "engine/time.h"
 
@@ -140,16 +141,18 @@ bool Tree::Update(const std::vector<BackupRecord>& backups,
   };
 
   for (const auto& b : backups) {
-    if (b.state != BackupState::kComplete) {
+    if (b.state != BackupState::kComplete ||
+        (!tenant_.empty() && TenantOf(b.vm) != tenant_)) {
       continue;
     }
     const int64_t mtime = ParseIsoTime(b.finished_at);
-    const std::string vm_path = "/" + b.vm;
+    const std::string vm_name = tenant_.empty() ? b.vm : LocalName(b.vm);
+    const std::string vm_path = "/" + vm_name;
     Node vm_dir;
-    if (!root.children.count(b.vm)) {
-      add(kRootIno, vm_path, b.vm, vm_dir);
+    if (!root.children.count(vm_name)) {
+      add(kRootIno, vm_path, vm_name, vm_dir);
     }
-    const uint64_t vm_ino = root.children[b.vm];
+    const uint64_t vm_ino = root.children[vm_name];
     nodes[vm_ino].mtime = std::max(nodes[vm_ino].mtime, mtime);
     root.mtime = std::max(root.mtime, mtime);
 

@@ -81,9 +81,14 @@ class Tree {
   // The snapshot the last Update replaced (nullptr before the first).
   std::shared_ptr<const TreeSnapshot> Previous() const;
 
+  // Shows only the VMs of `tenant`, each under its name within the tenant
+  // ("web1" for "web1@acme"): a tenant's own tree. Before the first Update.
+  void ShowOnlyTenant(const std::string& tenant) { tenant_ = tenant; }
+
  private:
   uint64_t InodeFor(const std::string& path);
 
+  std::string tenant_;  // "" for every VM, by its qualified name
   mutable std::mutex mutex_;
   std::shared_ptr<const TreeSnapshot> current_;
   std::shared_ptr<const TreeSnapshot> previous_;

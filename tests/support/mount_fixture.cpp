@@ -45,10 +45,10 @@ std::string MountFixture::TakeBackup(const std::string& extra) {
   return result.value("name", "");
 }
 
-void MountFixture::Mount() {
+void MountFixture::Mount(const std::string& extra) {
   daemon_ = std::make_unique<BackgroundProcess>(
       std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) + " mount " +
-          Quote(mnt_) + " --foreground",
+          Quote(mnt_) + " --foreground " + extra,
       daemon_log_);
   // Answering, then listed in mountinfo (a dead mount is listed too, but
   // its statfs fails; a stat could come from the kernel's cache).

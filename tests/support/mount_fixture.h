@@ -24,8 +24,9 @@ class MountFixture : public BackupFixture {
   // Takes a backup of the source over qemu-nbd with bitmap b0 and returns
   // the backup's name.
   std::string TakeBackup(const std::string& extra = "");
-  // Starts `sendense mount --foreground` and waits until the tree is up.
-  void Mount();
+  // Starts `sendense mount --foreground EXTRA` and waits until the tree
+  // is up.
+  void Mount(const std::string& extra = "");
   // Unmounts with fusermount3 and waits for the daemon to exit.
   void Unmount();
   // `qemu-img convert -O raw` of a point file of the repository.
