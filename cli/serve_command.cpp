@@ -2,10 +2,12 @@
 
 #include <csignal>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.h"
@@ -23,6 +25,7 @@
 #include "fs/mount.h"
 #include "web/api.h"
 #include "web/http_server.h"
+#include "web/tls.h"
 #include "web/ui.h"
 
 namespace sendense::cli {
@@ -39,6 +42,60 @@ struct ServeArgs {
   std::string verify_every;  // "7d", "12h", "30m"; "" for never
   std::string restore_dir;   // where API restores may write files
   std::string export_tls;    // TLS certificates for exports beyond loopback
+  std::string tls_cert, tls_key;  // HTTPS with these files
+  bool tls = false;               // HTTPS with the repository's own pair
+  bool insecure_http = false;     // plain HTTP beyond loopback, on purpose
+};
+
+// The API's TLS files: given, the repository's own (made once), or none.
+// Error kInvalidArgument for plain HTTP beyond loopback unless asked.
+std::optional<web::TlsFiles> ApiTls(const Repository& repo,
+                                    const ServeArgs& args,
+                                    const std::string& address) {
+  if (!args.tls_cert.empty() || !args.tls_key.empty()) {
+    if (args.tls_cert.empty() || args.tls_key.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--tls-cert and --tls-key go together");
+    }
+    return web::TlsFiles{args.tls_cert, args.tls_key};
+  }
+  if (args.tls) {
+    return web::EnsureSelfSigned(repo.Absolute("tls"));
+  }
+  if (!IsLoopbackAddress(address) && !args.insecure_http) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "listening on " + address +
+                    " without TLS would send passwords and tokens in the "
+                    "clear: give --tls (or --tls-cert and --tls-key), or "
+                    "--insecure-http to do it anyway");
+  }
+  return std::nullopt;
+}
+
+// Reloads the API's certificate on each SIGHUP (blocked in every thread)
+// until it is destroyed.
+class ReloadOnHangup {
+ public:
+  explicit ReloadOnHangup(web::HttpServer& server)
+      : thread_([this, &server] {
+          sigset_t set;
+          sigemptyset(&set);
+          sigaddset(&set, SIGHUP);
+          const timespec tick{0, 200 * 1000 * 1000};
+          while (!stop_) {
+            if (sigtimedwait(&set, nullptr, &tick) == SIGHUP) {
+              server.ReloadTls();
+            }
+          }
+        }) {}
+  ~ReloadOnHangup() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 std::string ReadToken(const Repository& repo) {
@@ -77,6 +134,7 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
         std::string(e.what()) + ": serving read-only until space is freed");
   }
   const auto [address, port] = ParseListen(args.listen);
+  const auto tls = ApiTls(repo, args, address);
   const std::string token = ReadToken(repo);
   guest::AppliancePool appliances(2, std::chrono::seconds(120));
   CatalogPool catalogs(repo);
@@ -90,6 +148,7 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
   web::ApiContext api{
       repo,           token, jobs, appliances, catalogs, ns, args.restore_dir,
       args.export_tls};
+  api.tls = tls.has_value();
   web::HttpServer server(
       address, port,
       web::HttpLimits{
@@ -101,11 +160,21 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
           return std::move(*page);
         }
         return web::HandleApi(api, req, peer);
-      });
-  Log(LogLevel::kInfo, "API listening on http://" + address + ":" +
+      },
+      tls);
+  ReloadOnHangup reload(server);
+  const std::string scheme = tls ? "https://" : "http://";
+  const std::string host =
+      address.find(':') == std::string::npos ? address : "[" + address + "]";
+  Log(LogLevel::kInfo, "API listening on " + scheme + host + ":" +
                            std::to_string(server.port()) + "/api/v1");
-  Log(LogLevel::kInfo, "dashboard on http://" + address + ":" +
+  Log(LogLevel::kInfo, "dashboard on " + scheme + host + ":" +
                            std::to_string(server.port()) + "/");
+  if (tls) {
+    Log(LogLevel::kInfo, "TLS certificate " + tls->cert + ", SHA-256 " +
+                             web::CertificateFingerprint(tls->cert) +
+                             " (reloaded on SIGHUP)");
+  }
   Scheduler scheduler(repo, jobs,
                       args.verify_every.empty()
                           ? 0
@@ -175,6 +244,17 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
                   "serving TLS from this directory (ca-cert.pem, "
                   "server-cert.pem, server-key.pem; clients need "
                   "certificates of that CA)");
+  auto* cert = cmd->add_option("--tls-cert", args->tls_cert,
+                               "HTTPS with this certificate (PEM, its chain)");
+  auto* key = cmd->add_option("--tls-key", args->tls_key,
+                              "The certificate's private key (PEM)");
+  cmd->add_flag("--tls", args->tls,
+                "HTTPS with the repository's own self-signed certificate "
+                "(made once in REPO/tls; its fingerprint is logged)")
+      ->excludes(cert)
+      ->excludes(key);
+  cmd->add_flag("--insecure-http", args->insecure_http,
+                "Allow plain HTTP on an address other than loopback");
   cmd->add_flag("--no-index", args->no_index,
                 "Do not index guest files after backups (`sendense index`)");
   cmd->callback([&global, args] {
@@ -182,6 +262,14 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
     // ignores SIGINT): the documented way to stop serve must work.
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
+    // SIGHUP reloads the TLS certificate, on a thread of its own: blocked
+    // in every thread (it would end the process otherwise).
+    {
+      sigset_t hup;
+      sigemptyset(&hup);
+      sigaddset(&hup, SIGHUP);
+      pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+    }
     // Without a mount, SIGTERM/SIGINT are awaited with sigwait: block them
     // before any thread starts so that every thread inherits the mask.
     if (args->mount.empty()) {

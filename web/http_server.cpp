@@ -20,6 +20,8 @@
 #include "engine/log.h"
 #include "web/ui.h"
 
+#include <boost/asio/ssl/stream.hpp>
+
 namespace sendense::web {
 
 namespace asio = boost::asio;
@@ -35,7 +37,8 @@ void SetTimeout(int fd, std::chrono::seconds s) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-void WriteSimple(tcp::socket& socket,
+template <typename Stream>
+void WriteSimple(Stream& socket,
                  unsigned status,
                  const std::string& body,
                  bool keep_alive) {
@@ -91,9 +94,10 @@ enum class After {
 // Writes a body of unknown length as HTTP/1.1 chunks of up to 64 KiB, so
 // that only the last chunk marks its end: a cut connection is an error to
 // every client, never a shorter body.
+template <typename Stream>
 class ChunkWriter {
  public:
-  explicit ChunkWriter(tcp::socket& socket) : socket_(socket) {
+  explicit ChunkWriter(Stream& socket) : socket_(socket) {
     buf_.reserve(kChunk);
   }
   void Write(const char* data, size_t n) {
@@ -126,14 +130,15 @@ class ChunkWriter {
     asio::write(socket_, parts);
     buf_.clear();
   }
-  tcp::socket& socket_;
+  Stream& socket_;
   std::string buf_;
 };
 
 // Writes `out` as the reply to `req` and says how the connection goes on
 // (closed when the client asked, when an HTTP/1.0 body ends with the
 // connection, or when writing failed).
-After WriteReply(tcp::socket& socket, const Request& req, Response& out) {
+template <typename Stream>
+After WriteReply(Stream& socket, const Request& req, Response& out) {
   const bool keep_alive = req.keep_alive();
   http::response_header<> head;
   head.result(static_cast<http::status>(out.status));
@@ -175,7 +180,7 @@ After WriteReply(tcp::socket& socket, const Request& req, Response& out) {
   if (req.method() != http::verb::head) {
     try {
       if (chunked) {
-        ChunkWriter chunks(socket);
+        ChunkWriter<Stream> chunks(socket);
         out.stream([&](const char* data, size_t n) { chunks.Write(data, n); });
         chunks.Finish();
       } else {
@@ -196,8 +201,13 @@ After WriteReply(tcp::socket& socket, const Request& req, Response& out) {
 HttpServer::HttpServer(const std::string& address,
                        uint16_t port,
                        const HttpLimits& limits,
-                       Handler handler)
+                       Handler handler,
+                       std::optional<TlsFiles> tls)
     : limits_(limits), handler_(std::move(handler)), acceptor_(io_) {
+  if (tls) {
+    tls_files_ = *tls;
+    tls_ = ServerContext(*tls);  // a bad pair fails here, before listening
+  }
   beast::error_code ec;
   const auto addr = asio::ip::make_address(address, ec);
   if (ec) {
@@ -258,6 +268,30 @@ void HttpServer::Stop() {
   ::close(refuse_wake_[1]);
   std::unique_lock lock(mutex_);
   idle_.wait(lock, [this] { return connections_ == 0; });
+}
+
+std::shared_ptr<boost::asio::ssl::context> HttpServer::CurrentTls() {
+  std::lock_guard lock(mutex_);
+  return tls_;
+}
+
+bool HttpServer::ReloadTls() {
+  if (!tls_files_) {
+    return false;
+  }
+  try {
+    auto fresh = ServerContext(*tls_files_);
+    std::lock_guard lock(mutex_);
+    tls_ = std::move(fresh);
+  } catch (const Error& e) {
+    Log(LogLevel::kError,
+        std::string(e.what()) + ": the certificate in use is kept");
+    return false;
+  }
+  Log(LogLevel::kInfo, "TLS certificate reloaded from " + tls_files_->cert +
+                           " (SHA-256 " +
+                           CertificateFingerprint(tls_files_->cert) + ")");
+  return true;
 }
 
 void HttpServer::Reap() {
@@ -404,68 +438,87 @@ void HttpServer::Serve(tcp::socket socket) {
   boost::system::error_code peer_ec;
   const std::string peer =
       socket.remote_endpoint(peer_ec).address().to_string();
-  beast::flat_buffer buffer;
   bool unread = false;  // an error reply left request bytes unread
   After after = After::kClose;
-  while (!stopping_) {
-    // The first byte may take the idle time; the whole request must then
-    // come within the request time.
-    if (buffer.size() == 0) {
-      pollfd p{fd, POLLIN, 0};
-      const auto ms = std::chrono::milliseconds(limits_.idle_time).count();
-      if (::poll(&p, 1, static_cast<int>(ms)) <= 0) {
-        break;  // idle too long, or stopping
+  // Requests and replies on `stream` (the socket, or TLS over it) until
+  // the connection ends.
+  const auto exchange = [&](auto& stream) {
+    beast::flat_buffer buffer;
+    while (!stopping_) {
+      // The first byte may take the idle time; the whole request must then
+      // come within the request time.
+      if (buffer.size() == 0) {
+        pollfd p{fd, POLLIN, 0};
+        const auto ms = std::chrono::milliseconds(limits_.idle_time).count();
+        if (::poll(&p, 1, static_cast<int>(ms)) <= 0) {
+          break;  // idle too long, or stopping
+        }
+      }
+      SetDeadline(fd, Clock::now() + limits_.request_time);
+      SetTimeout(fd, limits_.request_time);
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<uint32_t>(limits_.header_bytes));
+      parser.body_limit(limits_.body_bytes);
+      beast::error_code ec;
+      http::read(stream, buffer, parser, ec);
+      SetDeadline(fd, Clock::time_point::max());
+      if (ec && Expired(fd)) {
+        WriteSimple(stream, 408,
+                    R"({"error":"the request took too long to arrive"})",
+                    false);
+        unread = true;
+        break;
+      }
+      if (ec == http::error::header_limit) {
+        WriteSimple(stream, 431, R"({"error":"request header too large"})",
+                    false);
+        unread = true;
+        break;
+      }
+      if (ec == http::error::body_limit) {
+        WriteSimple(stream, 413, R"({"error":"request body too large"})",
+                    false);
+        unread = true;
+        break;
+      }
+      if (ec) {
+        if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+            ec != asio::error::connection_reset &&
+            ec != asio::error::would_block && ec != asio::error::timed_out &&
+            ec != asio::error::try_again) {
+          WriteSimple(stream, 400, R"({"error":"malformed request"})", false);
+          unread = true;
+        }
+        break;
+      }
+      const Request& req = parser.get();
+      Response out;
+      try {
+        out = handler_(req, peer);
+      } catch (const std::exception& e) {
+        out = Response{};
+        out.status = 500;
+        out.body = nlohmann::json{{"error", e.what()}}.dump(
+            -1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+      after = WriteReply(stream, req, out);
+      if (after != After::kKeepAlive) {
+        break;
       }
     }
+  };
+  if (const auto ctx = CurrentTls()) {
+    boost::asio::ssl::stream<tcp::socket&> stream(socket, *ctx);
     SetDeadline(fd, Clock::now() + limits_.request_time);
     SetTimeout(fd, limits_.request_time);
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<uint32_t>(limits_.header_bytes));
-    parser.body_limit(limits_.body_bytes);
     beast::error_code ec;
-    http::read(socket, buffer, parser, ec);
+    stream.handshake(boost::asio::ssl::stream_base::server, ec);
     SetDeadline(fd, Clock::time_point::max());
-    if (ec && Expired(fd)) {
-      WriteSimple(socket, 408,
-                  R"({"error":"the request took too long to arrive"})", false);
-      unread = true;
-      break;
+    if (!ec) {
+      exchange(stream);
     }
-    if (ec == http::error::header_limit) {
-      WriteSimple(socket, 431, R"({"error":"request header too large"})",
-                  false);
-      unread = true;
-      break;
-    }
-    if (ec == http::error::body_limit) {
-      WriteSimple(socket, 413, R"({"error":"request body too large"})", false);
-      unread = true;
-      break;
-    }
-    if (ec) {
-      if (ec != http::error::end_of_stream && ec != asio::error::eof &&
-          ec != asio::error::connection_reset &&
-          ec != asio::error::would_block && ec != asio::error::timed_out &&
-          ec != asio::error::try_again) {
-        WriteSimple(socket, 400, R"({"error":"malformed request"})", false);
-        unread = true;
-      }
-      break;
-    }
-    const Request& req = parser.get();
-    Response out;
-    try {
-      out = handler_(req, peer);
-    } catch (const std::exception& e) {
-      out = Response{};
-      out.status = 500;
-      out.body = nlohmann::json{{"error", e.what()}}.dump(
-          -1, ' ', false, nlohmann::json::error_handler_t::replace);
-    }
-    after = WriteReply(socket, req, out);
-    if (after != After::kKeepAlive) {
-      break;
-    }
+  } else {
+    exchange(socket);
   }
   {
     // Forgotten before the close, so that a new connection given the same

@@ -2,16 +2,21 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "web/tls.h"
 
 namespace sendense::web {
 
@@ -54,18 +59,25 @@ using Handler =
 // sending a byte now and then cannot hold a connection.
 class HttpServer {
  public:
-  // Listens on `address:port` (port 0: any free port).
+  // Listens on `address:port` (port 0: any free port), over TLS when
+  // `tls` is given (Error kInvalidArgument when its files do not load).
   HttpServer(const std::string& address,
              uint16_t port,
              const HttpLimits& limits,
-             Handler handler);
+             Handler handler,
+             std::optional<TlsFiles> tls = std::nullopt);
   ~HttpServer();  // Stop()
 
   uint16_t port() const { return port_; }
   void Stop();
+  // Loads the TLS files again (SIGHUP): new connections get the new
+  // certificate; on an error the one in use is kept. False without TLS or
+  // on an error (logged).
+  bool ReloadTls();
 
  private:
   using Clock = std::chrono::steady_clock;
+  std::shared_ptr<boost::asio::ssl::context> CurrentTls();
   void Accept();
   void Reap();
   void Serve(boost::asio::ip::tcp::socket socket);
@@ -79,6 +91,8 @@ class HttpServer {
 
   HttpLimits limits_;
   Handler handler_;
+  std::optional<TlsFiles> tls_files_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // under mutex_
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;

@@ -35,7 +35,8 @@ class ApiTest : public BackupFixture {
         env_ + SENDENSE_BINARY + " -r " + Quote(repo_) +
             " serve --listen 127.0.0.1:0 " + extra,
         log_);
-    const std::regex listening("listening on (http://127\\.0\\.0\\.1:[0-9]+)");
+    const std::regex listening(
+        "listening on (https?://127\\.0\\.0\\.1:[0-9]+)");
     for (int i = 0; i < 200 && base_.empty(); ++i) {
       std::ifstream in(log_);
       std::stringstream all;
