@@ -14,6 +14,7 @@
 #include "engine/access/credentials.h"
 #include "engine/catalog/accounts.h"
 #include "engine/catalog/audit_log.h"
+#include "engine/catalog/catalog.h"
 #include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/repo/known_vms.h"
@@ -371,6 +372,7 @@ void RegisterAuditCommand(CLI::App& app, GlobalOptions& global) {
     std::string tenant;
     std::string since;
     size_t limit = 1000;
+    int keep_days = 0;
     bool json = false;
   };
   auto args = std::make_shared<Args>();
@@ -381,9 +383,21 @@ void RegisterAuditCommand(CLI::App& app, GlobalOptions& global) {
                     "From this time on (2026-12-01 or 2026-12-01T09:00:00Z)");
   audit->add_option("--limit", args->limit, "At most this many records")
       ->check(CLI::Range(size_t{1}, size_t{1000000}));
+  audit
+      ->add_option("--keep-days", args->keep_days,
+                   "Keep records this many days from now on (default 365)")
+      ->check(CLI::Range(1, 36500));
   audit->add_flag("--json", args->json, "One JSON document");
-  audit->callback([&global, args] {
+  audit->callback([&global, args, audit] {
     const Repository repo = OpenRepo(global);
+    if (audit->count("--keep-days") > 0) {
+      Audited(repo, "audit keep-days", std::to_string(args->keep_days), [&] {
+        Catalog(repo.CatalogPath(), false)
+            .SetSetting("audit_keep_days", std::to_string(args->keep_days));
+      });
+      std::cout << "Audit records are kept " << args->keep_days << " days\n";
+      return;
+    }
     std::string since = args->since;
     if (!since.empty() &&
         ParseIsoTime(since.size() == 10 ? since + "T00:00:00Z" : since) == 0) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "engine/catalog/names.h"
+#include "engine/error.h"
 #include "engine/log.h"
 
 namespace sendense::cli {
@@ -32,6 +33,11 @@ void RecordLocal(const Repository& repo,
     r.outcome = outcome;
     r.detail = detail;
     AuditLog(repo.CatalogPath()).Append(std::move(r));
+  } catch (const Error& e) {
+    // A full filesystem is the command's own sentence already.
+    if (e.kind() != ErrorKind::kNoSpace) {
+      Log(LogLevel::kWarning, "audit log: " + std::string(e.what()));
+    }
   } catch (const std::exception& e) {
     Log(LogLevel::kWarning, "audit log: " + std::string(e.what()));
   }

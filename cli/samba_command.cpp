@@ -3,7 +3,9 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "engine/catalog/accounts.h"
 #include "engine/catalog/guest_index.h"
+#include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/io/file.h"
 #include "engine/repo/known_vms.h"
@@ -15,8 +17,11 @@ namespace sendense::cli {
 namespace {
 
 // The guest filesystems of each VM's newest complete, indexed backup.
+// Of `tenant` only when given, each VM by its name within the tenant (the
+// tenant's tree).
 std::vector<samba::ShareSource> Sources(const Repository& repo,
-                                        const std::string& only_vm) {
+                                        const std::string& only_vm,
+                                        const std::string& tenant) {
   auto catalog = repo.OpenCatalog();
   GuestIndex index(repo.CatalogPath());
   std::vector<std::string> vms;
@@ -28,6 +33,9 @@ std::vector<samba::ShareSource> Sources(const Repository& repo,
   }
   std::vector<samba::ShareSource> sources;
   for (const auto& vm : vms) {
+    if (!tenant.empty() && TenantOf(vm) != tenant) {
+      continue;
+    }
     const auto backups = catalog->Backups(vm);
     for (auto b = backups.rbegin(); b != backups.rend(); ++b) {
       if (b->state != BackupState::kComplete || !index.LastRun(b->id)) {
@@ -35,7 +43,10 @@ std::vector<samba::ShareSource> Sources(const Repository& repo,
       }
       for (const auto& fs : index.Filesystems(b->id)) {
         if (fs.state == "indexed") {
-          sources.push_back({vm, fs.name});
+          sources.push_back(
+              tenant.empty()
+                  ? samba::ShareSource{vm, fs.name}
+                  : samba::ShareSource{LocalName(vm), fs.name, tenant});
         }
       }
       break;
@@ -57,7 +68,7 @@ std::vector<samba::ShareSource> Sources(const Repository& repo,
 
 void RegisterSambaConfig(CLI::App& app, GlobalOptions& global) {
   struct Args {
-    std::string mount, vm, output, valid_users;
+    std::string mount, vm, output, valid_users, tenant;
     bool force = false;
   };
   auto args = std::make_shared<Args>();
@@ -70,6 +81,9 @@ void RegisterSambaConfig(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--force", args->force,
                 "Write the shares though no tree is mounted at --mount yet");
   cmd->add_option("--vm", args->vm, "Only this VM's filesystems");
+  cmd->add_option("--tenant", args->tenant,
+                  "Only this tenant's VMs, for a tree mounted with `mount "
+                  "--tenant` (needs --valid-users)");
   cmd->add_option("--output", args->output,
                   "Write it to this file (default: stdout)");
   cmd->add_option("--valid-users", args->valid_users,
@@ -90,10 +104,23 @@ void RegisterSambaConfig(CLI::App& app, GlobalOptions& global) {
                       repo.Command("mount " + options.mount) +
                       "` or serve --mount), or pass --force");
     }
+    if (!args->tenant.empty()) {
+      Accounts(repo.CatalogPath()).RequireTenant(args->tenant);
+      if (args->valid_users.empty()) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "a tenant's shares need --valid-users: the Samba users "
+                    "of that customer");
+      }
+      if (!args->vm.empty() && TenantOf(args->vm) != args->tenant) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "--vm " + args->vm + " is not tenant " + args->tenant +
+                        "'s (its VMs are NAME@" + args->tenant + ")");
+      }
+    }
     options.valid_users = args->valid_users;
     options.repository = std::filesystem::absolute(repo.path());
     const std::string text =
-        samba::SambaConfig(Sources(repo, args->vm), options);
+        samba::SambaConfig(Sources(repo, args->vm, args->tenant), options);
     if (args->output.empty()) {
       std::cout << text;
       return;

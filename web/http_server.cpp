@@ -442,20 +442,26 @@ void HttpServer::Serve(tcp::socket socket) {
   After after = After::kClose;
   // Requests and replies on `stream` (the socket, or TLS over it) until
   // the connection ends.
-  const auto exchange = [&](auto& stream) {
+  // `tls`: the TLS layer may hold a request it read with the handshake
+  // or a record before, which a poll of the socket would not see; there
+  // the idle time and the request time make one window.
+  const auto exchange = [&](auto& stream, bool tls) {
     beast::flat_buffer buffer;
     while (!stopping_) {
       // The first byte may take the idle time; the whole request must then
       // come within the request time.
-      if (buffer.size() == 0) {
+      auto window = limits_.request_time;
+      if (tls) {
+        window += limits_.idle_time;
+      } else if (buffer.size() == 0) {
         pollfd p{fd, POLLIN, 0};
         const auto ms = std::chrono::milliseconds(limits_.idle_time).count();
         if (::poll(&p, 1, static_cast<int>(ms)) <= 0) {
           break;  // idle too long, or stopping
         }
       }
-      SetDeadline(fd, Clock::now() + limits_.request_time);
-      SetTimeout(fd, limits_.request_time);
+      SetDeadline(fd, Clock::now() + window);
+      SetTimeout(fd, window);
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(limits_.header_bytes));
       parser.body_limit(limits_.body_bytes);
@@ -515,10 +521,10 @@ void HttpServer::Serve(tcp::socket socket) {
     stream.handshake(boost::asio::ssl::stream_base::server, ec);
     SetDeadline(fd, Clock::time_point::max());
     if (!ec) {
-      exchange(stream);
+      exchange(stream, true);
     }
   } else {
-    exchange(socket);
+    exchange(socket, false);
   }
   {
     // Forgotten before the close, so that a new connection given the same

@@ -27,7 +27,8 @@ struct HttpLimits {
   size_t header_bytes = 8 * 1024;
   size_t body_bytes = 1024 * 1024;
   // A request must arrive whole within request_time of its first byte;
-  // a connection may wait idle_time for that first byte.
+  // a connection may wait idle_time for that first byte (over TLS, which
+  // may hold a request unseen by the socket, the two make one window).
   std::chrono::seconds request_time{30};
   std::chrono::seconds idle_time{60};
   size_t max_connections = 128;

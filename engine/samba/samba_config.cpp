@@ -26,7 +26,8 @@ std::string Value(const std::string& v, const char* what) {
 }  // namespace
 
 std::string ShareName(const ShareSource& source) {
-  std::string name = source.vm + "-" + source.filesystem;
+  std::string name = (source.tenant.empty() ? "" : source.tenant + "-") +
+                     source.vm + "-" + source.filesystem;
   for (char& c : name) {
     if (std::string_view("\\/[]:|<>+=;,*?\"").find(c) !=
             std::string_view::npos ||

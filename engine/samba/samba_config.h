@@ -9,6 +9,9 @@ namespace sendense::samba {
 struct ShareSource {
   std::string vm;
   std::string filesystem;  // its folder under files/ in the tree
+  // The tenant whose tree (`mount --tenant`) holds `vm` under its own
+  // name; it prefixes the share's name. "" for the appliance's tree.
+  std::string tenant = "";
 };
 
 struct SambaConfigOptions {

@@ -52,18 +52,29 @@ done
 auth="Authorization: Bearer $(cat repo/api-token)"
 api=$base/api/v1
 
-echo "== wrk -t2 -c64 -d${duration}s --latency (sendense $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo ?))"
-printf '%-44s %10s %8s %8s %8s\n' endpoint 'req/s' p50 p90 p99
-for path in /vms /backups /jobs "/backups/bench/$point" \
-            "/backups/bench/$point/files/sda1/folder"; do
-  test "$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "$api$path")" = 200
-  out=$(wrk -t2 -c64 -d"${duration}s" --latency -H "$auth" "$api$path")
-  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-  pct() { awk -v p="$1%" '$1 == p {print $2}' <<<"$out"; }
-  errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
-  path_shown=${path//$point/POINT}
-  printf '%-44s %10s %8s %8s %8s %s\n' "$path_shown" "$rps" "$(pct 50)" "$(pct 90)" "$(pct 99)" "$errors"
-done
+# The list endpoints under wrk with credential header $1 (named $2).
+lists() {
+  echo "== wrk -t2 -c64 -d${duration}s --latency, $2 (sendense $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo ?))"
+  printf '%-44s %10s %8s %8s %8s\n' endpoint 'req/s' p50 p90 p99
+  for path in /vms /backups /jobs "/backups/bench/$point" \
+              "/backups/bench/$point/files/sda1/folder"; do
+    test "$(curl -s -o /dev/null -w '%{http_code}' -H "$1" "$api$path")" = 200
+    out=$(wrk -t2 -c64 -d"${duration}s" --latency -H "$1" "$api$path")
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    pct() { awk -v p="$1%" '$1 == p {print $2}' <<<"$out"; }
+    errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
+    path_shown=${path//$point/POINT}
+    printf '%-44s %10s %8s %8s %8s %s\n' "$path_shown" "$rps" "$(pct 50)" "$(pct 90)" "$(pct 99)" "$errors"
+  done
+}
+lists "$auth" "the appliance token"
+# A user's token (looked up by its hash in the catalog on every request,
+# its role and visibility checked): where the binary has users.
+if echo 'bench-password' | "$sendense" -r repo user add ops --role operator >/dev/null 2>&1; then
+  user_token=$("$sendense" -r repo token create --user ops --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+  echo
+  lists "Authorization: Bearer $user_token" "a user's token"
+fi
 
 file=mnt/bench/$point/files/sda1/big/file.bin
 url=$api/backups/bench/$point/download/sda1/big/file.bin

@@ -106,6 +106,16 @@ TEST_F(TenantTest, QuotasTwoWeb1sAndATreePerTenant) {
   EXPECT_NE(r.output.find("no tenant named 'initech'"), std::string::npos)
       << r.output;
 
+  // A tenant's Samba shares need the users who may see them, and only
+  // its own VMs.
+  r = Sendense("samba-config --force --mount " + mnt_ + " --tenant acme");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--valid-users"), std::string::npos) << r.output;
+  r = Sendense("samba-config --force --mount " + mnt_ +
+               " --tenant acme --valid-users ann --vm web1@globex");
+  EXPECT_NE(r.output.find("is not tenant acme's"), std::string::npos)
+      << r.output;
+
   // A prune gives the space back to the tenant's usage.
   r = Sendense("prune --vm web1@acme --keep-last 1");
   ASSERT_EQ(r.status, 0) << r.output;
