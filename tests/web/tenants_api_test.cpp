@@ -3,6 +3,8 @@
 // sessions with CSRF and throttling, the audit log, and secrets that never
 // show.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -377,6 +379,41 @@ TEST_F(TenantsApiTest, TokensAreScopedHashedAndExpire) {
   ASSERT_EQ(Sendense("token rm --user ops@acme --name ro").status, 0);
   r = As(secret, "GET", "/api/v1/whoami");
   EXPECT_EQ(r.status, 401) << r.body;
+}
+
+TEST_F(TenantsApiTest, PamUsersSignInWithTheirLinuxPassword) {
+  // A Linux account of the test's own, removed at the end.
+  const std::string account = "sdtest" + std::to_string(::getpid() % 100000);
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "making a Linux account for PAM needs root";
+  }
+  RunOrFail("useradd -M -s /usr/sbin/nologin " + account + " 2>&1");
+  struct Remove {
+    std::string name;
+    ~Remove() { RunCommand("userdel " + name + " 2>&1"); }
+  } remove{account};
+  RunOrFail("echo '" + account + ":linux-pass-123' | chpasswd 2>&1");
+  ASSERT_EQ(Sendense("tenant add acme").status, 0);
+  const auto r = Sendense("user add " + account +
+                          " --tenant acme --role audit --realm pam");
+  ASSERT_EQ(r.status, 0) << r.output;
+  Serve();
+  auto reply = Http(
+      "POST", base_ + "/api/v1/sessions", {},
+      json{{"user", account + "@acme"}, {"password", "linux-pass-123"}}.dump());
+  EXPECT_EQ(reply.status, 201) << reply.body;
+  EXPECT_NE(reply.body.find("\"tenant\":\"acme\""), std::string::npos)
+      << reply.body;
+  reply = Http(
+      "POST", base_ + "/api/v1/sessions", {},
+      json{{"user", account + "@acme"}, {"password", "not-it-123"}}.dump());
+  EXPECT_EQ(reply.status, 401) << reply.body;
+  // Its password is the Linux account's: Sendense keeps none to change.
+  const auto passwd = RunCommand(
+      "echo 'another-pass-1' | " + std::string(SENDENSE_BINARY) + " -r " +
+      Quote(repo_) + " user passwd " + account + "@acme 2>&1");
+  EXPECT_NE(passwd.status, 0);
+  EXPECT_NE(passwd.output.find("PAM"), std::string::npos) << passwd.output;
 }
 
 }  // namespace
