@@ -58,7 +58,8 @@ std::optional<access::Principal> Authenticate(ApiContext& ctx, Call& call) {
     if (access::SameSecret(given, ctx.token)) {
       return access::ApplianceToken();
     }
-    return access::PrincipalOfToken(*call.db().accounts, given);
+    return ctx.tokens.Resolve(
+        given, [&]() -> Accounts& { return *call.db().accounts; });
   }
   const std::string session = CookieValue(call.req, kSessionCookie);
   if (session.empty()) {

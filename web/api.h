@@ -30,6 +30,8 @@ struct ApiContext {
   Sessions sessions{};              // dashboard sign-ins
   SignInGuard sign_ins{};           // failed sign-ins per address
   bool tls = false;                 // cookies are Secure over TLS
+  // Users' tokens resolved by this process (cleared when accounts change).
+  access::TokenCache tokens{Accounts::GenerationPath(repo.CatalogPath())};
 };
 
 // The HTTP API under /api/v1 (and /metrics), JSON in and out, for the

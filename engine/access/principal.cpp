@@ -1,5 +1,7 @@
 #include "engine/access/principal.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "engine/access/credentials.h"
@@ -79,6 +81,55 @@ std::optional<Principal> SignIn(Accounts& accounts,
     return std::nullopt;
   }
   return OfUser(*u, u->role, u->name);
+}
+
+TokenCache::Generation TokenCache::Current() const {
+  struct stat st {};
+  if (::stat(generation_path_.c_str(), &st) != 0) {
+    return {};
+  }
+  return {
+      static_cast<uint64_t>(st.st_ino),
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+      static_cast<int64_t>(st.st_size)};
+}
+
+std::optional<Principal> TokenCache::Resolve(
+    const std::string& secret,
+    const std::function<Accounts&()>& accounts) {
+  if (secret.rfind("sendense_", 0) != 0) {
+    return std::nullopt;
+  }
+  const std::string hash = TokenHash(secret);
+  const auto now = std::chrono::steady_clock::now();
+  const Generation generation = Current();
+  {
+    std::lock_guard lock(mutex_);
+    if (!(generation == generation_)) {
+      entries_.clear();
+      generation_ = generation;
+    }
+    const auto it = entries_.find(hash);
+    const int64_t unix_now =
+        std::chrono::duration_cast<std::chrono::seconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    if (it != entries_.end() && now - it->second.resolved < kRefresh &&
+        (it->second.expires == 0 || it->second.expires > unix_now)) {
+      return it->second.who;
+    }
+  }
+  Accounts& db = accounts();
+  auto who = PrincipalOfToken(db, secret);
+  if (!who) {
+    return std::nullopt;
+  }
+  const auto token = db.FindTokenBySecretHash(hash);
+  std::lock_guard lock(mutex_);
+  if (generation == generation_ && token) {
+    entries_[hash] = {*who, ParseIsoTime(token->expires_at), now};
+  }
+  return who;
 }
 
 }  // namespace sendense::access

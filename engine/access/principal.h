@@ -1,5 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -31,6 +35,42 @@ Principal ApplianceToken();
 // token's use (at most once a minute: reads stay reads).
 std::optional<Principal> PrincipalOfToken(Accounts& accounts,
                                           const std::string& secret);
+
+// The principals of API tokens one process resolved, so that a request
+// with a user's token costs a stat, not a catalog query: valid until the
+// accounts change (in any process: Accounts replaces its generation file),
+// the token expires, or a minute passes (then its use is recorded again).
+// Thread-safe.
+class TokenCache {
+ public:
+  explicit TokenCache(std::string generation_path)
+      : generation_path_(std::move(generation_path)) {}
+
+  // PrincipalOfToken through the cache; `accounts` is called only on a
+  // miss.
+  std::optional<Principal> Resolve(const std::string& secret,
+                                   const std::function<Accounts&()>& accounts);
+
+ private:
+  struct Entry {
+    Principal who;
+    int64_t expires = 0;  // Unix seconds; 0 never
+    std::chrono::steady_clock::time_point resolved;
+  };
+  struct Generation {
+    uint64_t ino = 0;
+    int64_t mtime_ns = 0;
+    int64_t length = 0;
+    bool operator==(const Generation&) const = default;
+  };
+  Generation Current() const;
+
+  static constexpr std::chrono::seconds kRefresh{60};
+  std::string generation_path_;
+  std::mutex mutex_;
+  Generation generation_;
+  std::map<std::string, Entry> entries_;  // by the secret's hash
+};
 
 // The principal of `user` giving `password` (Argon2id, or PAM for a PAM
 // user); nullopt when either is wrong. An unknown user costs the same

@@ -1,5 +1,11 @@
 #include "engine/catalog/accounts.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "engine/catalog/catalog.h"
 #include "engine/catalog/names.h"
 #include "engine/error.h"
@@ -82,7 +88,32 @@ std::string User::tenant() const {
 }
 
 Accounts::Accounts(const std::string& catalog_path)
-    : db_(Migrated(catalog_path), false) {}
+    : generation_path_(GenerationPath(catalog_path)),
+      db_(Migrated(catalog_path), false) {}
+
+std::string Accounts::GenerationPath(const std::string& catalog_path) {
+  return std::filesystem::path(catalog_path).parent_path() /
+         "accounts.generation";
+}
+
+void Accounts::Changed() {
+  // A new file renamed over the old, one byte longer (its length counts
+  // the changes, up to 4095 and round): a reused inode number and a
+  // coarse clock cannot make two generations look alike.
+  struct stat st {};
+  const off_t length =
+      ::stat(generation_path_.c_str(), &st) == 0 ? st.st_size % 4095 + 1 : 1;
+  const std::string temp = generation_path_ + ".tmp";
+  const int fd =
+      ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    const bool sized = ::ftruncate(fd, length) == 0;
+    ::close(fd);
+    if (sized) {
+      ::rename(temp.c_str(), generation_path_.c_str());
+    }
+  }
+}
 
 void Accounts::AddTenant(const Tenant& tenant) {
   ValidateName("tenant name", tenant.name);
@@ -100,6 +131,7 @@ void Accounts::AddTenant(const Tenant& tenant) {
   BindOptional(add, 3, tenant.max_vms);
   add.Bind(4, NowIso()).Run();
   tx.Commit();
+  Changed();
 }
 
 void Accounts::UpdateTenant(const Tenant& tenant) {
@@ -112,6 +144,7 @@ void Accounts::UpdateTenant(const Tenant& tenant) {
   BindOptional(set, 2, tenant.max_vms);
   set.Bind(3, tenant.name).Run();
   tx.Commit();
+  Changed();
 }
 
 void Accounts::RemoveTenant(const std::string& name) {
@@ -137,6 +170,7 @@ void Accounts::RemoveTenant(const std::string& name) {
   db_.Prepare("DELETE FROM users WHERE tenant = ?").Bind(1, name).Run();
   db_.Prepare("DELETE FROM tenants WHERE name = ?").Bind(1, name).Run();
   tx.Commit();
+  Changed();
 }
 
 std::vector<Tenant> Accounts::Tenants() {
@@ -190,6 +224,7 @@ void Accounts::AddUser(const User& user) {
       .Bind(6, NowIso())
       .Run();
   tx.Commit();
+  Changed();
 }
 
 void Accounts::SetPasswordHash(const std::string& user,
@@ -206,6 +241,7 @@ void Accounts::SetPasswordHash(const std::string& user,
       .Bind(2, user)
       .Run();
   tx.Commit();
+  Changed();
 }
 
 void Accounts::SetRole(const std::string& user, Role role) {
@@ -216,6 +252,7 @@ void Accounts::SetRole(const std::string& user, Role role) {
       .Bind(2, user)
       .Run();
   tx.Commit();
+  Changed();
 }
 
 void Accounts::RemoveUser(const std::string& name) {
@@ -223,6 +260,7 @@ void Accounts::RemoveUser(const std::string& name) {
   RequireUser(name);
   db_.Prepare("DELETE FROM users WHERE name = ?").Bind(1, name).Run();
   tx.Commit();
+  Changed();
 }
 
 std::vector<User> Accounts::Users() {
@@ -277,6 +315,7 @@ int64_t Accounts::AddToken(const Token& token) {
       .Run();
   const int64_t id = db_.LastInsertId();
   tx.Commit();
+  Changed();
   return id;
 }
 
@@ -318,6 +357,7 @@ void Accounts::TouchToken(int64_t id, const std::string& at) {
 
 void Accounts::RemoveToken(int64_t id) {
   db_.Prepare("DELETE FROM tokens WHERE id = ?").Bind(1, id).Run();
+  Changed();
 }
 
 nlohmann::json TenantJson(const Tenant& t) {

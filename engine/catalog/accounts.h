@@ -49,12 +49,16 @@ struct Token {
 };
 
 // Tenants, users and tokens in the catalog. One connection; one per
-// thread. Each method is one transaction; errors are one sentence:
-// kInvalidArgument for a bad name, kNotFound, kAlreadyExists, kBusy for a
-// tenant that still has VMs.
+// thread. Every change also replaces the file GenerationPath() (a new
+// inode each time), so a process caching what it read (TokenCache) knows
+// with one stat that another changed them. Each method is one transaction;
+// errors are one sentence: kInvalidArgument for a bad name, kNotFound,
+// kAlreadyExists, kBusy for a tenant that still has VMs.
 class Accounts {
  public:
   explicit Accounts(const std::string& catalog_path);
+  // "accounts.generation" beside the catalog.
+  static std::string GenerationPath(const std::string& catalog_path);
 
   void AddTenant(const Tenant& tenant);
   // Sets the limits of the tenant named `tenant.name`.
@@ -84,6 +88,8 @@ class Accounts {
   void RemoveToken(int64_t id);
 
  private:
+  void Changed();
+  std::string generation_path_;
   sqlite::Database db_;
 };
 

@@ -140,6 +140,34 @@ TEST_F(AccountsTest, PasswordsTokensAndPrincipals) {
   EXPECT_TRUE(access::ApplianceToken().Sees("web1@globex"));
 }
 
+TEST_F(AccountsTest, TheTokenCacheFollowsChangesMadeElsewhere) {
+  accounts_.AddUser({"ops", Role::kOperator, Realm::kSendense, "", ""});
+  const std::string secret = access::NewTokenSecret();
+  accounts_.AddToken(
+      {0, "ops", "t", Role::kOperator, access::TokenHash(secret), "", "", ""});
+  access::TokenCache cache(Accounts::GenerationPath(path_));
+  int misses = 0;
+  const auto db = [&]() -> Accounts& {
+    ++misses;
+    return accounts_;
+  };
+  EXPECT_EQ(cache.Resolve(secret, db)->role, Role::kOperator);
+  EXPECT_EQ(cache.Resolve(secret, db)->role, Role::kOperator);
+  EXPECT_EQ(misses, 1) << "the second came from the cache";
+  EXPECT_FALSE(cache.Resolve(secret + "0", db));
+  // Changes made through another connection (another process) are seen
+  // at once, however quickly they follow each other.
+  Accounts other(path_);
+  for (int i = 0; i < 3; ++i) {
+    other.SetRole("ops", Role::kAudit);
+    EXPECT_EQ(cache.Resolve(secret, db)->role, Role::kAudit);
+    other.SetRole("ops", Role::kOperator);
+    EXPECT_EQ(cache.Resolve(secret, db)->role, Role::kOperator);
+  }
+  other.RemoveToken(other.Tokens()[0].id);
+  EXPECT_FALSE(cache.Resolve(secret, db));
+}
+
 TEST_F(AccountsTest, TheAuditLogIsAppendOnly) {
   AuditLog log(path_);
   AuditRecord r;
