@@ -3,7 +3,6 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/log.h"
 
@@ -29,7 +28,7 @@ void RecordLocal(const Repository& repo,
     r.address = "local";
     r.action = action;
     r.target = target;
-    r.tenant = TenantOf(target.substr(0, target.find('/')));
+    r.tenant = TenantOfTarget(target);
     r.outcome = outcome;
     r.detail = detail;
     AuditLog(repo.CatalogPath()).Append(std::move(r));

@@ -136,9 +136,8 @@ void RecordAudit(Call& call,
     r.address = call.peer;
     r.action = action;
     r.target = target;
-    r.tenant = call.who.tenant.empty()
-                   ? TenantOf(target.substr(0, target.find('/')))
-                   : call.who.tenant;
+    r.tenant =
+        call.who.tenant.empty() ? TenantOfTarget(target) : call.who.tenant;
     r.outcome = outcome;
     r.detail = detail;
     call.db().audit->Append(std::move(r));

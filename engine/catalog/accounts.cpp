@@ -19,12 +19,6 @@ const std::string& Migrated(const std::string& path) {
   return path;
 }
 
-void BindOptional(sqlite::Statement& s,
-                  int index,
-                  const std::optional<int64_t>& v) {
-  s.Bind(index, v);
-}
-
 Tenant ReadTenant(const sqlite::Statement& s) {
   Tenant t;
   t.name = s.Text(0);
@@ -127,8 +121,8 @@ void Accounts::AddTenant(const Tenant& tenant) {
       "INSERT INTO tenants (name, quota_bytes, max_vms, created_at) "
       "VALUES (?, ?, ?, ?)");
   add.Bind(1, tenant.name);
-  BindOptional(add, 2, tenant.quota_bytes);
-  BindOptional(add, 3, tenant.max_vms);
+  add.Bind(2, tenant.quota_bytes);
+  add.Bind(3, tenant.max_vms);
   add.Bind(4, NowIso()).Run();
   tx.Commit();
   Changed();
@@ -140,8 +134,8 @@ void Accounts::UpdateTenant(const Tenant& tenant) {
   RequireTenant(tenant.name);
   auto set = db_.Prepare(
       "UPDATE tenants SET quota_bytes = ?, max_vms = ? WHERE name = ?");
-  BindOptional(set, 1, tenant.quota_bytes);
-  BindOptional(set, 2, tenant.max_vms);
+  set.Bind(1, tenant.quota_bytes);
+  set.Bind(2, tenant.max_vms);
   set.Bind(3, tenant.name).Run();
   tx.Commit();
   Changed();

@@ -1,6 +1,7 @@
 #include "engine/catalog/audit_log.h"
 
 #include "engine/catalog/catalog.h"
+#include "engine/catalog/names.h"
 #include "engine/time.h"
 
 namespace sendense {
@@ -87,6 +88,10 @@ int64_t AuditLog::Expire() {
       "'audit_keep_days'), '365') || ' days')");
   s.Run();
   return db_.Changes();
+}
+
+std::string TenantOfTarget(const std::string& target) {
+  return TenantOf(target.substr(0, target.find('/')));
 }
 
 nlohmann::json AuditJson(const AuditRecord& r) {

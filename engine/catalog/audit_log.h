@@ -49,6 +49,10 @@ class AuditLog {
   sqlite::Database db_;
 };
 
+// The tenant a record's target belongs to: that of its first part
+// ("web1@acme/2026-12-01T02.00.00Z" -> "acme"), "" for the appliance's.
+std::string TenantOfTarget(const std::string& target);
+
 nlohmann::json AuditJson(const AuditRecord& r);
 
 }  // namespace sendense
