@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -359,19 +360,31 @@ TEST_F(MappedReadsTest, WhatOnlyTheJournalHoldsIsShownAndReadRight) {
   RunOrFail("umount " + Quote(guest_) + " && mount -o data=journal " + loop_ +
             " " + Quote(guest_) + " && sync -f " + Quote(g) +
             " && blockdev --flushbufs " + loop_);
-  WriteAt(g + "journaled.bin", 0, Random(rng, 200000));
+  const std::string journaled = Random(rng, 200000);
+  WriteAt(g + "journaled.bin", 0, journaled);
   RunOrFail("sync " + Quote(g));
   const std::string p2 = Point(/*settled=*/false);
   const std::string p2_listed = without_journal("p2");
   EXPECT_EQ(p2_listed.find("journaled.bin"), std::string::npos) << p2_listed;
+  // The kernel may write journaled data in place (and let its transaction
+  // go) before the copy, while the directory entry is still only in the
+  // journal (a busy machine's writeback): then a map is right, and the
+  // reads below prove it. Otherwise the data is only in the journal and
+  // must be read through the appliance.
+  const bool data_in_place = last_.find(journaled) != std::string::npos;
 
   const std::string said = RunOrFail(std::string(SENDENSE_BINARY) + " -r " +
                                      Quote(repo_) + " index");
   EXPECT_EQ(said.find("without replaying"), std::string::npos) << said;
-  EXPECT_FALSE(Mapped(p2)["/journaled.bin"]) << said;
-  EXPECT_NE(said.find("data in the journal the appliance replayed"),
-            std::string::npos)
-      << said;
+  if (data_in_place) {
+    std::cerr << "note: the kernel wrote journaled.bin's data in place before "
+                 "the copy; its map is checked by reading it\n";
+  } else {
+    EXPECT_FALSE(Mapped(p2)["/journaled.bin"]) << said;
+    EXPECT_NE(said.find("data in the journal the appliance replayed"),
+              std::string::npos)
+        << said;
+  }
   Mount();
   for (const auto& [name, copy] : points_) {
     const std::string root = mnt_ + "/vm1/" + name + "/files/sda1/";
