@@ -39,6 +39,7 @@ struct ServeArgs {
   size_t max_connections = web::HttpLimits{}.max_connections;
   int64_t request_timeout = web::HttpLimits{}.request_time.count();
   int64_t idle_timeout = web::HttpLimits{}.idle_time.count();
+  int64_t session_idle = web::Sessions{}.idle().count();
   std::string verify_every;  // "7d", "12h", "30m"; "" for never
   std::string restore_dir;   // where API restores may write files
   std::string export_tls;    // TLS certificates for exports beyond loopback
@@ -145,9 +146,16 @@ void Run(const GlobalOptions& global, const ServeArgs& args) {
                                         .prune_after_backup = true});
   // serve's exports, started again now and whenever their server dies.
   exports::ExportSupervisor supervisor(repo, std::chrono::seconds(2));
-  web::ApiContext api{
-      repo,           token, jobs, appliances, catalogs, ns, args.restore_dir,
-      args.export_tls};
+  web::ApiContext api{repo,
+                      token,
+                      jobs,
+                      appliances,
+                      catalogs,
+                      ns,
+                      args.restore_dir,
+                      args.export_tls,
+                      {},
+                      web::Sessions(std::chrono::seconds(args.session_idle))};
   api.tls = tls.has_value();
   web::HttpServer server(
       address, port,
@@ -232,6 +240,10 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
                   "Seconds a connection may wait between requests")
       ->capture_default_str()
       ->check(Between(1, 3600, "seconds"));
+  cmd->add_option("--session-idle", args->session_idle,
+                  "Seconds a dashboard session may be idle before it ends")
+      ->capture_default_str()
+      ->check(Between(1, 7 * 86400, "seconds"));
   cmd->add_option("--verify-every", args->verify_every,
                   "Verify each point again after this long (7d, 12h, 30m), "
                   "as a job");

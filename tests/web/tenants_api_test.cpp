@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "tests/web/api_fixture.h"
 #include "web/routes.h"
@@ -340,6 +341,28 @@ TEST_F(TenantsApiTest, SignInSessionsCsrfThrottlingAndTheAuditLog) {
   for (const std::string secret : {"a-good-password", "guess-3", "wrong-one"}) {
     EXPECT_EQ(all.find(secret), std::string::npos) << secret << " leaked";
   }
+}
+
+// serve --session-idle: a session used keeps going, one left idle ends.
+TEST_F(TenantsApiTest, IdleSessionsEnd) {
+  ASSERT_EQ(Sendense("tenant add acme").status, 0);
+  AddUser("helpdesk", "acme", "restore");
+  Serve("--no-index --session-idle 2");
+  auto r = Http(
+      "POST", base_ + "/api/v1/sessions", {},
+      json{{"user", "helpdesk@acme"}, {"password", "a-good-password"}}.dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(json::parse(r.body)["idle_seconds"], 2);
+  const std::string cookie = r.headers["set-cookie"];
+  const std::string session = cookie.substr(0, cookie.find(';'));
+  for (int i = 0; i < 4; ++i) {  // 4 s in all, never 2 s idle
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    r = Http("GET", base_ + "/api/v1/whoami", {"Cookie: " + session});
+    ASSERT_EQ(r.status, 200) << "used every second, yet ended: " << r.body;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  r = Http("GET", base_ + "/api/v1/whoami", {"Cookie: " + session});
+  EXPECT_EQ(r.status, 401) << r.body;
 }
 
 TEST_F(TenantsApiTest, TokensAreScopedHashedAndExpire) {
