@@ -49,7 +49,8 @@ class DashboardTest : public ApiTest {
 
   // VMs vm001..vm296 with one small backup each (two at a time), one never
   // backed up, one whose backup failed and slow1, whose disk answers each
-  // read after a second (a backup to cancel): with web1, kVms.
+  // read after a second (a backup to cancel): with web1, kVms (and
+  // web1@acme, a tenant's).
   void AddManyVms(const NbdServer& small, const NbdServer& slow) {
     const std::string cli =
         std::string(SENDENSE_BINARY) + " -r " + Quote(repo_);
@@ -97,9 +98,20 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
   AddVm("web1", server);
   // A first point, so that the browser's backup is an incremental and the
   // file history has two versions.
+  // A tenant whose restore user signs in: its own web1, backed up from
+  // the same disk, at the same time.
+  const std::string cli = std::string(SENDENSE_BINARY) + " -r " + Quote(repo_);
+  RunOrFail(cli + " tenant add acme --quota 1GiB --max-vms 3 && " + cli +
+            " vm add web1@acme --disk " + Quote("sda=" + server.uri()) +
+            " && echo a-good-password | " + cli +
+            " user add helpdesk --tenant acme --role restore");
   const auto first = CallJson("POST", "/api/v1/vms/web1/backup", "", 202);
+  const auto tenants =
+      CallJson("POST", "/api/v1/vms/web1@acme/backup", "", 202);
   // Indexing boots an appliance (the first after boot also probes KVM).
   ASSERT_EQ(WaitForJob(first["id"], 300)["state"], "complete");
+  const auto tenant_job = WaitForJob(tenants["id"], 300);
+  ASSERT_EQ(tenant_job["state"], "complete") << tenant_job.dump();
   // Free blocks of the guest filesystem change: the browser's backup
   // copies them and indexes (a backup that changed nothing would reuse the
   // index and end before the page shows it running).
@@ -112,7 +124,8 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
       Quote(std::string(SENDENSE_SOURCE_DIR) + "/tests/web/dashboard_test.py") +
       " --base " + base_ + " --token-file " + Quote(repo_ + "/api-token") +
       " --mount " + Quote(mnt) + " --out " + Quote(dir_ / "browser") +
-      " --vms " + std::to_string(kVms) +
+      " --vms " + std::to_string(kVms + 1) + " --tenant-point " +
+      tenant_job["backup"].get<std::string>() +
       (shots != nullptr ? " --screenshots " + Quote(shots) : ""));
   std::cout << run.output;
   EXPECT_EQ(run.status, 0) << "the browser test failed (screenshot "

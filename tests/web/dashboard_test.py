@@ -11,6 +11,7 @@ printed as "FIGURE name value" lines. Exit status 0 when all passed.
 
 import argparse
 import filecmp
+import json
 import os
 import subprocess
 import sys
@@ -167,39 +168,47 @@ class Dashboard:
     def sign_in(self):
         self.driver.set_script_timeout(30)
         self.open('/')
-        field = self.one('#token')
+        self.one('#user')
         self.shot('sign-in')
         check(not self.one('.nav').is_displayed(),
               'the sign-in page shows the navigation')
         check(not self.one('#logout').is_displayed(),
               'the sign-in page offers "Sign out"')
-        field.send_keys('not-the-token')
-        self.one('form button').click()
-        wait_for('the refusal', lambda: 'not the repository' in
+        self.one('#user').send_keys('nobody')
+        self.one('#password').send_keys('not-the-password')
+        self.one('form button[type="submit"]').click()
+        wait_for('the refusal', lambda: 'Wrong user name' in
                  self.one('.form-error').text)
         refused = self.console_errors()  # read, so the log starts clean
         check(all('401' in e['message'] for e in refused), f'console: {refused}')
-        field = self.one('#token')
-        field.clear()
-        field.send_keys(self.token)
-        self.one('form button').click()
+        # The appliance's own token, under "with an API token instead".
+        self.one('form details summary').click()
+        self.one('#token').send_keys(self.token)
+        self.one('form button[type="submit"]').click()
         self.one('tr[data-vm="web1"]')
         check(self.one('.nav').is_displayed(), 'no navigation once signed in')
         check(self.one('#logout').is_displayed(), 'no "Sign out" once signed in')
+        check('appliance' in self.one('#who').text, 'who is signed in: ' +
+              self.one('#who').text)
         check(self.token not in self.driver.current_url, 'token in the URL')
-        check(self.driver.get_cookies() == [], 'the dashboard set a cookie')
-        stored = self.driver.execute_script(
-            'return [sessionStorage.length, localStorage.getItem("sendense.token")]')
-        check(stored[1] is None, 'the token went to localStorage')
-        # Reload: still signed in (kept for the browser session).
+        cookies = self.driver.get_cookies()
+        check([c['name'] for c in cookies] == ['sendense_session'] and
+              cookies[0]['httpOnly'] and cookies[0]['sameSite'] == 'Strict',
+              f'the session cookie: {cookies}')
+        seen = self.driver.execute_script(
+            'return [document.cookie, JSON.stringify(sessionStorage), '
+            'JSON.stringify(localStorage)]')
+        check(all(self.token not in v for v in seen) and seen[0] == '',
+              f'a script can read the session or the token: {seen}')
+        # Reload: still signed in (the browser keeps the cookie).
         self.driver.refresh()
         self.one('tr[data-vm="web1"]')
-        # A new tab of the same browser gets it from the open one.
+        # A new tab of the same browser is signed in too.
         first = self.driver.current_window_handle
         self.driver.switch_to.new_window('tab')
         self.open('/jobs')
         self.one('.page-head h1')
-        check(not self.css('#token'), 'a new tab asked for the token again')
+        check(not self.css('#user'), 'a new tab asked to sign in again')
         self.driver.close()
         self.driver.switch_to.window(first)
 
@@ -454,6 +463,96 @@ class Dashboard:
         self.shot('search-phone')
         self.driver.set_window_size(1280, 800)
 
+    def sign_out(self):
+        self.one('#logout').click()
+        self.one('#user')
+        check(self.one('.form-error').text == '',
+              'signing out said: ' + self.one('.form-error').text)
+        check(self.driver.get_cookies() == [], 'the cookie outlived sign-out')
+
+    def fetch(self, method, path):
+        """A request made by hand in the page, as a script would: with the
+        session cookie and its CSRF token. Answers the status."""
+        return self.driver.execute_async_script(
+            'const [method, path, done] = arguments;'
+            'fetch("/api/v1/whoami").then((r) => r.json()).then((me) =>'
+            '  fetch(path, {method, headers: {"X-CSRF-Token": me.csrf_token}}))'
+            '.then((r) => done(r.status), (e) => done(String(e)));',
+            method, path)
+
+    def tenant_restore_user(self, point):
+        """helpdesk@acme (role restore) sees acme's VM only, downloads a
+        file, is offered nothing it may not do, and is refused a hand-made
+        delete; its session ending brings the sign-in back."""
+        self.sign_out()
+        self.open('/')
+        self.one('#user').send_keys('helpdesk@acme')
+        self.one('#password').send_keys('a-good-password')
+        self.one('form button[type="submit"]').click()
+        self.one('tr[data-vm="web1@acme"]')
+        time.sleep(0.5)
+        rows = [r.get_attribute('data-vm') for r in self.css('table.vms tbody tr')]
+        check(rows == ['web1@acme'], f'helpdesk@acme sees {rows}')
+        check(not self.one('.nav a[data-section="tenants"]').is_displayed(),
+              'a restore user is offered the tenants page')
+        check('restore' in self.one('#who').text, self.one('#who').text)
+        self.click_link('web1@acme')
+        self.one(f'tr[data-point="{point}"] a')
+        check(not self.css('#backup-now') and not self.css('#verify-now') and
+              not self.css('#preview-policy'),
+              'a restore user is offered backups, verify or the policy')
+        self.one(f'tr[data-point="{point}"] a').click()
+        self.one('tr[data-fs="sda1"] a')
+        check(not self.css('#delete-point'), 'a restore user is offered "Delete point"')
+        check(not self.css('[data-export-disk]'), 'a restore user is offered exports')
+        check(self.css('#restore-target'), 'a restore user is not offered a restore')
+        self.shot('restore-user-point')
+        self.open(f'/vms/web1@acme/{point}/files/sda1/etc/motd')
+        self.one('.page-head button.primary').click()
+        got = self.downloaded('motd')
+        tree = os.path.join(self.mount, 'web1@acme', point, 'files/sda1/etc/motd')
+        check(filecmp.cmp(got, tree, shallow=False), 'the downloaded motd differs')
+        # What the page does not offer, made by hand: refused, nothing lost.
+        here = f'/api/v1/backups/web1@acme/{point}'
+        status = self.fetch('DELETE', here)
+        check(status == 403, f'a hand-made delete by a restore user: {status}')
+        status = self.fetch('DELETE', '/api/v1/backups/web1/' + point)
+        check(status == 404, f'another tenant\'s point: {status}')
+        check(json.loads(self.api(here))['state'] == 'complete', 'the point is gone')
+        self.console_errors()  # the refusals, read
+        # The session ends on the server (idle, or signed out in another
+        # browser): the page the user watches brings the sign-in back.
+        self.open('/vms/web1@acme')
+        self.one('tr[data-point]')
+        status = self.fetch('DELETE', '/api/v1/sessions/current')
+        check(status == 200, f'ending the session: {status}')
+        wait_for('the sign-in after the session ended', lambda: self.css('#user') and
+                 'session ended' in self.one('.form-error').text, 15)
+        self.shot('session-ended')
+        self.console_errors()
+        print('helpdesk@acme: one VM, a download, no delete, refused by hand')
+
+    def tenants_page(self):
+        self.open('/')
+        self.one('form details summary').click()
+        self.one('#token').send_keys(self.token)
+        self.one('form button[type="submit"]').click()
+        self.one('tr[data-vm="web1"]')
+        self.click_link('Tenants', '.nav')
+        row = self.one('tr[data-tenant="acme"]')
+        acme = [t for t in json.loads(self.api('/api/v1/tenants'))['tenants']
+                if t['name'] == 'acme'][0]
+        stored = row.find_element(By.CSS_SELECTOR, 'td.usage[data-share]')
+        share = float(stored.get_attribute('data-share'))
+        check(abs(share - acme['used_bytes'] / acme['quota_bytes']) < 0.001,
+              f'the quota share shown {share}, the API says {acme}')
+        check(acme['used_bytes'] > 0 and
+              row.find_element(By.CSS_SELECTOR, '.bar.quota .bar-fill').size['width'] > 0,
+              'no quota bar')
+        check(f'{acme["vms"]} of {acme["max_vms"]}' in row.text, row.text)
+        self.shot('tenants')
+        print(f'tenants page: acme uses {share:.1%} of its quota')
+
     def quit(self):
         self.driver.quit()
 
@@ -465,6 +564,7 @@ def main():
     p.add_argument('--mount', required=True)
     p.add_argument('--out', required=True)
     p.add_argument('--vms', type=int, required=True)
+    p.add_argument('--tenant-point', required=True)
     p.add_argument('--screenshots')
     p.add_argument('--chromium', default='/usr/bin/chromium')
     p.add_argument('--chromedriver', default='/usr/bin/chromedriver')
@@ -481,12 +581,14 @@ def main():
         d.download_a_folder(point)
         d.hostile_names(point)
         d.page_through_a_big_folder(point)
-        points = len([b for b in __import__('json').loads(d.api('/api/v1/backups?vm=web1'))['backups']
+        points = len([b for b in json.loads(d.api('/api/v1/backups?vm=web1'))['backups']
                       if b['state'] == 'complete'])
         d.history_and_search(point, points)
         d.retention_and_delete(point)
         d.offline_banner()
         d.overview(args.vms, point)
+        d.tenant_restore_user(args.tenant_point)
+        d.tenants_page()
     except Exception:
         d.shot('failure')
         raise

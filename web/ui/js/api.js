@@ -1,55 +1,10 @@
-// The HTTP API, with the token the admin pasted: kept for this browser
-// session (sessionStorage, gone when the tab closes; a new tab of the same
-// browser asks the open ones for it over a same-origin BroadcastChannel),
-// sent only as the bearer header, never in a URL, a cookie or
-// localStorage.
+// The HTTP API, through the session of whoever signed in: the server sets
+// its id in an HttpOnly cookie (no script here ever sees it, and every tab
+// of the browser shares it); changes carry the session's CSRF token in a
+// header, which a page of another site cannot read or send. Who is signed
+// in, and what they may do, comes from the server (whoami).
 
 import {h} from './dom.js';
-
-const KEY = 'sendense.token';
-
-const channel = 'BroadcastChannel' in window ? new BroadcastChannel('sendense-token') : null;
-
-export const token = {
-  get: () => sessionStorage.getItem(KEY),
-  set: (t) => {
-    sessionStorage.setItem(KEY, t);
-  },
-  clear: () => {
-    sessionStorage.removeItem(KEY);
-    if (channel) channel.postMessage({signedOut: true});
-  },
-  // The token of another open tab of this dashboard, if one answers
-  // within `ms`; null otherwise.
-  fromOtherTabs(ms = 300) {
-    if (!channel) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const done = (value) => {
-        channel.removeEventListener('message', onMessage);
-        clearTimeout(timer);
-        resolve(value);
-      };
-      const onMessage = (ev) => {
-        if (ev.data && typeof ev.data.token === 'string') done(ev.data.token);
-      };
-      const timer = setTimeout(() => done(null), ms);
-      channel.addEventListener('message', onMessage);
-      channel.postMessage({ask: true});
-    });
-  },
-};
-
-if (channel) {
-  channel.addEventListener('message', (ev) => {
-    const mine = token.get();
-    if (ev.data && ev.data.ask && mine) channel.postMessage({token: mine});
-    // Signing out in one tab signs out all of them.
-    if (ev.data && ev.data.signedOut && mine) {
-      sessionStorage.removeItem(KEY);
-      window.dispatchEvent(new Event('sendense:signed-out'));
-    }
-  });
-}
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -58,14 +13,26 @@ export class ApiError extends Error {
   }
 }
 
+// The signed-in principal (name, tenant, role, rights, csrf_token), or
+// null.
+let who = null;
+
+export const session = {
+  who: () => who,
+  // Whether the signed-in principal holds `right` (read, restore,
+  // operate, admin, appliance).
+  can: (right) => !!who && who.rights.includes(right),
+};
+
+function ended() {
+  who = null;
+  window.dispatchEvent(new Event('sendense:signed-out'));
+}
+
 async function call(path, {method = 'GET', body, signal, headers = {}} = {}) {
-  const init = {
-    method,
-    signal,
-    cache: 'no-store',
-    credentials: 'omit',
-    headers: {Authorization: 'Bearer ' + (token.get() || ''), ...headers},
-  };
+  const init = {method, signal, cache: 'no-store', credentials: 'same-origin',
+    headers: {...headers}};
+  if (method !== 'GET' && who) init.headers['X-CSRF-Token'] = who.csrf_token;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -79,10 +46,9 @@ async function call(path, {method = 'GET', body, signal, headers = {}} = {}) {
     throw new ApiError(0, 'The appliance does not answer (is sendense serve running?).');
   }
   window.dispatchEvent(new Event('sendense:online'));
-  if (res.status === 401) {
-    token.clear();
-    window.dispatchEvent(new Event('sendense:signed-out'));
-    throw new ApiError(401, 'The token was refused. Paste it again.');
+  if (res.status === 401 && who) {
+    ended();
+    throw new ApiError(401, 'The session ended. Sign in again.');
   }
   return res;
 }
@@ -96,14 +62,32 @@ async function failure(res) {
   return new ApiError(res.status, message);
 }
 
-// Whether the server takes `candidate` as the token: true, false (401),
-// or ApiError for anything else. Changes nothing.
-export async function accepts(candidate) {
-  const res = await fetch('/api/v1/overview', {cache: 'no-store', credentials: 'omit',
-    headers: {Authorization: 'Bearer ' + candidate}});
+// The session this browser already has (a reload, another tab): true when
+// the server knows it.
+export async function resume() {
+  const res = await call('/whoami');
+  if (!res.ok) return false;
+  who = await res.json();
+  return true;
+}
+
+// Signs in with {user, password} or {token}: true, false when refused
+// (wrong credentials), ApiError with the server's sentence otherwise
+// (too many tries, the appliance away).
+export async function signIn(credentials) {
+  const res = await call('/sessions', {method: 'POST', body: credentials});
   if (res.status === 401) return false;
   if (!res.ok) throw await failure(res);
+  who = await res.json();
   return true;
+}
+
+export async function signOut() {
+  try {
+    if (who) await call('/sessions/current', {method: 'DELETE'});
+  } finally {
+    ended();
+  }
 }
 
 // JSON of a route; ApiError with the server's sentence otherwise.
@@ -122,11 +106,10 @@ export async function apiAllowing(path, options, ...statuses) {
   throw await failure(res);
 }
 
-// Downloads a file or archive (`path` under /api/v1). A navigation cannot
-// carry the bearer header and the token never goes in a URL, so the token
-// buys a link that works once, within a minute, for this download only;
-// the browser then saves it as any download: streamed to disk, with its
-// own progress, whatever the size.
+// Downloads a file or archive (`path` under /api/v1). The session buys a
+// link that works once, within a minute, for this download only; the
+// browser then saves it as any download: streamed to disk, with its own
+// progress, whatever the size.
 export async function download(path) {
   const link = await api('/download-links', {method: 'POST', body: {path: '/api/v1' + path}});
   const a = h('a', {href: link.url, download: '', hidden: true});

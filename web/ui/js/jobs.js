@@ -1,7 +1,7 @@
 // Jobs: live progress of running ones, and the recent ones with their
 // state, duration, rate and error.
 
-import {api, apiAllowing} from './api.js';
+import {api, apiAllowing, session} from './api.js';
 import {badge, bytes, clear, count, duration, empty, errorBox, h, progress,
   rate, seconds, table, time, url} from './dom.js';
 
@@ -54,7 +54,7 @@ export function jobCard(job) {
               h('span', null, bytes(job.bytes_done) + ' of ' + bytes(job.bytes_total)) : null,
           h('span', null, rate(job.rate)),
           h('span', null, left === null ? '' : duration(left) + ' left'),
-          cancelButton(job)));
+          session.can('operate') ? cancelButton(job) : null));
 }
 
 export function jobRows(jobs) {
@@ -71,7 +71,7 @@ export function jobRows(jobs) {
       h('td', {class: 'wrap'}, job.backup ?
           h('a', {href: url('vms', job.vm, job.backup)}, job.backup) : null,
       job.error ? h('div', {class: 'error-text'}, job.error) : null),
-      h('td', null, active(job) ? cancelButton(job) : null)));
+      h('td', null, active(job) && session.can('operate') ? cancelButton(job) : null)));
 }
 
 export function jobTable(jobs) {

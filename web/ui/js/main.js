@@ -1,12 +1,14 @@
 // The dashboard: a router over real URLs (reload and back work), the
-// sign-in with the API token, and the views.
+// sign-in (a user and password, or a token) and the views, which offer
+// only what the signed-in role may do.
 
-import {accepts, token} from './api.js';
+import {resume, session, signIn, signOut} from './api.js';
 import {clear, errorBox, h} from './dom.js';
 import {renderJobs} from './jobs.js';
 import {renderOverview} from './overview.js';
 import {renderBrowse, renderPoint} from './point.js';
 import {renderSearch} from './search.js';
+import {renderTenants} from './tenants.js';
 import {renderVm} from './vm.js';
 
 const main = document.getElementById('main');
@@ -49,6 +51,7 @@ function route(segments) {
   }
   if (first === 'jobs' && segments.length === 1) return ['jobs', renderJobs];
   if (first === 'search' && segments.length === 1) return ['search', renderSearch];
+  if (first === 'tenants' && segments.length === 1) return ['tenants', renderTenants];
   if (first === 'vms' && vm !== undefined) {
     if (segments.length === 2) return ['overview', renderVm];
     if (segments.length === 3) return ['overview', renderPoint];
@@ -63,21 +66,21 @@ function notFound(ctx) {
       h('p', null, h('a', {href: '/'}, 'Back to the overview')));
 }
 
+// Why the sign-in page shows: null on arrival, a sentence when a session
+// ended under the user.
+let signedOutBecause = null;
+
 async function show() {
   const segments = location.pathname.split('/').filter((s) => s !== '')
       .map((s) => { try { return decodeURIComponent(s); } catch (e) { return s; } });
   const query = new URLSearchParams(location.search);
-  if (!token.get()) {
-    const shared = await token.fromOtherTabs();
-    if (shared && await accepts(shared).catch(() => false)) {
-      token.set(shared);
-    } else {
-      generation++;
-      signIn();
-      return;
-    }
+  if (!session.who() && !await resume().catch(() => false)) {
+    generation++;
+    showSignIn();
+    return;
   }
-  document.body.classList.remove('signed-out');
+  signedOutBecause = null;
+  showWho();
   const [section, render] = route(segments);
   for (const a of document.querySelectorAll('.nav a')) {
     a.classList.toggle('active', a.dataset.section === section);
@@ -92,35 +95,59 @@ async function show() {
   }
 }
 
-function signIn() {
+// The header: who is signed in, and the sections their role has.
+function showWho() {
+  const who = session.who();
+  document.body.classList.remove('signed-out');
+  document.getElementById('who').textContent =
+      `${who.name} · ${who.appliance_admin ? 'appliance admin' : who.role}` +
+      (who.tenant ? ` · ${who.tenant}` : '');
+  document.querySelector('.nav a[data-section="tenants"]').hidden = !session.can('admin');
+}
+
+function showSignIn() {
   document.title = 'Sign in · Sendense';
   // The navigation and "Sign out" mean nothing until signed in.
   document.body.classList.add('signed-out');
-  const input = h('input', {type: 'password', id: 'token', name: 'token',
-    autocomplete: 'off', spellcheck: 'false', required: true,
-    placeholder: 'Paste the API token'});
-  const message = h('p', {class: 'form-error', role: 'alert'});
+  const field = (id, label, attrs) => [h('label', {for: id}, label),
+    h('input', {id, name: id, spellcheck: 'false', ...attrs})];
+  const [userLabel, user] = field('user', 'User', {type: 'text',
+    autocomplete: 'username', placeholder: 'name@tenant, or name'});
+  const [passwordLabel, password] = field('password', 'Password', {type: 'password',
+    autocomplete: 'current-password'});
+  const [tokenLabel, token] = field('token', 'API token', {type: 'password',
+    autocomplete: 'off', placeholder: 'sendense_… or REPO/api-token'});
+  const message = h('p', {class: 'form-error', role: 'alert'}, signedOutBecause || '');
   const form = h('form', {class: 'card signin', onsubmit: async (ev) => {
     ev.preventDefault();
-    const candidate = input.value.trim();
+    const credentials = token.value.trim() ? {token: token.value.trim()} :
+        {user: user.value.trim(), password: password.value};
+    if (!credentials.token && (!credentials.user || !credentials.password)) {
+      message.textContent = 'Give a user and password, or a token.';
+      return;
+    }
     try {
-      if (await accepts(candidate)) {
-        token.set(candidate);
+      if (await signIn(credentials)) {
         show();
       } else {
-        message.textContent = 'That token is not the repository\'s. Copy it again from REPO/api-token.';
+        message.textContent = 'Wrong user name, password or token.';
+        password.value = '';
       }
     } catch (e) {
       message.textContent = e.message;
     }
   }},
   h('h1', null, 'Sign in'),
-  h('p', null, 'Paste the repository\'s API token (the file ',
-      h('code', null, 'REPO/api-token'), '). It is kept only until this tab closes.'),
-  h('label', {for: 'token'}, 'API token'), input, message,
+  userLabel, user, passwordLabel, password,
+  h('details', null,
+      h('summary', null, 'Sign in with an API token instead'),
+      h('p', {class: 'muted small'}, 'A user\'s token (', h('code', null, 'sendense token create'),
+          ') or the appliance\'s own (the file ', h('code', null, 'REPO/api-token'), ').'),
+      tokenLabel, token),
+  message,
   h('button', {type: 'submit', class: 'primary'}, 'Sign in'));
   clear(main, form);
-  input.focus();
+  user.focus();
 }
 
 export function navigate(path) {
@@ -145,12 +172,18 @@ window.addEventListener('popstate', show);
 const offline = document.getElementById('offline');
 window.addEventListener('sendense:offline', () => { offline.hidden = false; });
 window.addEventListener('sendense:online', () => { offline.hidden = true; });
-window.addEventListener('sendense:signed-out', () => { generation++; signIn(); });
-
-document.getElementById('logout').addEventListener('click', () => {
-  token.clear();
+window.addEventListener('sendense:signed-out', () => {
+  if (!document.body.classList.contains('signed-out')) {
+    signedOutBecause = 'Your session ended (idle too long, or signed out elsewhere). Sign in again.';
+  }
   generation++;
-  signIn();
+  showSignIn();
+});
+
+document.getElementById('logout').addEventListener('click', async () => {
+  document.body.classList.add('signed-out');  // chosen: no "session ended"
+  signedOutBecause = null;
+  await signOut().catch(() => {});
 });
 
 document.getElementById('theme').addEventListener('click', () => {

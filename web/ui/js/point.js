@@ -2,7 +2,7 @@
 // by folder (pages of up to 10,000 entries), a file's details, download
 // and history across points, a folder as a zip or tar.
 
-import {api, download} from './api.js';
+import {api, download, session} from './api.js';
 import {recoverSection} from './recover.js';
 import {badge, bytes, clear, count, empty, errorBox, h, mode, pointTime,
   table, time, timeOfNs, url, withQuery} from './dom.js';
@@ -60,7 +60,7 @@ export async function renderPoint(ctx) {
       h('td', {class: 'num opt'}, bytes(p.bytes_read)),
       h('td', null, badge(p.verify.state))));
   const fss = b.filesystems.map((f) => h('tr', {'data-fs': f.name},
-      h('td', {class: 'name'}, f.state === 'indexed' ?
+      h('td', {class: 'name'}, f.state === 'indexed' && session.can('restore') ?
           h('a', {href: url('vms', vm, point, 'files', f.name)}, f.name) : f.name),
       h('td', null, f.fstype), h('td', {class: 'opt'}, f.device),
       h('td', {class: 'num'}, count(f.files)),
@@ -72,7 +72,7 @@ export async function renderPoint(ctx) {
   clear(ctx.main, crumbs(vm, point),
       h('div', {class: 'page-head'}, h('h1', null, pointTime(point)),
           h('div', {class: 'actions'}, badge(b.state), badge(b.verify_state, 'verify: ' + b.verify_state),
-              b.state === 'complete' ? deleteButton(ctx, vm, point) : null)),
+              b.state === 'complete' && session.can('admin') ? deleteButton(ctx, vm, point) : null)),
       h('dl', {class: 'facts'},
           h('dt', null, 'Kind'), h('dd', null, b.kind),
           h('dt', null, 'Started'), h('dd', null, time(b.started_at)),
@@ -88,7 +88,8 @@ export async function renderPoint(ctx) {
         empty(index.state === 'not-indexed' ? 'The guest files of this point are not indexed yet.' :
             index.state === 'failed' ? 'Indexing failed: ' + index.error :
             'No filesystem the appliance can read was found on these disks.'),
-      b.state === 'complete' ? recoverSection(vm, point, b.points.map((p) => p.disk)) : null);
+      b.state === 'complete' && session.can('restore') ?
+        recoverSection(vm, point, b.points.map((p) => p.disk)) : null);
 }
 
 // Previous pages of a folder: the "after" each page was reached from.

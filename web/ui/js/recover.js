@@ -3,7 +3,7 @@
 // a throwaway overlay when writable), end such exports, or restore a disk
 // to a file in serve's --restore-dir as a job.
 
-import {api, apiAllowing} from './api.js';
+import {api, apiAllowing, session} from './api.js';
 import {badge, bytes, clear, empty, errorBox, h, table} from './dom.js';
 
 function exportRows(list, refresh) {
@@ -22,7 +22,7 @@ function exportRows(list, refresh) {
             e.error ? h('div', {class: 'error-text'}, e.error) : null),
         h('td', null, badge(e.state === 'serving' ? 'ok' : 'failed', e.state)),
         h('td', {class: 'opt'}, e.writable ? 'writable (overlay ' + bytes(e.overlay_bytes) + ')' : 'read-only'),
-        h('td', null, end));
+        h('td', null, session.can('operate') ? end : null));
   });
 }
 
@@ -40,7 +40,8 @@ export function recoverSection(vm, point, disks) {
     }
     clear(exportsBox, list.length ? table([{label: 'Disk'}, {label: 'NBD URI'},
       {label: 'State'}, {label: 'Mode', cls: 'opt'}, {label: ''}], exportRows(list, refresh),
-    {cls: 'exports'}) : empty('No export of this point. Export a disk to boot or copy it at once.'));
+    {cls: 'exports'}) : empty('No export of this point.' +
+        (session.can('operate') ? ' Export a disk to boot or copy it at once.' : '')));
   };
   const start = async (disk, writable) => {
     message.textContent = 'Starting the export…';
@@ -68,10 +69,10 @@ export function recoverSection(vm, point, disks) {
   refresh();
   return h('section', {class: 'recover'},
       h('h2', null, 'Recover'),
-      h('div', {class: 'actions'}, disks.map((d) => [
+      session.can('operate') ? h('div', {class: 'actions'}, disks.map((d) => [
         h('button', {type: 'button', class: 'primary', 'data-export-disk': d,
           onclick: () => start(d, false)}, `Export ${d} (read-only)`),
-        h('button', {type: 'button', onclick: () => start(d, true)}, `Export ${d} writable`)])),
+        h('button', {type: 'button', onclick: () => start(d, true)}, `Export ${d} writable`)])) : null,
       message, exportsBox,
       h('p', {class: 'muted small'}, 'A restore writes the whole disk to a file (raw, or QCOW2 for a .qcow2 name) ' +
           'inside the directory given to serve --restore-dir; see docs/restore.md.'),

@@ -1,7 +1,7 @@
 // A VM: its points on a timeline with size and verify state, its jobs,
 // and starting a backup (or a verify) now.
 
-import {api, apiAllowing} from './api.js';
+import {api, apiAllowing, session} from './api.js';
 import {badge, bytes, clear, duration, empty, h, pointTime, seconds,
   table, time, url} from './dom.js';
 import {active, jobCard, jobTable} from './jobs.js';
@@ -113,9 +113,9 @@ export async function renderVm(ctx) {
   clear(ctx.main,
       h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Overview'), ' › ', name),
       h('div', {class: 'page-head'}, h('h1', null, name),
-          h('div', {class: 'actions'}, action('backup', 'Back up now', 'primary'),
-              action('verify', 'Verify', ''), message)),
-      config, jobs, points, vmPlan);
+          session.can('operate') ? h('div', {class: 'actions'},
+              action('backup', 'Back up now', 'primary'), action('verify', 'Verify', ''), message) : null),
+      config, jobs, points, session.can('admin') ? vmPlan : null);
   let vm = null;
   try {
     vm = await api('/vms/' + encodeURIComponent(name));
