@@ -20,6 +20,7 @@ namespace {
 struct BackupArgs {
   std::string vm;
   std::vector<std::string> disks;
+  std::string nbd_tls;  // client certificates for nbds:// disks
   std::string bitmap;
   bool full = false;
   bool json = false;
@@ -82,8 +83,8 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
   request.force_full = args.full;
   request.copy.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(args.timeout * 1000));
-  for (const auto& d : args.disks) {
-    request.disks.push_back(ParseDiskArgument(d));
+  for (auto& d : ParseDiskArguments(args.disks, args.nbd_tls)) {
+    request.disks.push_back(std::move(d));
   }
   JobProgress progress;
   std::optional<CancelOnSignal> cancel_on_signal(std::in_place,
@@ -141,6 +142,7 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--disk", args->disks,
                   "DISK=NBD_URI (repeatable; default: the VM's stored "
                   "configuration, see `vm add`)");
+  AddNbdTlsOption(*cmd, &args->nbd_tls)->needs("--disk");
   cmd->add_option("--bitmap", args->bitmap,
                   "QEMU dirty bitmap exported by the source, for incrementals");
   cmd->add_flag("--full", args->full, "Take a full backup");

@@ -19,6 +19,7 @@ struct VmArgs {
   std::string name;
   std::string tenant;
   std::vector<std::string> disks;
+  std::string nbd_tls;  // client certificates for nbds:// disks
   std::string bitmap;
   std::string schedule;
   bool no_schedule = false;
@@ -98,14 +99,6 @@ nlohmann::json DomainsJson(
   return {{"domains", out}};
 }
 
-std::vector<DiskSource> ParseDisks(const std::vector<std::string>& args) {
-  std::vector<DiskSource> disks;
-  for (const auto& d : args) {
-    disks.push_back(ParseDiskArgument(d));
-  }
-  return disks;
-}
-
 // The VM configurations; `write`: for a change, which also reclaims what
 // dead backups left, and fails at once on a full filesystem.
 VmConfigs Open(const GlobalOptions& global, bool write) {
@@ -130,6 +123,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
                   "Its tenant: the VM is NAME@TENANT from then on");
   auto* disk =
       add->add_option("--disk", args->disks, "DISK=NBD_URI (repeatable)");
+  AddNbdTlsOption(*add, &args->nbd_tls)->needs(disk);
   auto* libvirt =
       add->add_option("--libvirt", args->libvirt_uri,
                       "A libvirt domain, at this URI (default qemu:///system)")
@@ -171,7 +165,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
                   "give the VM's disks (--disk NAME=URI) or its libvirt "
                   "domain (--libvirt)");
     }
-    config.disks = ParseDisks(args->disks);
+    config.disks = ParseDiskArguments(args->disks, args->nbd_tls);
     config.bitmap = args->bitmap;
     config.schedule = Schedule::Parse(args->schedule);
     config.retention = args->policy;
@@ -186,6 +180,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
   set->add_option("NAME", args->name, "VM name")->required();
   set->add_option("--disk", args->disks,
                   "DISK=NBD_URI (repeatable; replaces every disk)");
+  auto* set_tls = AddNbdTlsOption(*set, &args->nbd_tls);
   auto* bitmap = set->add_option("--bitmap", args->bitmap,
                                  "QEMU dirty bitmap for incrementals ('' for "
                                  "none: full backups)");
@@ -212,14 +207,20 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
           ->delimiter(',')
           ->excludes(set_only);
   set->callback([&global, args, bitmap, schedule, set_uri, set_domain, set_only,
-                 set_exclude, set] {
+                 set_exclude, set_tls, set] {
     auto vms = Open(global, true);
     auto config = vms.Find(args->name);
     if (!config) {
       ThrowNoSuchVm(args->name, vms.Names());
     }
     if (!args->disks.empty()) {
-      config->disks = ParseDisks(args->disks);
+      config->disks = ParseDiskArguments(args->disks, args->nbd_tls);
+    } else if (set_tls->count() > 0) {  // the same disks, other certificates
+      std::vector<std::string> same;
+      for (const auto& d : config->disks) {
+        same.push_back(d.name + "=" + d.uri);
+      }
+      config->disks = ParseDiskArguments(same, args->nbd_tls);
     }
     const bool libvirt_change = set_uri->count() + set_domain->count() +
                                     set_only->count() + set_exclude->count() >

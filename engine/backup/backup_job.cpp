@@ -94,8 +94,9 @@ PendingPoint WritePoint(const Repository& repo,
   if (!bitmap.empty()) {
     contexts.push_back(DirtyBitmapContext(bitmap));
   }
-  auto source =
-      std::make_unique<NbdConnection>(disk.uri, contexts, request.copy.timeout);
+  auto source = std::make_unique<NbdConnection>(
+      NbdEndpoint{disk.uri, disk.tls_certificates}, contexts,
+      request.copy.timeout);
   const auto previous = catalog.LatestPoint(vm_id, disk.name);
   const Decision decision = Decide(request, disk, previous, *source, repo);
 
@@ -146,8 +147,8 @@ PendingPoint WritePoint(const Repository& repo,
 
   options.sums_path = qcow2::SumsPath(repo.Absolute(p.temp));
   qcow2::PointWriter writer(repo.Absolute(p.temp), options);
-  CopyDisk(std::move(source), disk.uri, plan, writer, request.copy,
-           progress.bytes_done, progress.cancel);
+  CopyDisk(std::move(source), {disk.uri, disk.tls_certificates}, plan, writer,
+           request.copy, progress.bytes_done, progress.cancel);
   writer.Finish();
   p.digest = DerivePointDigest(repo, catalog, p.temp, p.result.virtual_size,
                                p.parent_id);
@@ -168,6 +169,7 @@ BackupResult RunBackup(const Repository& repo,
   }
   for (const auto& d : request.disks) {
     RequireNbdUri(d.name, d.uri);  // before anything is recorded
+    RequireNbdTls(d.uri, d.tls_certificates);
   }
   Repository::VmLock lock(repo, request.vm);
   progress.phase = JobPhase::kCopying;
@@ -181,7 +183,8 @@ BackupResult RunBackup(const Repository& repo,
     // source that does not answer records nothing, rather than a VM with a
     // failed backup. An added VM's failure is recorded: it needs attention.
     for (const auto& d : request.disks) {
-      NbdConnection probe(d.uri, {}, request.copy.timeout);
+      NbdConnection probe({d.uri, d.tls_certificates}, {},
+                          request.copy.timeout);
     }
   }
   const int64_t vm_id = catalog->EnsureVm(request.vm);

@@ -11,7 +11,7 @@
 namespace sendense {
 
 void CopyDisk(std::unique_ptr<NbdConnection> first,
-              const std::string& uri,
+              const NbdEndpoint& endpoint,
               const CopyPlan& plan,
               qcow2::PointWriter& writer,
               const CopyOptions& options,
@@ -60,8 +60,8 @@ void CopyDisk(std::unique_ptr<NbdConnection> first,
     try {
       std::unique_ptr<NbdConnection> own;
       if (conn == nullptr) {
-        own = std::make_unique<NbdConnection>(uri, std::vector<std::string>{},
-                                              options.timeout);
+        own = std::make_unique<NbdConnection>(
+            endpoint, std::vector<std::string>{}, options.timeout);
         conn = own.get();
       }
       std::vector<NbdConnection::Range> batch;

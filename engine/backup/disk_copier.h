@@ -27,7 +27,7 @@ struct CopyOptions {
 // kCancelled when `cancel` becomes true. Throws the first error any
 // connection met.
 void CopyDisk(std::unique_ptr<NbdConnection> first,
-              const std::string& uri,
+              const NbdEndpoint& endpoint,
               const CopyPlan& plan,
               qcow2::PointWriter& writer,
               const CopyOptions& options,

@@ -1,12 +1,20 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sendense {
 
 // One disk of a VM and where to read it.
 struct DiskSource {
+  static DiskSource At(std::string name, std::string uri) {
+    DiskSource d;
+    d.name = std::move(name);
+    d.uri = std::move(uri);
+    return d;
+  }
+
   std::string name;  // e.g. "sda"
   std::string uri;   // any libnbd URI
   // Set by a source that knows better than the backup's own bitmap (a
@@ -14,6 +22,8 @@ struct DiskSource {
   // disk must be copied whole.
   std::string bitmap;
   std::string full_reason;
+  // For an nbds:// URI: the client's TLS certificates (NbdEndpoint).
+  std::string tls_certificates;
 };
 
 // A VM that libvirt runs: Sendense finds its disks and starts a pull-mode

@@ -64,8 +64,12 @@ nlohmann::json BackupJson(const BackupRecord& b) {
 
 nlohmann::json VmJson(const VmConfig& vm) {
   nlohmann::json disks = nlohmann::json::object();
+  nlohmann::json tls = nullptr;
   for (const auto& d : vm.disks) {
     disks[d.name] = d.uri;
+    if (!d.tls_certificates.empty()) {
+      tls = d.tls_certificates;
+    }
   }
   nlohmann::json libvirt = nullptr;
   if (vm.libvirt) {
@@ -77,6 +81,7 @@ nlohmann::json VmJson(const VmConfig& vm) {
   return {
       {"name", vm.name},
       {"disks", disks},
+      {"nbd_tls_certificates", tls},
       {"bitmap", vm.bitmap},
       {"libvirt", libvirt},
       {"schedule", vm.schedule.text()},
@@ -92,8 +97,12 @@ VmConfig ParseVmJson(const nlohmann::json& body) {
   try {
     vm.name = body.at("name").get<std::string>();
     const nlohmann::json disks = body.value("disks", nlohmann::json::object());
+    const auto tls = body.find("nbd_tls_certificates");
     for (const auto& [disk, uri] : disks.items()) {
-      vm.disks.push_back({disk, uri.get<std::string>(), "", ""});
+      vm.disks.push_back(DiskSource::At(disk, uri.get<std::string>()));
+      if (tls != body.end() && !tls->is_null()) {
+        vm.disks.back().tls_certificates = tls->get<std::string>();
+      }
     }
     vm.bitmap = body.value("bitmap", "");
     if (body.contains("libvirt") && !body["libvirt"].is_null()) {

@@ -19,8 +19,15 @@ VmConfig Read(const sqlite::Statement& s) {
   VmConfig vm;
   vm.name = s.Text(0);
   const auto disks = nlohmann::json::parse(s.Text(1));
-  for (const auto& [disk, uri] : disks.items()) {
-    vm.disks.push_back({disk, uri.get<std::string>(), "", ""});
+  for (const auto& [disk, where] : disks.items()) {
+    // A URI, or {"uri", "tls_certificates"} for nbds:// with certificates.
+    DiskSource d = DiskSource::At(
+        disk, where.is_string() ? where.get<std::string>()
+                                : where.at("uri").get<std::string>());
+    if (where.is_object()) {
+      d.tls_certificates = where.value("tls_certificates", "");
+    }
+    vm.disks.push_back(d);
   }
   vm.bitmap = s.Text(2);
   vm.schedule = Schedule::Parse(s.Text(3));
@@ -99,11 +106,16 @@ std::string CheckedDisks(const VmConfig& vm) {
   for (const auto& d : vm.disks) {
     ValidateName("disk name", d.name);
     RequireNbdUri(d.name, d.uri);
+    RequireNbdTls(d.uri, d.tls_certificates);
     if (disks.contains(d.name)) {
       throw Error(ErrorKind::kInvalidArgument,
                   "disk '" + d.name + "' is given twice");
     }
-    disks[d.name] = d.uri;
+    disks[d.name] =
+        d.tls_certificates.empty()
+            ? nlohmann::json(d.uri)
+            : nlohmann::json{{"uri", d.uri},
+                             {"tls_certificates", d.tls_certificates}};
   }
   return disks.dump();
 }

@@ -1,5 +1,7 @@
 #include "engine/io/nbd_uri.h"
 
+#include <filesystem>
+
 #include "engine/error.h"
 
 namespace sendense {
@@ -12,6 +14,33 @@ bool IsNbdUri(const std::string& text) {
     }
   }
   return false;
+}
+
+bool IsTlsNbdUri(const std::string& uri) {
+  return uri.rfind("nbds:", 0) == 0 || uri.rfind("nbds+", 0) == 0;
+}
+
+void RequireNbdTls(const std::string& uri,
+                   const std::string& tls_certificates) {
+  if (tls_certificates.empty()) {
+    return;
+  }
+  if (!IsTlsNbdUri(uri)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "TLS certificates are given for " + uri +
+                    ", which is not an nbds:// (TLS) URI");
+  }
+  for (const char* file :
+       {"ca-cert.pem", "client-cert.pem", "client-key.pem"}) {
+    if (!std::filesystem::exists(std::filesystem::path(tls_certificates) /
+                                 file)) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "the NBD TLS directory " + tls_certificates + " has no " +
+                      file +
+                      " (it needs ca-cert.pem, client-cert.pem and "
+                      "client-key.pem)");
+    }
+  }
 }
 
 void RequireNbdUri(const std::string& disk, const std::string& uri) {

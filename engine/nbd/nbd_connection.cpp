@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "engine/error.h"
+#include "engine/io/nbd_uri.h"
 
 namespace sendense {
 
@@ -15,26 +16,32 @@ std::string DirtyBitmapContext(const std::string& bitmap) {
   return "qemu:dirty-bitmap:" + bitmap;
 }
 
-NbdConnection::NbdConnection(const std::string& uri,
+NbdConnection::NbdConnection(const NbdEndpoint& endpoint,
                              const std::vector<std::string>& meta_contexts,
                              std::chrono::milliseconds timeout)
-    : uri_(uri), timeout_(timeout) {
+    : uri_(endpoint.uri), tls_(IsTlsNbdUri(endpoint.uri)), timeout_(timeout) {
+  RequireNbdTls(endpoint.uri, endpoint.tls_certificates);
   h_.reset(nbd_create());
   if (!h_) {
     Fail("cannot create an NBD handle");
   }
   nbd_set_pread_initialize(h_.get(), false);
+  if (!endpoint.tls_certificates.empty() &&
+      nbd_set_tls_certificates(h_.get(), endpoint.tls_certificates.c_str()) !=
+          0) {
+    Fail("cannot use the TLS certificates in " + endpoint.tls_certificates);
+  }
   for (const auto& c : meta_contexts) {
     if (nbd_add_meta_context(h_.get(), c.c_str()) != 0) {
       Fail("cannot request " + c);
     }
   }
-  if (nbd_aio_connect_uri(h_.get(), uri.c_str()) != 0) {
+  if (nbd_aio_connect_uri(h_.get(), uri_.c_str()) != 0) {
     FailToConnect();
   }
   while (nbd_aio_is_connecting(h_.get()) || nbd_aio_is_negotiating(h_.get()) ||
          nbd_aio_is_created(h_.get())) {
-    PollOnce("connecting");
+    PollOnce("connecting", /*connecting=*/true);
   }
   if (!nbd_aio_is_ready(h_.get())) {
     FailToConnect();
@@ -72,6 +79,24 @@ void NbdConnection::FailToConnect() const {
                     "running?",
                 code);
   }
+  const char* err = nbd_get_error();
+  if (!tls_ && err != nullptr && std::strstr(err, "requires TLS") != nullptr) {
+    throw Error(ErrorKind::kIo,
+                "the NBD server at " + uri_ +
+                    " requires TLS: give an nbds:// URI and the client "
+                    "certificates (--nbd-tls DIR)",
+                code);
+  }
+  if (tls_) {
+    throw Error(ErrorKind::kIo,
+                "NBD source " + uri_ + ": the TLS connection failed (" +
+                    (err ? std::string(err) : std::string("no reason given")) +
+                    "): check that the server's certificate is signed by the "
+                    "CA in the certificates given (ca-cert.pem), is valid "
+                    "now and names this host, and that the client "
+                    "certificate is one the server accepts",
+                code);
+  }
   Fail("cannot connect");
 }
 
@@ -83,8 +108,11 @@ bool NbdConnection::CanMetaContext(const std::string& context) const {
   return nbd_can_meta_context(h_.get(), context.c_str()) == 1;
 }
 
-void NbdConnection::PollOnce(const std::string& what) {
+void NbdConnection::PollOnce(const std::string& what, bool connecting) {
   const int rc = nbd_poll(h_.get(), static_cast<int>(timeout_.count()));
+  if (rc < 0 && connecting) {
+    FailToConnect();
+  }
   if (rc < 0) {
     Fail(what);
   }

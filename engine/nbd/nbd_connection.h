@@ -17,6 +17,16 @@ inline constexpr uint32_t kNbdStateHole = 1;   // base:allocation
 inline constexpr uint32_t kNbdStateZero = 2;   // base:allocation
 inline constexpr uint32_t kNbdStateDirty = 1;  // qemu:dirty-bitmap:*
 
+// Where an NBD export is: any libnbd URI, and for nbds:// (TLS) the
+// directory of the client's certificates (ca-cert.pem, client-cert.pem,
+// client-key.pem, as libnbd and qemu name them; empty: libnbd's default,
+// $HOME/.pki/libnbd or /etc/pki/libnbd). The server's certificate is
+// always verified against that CA.
+struct NbdEndpoint {
+  std::string uri;
+  std::string tls_certificates;
+};
+
 // The name of the metadata context of a QEMU dirty bitmap.
 std::string DirtyBitmapContext(const std::string& bitmap);
 
@@ -35,8 +45,8 @@ class NbdConnection {
   using DataSink =
       std::function<void(uint64_t offset, std::span<const std::byte> data)>;
 
-  // Connects to `uri` (any libnbd URI), asking for `meta_contexts`.
-  NbdConnection(const std::string& uri,
+  // Connects to `endpoint`, asking for `meta_contexts`.
+  NbdConnection(const NbdEndpoint& endpoint,
                 const std::vector<std::string>& meta_contexts,
                 std::chrono::milliseconds timeout);
   ~NbdConnection();
@@ -72,7 +82,8 @@ class NbdConnection {
   [[noreturn]] void FailToConnect() const;
   // Waits for command `cookie`; throws on error or timeout.
   void Wait(int64_t cookie, const std::string& what);
-  void PollOnce(const std::string& what);
+  // `connecting`: a failure is one to connect (FailToConnect).
+  void PollOnce(const std::string& what, bool connecting = false);
 
   struct Close {
     void operator()(nbd_handle* h) const;
@@ -80,6 +91,7 @@ class NbdConnection {
   // Owned from creation: a constructor that throws closes it too.
   std::unique_ptr<nbd_handle, Close> h_;
   std::string uri_;
+  bool tls_ = false;
   std::chrono::milliseconds timeout_;
   uint64_t size_ = 0;
 };

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/support/mount_fixture.h"
+#include "tests/support/pki.h"
 
 namespace sendense::test {
 namespace {
@@ -374,30 +375,8 @@ TEST_F(RestoreTest, ExportsListenOnLoopbackUnlessTlsIsGiven) {
   EXPECT_EQ(SendenseJson("exports --json").size(), 0u);
 
   // A CA, a server certificate for 127.0.0.1 and a client certificate.
-  const std::string tls = dir_ / "tls", client = dir_ / "client";
-  std::filesystem::create_directories(tls);
-  std::filesystem::create_directories(client);
-  const std::string sign =
-      " -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial -days 2";
-  RunOrFail(
-      "cd " + Quote(tls) +
-      " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem "
-      "-out ca-cert.pem -days 2 -subj /CN=test-ca 2>/dev/null"
-      " && printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth"
-      "\\n' > server.ext"
-      " && printf 'extendedKeyUsage=clientAuth\\n' > client.ext"
-      " && openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out "
-      "server.csr -subj /CN=127.0.0.1 2>/dev/null"
-      " && openssl x509 -req -in server.csr -out server-cert.pem "
-      "-extfile server.ext" +
-      sign +
-      " 2>/dev/null"
-      " && openssl req -newkey rsa:2048 -nodes -keyout " +
-      Quote(client + "/client-key.pem") +
-      " -out client.csr -subj /CN=client 2>/dev/null"
-      " && openssl x509 -req -in client.csr -out " +
-      Quote(client + "/client-cert.pem") + " -extfile client.ext" + sign +
-      " 2>/dev/null && cp ca-cert.pem " + Quote(client));
+  const TestPki pki = MakeTestPki(dir_ / "pki");
+  const std::string tls = pki.server, client = pki.client;
   const auto e = SendenseJson("export --vm vm1 --listen 0.0.0.0:44601 --tls " +
                               Quote(tls) + " --json");
   ASSERT_EQ(e["state"], "serving") << e.dump();

@@ -30,7 +30,7 @@ class AccountsTest : public ::testing::Test {
 VmConfig Vm(const std::string& name) {
   VmConfig vm;
   vm.name = name;
-  vm.disks.push_back({"sda", "nbd://localhost/x", "", ""});
+  vm.disks.push_back(DiskSource::At("sda", "nbd://localhost/x"));
   return vm;
 }
 
