@@ -22,6 +22,7 @@ struct BackupArgs {
   std::vector<std::string> disks;
   std::string nbd_tls;  // client certificates for nbds:// disks
   std::string bitmap;
+  std::string changed_ranges;  // a file of ranges changed since the last point
   bool full = false;
   bool json = false;
   bool no_index = false;
@@ -86,6 +87,18 @@ void Run(const GlobalOptions& global, const BackupArgs& args) {
   for (auto& d : ParseDiskArguments(args.disks, args.nbd_tls)) {
     request.disks.push_back(std::move(d));
   }
+  if (!args.changed_ranges.empty()) {
+    if (request.open_source) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--changed-ranges is for VMs with NBD disks; libvirt VMs "
+                  "track their changes with checkpoints");
+    }
+    std::vector<std::string> names;
+    for (const auto& d : request.disks) {
+      names.push_back(d.name);
+    }
+    request.changed = LoadChangedRanges(args.changed_ranges, names);
+  }
   JobProgress progress;
   std::optional<CancelOnSignal> cancel_on_signal(std::in_place,
                                                  progress.cancel);
@@ -143,8 +156,13 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global) {
                   "DISK=NBD_URI (repeatable; default: the VM's stored "
                   "configuration, see `vm add`)");
   AddNbdTlsOption(*cmd, &args->nbd_tls)->needs("--disk");
-  cmd->add_option("--bitmap", args->bitmap,
-                  "QEMU dirty bitmap exported by the source, for incrementals");
+  auto* bitmap = cmd->add_option(
+      "--bitmap", args->bitmap,
+      "QEMU dirty bitmap exported by the source, for incrementals");
+  cmd->add_option("--changed-ranges", args->changed_ranges,
+                  "A JSON file of the ranges changed since the last point "
+                  "(vSphere's changedArea), for an incremental")
+      ->excludes(bitmap);
   cmd->add_flag("--full", args->full, "Take a full backup");
   cmd->add_flag("--json", args->json, "Print the result as JSON");
   cmd->add_flag("--no-index", args->no_index,

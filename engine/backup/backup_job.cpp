@@ -63,10 +63,14 @@ Decision Decide(const BackupRequest& request,
     return {false, disk.full_reason};
   }
   const std::string& bitmap = BitmapOf(request, disk);
-  if (bitmap.empty()) {
+  if (request.changed) {
+    if (!request.changed->disks.contains(disk.name)) {
+      return {false,
+              "no changed ranges of this disk in " + request.changed->origin};
+    }
+  } else if (bitmap.empty()) {
     return {false, "no dirty bitmap given (--bitmap)"};
-  }
-  if (!source.CanMetaContext(DirtyBitmapContext(bitmap))) {
+  } else if (!source.CanMetaContext(DirtyBitmapContext(bitmap))) {
     return {false, "the source does not export dirty bitmap '" + bitmap + "'"};
   }
   if (previous->virtual_size != source.size()) {
@@ -77,6 +81,10 @@ Decision Decide(const BackupRequest& request,
   std::error_code ec;
   if (!fs::exists(repo.Absolute(previous->file), ec)) {
     return {false, "the previous point's file is missing"};
+  }
+  if (request.changed) {
+    return {true, "changed ranges " + request.changed->origin +
+                      " since the previous point"};
   }
   return {true, "dirty bitmap '" + bitmap + "' since the previous point"};
 }
@@ -91,12 +99,15 @@ PendingPoint WritePoint(const Repository& repo,
   const auto start = Clock::now();
   std::vector<std::string> contexts{kBaseAllocation};
   const std::string& bitmap = BitmapOf(request, disk);
-  if (!bitmap.empty()) {
+  if (!bitmap.empty() && !request.changed) {
     contexts.push_back(DirtyBitmapContext(bitmap));
   }
   auto source = std::make_unique<NbdConnection>(
       NbdEndpoint{disk.uri, disk.tls_certificates}, contexts,
       request.copy.timeout);
+  if (request.changed) {
+    RequireWithinDisk(*request.changed, disk.name, source->size());
+  }
   const auto previous = catalog.LatestPoint(vm_id, disk.name);
   const Decision decision = Decide(request, disk, previous, *source, repo);
 
@@ -110,7 +121,12 @@ PendingPoint WritePoint(const Repository& repo,
     allocation = source->BlockStatus(kBaseAllocation, 0, source->size());
   }
   std::optional<std::vector<NbdConnection::Extent>> dirty;
-  if (decision.incremental) {
+  if (decision.incremental && request.changed) {
+    dirty.emplace();
+    for (const auto& r : request.changed->disks.at(disk.name)) {
+      dirty->push_back({r.offset, r.length, kNbdStateDirty});
+    }
+  } else if (decision.incremental) {
     dirty = source->BlockStatus(DirtyBitmapContext(bitmap), 0, source->size());
   }
   const CopyPlan plan = BuildCopyPlan(

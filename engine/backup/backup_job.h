@@ -6,9 +6,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/backup/changed_ranges.h"
 #include "engine/backup/disk_copier.h"
 #include "engine/catalog/disk_source.h"
 #include "engine/progress.h"
@@ -39,6 +41,9 @@ struct BackupRequest {
   std::string vm;
   std::vector<DiskSource> disks;
   std::string bitmap;  // QEMU dirty bitmap exported by the sources, or ""
+  // Instead of a bitmap: what changed since the previous point, tracked
+  // outside the source.
+  std::optional<ChangedRanges> changed;
   bool force_full = false;
   CopyOptions copy;
   BackupSourceOpener open_source;  // instead of `disks`

@@ -23,9 +23,9 @@ class NbdTlsTest : public BackupFixture {
                                                   const std::string& raw,
                                                   int port) {
     auto p = std::make_unique<BackgroundProcess>(
-        "nbdkit -f --exit-with-parent -i 127.0.0.1 -p " +
-            std::to_string(port) + " --tls=require --tls-certificates=" +
-            Quote(pki.server) + " --tls-verify-peer file " + Quote(raw),
+        "nbdkit -f --exit-with-parent -i 127.0.0.1 -p " + std::to_string(port) +
+            " --tls=require --tls-certificates=" + Quote(pki.server) +
+            " --tls-verify-peer file " + Quote(raw),
         dir_ / "nbdkit.log");
     for (int i = 0; i < 100; ++i) {
       if (RunCommand(

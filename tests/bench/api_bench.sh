@@ -54,7 +54,7 @@ api=$base/api/v1
 
 # The list endpoints under wrk with credential header $1 (named $2).
 lists() {
-  echo "== wrk -t2 -c64 -d${duration}s --latency, $2 (sendense $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo ?))"
+  echo "== wrk -t2 -c64 -d${duration}s --latency, $2 ($sendense)"
   printf '%-44s %10s %8s %8s %8s\n' endpoint 'req/s' p50 p90 p99
   for path in /vms /backups /jobs "/backups/bench/$point" \
               "/backups/bench/$point/files/sda1/folder"; do
@@ -75,6 +75,9 @@ if echo 'bench-password' | "$sendense" -r repo user add ops --role operator >/de
   echo
   lists "Authorization: Bearer $user_token" "a user's token"
 fi
+
+# API_BENCH_LISTS_ONLY=1: only the endpoints (builds compared side by side).
+[ -z "${API_BENCH_LISTS_ONLY:-}" ] || exit 0
 
 file=mnt/bench/$point/files/sda1/big/file.bin
 url=$api/backups/bench/$point/download/sda1/big/file.bin
