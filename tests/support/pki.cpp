@@ -29,10 +29,13 @@ void MakeCaAndCertificate(const std::string& ca_dir,
   const std::string cert = Quote(out + "/" + kind + "-cert.pem");
   RunOrFail(
       "cd " + Quote(ca_dir) +
-      " && { test -f ca-cert.pem || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+      " && { test -f ca-cert.pem || openssl req -x509 -newkey ec -pkeyopt "
+      "ec_paramgen_curve:prime256v1 "
       "-nodes -keyout ca-key.pem -out ca-cert.pem -days 2 -subj /CN=test-ca "
       "2>/dev/null; } && printf '" +
-      ext + "' > " + kind + ".ext && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes " +
+      ext + "' > " + kind +
+      ".ext && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+      "-nodes " +
       "-keyout " + key + " -out " + kind +
       ".csr -subj /CN=" + (kind == "server" ? "127.0.0.1" : "client") +
       " 2>/dev/null && openssl x509 -req -in " + kind + ".csr -out " + cert +
