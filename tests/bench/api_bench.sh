@@ -52,8 +52,14 @@ done
 auth="Authorization: Bearer $(cat repo/api-token)"
 api=$base/api/v1
 
-# The list endpoints under wrk with credential header $1 (named $2).
+# The list endpoints under wrk with credential header $1 (named $2),
+# after a 2 s warm-up of each (connections, caches, the point's appliance
+# for the folder), so that a build's first figures do not carry it.
 lists() {
+  for path in /vms /backups /jobs "/backups/bench/$point" \
+              "/backups/bench/$point/files/sda1/folder"; do
+    wrk -t2 -c64 -d2s -H "$1" "$api$path" >/dev/null
+  done
   echo "== wrk -t2 -c64 -d${duration}s --latency, $2 ($sendense)"
   printf '%-44s %10s %8s %8s %8s\n' endpoint 'req/s' p50 p90 p99
   for path in /vms /backups /jobs "/backups/bench/$point" \
