@@ -2,6 +2,7 @@
 // This is the one place where errors become an exit status and a sentence.
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -63,6 +64,9 @@ void AddRepoOption(CLI::App& app, GlobalOptions& global) {
 
 int main(int argc, char** argv) {
   using namespace sendense::cli;
+  // A peer that goes away (a libvirt host's ssh, an HTTP client, a pipe
+  // reader) is an error on that write, never the end of the process.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{
       "Sendense: VM backups as a live, read-only tree of points-in-time"};
   app.set_version_flag("--version",
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
   RegisterExport(app, global);
   RegisterSambaConfig(app, global);
   RegisterAccess(app, global);
+  RegisterHost(app, global);
   AddRepoOption(app, global);
   // Usage mistakes: one sentence, exit status 2.
   if (const auto unknown = UnknownCommand(app, argc, argv)) {

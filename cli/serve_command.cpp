@@ -224,8 +224,9 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--mount", args->mount, "Mount the tree here");
   cmd->add_option("--listen", args->listen, "ADDRESS:PORT of the API")
       ->capture_default_str();
-  cmd->add_option("--workers", args->workers,
-                  "Jobs that run at once (one per VM)")
+  cmd->add_option("--jobs,--workers", args->workers,
+                  "Jobs that run at once in all (one per VM; a host's own "
+                  "limit is host set --max-jobs)")
       ->capture_default_str()
       ->check(Between(1, 16, "backups"));
   cmd->add_option("--max-connections", args->max_connections,

@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/disk_argument.h"
 #include "cli/usage_errors.h"
+#include "engine/catalog/hosts.h"
 #include "engine/catalog/names.h"
 #include "engine/catalog/record_json.h"
 #include "engine/catalog/vm_configs.h"
@@ -27,6 +28,7 @@ struct VmArgs {
   bool no_retention = false;
   bool json = false;
   std::string libvirt_uri;
+  std::string host;  // a registered host (host add)
   std::string domain;
   std::vector<std::string> libvirt_disks;
   std::vector<std::string> exclude;
@@ -129,31 +131,44 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
                       "A libvirt domain, at this URI (default qemu:///system)")
           ->expected(0, 1)
           ->excludes(disk);
-  add->add_option("--domain", args->domain,
-                  "The libvirt domain (default: the VM's name)")
-      ->needs(libvirt);
+  auto* host = add->add_option("--host", args->host,
+                               "A libvirt domain on this host (host add)")
+                   ->excludes(disk)
+                   ->excludes(libvirt);
+  auto* domain = add->add_option("--domain", args->domain,
+                                 "The libvirt domain (default: the VM's name)");
   auto* only = add->add_option("--disks", args->libvirt_disks,
                                "Only these disks of the domain (vda,vdb)")
-                   ->delimiter(',')
-                   ->needs(libvirt);
-  add->add_option("--exclude", args->exclude,
-                  "All disks of the domain but these (vdc)")
-      ->delimiter(',')
-      ->needs(libvirt)
-      ->excludes(only);
+                   ->delimiter(',');
+  auto* exclude = add->add_option("--exclude", args->exclude,
+                                  "All disks of the domain but these (vdc)")
+                      ->delimiter(',')
+                      ->excludes(only);
   add->add_option("--bitmap", args->bitmap,
                   "QEMU dirty bitmap for incrementals");
   add->add_option("--schedule", args->schedule,
                   "hourly, daily@HH:MM (UTC), every@Nm or every@Nh");
   AddKeepOptions(*add, args->policy);
   AddCopyOptions(*add, *args);
-  add->callback([&global, args, libvirt, add] {
+  add->callback([&global, args, libvirt, host, domain, only, exclude, add] {
     VmConfig config;
     config.name = Qualified(args->name, args->tenant);
-    if (libvirt->count() > 0) {
+    const bool on_libvirt = libvirt->count() + host->count() > 0;
+    if (!on_libvirt && domain->count() + only->count() + exclude->count() > 0) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--domain, --disks and --exclude are for libvirt VMs "
+                  "(--libvirt or --host)");
+    }
+    if (on_libvirt) {
       LibvirtSource source;
       source.uri =
           args->libvirt_uri.empty() ? kDefaultLibvirt : args->libvirt_uri;
+      if (host->count() > 0) {
+        source.host = args->host;
+        source.uri = Hosts(Repository(RequireRepo(global)).CatalogPath())
+                         .Require(args->host)
+                         .libvirt;
+      }
       source.domain =
           args->domain.empty() ? LocalName(args->name) : args->domain;
       source.disks = args->libvirt_disks;
@@ -163,7 +178,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
     } else if (args->disks.empty()) {
       throw Error(ErrorKind::kInvalidArgument,
                   "give the VM's disks (--disk NAME=URI) or its libvirt "
-                  "domain (--libvirt)");
+                  "domain (--libvirt or --host)");
     }
     config.disks = ParseDiskArguments(args->disks, args->nbd_tls);
     config.bitmap = args->bitmap;
@@ -195,6 +210,9 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
   AddCopyOptions(*set, *args);
   auto* set_uri =
       set->add_option("--libvirt", args->libvirt_uri, "A libvirt VM's URI");
+  auto* set_host =
+      set->add_option("--host", args->host, "A libvirt VM's host (host add)")
+          ->excludes(set_uri);
   auto* set_domain =
       set->add_option("--domain", args->domain, "A libvirt VM's domain");
   auto* set_only =
@@ -207,7 +225,7 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
           ->delimiter(',')
           ->excludes(set_only);
   set->callback([&global, args, bitmap, schedule, set_uri, set_domain, set_only,
-                 set_exclude, set_tls, set] {
+                 set_exclude, set_tls, set_host, set] {
     auto vms = Open(global, true);
     auto config = vms.Find(args->name);
     if (!config) {
@@ -222,8 +240,9 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
       }
       config->disks = ParseDiskArguments(same, args->nbd_tls);
     }
-    const bool libvirt_change = set_uri->count() + set_domain->count() +
-                                    set_only->count() + set_exclude->count() >
+    const bool libvirt_change = set_uri->count() + set_host->count() +
+                                    set_domain->count() + set_only->count() +
+                                    set_exclude->count() >
                                 0;
     if (libvirt_change && !config->libvirt) {
       throw Error(ErrorKind::kInvalidArgument,
@@ -238,6 +257,10 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
       };
       if (set_uri->count() > 0) {
         config->libvirt->uri = args->libvirt_uri;
+        config->libvirt->host.clear();
+      }
+      if (set_host->count() > 0) {
+        config->libvirt->host = args->host;  // its URI is the host's
       }
       if (set_domain->count() > 0) {
         config->libvirt->domain = args->domain;
@@ -306,12 +329,20 @@ void RegisterVm(CLI::App& app, GlobalOptions& global) {
 
   auto* discover = vm->add_subcommand(
       "discover", "List the domains of a libvirt, with their disks");
-  discover->add_option("--libvirt", args->libvirt_uri,
-                       "libvirt URI (default qemu:///system)");
+  auto* discover_uri = discover->add_option(
+      "--libvirt", args->libvirt_uri, "libvirt URI (default qemu:///system)");
+  discover->add_option("--host", args->host, "A host's (host add)")
+      ->excludes(discover_uri);
   discover->add_flag("--json", args->json, "Print JSON");
-  discover->callback([args] {
-    const auto domains = libvirt::Discover(
-        args->libvirt_uri.empty() ? kDefaultLibvirt : args->libvirt_uri);
+  discover->callback([&global, args] {
+    std::string uri =
+        args->libvirt_uri.empty() ? kDefaultLibvirt : args->libvirt_uri;
+    if (!args->host.empty()) {
+      uri = Hosts(Repository(RequireRepo(global)).CatalogPath())
+                .Require(args->host)
+                .libvirt;
+    }
+    const auto domains = libvirt::Discover(uri);
     if (args->json) {
       std::cout << DomainsJson(domains).dump(2) << "\n";
     } else {

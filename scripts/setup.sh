@@ -23,6 +23,7 @@ packages=(
   eslint  # the dashboard's JavaScript, in the format check
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   virtnbdbackup
+  openssh-server  # the remote host test starts its own sshd on loopback
 )
 
 missing=()
@@ -42,4 +43,12 @@ sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
+# Packages install; services do not start (openssh-server would start the
+# machine's own sshd): tests start what they need on loopback themselves.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod 755 "$policy"
+  trap '"${sudo_cmd[@]}" rm -f "$policy"' EXIT
+fi
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

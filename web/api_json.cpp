@@ -20,6 +20,7 @@ json JobJson(const JobStatus& j) {
           {"entries_indexed", j.entries_indexed},
           {"rate", j.rate},
           {"copy_seconds", j.copy_seconds ? json(*j.copy_seconds) : json()},
+          {"host", j.host.empty() ? json() : json(j.host)},
           {"created_at", j.created_at},
           {"started_at", j.started_at},
           {"finished_at", j.finished_at},

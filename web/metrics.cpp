@@ -2,8 +2,11 @@
 
 #include <sys/statvfs.h>
 
+#include <map>
 #include <sstream>
+#include <utility>
 
+#include "engine/catalog/hosts.h"
 #include "engine/io/capacity.h"
 #include "engine/repo/capacity_report.h"
 #include "engine/repo/known_vms.h"
@@ -36,6 +39,33 @@ void TenantSeries(Call& call, std::ostringstream& m) {
       m << "sendense_tenant_quota_bytes{tenant=\"" << u.tenant.name << "\"} "
         << *u.tenant.quota_bytes << "\n";
     }
+  }
+}
+
+// Each host's backup jobs queued and running, every host listed (hosts
+// are the appliance's: tenants' callers get none).
+void HostSeries(Call& call, std::ostringstream& m) {
+  if (!call.who.tenant.empty()) {
+    return;
+  }
+  std::map<std::string, std::pair<size_t, size_t>> jobs;  // queued, running
+  for (const auto& h : Hosts(call.ctx.repo.CatalogPath()).List()) {
+    jobs[h.name];
+  }
+  for (const auto& j : call.ctx.jobs.List()) {
+    if (!j.host.empty()) {
+      jobs[j.host].first += j.state == JobState::kQueued ? 1 : 0;
+      jobs[j.host].second += j.state == JobState::kRunning ? 1 : 0;
+    }
+  }
+  m << "# HELP sendense_host_jobs Backup jobs of a host's VMs, queued and "
+       "running.\n"
+    << "# TYPE sendense_host_jobs gauge\n";
+  for (const auto& [host, n] : jobs) {
+    m << "sendense_host_jobs{host=\"" << host << "\",state=\"queued\"} "
+      << n.first << "\n"
+      << "sendense_host_jobs{host=\"" << host << "\",state=\"running\"} "
+      << n.second << "\n";
   }
 }
 
@@ -83,6 +113,7 @@ Response Metrics(Call& call) {
     << "# TYPE sendense_backup_seconds_total counter\n"
     << "sendense_backup_seconds_total " << tally.copy_seconds << "\n";
   TenantSeries(call, m);
+  HostSeries(call, m);
   if (!call.who.tenant.empty()) {
     return {200, "text/plain; version=0.0.4", m.str(), {}, 0, nullptr};
   }

@@ -7,6 +7,7 @@
 #include "web/api_json.h"
 #include "web/backups_api.h"
 #include "web/files_api.h"
+#include "web/hosts_api.h"
 #include "web/jobs_api.h"
 #include "web/metrics.h"
 #include "web/overview_api.h"
@@ -205,6 +206,10 @@ const std::vector<Route>& Routes() {
       {verb::get, "/api/v1/jobs/{id}", R::kRead, GetJob},
       {verb::post, "/api/v1/jobs/{id}/cancel", R::kOperate, CancelJob,
        "cancel"},
+      {verb::get, "/api/v1/hosts", R::kAppliance, ListHosts},
+      {verb::post, "/api/v1/hosts", R::kAppliance, AddHostRoute, "host add"},
+      {verb::delete_, "/api/v1/hosts/{host}", R::kAppliance, RemoveHostRoute,
+       "host rm"},
       {verb::get, "/api/v1/tenants", R::kRead, ListTenants},
       {verb::post, "/api/v1/tenants", R::kAppliance, AddTenantRoute,
        "tenant add"},

@@ -47,6 +47,10 @@ struct BackupRequest {
   bool force_full = false;
   CopyOptions copy;
   BackupSourceOpener open_source;  // instead of `disks`
+  // The hypervisor the backup reads from (host add), and how many backups
+  // may run on it at once: the job runner's concern, not the backup's.
+  std::string host;
+  std::optional<int64_t> host_max_jobs;
 };
 
 struct DiskResult {

@@ -262,6 +262,22 @@ const char* const kMigrations[] = {
       SELECT RAISE(ABORT, 'audit records are kept until they expire');
     END;
     )sql",
+    // Hypervisors whose libvirt VMs are backed up (a VM names its host in
+    // vm_configs.source), and how their backup data reaches the appliance.
+    R"sql(
+    CREATE TABLE hosts (
+      name TEXT PRIMARY KEY,
+      libvirt TEXT NOT NULL,
+      nbd_address TEXT NOT NULL DEFAULT '',
+      nbd_tls TEXT NOT NULL DEFAULT '',
+      insecure_nbd INTEGER NOT NULL DEFAULT 0,
+      port_min INTEGER NOT NULL DEFAULT 10809,
+      port_max INTEGER NOT NULL DEFAULT 10839,
+      max_jobs INTEGER,
+      server_tls TEXT NOT NULL DEFAULT '',
+      created_at TEXT NOT NULL
+    );
+    )sql",
 };
 
 }  // namespace

@@ -73,10 +73,13 @@ nlohmann::json VmJson(const VmConfig& vm) {
   }
   nlohmann::json libvirt = nullptr;
   if (vm.libvirt) {
-    libvirt = {{"uri", vm.libvirt->uri},
-               {"domain", vm.libvirt->domain},
-               {"disks", vm.libvirt->disks},
-               {"exclude", vm.libvirt->exclude}};
+    libvirt = {
+        {"uri", vm.libvirt->uri},
+        {"host", vm.libvirt->host.empty() ? nlohmann::json(nullptr)
+                                          : nlohmann::json(vm.libvirt->host)},
+        {"domain", vm.libvirt->domain},
+        {"disks", vm.libvirt->disks},
+        {"exclude", vm.libvirt->exclude}};
   }
   return {
       {"name", vm.name},
@@ -109,6 +112,10 @@ VmConfig ParseVmJson(const nlohmann::json& body) {
       const auto& l = body["libvirt"];
       LibvirtSource source;
       source.uri = l.value("uri", source.uri);
+      if (l.contains("host") && l["host"].is_string()) {
+        source.host = l["host"].get<std::string>();  // the host's URI then
+        source.uri.clear();
+      }
       source.domain = l.value("domain", vm.name);
       source.disks = l.value("disks", std::vector<std::string>{});
       source.exclude = l.value("exclude", std::vector<std::string>{});

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/catalog/catalog.h"
+#include "engine/catalog/hosts.h"
 #include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/io/nbd_uri.h"
@@ -35,7 +36,8 @@ VmConfig Read(const sqlite::Statement& s) {
   if (!s.Text(5).empty()) {
     const auto j = nlohmann::json::parse(s.Text(5));
     LibvirtSource l;
-    l.uri = j.at("uri");
+    l.uri = j.value("uri", "");
+    l.host = j.value("host", "");
     l.domain = j.at("domain");
     l.disks = j.value("disks", std::vector<std::string>{});
     l.exclude = j.value("exclude", std::vector<std::string>{});
@@ -52,11 +54,37 @@ std::string SourceText(const VmConfig& vm) {
   if (!vm.libvirt) {
     return "";
   }
-  return nlohmann::json{{"uri", vm.libvirt->uri},
-                        {"domain", vm.libvirt->domain},
-                        {"disks", vm.libvirt->disks},
-                        {"exclude", vm.libvirt->exclude}}
-      .dump();
+  nlohmann::json j{{"domain", vm.libvirt->domain},
+                   {"disks", vm.libvirt->disks},
+                   {"exclude", vm.libvirt->exclude}};
+  if (vm.libvirt->host.empty()) {
+    j["uri"] = vm.libvirt->uri;
+  } else {
+    j["host"] = vm.libvirt->host;  // its URI is the host's, whatever it is then
+  }
+  return j.dump();
+}
+
+// A host's VM as the host is now: its URI and NBD transport. Error
+// kNotFound when the host is gone (it cannot be removed while it has VMs).
+void ApplyHost(sqlite::Database& db, VmConfig& vm) {
+  if (!vm.libvirt || vm.libvirt->host.empty()) {
+    return;
+  }
+  const auto host = FindHost(db, vm.libvirt->host);
+  if (!host) {
+    throw Error(ErrorKind::kNotFound,
+                "VM '" + vm.name + "': no host named '" + vm.libvirt->host +
+                    "' (host list shows the hosts there are)");
+  }
+  vm.libvirt->uri = host->libvirt;
+  vm.libvirt->host_max_jobs = host->max_jobs;
+  vm.libvirt->nbd = NbdTransport{};
+  if (host->Remote() || !host->nbd_address.empty()) {
+    vm.libvirt->nbd =
+        NbdTransport{host->NbdAddress(), host->nbd_tls,  host->insecure_nbd,
+                     host->port_min,     host->port_max, host->ServerTls()};
+  }
 }
 
 constexpr const char* kColumns =
@@ -93,7 +121,8 @@ std::string CheckedDisks(const VmConfig& vm) {
                   "a VM's disks to back up and disks to exclude cannot "
                   "both be given");
     }
-    if (vm.libvirt->domain.empty() || vm.libvirt->uri.empty()) {
+    if (vm.libvirt->domain.empty() ||
+        (vm.libvirt->uri.empty() && vm.libvirt->host.empty())) {
       throw Error(ErrorKind::kInvalidArgument,
                   "a libvirt VM needs a connection URI and a domain");
     }
@@ -121,6 +150,12 @@ std::string CheckedDisks(const VmConfig& vm) {
 }
 
 }  // namespace
+
+void VmConfigs::RequireHostOf(const VmConfig& vm) {
+  if (vm.libvirt && !vm.libvirt->host.empty()) {
+    Hosts::RequireIn(db_, vm.libvirt->host);
+  }
+}
 
 void VmConfigs::RequireTenantRoomForVm(const std::string& vm) {
   const std::string tenant = TenantOf(vm);
@@ -157,6 +192,7 @@ void VmConfigs::Add(const VmConfig& vm) {
     throw Error(ErrorKind::kAlreadyExists,
                 "a VM named '" + vm.name + "' already exists");
   }
+  RequireHostOf(vm);
   RequireTenantRoomForVm(vm.name);
   auto add = db_.Prepare(
       "INSERT INTO vm_configs (name, disks, bitmap, schedule, retention, "
@@ -179,6 +215,7 @@ void VmConfigs::Update(const VmConfig& vm) {
   if (!Find(vm.name)) {
     ThrowNoSuchVm(vm.name, Names());
   }
+  RequireHostOf(vm);
   auto update = db_.Prepare(
       "UPDATE vm_configs SET disks = ?, bitmap = ?, schedule = ?, "
       "retention = ?, source = ?, copy_to = ?, immutable_days = ? "
@@ -208,6 +245,7 @@ std::vector<VmConfig> VmConfigs::List() {
   std::vector<VmConfig> out;
   while (s.Step()) {
     out.push_back(Read(s));
+    ApplyHost(db_, out.back());
   }
   return out;
 }
@@ -218,7 +256,9 @@ std::optional<VmConfig> VmConfigs::Find(const std::string& name) {
   if (!s.Step()) {
     return std::nullopt;
   }
-  return Read(s);
+  VmConfig vm = Read(s);
+  ApplyHost(db_, vm);
+  return vm;
 }
 
 std::vector<std::string> VmConfigs::Names() {

@@ -46,6 +46,8 @@ class VmConfigs {
 
  private:
   void RequireTenantRoomForVm(const std::string& vm);
+  // Error kNotFound when `vm` names a host that does not exist.
+  void RequireHostOf(const VmConfig& vm);
   sqlite::Database db_;
 };
 

@@ -30,13 +30,15 @@ void RequireNbdTls(const std::string& uri,
                 "TLS certificates are given for " + uri +
                     ", which is not an nbds:// (TLS) URI");
   }
+  RequireTlsDirectory(tls_certificates);
+}
+
+void RequireTlsDirectory(const std::string& dir) {
   for (const char* file :
        {"ca-cert.pem", "client-cert.pem", "client-key.pem"}) {
-    if (!std::filesystem::exists(std::filesystem::path(tls_certificates) /
-                                 file)) {
+    if (!std::filesystem::exists(std::filesystem::path(dir) / file)) {
       throw Error(ErrorKind::kInvalidArgument,
-                  "the NBD TLS directory " + tls_certificates + " has no " +
-                      file +
+                  "the NBD TLS directory " + dir + " has no " + file +
                       " (it needs ca-cert.pem, client-cert.pem and "
                       "client-key.pem)");
     }

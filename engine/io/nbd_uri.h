@@ -16,6 +16,10 @@ bool IsTlsNbdUri(const std::string& uri);
 // and holding ca-cert.pem, client-cert.pem and client-key.pem.
 void RequireNbdTls(const std::string& uri, const std::string& tls_certificates);
 
+// Error kInvalidArgument unless `dir` holds ca-cert.pem, client-cert.pem
+// and client-key.pem.
+void RequireTlsDirectory(const std::string& dir);
+
 // Error kInvalidArgument unless `uri` is an NBD URI: the sentence names the
 // disk and, for a path to an image, how to serve it.
 void RequireNbdUri(const std::string& disk, const std::string& uri);

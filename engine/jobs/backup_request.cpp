@@ -11,6 +11,8 @@ BackupRequest BackupRequestFor(const VmConfig& vm) {
   request.bitmap = vm.bitmap;
   if (vm.libvirt) {
     request.open_source = libvirt::Opener(vm.name, *vm.libvirt);
+    request.host = vm.libvirt->host;
+    request.host_max_jobs = vm.libvirt->host_max_jobs;
   }
   return request;
 }

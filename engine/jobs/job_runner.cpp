@@ -31,9 +31,13 @@ JobRunner::~JobRunner() {
 
 JobRunner::Submitted JobRunner::Enqueue(JobKind kind,
                                         const std::string& vm,
-                                        std::function<std::string(Job&)> run) {
+                                        std::function<std::string(Job&)> run,
+                                        const std::string& host,
+                                        std::optional<int64_t> host_max_jobs) {
   auto job = std::make_shared<Job>();
   job->run = std::move(run);
+  job->status.host = host;
+  job->host_max_jobs = host_max_jobs;
   std::lock_guard lock(mutex_);
   for (const auto& [id, other] : jobs_) {
     // One of each kind per VM at a time; forgets and restores each their own.
@@ -57,8 +61,10 @@ JobRunner::Submitted JobRunner::Enqueue(JobKind kind,
 }
 
 JobRunner::Submitted JobRunner::Submit(const BackupRequest& request) {
-  return Enqueue(JobKind::kBackup, request.vm,
-                 [this, request](Job& job) { return Backup(job, request); });
+  return Enqueue(
+      JobKind::kBackup, request.vm,
+      [this, request](Job& job) { return Backup(job, request); }, request.host,
+      request.host_max_jobs);
 }
 
 JobRunner::Submitted JobRunner::SubmitPrune(
@@ -247,6 +253,13 @@ std::map<JobState, uint64_t> JobRunner::Counts() const {
 }
 
 std::shared_ptr<JobRunner::Job> JobRunner::NextRunnable() {
+  std::map<std::string, int64_t> running_on;  // host ("": none) -> jobs
+  for (const auto& [id, j] : jobs_) {
+    if (j->status.state == JobState::kRunning) {
+      ++running_on[j->status.host];
+    }
+  }
+  auto best = queue_.end();
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
     const std::string& vm = (*it)->status.vm;
     const bool busy = std::any_of(jobs_.begin(), jobs_.end(), [&](auto& j) {
@@ -254,13 +267,20 @@ std::shared_ptr<JobRunner::Job> JobRunner::NextRunnable() {
              (vm.empty() || j.second->status.vm.empty() ||
               j.second->status.vm == vm);
     });
-    if (!busy) {
-      auto job = *it;
-      queue_.erase(it);
-      return job;
+    const int64_t load = running_on[(*it)->status.host];
+    if (busy || ((*it)->host_max_jobs && load >= *(*it)->host_max_jobs)) {
+      continue;
+    }
+    if (best == queue_.end() || load < running_on[(*best)->status.host]) {
+      best = it;
     }
   }
-  return nullptr;
+  if (best == queue_.end()) {
+    return nullptr;
+  }
+  auto job = *best;
+  queue_.erase(best);
+  return job;
 }
 
 void JobRunner::Work() {

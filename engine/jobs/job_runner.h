@@ -32,6 +32,7 @@ struct JobStatus {
   int64_t id = 0;
   JobKind kind = JobKind::kBackup;
   std::string vm;
+  std::string host;  // the hypervisor a backup reads from (host add), or ""
   JobState state = JobState::kQueued;
   JobPhase phase = JobPhase::kQueued;
   std::string backup;  // the backup's name, as soon as it has one
@@ -98,15 +99,21 @@ class JobRunner {
     // Runs the job; returns the backup's name (backups) and sets `result`.
     std::function<std::string(Job&)> run;
     JobProgress progress;
+    std::optional<int64_t> host_max_jobs;  // backups at once on its host
     std::chrono::steady_clock::time_point started;
     std::optional<std::chrono::steady_clock::time_point> copied;
   };
   Submitted Enqueue(JobKind kind,
                     const std::string& vm,
-                    std::function<std::string(Job&)> run);
+                    std::function<std::string(Job&)> run,
+                    const std::string& host = "",
+                    std::optional<int64_t> host_max_jobs = std::nullopt);
   std::string Backup(Job& job, const BackupRequest& request);
   std::string Prune(Job& job, const retention::PruneRequest& request);
-  // The first queued job whose VM has no running job; called locked.
+  // The queued job to run next, called locked: of those whose VM has no
+  // running job and whose host is below its limit, one of the host with
+  // the fewest running jobs (jobs without a host are a host of their
+  // own), first come first served within it; none when all must wait.
   std::shared_ptr<Job> NextRunnable();
   void Work();
   JobStatus Snapshot(const Job& job) const;

@@ -10,28 +10,26 @@
 namespace sendense::libvirt {
 namespace {
 
+// The reason libvirt gave for the call that just failed. Take it before
+// calling libvirt again: every public call (virDomainGetName or a Free
+// too) clears it.
 std::string LastError() {
-  const char* m = virGetLastErrorMessage();
-  return m != nullptr ? m : "unknown libvirt error";
+  const char* m =
+      virGetLastError() != nullptr ? virGetLastErrorMessage() : nullptr;
+  return m != nullptr ? m : kNoReason;
+}
+
+[[noreturn]] void Fail(const std::string& what, const std::string& why) {
+  throw Error(ErrorKind::kIo, what + ": " + why);
 }
 
 [[noreturn]] void Fail(const std::string& what) {
-  throw Error(ErrorKind::kIo, what + ": " + LastError());
+  Fail(what, LastError());
 }
 
 // libvirt prints its errors to stderr unless told otherwise: they come
 // back as Error instead.
 void Quiet(void*, virErrorPtr) {}
-
-// A string libvirt allocated.
-std::string Take(char* s, const std::string& what) {
-  if (s == nullptr) {
-    Fail(what);
-  }
-  std::string out(s);
-  std::free(s);
-  return out;
-}
 
 }  // namespace
 
@@ -57,6 +55,31 @@ void Connection::Define(const std::string& xml) const {
     Fail("cannot define the domain");
   }
   virDomainFree(d);
+}
+
+namespace {
+
+std::string VersionText(unsigned long v) {
+  return std::to_string(v / 1000000) + "." + std::to_string(v / 1000 % 1000) +
+         "." + std::to_string(v % 1000);
+}
+
+}  // namespace
+
+std::string Connection::LibvirtVersion() const {
+  unsigned long v = 0;
+  if (virConnectGetLibVersion(c_.get(), &v) != 0) {
+    Fail("cannot ask libvirt at " + uri_ + " its version");
+  }
+  return VersionText(v);
+}
+
+std::string Connection::HypervisorVersion() const {
+  unsigned long v = 0;
+  if (virConnectGetVersion(c_.get(), &v) != 0) {
+    Fail("cannot ask libvirt at " + uri_ + " its hypervisor's version");
+  }
+  return VersionText(v);
 }
 
 Domain Connection::Lookup(const std::string& name) const {
@@ -94,22 +117,30 @@ std::string Domain::name() const {
 bool Domain::active() const {
   const int a = virDomainIsActive(d_.get());
   if (a < 0) {
-    Fail("cannot ask whether domain '" + name() + "' runs");
+    const std::string why = LastError();
+    Fail("cannot ask whether domain '" + name() + "' runs", why);
   }
   return a == 1;
 }
 
 std::string Domain::Xml(bool inactive) const {
-  return Take(
-      virDomainGetXMLDesc(d_.get(), inactive ? VIR_DOMAIN_XML_INACTIVE : 0),
-      "cannot read the XML of domain '" + name() + "'");
+  char* xml =
+      virDomainGetXMLDesc(d_.get(), inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+  if (xml == nullptr) {
+    const std::string why = LastError();
+    Fail("cannot read the XML of domain '" + name() + "'", why);
+  }
+  std::string out(xml);
+  std::free(xml);
+  return out;
 }
 
 std::vector<std::string> Domain::Checkpoints() const {
   virDomainCheckpointPtr* list = nullptr;
   const int n = virDomainListAllCheckpoints(d_.get(), &list, 0);
   if (n < 0) {
-    Fail("cannot list the checkpoints of domain '" + name() + "'");
+    const std::string why = LastError();
+    Fail("cannot list the checkpoints of domain '" + name() + "'", why);
   }
   std::vector<std::string> names;
   for (int i = 0; i < n; ++i) {
@@ -120,25 +151,33 @@ std::vector<std::string> Domain::Checkpoints() const {
   return names;
 }
 
-void Domain::DeleteCheckpoint(const std::string& checkpoint) const {
+std::string Domain::DeleteCheckpoint(const std::string& checkpoint) const {
   virDomainCheckpointPtr c =
       virDomainCheckpointLookupByName(d_.get(), checkpoint.c_str(), 0);
   if (c == nullptr) {
-    return;  // gone already
+    return "";  // gone already
   }
-  const int rc = virDomainCheckpointDelete(c, 0);
+  std::string why;
+  if (virDomainCheckpointDelete(c, 0) < 0) {
+    why = LastError();
+    if (virDomainCheckpointDelete(
+            c, VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY) < 0) {
+      virDomainCheckpointFree(c);
+      Fail("cannot delete checkpoint '" + checkpoint + "' of domain '" +
+               name() + "'",
+           why);
+    }
+  }
   virDomainCheckpointFree(c);
-  if (rc < 0) {
-    Fail("cannot delete checkpoint '" + checkpoint + "' of domain '" + name() +
-         "'");
-  }
+  return why;
 }
 
 void Domain::BeginBackup(const std::string& backup_xml,
                          const std::string& checkpoint_xml) const {
   if (virDomainBackupBegin(d_.get(), backup_xml.c_str(), checkpoint_xml.c_str(),
                            0) < 0) {
-    Fail("libvirt did not start a backup job of domain '" + name() + "'");
+    const std::string why = LastError();
+    Fail("libvirt did not start a backup job of domain '" + name() + "'", why);
   }
 }
 

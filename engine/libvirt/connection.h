@@ -10,6 +10,9 @@ typedef struct _virDomain virDomain;
 
 namespace sendense::libvirt {
 
+// What an Error says after libvirt's message when libvirt gave none.
+inline constexpr const char* kNoReason = "libvirt gave no reason";
+
 // A domain of an open connection. Every failure is an Error with
 // libvirt's own message.
 class Domain {
@@ -20,8 +23,11 @@ class Domain {
   std::string Xml(bool inactive = false) const;
   std::vector<std::string> Checkpoints() const;
   // Deletes the checkpoint (its bitmap merges into its parent's, so the
-  // parent still tracks every change since it).
-  void DeleteCheckpoint(const std::string& name) const;
+  // parent still tracks every change since it). When libvirt cannot (its
+  // bitmap never reached the image: QEMU was killed during the backup
+  // that made it), only libvirt's record of it is removed and the answer
+  // says why; "" otherwise.
+  std::string DeleteCheckpoint(const std::string& name) const;
   // Starts a backup job, creating the checkpoint of `checkpoint_xml`.
   void BeginBackup(const std::string& backup_xml,
                    const std::string& checkpoint_xml) const;
@@ -52,6 +58,9 @@ class Connection {
   std::vector<Domain> Domains() const;
   // Defines a persistent domain from `xml` (not started).
   void Define(const std::string& xml) const;
+  // The versions of the host's libvirt and hypervisor (QEMU), "9.0.0".
+  std::string LibvirtVersion() const;
+  std::string HypervisorVersion() const;
   const std::string& uri() const { return uri_; }
 
  private:

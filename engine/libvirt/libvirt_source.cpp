@@ -14,9 +14,11 @@
 #include <thread>
 
 #include "engine/catalog/catalog.h"
+#include "engine/catalog/hosts.h"
 #include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/libvirt/connection.h"
+#include "engine/libvirt/host_shell.h"
 #include "engine/log.h"
 
 extern char** environ;
@@ -26,6 +28,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+
+// The export names of a backup job over TCP begin with this: they mark
+// the job as Sendense's (over a unix socket, its path does).
+constexpr const char* kExportPrefix = "sendense-";
 
 std::string Escape(const std::string& s) {
   std::string out;
@@ -195,11 +201,29 @@ class Session : public BackupSource {
       EndStaleJob();
       for (const auto& c : checkpoints) {
         if (c.rfind(prefix_, 0) == 0 && c != base_) {
-          domain_.DeleteCheckpoint(c);  // of a run that did not finish
+          // of a run that did not finish
+          if (const auto why = domain_.DeleteCheckpoint(c); !why.empty()) {
+            Log(LogLevel::kWarning, "VM " + vm_ + ": checkpoint " + c +
+                                        " of a backup that did not end was "
+                                        "removed from libvirt's records "
+                                        "only: " +
+                                        why);
+          }
         }
       }
       StartJob(all, disks, why_full);
     } else {
+      if (!UriHostName(source_.uri).empty()) {
+        if (source_.uri.rfind("qemu+ssh://", 0) != 0 || !Tcp()) {
+          throw Error(ErrorKind::kUnsupported,
+                      "domain '" + source_.domain + "' is shut off on " +
+                          UriHostName(source_.uri) +
+                          ": Sendense reads a shut-off domain of another "
+                          "machine through a host reached by qemu+ssh:// "
+                          "(start the domain, or add its host so)");
+        }
+        shell_.emplace(source_.uri);
+      }
       StartServers(disks, why_full);
     }
   }
@@ -209,7 +233,9 @@ class Session : public BackupSource {
     if (!xml) {
       return;
     }
-    if (xml->find("/var/tmp/sendense-") == std::string::npos) {
+    if (xml->find("/var/tmp/sendense-") == std::string::npos &&
+        xml->find("exportname='" + std::string(kExportPrefix)) ==
+            std::string::npos) {
       throw Error(ErrorKind::kBusy,
                   "domain '" + source_.domain +
                       "' runs a backup job that is not Sendense's");
@@ -235,7 +261,13 @@ class Session : public BackupSource {
     if (incremental) {
       x += "<incremental>" + Escape(base_) + "</incremental>";
     }
-    x += "<server transport='unix' socket='" + Escape(dir_) + "/nbd.sock'/>";
+    if (Tcp()) {
+      x += "<server transport='tcp' name='" + Escape(source_.nbd.address) +
+           "' port='" + std::to_string(port_) + "'" +
+           (source_.nbd.insecure ? "" : " tls='yes'") + "/>";
+    } else {
+      x += "<server transport='unix' socket='" + Escape(dir_) + "/nbd.sock'/>";
+    }
     x += "<disks>";
     for (const auto& d : all) {
       if (!d.Unsupported().empty()) {
@@ -250,8 +282,18 @@ class Session : public BackupSource {
         if (incremental && !d.Incremental()) {
           x += " backupmode='full'";
         }
-        x += " type='file'><scratch file='" + Escape(dir_) + "/scratch-" +
-             Escape(d.target) + ".qcow2'/></disk>";
+        if (Tcp()) {
+          // QEMU may run on another machine: its scratch file goes in that
+          // machine's /var/tmp (as virtnbdbackup's), and the export's name
+          // marks the job as Sendense's.
+          x += " exportname='" + std::string(kExportPrefix) + Escape(d.target) +
+               "' type='file'><scratch file='/var/tmp/" +
+               std::string(kExportPrefix) + Escape(domain_.name()) + "-" +
+               Escape(d.target) + ".qcow2'/></disk>";
+        } else {
+          x += " type='file'><scratch file='" + Escape(dir_) + "/scratch-" +
+               Escape(d.target) + ".qcow2'/></disk>";
+        }
       } else {
         x += "/>";
       }
@@ -293,7 +335,7 @@ class Session : public BackupSource {
     const bool frozen = domain_.Freeze();
     try {
       try {
-        domain_.BeginBackup(BackupXml(all, chosen, incremental), checkpoint);
+        Begin(checkpoint, all, chosen, incremental);
       } catch (const Error& e) {
         if (!incremental) {
           throw;
@@ -301,7 +343,7 @@ class Session : public BackupSource {
         why_full = "libvirt refused an incremental from checkpoint '" + base_ +
                    "' (" + e.what() + ")";
         incremental = false;
-        domain_.BeginBackup(BackupXml(all, chosen, false), checkpoint);
+        Begin(checkpoint, all, chosen, false);
       }
     } catch (...) {
       if (frozen) {
@@ -329,10 +371,13 @@ class Session : public BackupSource {
               .node();
       DiskSource s;
       s.name = d.target;
-      s.uri =
-          "nbd+unix:///" +
-          std::string(n.attribute("exportname").as_string(d.target.c_str())) +
-          "?socket=" + dir_ + "/nbd.sock";
+      const std::string exportname =
+          n.attribute("exportname").as_string(d.target.c_str());
+      if (Tcp()) {
+        SetTcpUri(s, port_, exportname);
+      } else {
+        s.uri = "nbd+unix:///" + exportname + "?socket=" + dir_ + "/nbd.sock";
+      }
       if (incremental && d.Incremental()) {
         s.bitmap = n.attribute("exportbitmap")
                        .as_string(("backup-" + d.target).c_str());
@@ -343,6 +388,58 @@ class Session : public BackupSource {
                                             : "no earlier libvirt checkpoint";
       }
       disks_.push_back(s);
+    }
+  }
+
+  // The disk `s` as an export of a TCP server on the host.
+  void SetTcpUri(DiskSource& s, int port, const std::string& exportname) const {
+    const std::string& a = source_.nbd.address;
+    s.uri = std::string(source_.nbd.insecure ? "nbd://" : "nbds://") +
+            (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" +
+            std::to_string(port) + "/" + exportname;
+    s.tls_certificates = source_.nbd.tls_dir;
+  }
+
+  // Whether the job's NBD server listens on TCP (QEMU on another machine,
+  // or a host given an NBD address) rather than the private socket.
+  bool Tcp() const { return !source_.nbd.address.empty(); }
+
+  // Begins the job; over TCP on the first port of the host's range that
+  // QEMU can listen on (another job, or anything else, may hold one).
+  void Begin(const std::string& checkpoint,
+             const std::vector<DomainDisk>& all,
+             const std::vector<DomainDisk>& chosen,
+             bool incremental) {
+    if (!Tcp()) {
+      domain_.BeginBackup(BackupXml(all, chosen, incremental), checkpoint);
+      return;
+    }
+    if (source_.nbd.insecure) {
+      Log(LogLevel::kWarning,
+          "VM " + vm_ + ": its backup data crosses the network to " +
+              source_.nbd.address + " without TLS (--insecure-nbd)");
+    }
+    for (port_ = source_.nbd.port_min;; ++port_) {
+      try {
+        domain_.BeginBackup(BackupXml(all, chosen, incremental), checkpoint);
+        return;
+      } catch (const Error& e) {
+        // QEMU says the port is in use ("Failed to bind socket: Address
+        // already in use"): the next one is tried.
+        const std::string what = e.what();
+        const bool taken = what.find("in use") != std::string::npos ||
+                           what.find("bind") != std::string::npos;
+        if (!taken || port_ >= source_.nbd.port_max) {
+          if (taken) {
+            throw Error(ErrorKind::kBusy,
+                        "every NBD port of " + source_.nbd.address + " (" +
+                            std::to_string(source_.nbd.port_min) + "-" +
+                            std::to_string(source_.nbd.port_max) +
+                            ") is taken or refused: " + what);
+          }
+          throw;
+        }
+      }
     }
   }
 
@@ -359,8 +456,8 @@ class Session : public BackupSource {
     const std::string bitmap = prefix_ + std::to_string(ms);
     for (const auto& d : chosen) {
       if (d.Incremental()) {
-        if (RunQuietly({"qemu-img", "bitmap", "--add", "-f", "qcow2", d.source,
-                        bitmap})) {
+        if (RunOnHost({"qemu-img", "bitmap", "--add", "-f", "qcow2", d.source,
+                       bitmap})) {
           bitmap_images_.push_back(d.source);
         } else {
           Log(LogLevel::kWarning, "VM " + vm_ + ": cannot add a bitmap to " +
@@ -371,6 +468,12 @@ class Session : public BackupSource {
     if (!bitmap_images_.empty()) {
       new_checkpoint_ = bitmap;
       own_bitmap_ = true;
+    }
+    if (shell_) {
+      for (const auto& d : chosen) {
+        disks_.push_back(ServeOnHost(d, why_full));
+      }
+      return;
     }
     for (const auto& d : chosen) {
       DiskSource s;
@@ -410,6 +513,84 @@ class Session : public BackupSource {
       }
       disks_.push_back(s);
     }
+  }
+
+  // `argv` run to its end where the images are; whether it succeeded.
+  bool RunOnHost(const std::vector<std::string>& argv) const {
+    if (!shell_) {
+      return RunQuietly(argv);
+    }
+    const auto failed = shell_->Run(argv);
+    if (failed) {
+      Log(LogLevel::kWarning, "VM " + vm_ + ": " + *failed);
+    }
+    return !failed;
+  }
+
+  // A shut-off disk of another machine served there by qemu-nbd on TCP
+  // (TLS with the host's server certificates, clients verified, unless
+  // the host is --insecure-nbd) on the next free port of the host's range,
+  // with the previous backup's bitmap when the image has it.
+  DiskSource ServeOnHost(const DomainDisk& d, const std::string& why_full) {
+    DiskSource s;
+    s.name = d.target;
+    bool with_bitmap = !base_.empty() && d.Incremental();
+    if (!d.Incremental()) {
+      s.full_reason = d.format + " image: no persistent bitmaps";
+    } else if (base_.empty()) {
+      s.full_reason =
+          !why_full.empty() ? why_full : "no earlier libvirt checkpoint";
+    }
+    const std::string exportname = kExportPrefix + d.target;
+    for (port_ = port_ == 0 ? source_.nbd.port_min : port_ + 1;
+         port_ <= source_.nbd.port_max;) {
+      std::vector<std::string> argv{"qemu-nbd",
+                                    "-r",
+                                    "-t",
+                                    "-f",
+                                    d.format,
+                                    "-b",
+                                    source_.nbd.address,
+                                    "-p",
+                                    std::to_string(port_),
+                                    "-x",
+                                    exportname};
+      if (!source_.nbd.insecure) {
+        argv.insert(argv.end(),
+                    {"--object",
+                     "tls-creds-x509,id=sendense-tls,endpoint=server,"
+                     "verify-peer=on,dir=" +
+                         source_.nbd.server_tls_dir,
+                     "--tls-creds", "sendense-tls"});
+      }
+      if (with_bitmap) {
+        argv.insert(argv.end(), {"-B", base_});
+      }
+      argv.push_back(d.source);
+      std::string why;
+      if (auto held = shell_->Hold(argv, why)) {
+        held_.push_back(std::move(held));
+        s.bitmap = with_bitmap ? base_ : "";
+        SetTcpUri(s, port_, exportname);
+        return s;
+      }
+      if (why.find("in use") != std::string::npos) {
+        ++port_;
+      } else if (with_bitmap) {
+        with_bitmap = false;  // the image lacks it: a full of this disk
+        s.full_reason = "the image of " + d.target +
+                        " has no bitmap of checkpoint '" + base_ + "'";
+      } else {
+        throw Error(ErrorKind::kIo, "qemu-nbd could not serve " + d.source +
+                                        " of domain '" + source_.domain +
+                                        "' on " + UriHostName(source_.uri) +
+                                        ": " + why);
+      }
+    }
+    throw Error(ErrorKind::kBusy,
+                "every NBD port of " + source_.nbd.address + " (" +
+                    std::to_string(source_.nbd.port_min) + "-" +
+                    std::to_string(source_.nbd.port_max) + ") is taken");
   }
 
   // Ends the job (or the servers) and, unless published, the checkpoint it
@@ -454,12 +635,12 @@ class Session : public BackupSource {
       return;
     }
     for (const auto& image : bitmap_images_) {
-      RunQuietly(
-          {"qemu-img", "bitmap", "--remove", "-f", "qcow2", image, gone});
+      RunOnHost({"qemu-img", "bitmap", "--remove", "-f", "qcow2", image, gone});
     }
   }
 
   void StopServers() {
+    held_.clear();
     for (const pid_t pid : servers_) {
       ::kill(pid, SIGTERM);
       ::waitpid(pid, nullptr, 0);
@@ -473,6 +654,7 @@ class Session : public BackupSource {
   Domain domain_;
   std::string prefix_;  // of this VM's checkpoints
   std::string dir_;     // sockets and scratch files
+  int port_ = 0;        // the job's NBD port, over TCP
   std::string base_;    // the previous point's checkpoint, if libvirt has it
   std::string new_checkpoint_;
   std::string consistency_;
@@ -483,6 +665,8 @@ class Session : public BackupSource {
   std::vector<std::string> bitmap_images_;  // a libvirt checkpoint
 
   std::vector<pid_t> servers_;
+  std::optional<HostShell> shell_;  // a shut-off domain of another machine
+  std::vector<std::unique_ptr<HeldProgram>> held_;  // its servers there
   std::vector<DiskSource> disks_;
 };
 

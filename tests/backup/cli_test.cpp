@@ -37,8 +37,8 @@ TEST_F(CliTest, UsageMistakesAreOneSentenceWithExitStatusTwo) {
        "(see 'sendense list --help')\n"},
       {"backup --vm a --disk a=nbd://x --timeout -5",
        "sendense: --timeout must be between 1 and 86400 seconds\n"},
-      {"serve --workers 99",
-       "sendense: --workers must be between 1 and 16 backups\n"},
+      {"serve --jobs 99",
+       "sendense: --jobs must be between 1 and 16 backups\n"},
       {"", "sendense: no command given (see 'sendense --help')\n"},
   };
   for (const auto& c : cases) {

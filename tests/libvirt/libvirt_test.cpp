@@ -1,9 +1,7 @@
-// Backups of libvirt domains by name, against a real libvirtd running TCG
-// domains (started here when none runs). The domains run no OS (SeaBIOS
-// finds nothing to boot): the disks change through QEMU's own block layer
-// (HMP `qemu-io` on the device), which the dirty bitmaps record as they
-// record a guest's writes. Each point is compared with the disk as it was
-// at its checkpoint (the domain paused, the image copied with qemu-img).
+// Backups of libvirt domains by name, against the machine's libvirtd
+// running TCG domains (tests/libvirt/libvirt_fixture.h). Each point is
+// compared with the disk as it was at its checkpoint (the domain paused,
+// the image copied with qemu-img).
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -12,173 +10,24 @@
 #include <filesystem>
 #include <map>
 
-#include "tests/support/mount_fixture.h"
+#include "tests/libvirt/libvirt_fixture.h"
+#include "tests/support/pki.h"
 
 namespace sendense::test {
 namespace {
 
-constexpr const char* kVirsh = "virsh -q -c qemu:///system ";
-
-bool LibvirtUp() {
-  return RunCommand(std::string(kVirsh) + "version >/dev/null 2>&1").status ==
-         0;
-}
-
-// libvirtd and virtlogd, started as the test machines need (no systemd).
-std::string StartLibvirt() {
-  if (LibvirtUp()) {
-    return "";
-  }
-  RunCommand(
-      "getent passwd libvirt-qemu >/dev/null || useradd -r -s "
-      "/usr/sbin/nologin libvirt-qemu; getent group kvm >/dev/null || "
-      "groupadd -r kvm; "
-      // Without /dev/kvm access for the qemu user, libvirtd finds its
-      // capability cache stale on every call and re-probes QEMU (seconds
-      // per virsh command), as Debian's libvirt-daemon-system would set up.
-      "id -nG libvirt-qemu | grep -qw kvm || usermod -aG kvm libvirt-qemu; "
-      "mkdir -p /var/log/libvirt /var/run/libvirt; "
-      "pgrep -x virtlogd >/dev/null || virtlogd -d; "
-      "pgrep -x libvirtd >/dev/null || libvirtd -d");
-  if (!Eventually(LibvirtUp, 30)) {
-    return "libvirtd did not start (is libvirt-daemon-driver-qemu "
-           "installed?)";
-  }
-  return "";
-}
-
-class LibvirtTest : public MountFixture {
+class LibvirtTest : public LibvirtFixture {
  protected:
   void SetUp() override {
-    MountFixture::SetUp();
-    if (::geteuid() != 0) {
-      GTEST_SKIP()
-          << "SKIPPED LOUDLY: libvirt tests need root (qemu:///system)";
+    LibvirtFixture::SetUp();
+    if (IsSkipped()) {
+      return;
     }
-    const std::string why = StartLibvirt();
+    const std::string why = StartSystemLibvirt();
     if (!why.empty()) {
       GTEST_SKIP() << "SKIPPED LOUDLY: " << why;
     }
-    // qemu runs as another user: it must reach the images.
-    ::chmod(dir_.path().c_str(), 0755);
-    domain_ = "sendense-test-" + std::to_string(::getpid()) + "-" +
-              std::to_string(++count_);
   }
-
-  void TearDown() override {
-    if (!domain_.empty()) {
-      // The test's domain and the one a restore defined from it.
-      for (const auto& d : {domain_ + "-restored", domain_}) {
-        RunCommand(std::string(kVirsh) + "destroy " + d + " >/dev/null 2>&1");
-        RunCommand(std::string(kVirsh) + "undefine " + d +
-                   " --checkpoints-metadata >/dev/null 2>&1");
-      }
-    }
-    MountFixture::TearDown();
-  }
-
-  // Defines and starts a domain with `disks`: target -> (image, format).
-  void StartDomain(
-      const std::map<std::string, std::pair<std::string, std::string>>& disks) {
-    std::string xml = "<domain type='qemu'><name>" + domain_ +
-                      "</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
-                      "<os><type arch='x86_64' machine='pc'>hvm</type></os>"
-                      "<devices>";
-    for (const auto& [target, image] : disks) {
-      xml += "<disk type='file' device='disk'><driver name='qemu' type='" +
-             image.second + "'/><source file='" + image.first +
-             "'/><target dev='" + target + "' bus='virtio'/></disk>";
-    }
-    xml += "<serial type='pty'/></devices></domain>";
-    WriteFile(dir_ / "domain.xml",
-              std::vector<std::byte>(
-                  reinterpret_cast<const std::byte*>(xml.data()),
-                  reinterpret_cast<const std::byte*>(xml.data() + xml.size())));
-    RunOrFail(std::string(kVirsh) + "define " + Quote(dir_ / "domain.xml"));
-    RunOrFail(std::string(kVirsh) + "start " + domain_);
-  }
-
-  // An image of `size` with random data in its first `data` bytes.
-  std::string MakeImage(const std::string& name,
-                        const std::string& format,
-                        const std::string& size,
-                        const std::string& data = "4M") {
-    const std::string raw = dir_ / (name + ".raw");
-    RunOrFail("truncate -s " + size + " " + Quote(raw) + " && head -c " + data +
-              " /dev/urandom | dd of=" + Quote(raw) +
-              " conv=notrunc status=none");
-    if (format == "raw") {
-      return raw;
-    }
-    const std::string image = dir_ / (name + "." + format);
-    RunOrFail("qemu-img convert -f raw -O " + format + " " + Quote(raw) + " " +
-              Quote(image) + " && rm " + Quote(raw));
-    return image;
-  }
-
-  // Writes through QEMU's block layer, as a guest would (`vda` is the
-  // first virtio disk).
-  void GuestWrite(const std::string& target, const std::string& command) {
-    const std::string device = "/machine/peripheral/virtio-disk" +
-                               std::string(1, target.back() - 'a' + '0') +
-                               "/virtio-backend";
-    RunOrFail(std::string(kVirsh) + "qemu-monitor-command " + domain_ +
-              " --hmp " +
-              Quote("qemu-io -d " + device + " \"" + command + "\""));
-  }
-
-  // The disk as it is now: the domain paused while the image is copied.
-  std::string Oracle(const std::string& image, const std::string& name) {
-    const std::string out = dir_ / (name + ".raw");
-    RunOrFail(std::string(kVirsh) + "suspend " + domain_ + " >/dev/null");
-    RunOrFail("qemu-img convert -U -O raw " + Quote(image) + " " + Quote(out));
-    RunOrFail(std::string(kVirsh) + "resume " + domain_ + " >/dev/null");
-    return out;
-  }
-
-  nlohmann::json Backup(const std::string& extra = "--no-index") {
-    const auto j = SendenseJson("backup --vm web --json " + extra);
-    return j;
-  }
-
-  void ExpectPointEquals(const nlohmann::json& backup,
-                         const std::string& disk,
-                         const std::string& oracle) {
-    for (const auto& p : backup["points"]) {
-      if (p["disk"] == disk) {
-        const auto r =
-            RunCommand("qemu-img compare -f qcow2 -F raw " +
-                       Quote(repo_ + "/" + p["file"].get<std::string>()) + " " +
-                       Quote(oracle));
-        EXPECT_EQ(r.status, 0) << r.output;
-        return;
-      }
-    }
-    ADD_FAILURE() << "no point of disk " << disk << " in " << backup.dump();
-  }
-
-  std::vector<std::string> Checkpoints() {
-    std::vector<std::string> out;
-    std::string list = RunOrFail(std::string(kVirsh) + "checkpoint-list " +
-                                 domain_ + " --name");
-    size_t pos = 0;
-    while ((pos = list.find('\n')) != std::string::npos) {
-      if (pos > 0) {
-        out.push_back(list.substr(0, pos));
-      }
-      list.erase(0, pos + 1);
-    }
-    return out;
-  }
-
-  // Whether libvirt runs a backup job of the domain (or is ending one).
-  bool JobRuns() {
-    const auto r = RunCommand(std::string(kVirsh) + "domjobinfo " + domain_);
-    return r.status != 0 || r.output.find("Backup") != std::string::npos;
-  }
-
-  std::string domain_;
-  static inline int count_ = 0;
 };
 
 // A full and two incrementals of a running domain, each equal to the disk
@@ -305,8 +154,8 @@ TEST_F(LibvirtTest, DeletedCheckpointsShutOffDomainsAndTwoDisks) {
   EXPECT_EQ(points["vdb"]["kind"], "full");
   EXPECT_EQ(points["vdb"]["reason"], "raw image: no persistent bitmaps");
 
-  RunOrFail(std::string(kVirsh) + "checkpoint-delete " + domain_ + " " +
-            b["checkpoint"].get<std::string>());
+  RunOrFail(Virsh("checkpoint-delete " + domain_ + " " +
+                  b["checkpoint"].get<std::string>()));
   b = Backup();
   EXPECT_EQ(b["points"][0]["kind"], "full");
   EXPECT_NE(
@@ -315,7 +164,7 @@ TEST_F(LibvirtTest, DeletedCheckpointsShutOffDomainsAndTwoDisks) {
       << b["points"][0]["reason"];
 
   GuestWrite("vda", "write -P 0x53 3M 64k");
-  RunOrFail(std::string(kVirsh) + "destroy " + domain_ + " >/dev/null");
+  RunOrFail(Virsh("destroy " + domain_ + " >/dev/null"));
   const std::string o_vda = dir_ / "off-vda.raw";
   const std::string o_vdb = dir_ / "off-vdb.raw";
   RunOrFail("qemu-img convert -O raw " + Quote(vda) + " " + Quote(o_vda));
@@ -351,6 +200,70 @@ TEST_F(LibvirtTest, DeletedCheckpointsShutOffDomainsAndTwoDisks) {
 // restore --define brings a VM back whole: its disk restored standalone,
 // the recorded domain XML defined under a new name on the restored file,
 // and the new domain starts; a name libvirt has is refused.
+// A registered host whose backup jobs serve NBD over TCP: here the
+// machine's own libvirt reached at 127.0.0.1 without TLS (TLS needs the
+// host QEMU's certificates in qemu.conf, which a test does not change).
+// host add|list|check, vm add --host, a full and an incremental read over
+// TCP with the first port of the host's range taken by another program,
+// host rm refused while the host has a VM.
+TEST_F(LibvirtTest, AHostsJobsServeNbdOverTcp) {
+  const std::string image = MakeImage("vda", "qcow2", "64M");
+  StartDomain({{"vda", {image, "qcow2"}}});
+  const int port = FreeTcpPort();
+  const std::string ports =
+      std::to_string(port) + "-" + std::to_string(port + 3);
+  BackgroundProcess squatter(
+      "python3 -c 'import socket, time; s = socket.socket(); "
+      "s.bind((\"127.0.0.1\", " +
+      std::to_string(port) + ")); s.listen(); time.sleep(600)'");
+
+  auto r = Sendense("host add far --libvirt qemu+ssh://root@192.0.2.1/system");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("host far is another machine: its backup data "
+                          "would cross the network in clear"),
+            std::string::npos)
+      << r.output;
+  ASSERT_EQ(Sendense("host add here --libvirt qemu:///system --nbd-address "
+                     "127.0.0.1 --insecure-nbd --nbd-ports " +
+                     ports + " --max-jobs 1")
+                .status,
+            0);
+  ASSERT_EQ(Sendense("vm add web --host here --domain " + domain_).status, 0);
+  const auto hosts = SendenseJson("host list --json")["hosts"];
+  ASSERT_EQ(hosts.size(), 1u) << hosts.dump();
+  EXPECT_EQ(hosts[0]["reachable"], true) << hosts.dump();
+  EXPECT_FALSE(hosts[0]["qemu_version"].is_null()) << hosts.dump();
+  EXPECT_EQ(hosts[0]["vms"], nlohmann::json::array({"web"}));
+  EXPECT_EQ(hosts[0]["nbd_ports"], ports);
+  r = Sendense("host check here");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Host here is ready"), std::string::npos) << r.output;
+
+  r = Sendense("backup --vm web --no-index");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("crosses the network to 127.0.0.1 without TLS"),
+            std::string::npos)
+      << r.output;
+  const std::string oracle1 = Oracle(image, "oracle1");
+  auto list = SendenseJson("list --vm web --json")["vms"][0]["backups"];
+  ASSERT_EQ(list.size(), 1u);
+  ExpectPointEquals(list[0], "vda", oracle1);
+  EXPECT_FALSE(JobRuns());
+
+  GuestWrite("vda", "write -P 0x5c 3M 256k");
+  const auto inc = Backup();
+  EXPECT_EQ(inc["points"][0]["kind"], "incremental") << inc.dump();
+  EXPECT_LT(inc["points"][0]["bytes_read"].get<uint64_t>(), 2u << 20);
+  ExpectPointEquals(inc, "vda", Oracle(image, "oracle2"));
+  EXPECT_FALSE(JobRuns());
+
+  r = Sendense("host rm here");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("host 'here' still has 1 VM (web)"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST_F(LibvirtTest, RestoreDefineBringsTheVmBackWhole) {
   const std::string image = MakeImage("vda", "qcow2", "64M");
   StartDomain({{"vda", {image, "qcow2"}}});
@@ -369,12 +282,11 @@ TEST_F(LibvirtTest, RestoreDefineBringsTheVmBackWhole) {
   const auto cmp = RunCommand("qemu-img compare -F raw " + Quote(disk) + " " +
                               Quote(oracle));
   EXPECT_EQ(cmp.status, 0) << cmp.output;
-  const std::string xml =
-      RunOrFail(std::string(kVirsh) + "dumpxml --inactive " + name);
+  const std::string xml = RunOrFail(Virsh("dumpxml --inactive " + name));
   EXPECT_NE(xml.find("<source file='" + disk + "'"), std::string::npos) << xml;
   EXPECT_EQ(xml.find(image), std::string::npos)
       << "the new VM uses the original's image";
-  RunOrFail(std::string(kVirsh) + "start " + name);
+  RunOrFail(Virsh("start " + name));
   const auto again = Sendense("restore --vm web --define " + name + " --to " +
                               Quote(to) + " --force");
   EXPECT_NE(again.status, 0);

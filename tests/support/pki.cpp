@@ -14,10 +14,12 @@ namespace sendense::test {
 namespace {
 
 // A CA in `ca_dir`, and a certificate of `kind` ("server" or "client")
-// signed by it into `out` (with the CA's certificate beside it).
+// signed by it into `out` (with the CA's certificate beside it), valid
+// for `days` (-1: it ended before it began).
 void MakeCaAndCertificate(const std::string& ca_dir,
                           const std::string& kind,
-                          const std::string& out) {
+                          const std::string& out,
+                          int days = 2) {
   std::filesystem::create_directories(ca_dir);
   std::filesystem::create_directories(out);
   const std::string ext =
@@ -40,17 +42,18 @@ void MakeCaAndCertificate(const std::string& ca_dir,
       ".csr -subj /CN=" + (kind == "server" ? "127.0.0.1" : "client") +
       " 2>/dev/null && openssl x509 -req -in " + kind + ".csr -out " + cert +
       " -extfile " + kind +
-      ".ext -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial -days 2 "
-      "2>/dev/null && cp ca-cert.pem " +
-      Quote(out));
+      ".ext -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial -days " +
+      std::to_string(days) + " 2>/dev/null && cp ca-cert.pem " + Quote(out));
 }
 
 }  // namespace
 
 TestPki MakeTestPki(const std::string& dir) {
-  TestPki pki{dir + "/server", dir + "/client", dir + "/other-client"};
+  TestPki pki{dir + "/server", dir + "/client", dir + "/other-client",
+              dir + "/expired-client"};
   MakeCaAndCertificate(dir + "/ca", "server", pki.server);
   MakeCaAndCertificate(dir + "/ca", "client", pki.client);
+  MakeCaAndCertificate(dir + "/ca", "client", pki.expired_client, -1);
   MakeCaAndCertificate(dir + "/other-ca", "client", pki.other_client);
   return pki;
 }

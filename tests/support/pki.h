@@ -6,11 +6,13 @@ namespace sendense::test {
 
 // A private CA with a server and a client certificate, made with openssl
 // for one test (valid two days), in the file names qemu, nbdkit and libnbd
-// expect; and a client signed by another CA, which the server refuses.
+// expect; a client signed by another CA and an expired client, which the
+// server refuses.
 struct TestPki {
-  std::string server;        // ca-cert.pem, server-cert.pem, server-key.pem
-  std::string client;        // ca-cert.pem, client-cert.pem, client-key.pem
-  std::string other_client;  // the same, from a CA the server does not know
+  std::string server;          // ca-cert.pem, server-cert.pem, server-key.pem
+  std::string client;          // ca-cert.pem, client-cert.pem, client-key.pem
+  std::string other_client;    // the same, from a CA the server does not know
+  std::string expired_client;  // the same CA, a certificate no longer valid
 };
 
 // Makes it under `dir`; the server certificate names 127.0.0.1 and

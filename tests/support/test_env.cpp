@@ -100,6 +100,10 @@ void WriteFile(const std::string& path, const std::vector<std::byte>& data) {
             static_cast<std::streamsize>(data.size()));
 }
 
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
 void PatchFile(const std::string& path,
                uint64_t offset,
                const std::vector<std::byte>& bytes) {

@@ -48,6 +48,7 @@ std::string Slurp(const std::string& path);
 // losetup works): tests that need it skip loudly otherwise.
 bool CanUseLoopDevices();
 void WriteFile(const std::string& path, const std::vector<std::byte>& data);
+void WriteText(const std::string& path, const std::string& text);
 // Overwrites bytes of an existing file.
 void PatchFile(const std::string& path,
                uint64_t offset,

@@ -141,7 +141,14 @@ TEST_F(ApiTest, BackupThroughTheApiIsAJobAndLandsInTheCatalog) {
   EXPECT_EQ(Call("GET", "/api/v1/backups/web1/nope").status, 404);
   const auto jobs = CallJson("GET", "/api/v1/jobs");
   EXPECT_EQ(jobs["jobs"].size(), 1u);
+  CallJson("POST", "/api/v1/hosts",
+           R"({"name": "kvm1", "libvirt": "qemu:///system"})", 201);
   const auto metrics = Call("GET", "/metrics");
+  // Every host is listed, with its VMs' backup jobs (none here).
+  EXPECT_NE(metrics.body.find(
+                "sendense_host_jobs{host=\"kvm1\",state=\"running\"} 0"),
+            std::string::npos)
+      << metrics.body;
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("sendense_jobs{state=\"complete\"} 1"),
             std::string::npos)

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "tests/support/pki.h"
 #include "tests/web/api_fixture.h"
 
 namespace sendense::test {
@@ -104,7 +105,10 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
   RunOrFail(cli + " tenant add acme --quota 1GiB --max-vms 3 && " + cli +
             " vm add web1@acme --disk " + Quote("sda=" + server.uri()) +
             " && echo a-good-password | " + cli +
-            " user add helpdesk --tenant acme --role restore");
+            " user add helpdesk --tenant acme --role restore && " + cli +
+            " host add kvm9 --libvirt 'qemu+ssh://root@127.0.0.1:1/system'"
+            " --nbd-tls " +
+            Quote(MakeTestPki(dir_ / "pki").client) + " --max-jobs 2");
   const auto first = CallJson("POST", "/api/v1/vms/web1/backup", "", 202);
   const auto tenants =
       CallJson("POST", "/api/v1/vms/web1@acme/backup", "", 202);

@@ -512,6 +512,7 @@ class Dashboard:
         got = self.downloaded('motd')
         tree = os.path.join(self.mount, 'web1@acme', point, 'files/sda1/etc/motd')
         check(filecmp.cmp(got, tree, shallow=False), 'the downloaded motd differs')
+        self.audit_page_of_a_tenant()
         # What the page does not offer, made by hand: refused, nothing lost.
         here = f'/api/v1/backups/web1@acme/{point}'
         status = self.fetch('DELETE', here)
@@ -531,6 +532,37 @@ class Dashboard:
         self.shot('session-ended')
         self.console_errors()
         print('helpdesk@acme: one VM, a download, no delete, refused by hand')
+
+    def audit_page_of_a_tenant(self):
+        """The restore user's audit page lists its tenant's records, newest
+        first, its own download among them, and no host page is offered."""
+        check(not self.one('.nav a[data-section="hosts"]').is_displayed(),
+              'a restore user is offered the hosts page')
+        self.click_link('Audit', '.nav')
+        wait_for('the download in the audit page', lambda: any(
+            'download' in r.text and 'helpdesk@acme' in r.text
+            for r in self.css('table.audit tbody tr')))
+        shown = [int(r.get_attribute('data-audit'))
+                 for r in self.css('table.audit tbody tr')]
+        every = json.loads(self.api('/api/v1/audit?limit=100000'))['records']
+        acme = [r['id'] for r in every if r['tenant'] == 'acme'][:200]
+        check(shown == acme, f'the audit page shows {shown[:5]}..., acme has {acme[:5]}...')
+        check(len(acme) < len(every), 'the test has no record of another tenant')
+        self.shot('audit-tenant')
+        print(f'audit page of acme: {len(shown)} records of {len(every)}')
+
+    def hosts_page(self):
+        """The appliance admin's hosts page: each host as the API has it."""
+        self.click_link('Hosts', '.nav')
+        row = self.one('tr[data-host="kvm9"]')
+        host = [x for x in json.loads(self.api('/api/v1/hosts'))['hosts']
+                if x['name'] == 'kvm9'][0]
+        check(host['reachable'] is False and 'unreachable' in row.text,
+              f'kvm9 shown as {row.text!r}, the API says {host}')
+        check('0 running of 2, 0 queued' in row.text, row.text)
+        check('TCP with TLS' in row.text, row.text)
+        self.shot('hosts')
+        print('hosts page: kvm9 unreachable, its limit shown')
 
     def tenants_page(self):
         self.open('/')
@@ -552,6 +584,7 @@ class Dashboard:
         check(f'{acme["vms"]} of {acme["max_vms"]}' in row.text, row.text)
         self.shot('tenants')
         print(f'tenants page: acme uses {share:.1%} of its quota')
+        self.hosts_page()
 
     def quit(self):
         self.driver.quit()

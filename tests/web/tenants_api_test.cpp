@@ -86,6 +86,7 @@ class TenantsApiTest : public ApiTest {
         {"{user}", o.user},
         {"{token}", o.token},
         {"{secret}", "00"},
+        {"{host}", "nohost"},  // the appliance's, never a tenant's
         {"{id}",
          path.find("/exports/") != std::string::npos ? o.export_id : o.job}};
     for (const auto& [capture, value] : captures) {

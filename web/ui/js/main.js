@@ -4,6 +4,8 @@
 
 import {resume, session, signIn, signOut} from './api.js';
 import {clear, errorBox, h} from './dom.js';
+import {renderAudit} from './audit.js';
+import {renderHosts} from './hosts.js';
 import {renderJobs} from './jobs.js';
 import {renderOverview} from './overview.js';
 import {renderBrowse, renderPoint} from './point.js';
@@ -52,6 +54,8 @@ function route(segments) {
   if (first === 'jobs' && segments.length === 1) return ['jobs', renderJobs];
   if (first === 'search' && segments.length === 1) return ['search', renderSearch];
   if (first === 'tenants' && segments.length === 1) return ['tenants', renderTenants];
+  if (first === 'hosts' && segments.length === 1) return ['hosts', renderHosts];
+  if (first === 'audit' && segments.length === 1) return ['audit', renderAudit];
   if (first === 'vms' && vm !== undefined) {
     if (segments.length === 2) return ['overview', renderVm];
     if (segments.length === 3) return ['overview', renderPoint];
@@ -103,6 +107,7 @@ function showWho() {
       `${who.name} · ${who.appliance_admin ? 'appliance admin' : who.role}` +
       (who.tenant ? ` · ${who.tenant}` : '');
   document.querySelector('.nav a[data-section="tenants"]').hidden = !session.can('admin');
+  document.querySelector('.nav a[data-section="hosts"]').hidden = !who.appliance_admin;
 }
 
 function showSignIn() {

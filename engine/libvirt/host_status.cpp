@@ -1,0 +1,77 @@
+#include "engine/libvirt/host_status.h"
+
+#include <cstdio>
+
+#include "engine/error.h"
+#include "engine/io/nbd_uri.h"
+#include "engine/libvirt/connection.h"
+
+namespace sendense::libvirt {
+namespace {
+
+// "9.0.0" as a number to compare: 9000000.
+long VersionNumber(const std::string& v) {
+  unsigned major = 0, minor = 0, micro = 0;
+  std::sscanf(v.c_str(), "%u.%u.%u", &major, &minor, &micro);
+  return major * 1000000L + minor * 1000L + micro;
+}
+
+}  // namespace
+
+HostStatus ProbeHost(const Host& host) {
+  HostStatus s;
+  try {
+    Connection c(host.libvirt);
+    s.libvirt_version = c.LibvirtVersion();
+    s.qemu_version = c.HypervisorVersion();
+    s.reachable = true;
+  } catch (const Error& e) {
+    s.error = e.what();
+  }
+  return s;
+}
+
+std::vector<std::string> HostProblems(const Host& host,
+                                      const HostStatus& status) {
+  std::vector<std::string> out;
+  if (!status.reachable) {
+    out.push_back(status.error);
+    return out;
+  }
+  if (VersionNumber(status.libvirt_version) < 6000000) {
+    out.push_back("libvirt " + status.libvirt_version + " on " + host.name +
+                  " has no backup jobs: 6.0 or newer is needed");
+  }
+  if (VersionNumber(status.qemu_version) < 4002000) {
+    out.push_back("QEMU " + status.qemu_version + " on " + host.name +
+                  " cannot serve backups over NBD with dirty bitmaps: 4.2 "
+                  "or newer is needed");
+  }
+  if (!host.nbd_tls.empty()) {
+    try {
+      RequireTlsDirectory(host.nbd_tls);
+    } catch (const Error& e) {
+      out.push_back(e.what());
+    }
+  }
+  return out;
+}
+
+nlohmann::json HostStatusJson(const Host& host,
+                              const HostStatus& status,
+                              const std::vector<std::string>& vms) {
+  auto j = HostJson(host);
+  j["reachable"] = status.reachable;
+  j["error"] = status.error.empty() ? nlohmann::json(nullptr)
+                                    : nlohmann::json(status.error);
+  j["libvirt_version"] = status.libvirt_version.empty()
+                             ? nlohmann::json(nullptr)
+                             : nlohmann::json(status.libvirt_version);
+  j["qemu_version"] = status.qemu_version.empty()
+                          ? nlohmann::json(nullptr)
+                          : nlohmann::json(status.qemu_version);
+  j["vms"] = vms;
+  return j;
+}
+
+}  // namespace sendense::libvirt
