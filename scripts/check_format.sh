@@ -17,7 +17,8 @@ if [ ${#bad[@]} -gt 0 ]; then
 fi
 echo "${#files[@]} files formatted"
 # Debian's eslint keeps its modules in /usr/share/nodejs, where a node not
-# built by Debian does not look by itself.
+# built by Debian does not look by itself. The unix formatter needs no
+# module of its own (stylish needs node-chalk, which Debian may not pull).
 NODE_PATH=/usr/share/nodejs eslint --no-eslintrc -c web/ui/.eslintrc.json \
-  --max-warnings 0 web/ui/js
+  --format unix --max-warnings 0 web/ui/js
 echo "dashboard JavaScript lints clean"
