@@ -5,6 +5,7 @@
 #include "engine/error.h"
 #include "engine/io/nbd_uri.h"
 #include "engine/libvirt/connection.h"
+#include "engine/libvirt/host_shell.h"
 
 namespace sendense::libvirt {
 namespace {
@@ -52,6 +53,21 @@ std::vector<std::string> HostProblems(const Host& host,
       RequireTlsDirectory(host.nbd_tls);
     } catch (const Error& e) {
       out.push_back(e.what());
+    }
+  }
+  // Shut-off domains are served by qemu-nbd on the host, with its
+  // server certificates.
+  if (host.Remote() && !host.insecure_nbd &&
+      host.libvirt.rfind("qemu+ssh://", 0) == 0) {
+    const std::string dir = host.ServerTls();
+    if (const auto missing =
+            HostShell(host.libvirt)
+                .Run({"ls", dir + "/ca-cert.pem", dir + "/server-cert.pem",
+                      dir + "/server-key.pem"})) {
+      out.push_back("on " + host.name +
+                    ", qemu-nbd (shut-off domains) has "
+                    "no server certificates in " +
+                    dir + ": " + *missing);
     }
   }
   return out;

@@ -9,7 +9,7 @@
 namespace sendense::test {
 namespace {
 
-constexpr const char* kUser = "sendense-remote";
+constexpr const char* kUser = RemoteHost::kUser;
 
 std::string Home() {
   std::string home =

@@ -17,6 +17,9 @@ namespace sendense::test {
 // `command`).
 class RemoteHost {
  public:
+  // The host's user: its libvirt, QEMU and qemu-nbd run as it.
+  static constexpr const char* kUser = "sendense-remote";
+
   // Sets it up under `dir`, which the user must be able to enter: a CA
   // with the host QEMU's server certificate and client certificates
   // (pki()), the user, sshd, the user's libvirt (started afresh, so it

@@ -41,7 +41,8 @@ class RemoteHostTest : public LibvirtFixture {
     host_->Give(image);
     StartDomain({{"vda", {image, "qcow2"}}});
     auto r = Sendense("host add kvm1 --libvirt " + Quote(uri_) + " --nbd-tls " +
-                      Quote(host_->pki().client));
+                      Quote(host_->pki().client) + " --server-tls " +
+                      Quote(host_->pki().server));
     EXPECT_EQ(r.status, 0) << r.output;
     r = Sendense("vm add web --host kvm1 --domain " + domain_);
     EXPECT_EQ(r.status, 0) << r.output;
@@ -146,6 +147,15 @@ TEST_F(RemoteHostTest, FullAndIncrementalOverSshWithTlsNbd) {
       << found.output;
   const auto ready = Sendense("host check kvm1");
   EXPECT_EQ(ready.status, 0) << ready.output;
+  ASSERT_EQ(Sendense("host set kvm1 --server-tls /var/tmp/none").status, 0);
+  const auto unready = Sendense("host check kvm1");
+  EXPECT_NE(unready.status, 0);
+  EXPECT_NE(unready.output.find("no server certificates in /var/tmp/none"),
+            std::string::npos)
+      << unready.output;
+  ASSERT_EQ(Sendense("host set kvm1 --server-tls " + Quote(host_->pki().server))
+                .status,
+            0);
 
   const std::string out = dir_ / "full.json";
   BackgroundProcess run(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
@@ -253,6 +263,74 @@ TEST_F(RemoteHostTest, FailuresEndCleanWithOneSentence) {
   ExpectPointEquals(next, "vda", Oracle(image, "after"));
   EXPECT_EQ(Points(), 2u);
   EXPECT_FALSE(JobRuns());
+}
+
+// A shut-off domain of the host: its images are read by a qemu-nbd that
+// Sendense starts on the host over ssh, on TCP with the host's server
+// certificates (clients verified); the first backup after the domain ran
+// goes on from its libvirt checkpoint, the next from the bitmap the first
+// left; a Sendense killed mid-backup leaves no qemu-nbd on the host.
+TEST_F(RemoteHostTest, ShutOffDomainOverSshWithTlsNbd) {
+  const std::string image = StartWeb();
+  Backup();
+  GuestWrite("vda", "write -P 0x61 600M 64k");
+  RunOrFail(Virsh("destroy " + domain_ + " >/dev/null"));
+  const auto off_oracle = [&](const std::string& name) {
+    const std::string raw = dir_ / (name + ".raw");
+    RunOrFail("qemu-img convert -O raw " + Quote(image) + " " + Quote(raw));
+    return raw;
+  };
+  const auto servers = [] {
+    return RunCommand(std::string("pgrep -a -u ") + RemoteHost::kUser +
+                      " qemu-nbd")
+        .output;
+  };
+
+  const std::string out = dir_ / "off.json";
+  BackgroundProcess run(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+                            " backup --vm web --no-index --json",
+                        out);
+  std::string server;
+  CommandResult in_clear;
+  if (Eventually([&] { return !(server = servers()).empty(); }, 60)) {
+    run.Signal(SIGSTOP);
+    const size_t p = server.find(" -p ") + 4;
+    in_clear = RunCommand("nbdinfo --size nbd://127.0.0.1:" +
+                          server.substr(p, server.find(' ', p) - p) +
+                          "/sendense-vda 2>&1");
+    run.Signal(SIGCONT);
+  }
+  ASSERT_EQ(run.Wait(), 0) << Slurp(out);
+  EXPECT_NE(server.find("--tls-creds"), std::string::npos) << server;
+  EXPECT_NE(server.find("verify-peer=on"), std::string::npos) << server;
+  EXPECT_NE(server.find(host_->pki().server), std::string::npos) << server;
+  EXPECT_NE(in_clear.status, 0) << in_clear.output;
+  EXPECT_TRUE(Eventually([&] { return servers().empty(); }, 15)) << servers();
+  const std::string said = Slurp(out);
+  auto b = nlohmann::json::parse(said.substr(said.find("\n{") + 1));
+  EXPECT_EQ(b["consistency"], "shut-off");
+  EXPECT_EQ(b["points"][0]["kind"], "incremental") << b.dump();
+  EXPECT_EQ(b["points"][0]["bytes_read"], 64 * 1024);
+  ExpectPointEquals(b, "vda", off_oracle("off1"));
+
+  // Changed while off: the bitmap the backup before left in the image.
+  RunOrFail("qemu-io -f qcow2 -c 'write -q -P 0x62 5M 64k' " + Quote(image));
+  b = Backup();
+  EXPECT_EQ(b["points"][0]["kind"], "incremental") << b.dump();
+  EXPECT_EQ(b["points"][0]["bytes_read"], 64 * 1024);
+  ExpectPointEquals(b, "vda", off_oracle("off2"));
+  EXPECT_EQ(Points(), 3u);
+
+  // Sendense killed while the host serves the disk.
+  BackgroundProcess killed(std::string(SENDENSE_BINARY) + " -r " +
+                           Quote(repo_) + " backup --vm web --no-index");
+  EXPECT_TRUE(Eventually([&] { return !servers().empty(); }, 60));
+  killed.Signal(SIGKILL);
+  killed.Wait();
+  EXPECT_TRUE(Eventually([&] { return servers().empty(); }, 15)) << servers();
+  EXPECT_EQ(Points(), 3u);
+  b = Backup();
+  ExpectPointEquals(b, "vda", off_oracle("off3"));
 }
 
 }  // namespace
