@@ -217,6 +217,12 @@ TEST_F(RemoteHostTest, FailuresEndCleanWithOneSentence) {
       "python3 -c 'import socket, time; s = socket.socket(); "
       "s.bind((\"127.0.0.1\", " +
       std::to_string(port) + ")); s.listen(); time.sleep(600)'");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return !RunCommand("ss -Hltn sport = :" + std::to_string(port))
+                    .output.empty();
+      },
+      10));
   fails("--nbd-tls " + Quote(host_->pki().client) + " --nbd-ports " +
             std::to_string(port) + "-" + std::to_string(port),
         "is taken or refused");
