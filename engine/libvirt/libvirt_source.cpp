@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,9 +18,8 @@
 #include "engine/error.h"
 #include "engine/libvirt/connection.h"
 #include "engine/libvirt/host_shell.h"
+#include "engine/libvirt/local_programs.h"
 #include "engine/log.h"
-
-extern char** environ;
 
 namespace sendense::libvirt {
 namespace {
@@ -57,60 +55,6 @@ std::string Escape(const std::string& s) {
     }
   }
   return out;
-}
-
-// Starts `argv`; the child's pid.
-pid_t Spawn(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
-  }
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) !=
-      0) {
-    throw Error(ErrorKind::kIo, "cannot start " + argv[0]);
-  }
-  return pid;
-}
-
-// Runs `argv` to its end, its output discarded; whether it succeeded.
-bool RunQuietly(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
-  }
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null",
-                                   O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null",
-                                   O_WRONLY, 0);
-  pid_t pid = 0;
-  const int rc =
-      posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  return rc == 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-         WEXITSTATUS(status) == 0;
-}
-
-// Waits for `socket` to appear; false when `pid` ended first.
-bool WaitForSocket(pid_t pid, const std::string& socket) {
-  for (auto waited = 0ms; waited < 20s; waited += 20ms) {
-    if (fs::exists(socket)) {
-      return true;
-    }
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return false;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  throw Error(ErrorKind::kIo, "qemu-nbd did not start within 20 s");
 }
 
 // A backup of one libvirt VM: what Opener() describes.
