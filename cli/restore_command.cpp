@@ -86,7 +86,8 @@ void RegisterRestore(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--define", args->define,
                   "A libvirt VM whole: every disk into the folder --to as "
                   "NAME-DISK.qcow2, then its recorded domain XML defined as "
-                  "NAME");
+                  "NAME at the VM's libvirt (a VM of another host: --to is "
+                  "a folder there, the disks uploaded to it)");
   cmd->add_flag("--json", args->json, "Print the result as JSON");
   cmd->callback([&global, args] {
     Repository repo(RequireRepo(global));

@@ -6,32 +6,9 @@
 #include <cstdlib>
 
 #include "engine/error.h"
+#include "engine/libvirt/libvirt_error.h"
 
 namespace sendense::libvirt {
-namespace {
-
-// The reason libvirt gave for the call that just failed. Take it before
-// calling libvirt again: every public call (virDomainGetName or a Free
-// too) clears it.
-std::string LastError() {
-  const char* m =
-      virGetLastError() != nullptr ? virGetLastErrorMessage() : nullptr;
-  return m != nullptr ? m : kNoReason;
-}
-
-[[noreturn]] void Fail(const std::string& what, const std::string& why) {
-  throw Error(ErrorKind::kIo, what + ": " + why);
-}
-
-[[noreturn]] void Fail(const std::string& what) {
-  Fail(what, LastError());
-}
-
-// libvirt prints its errors to stderr unless told otherwise: they come
-// back as Error instead.
-void Quiet(void*, virErrorPtr) {}
-
-}  // namespace
 
 void Domain::Close::operator()(virDomain* d) const {
   virDomainFree(d);
@@ -42,7 +19,7 @@ void Connection::Close::operator()(virConnect* c) const {
 }
 
 Connection::Connection(const std::string& uri) : uri_(uri) {
-  virSetErrorFunc(nullptr, Quiet);
+  KeepErrorsQuiet();
   c_.reset(virConnectOpen(uri.c_str()));
   if (!c_) {
     Fail("cannot connect to libvirt at " + uri);

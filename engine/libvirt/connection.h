@@ -58,6 +58,15 @@ class Connection {
   std::vector<Domain> Domains() const;
   // Defines a persistent domain from `xml` (not started).
   void Define(const std::string& xml) const;
+  // Copies the local file `from` to the path `to` on the host, through
+  // libvirt's storage API (a volume upload: any URI, qemu+ssh, qemu+tls,
+  // qemu+tcp), into the storage pool whose folder is `to`'s, or a
+  // transient one made for it. `to`'s folder must exist on the host; a
+  // file there is replaced only with `replace` (else kAlreadyExists). A
+  // failed upload leaves no file. volume_upload.cpp.
+  void Upload(const std::string& from,
+              const std::string& to,
+              bool replace) const;
   // The versions of the host's libvirt and hypervisor (QEMU), "9.0.0".
   std::string LibvirtVersion() const;
   std::string HypervisorVersion() const;

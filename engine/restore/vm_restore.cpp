@@ -1,8 +1,12 @@
 #include "engine/restore/vm_restore.h"
 
+#include <stdlib.h>
+
 #include <filesystem>
 #include <map>
+#include <optional>
 
+#include "engine/catalog/hosts.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
 #include "engine/libvirt/connection.h"
@@ -10,6 +14,31 @@
 #include "engine/restore/point_choice.h"
 
 namespace sendense::restore {
+namespace {
+
+// Where the disks of a VM restored for another machine are written
+// before they are uploaded to it (one disk's data of room in /var/tmp),
+// removed with everything in it when the restore ends.
+class Staging {
+ public:
+  Staging() {
+    std::string dir = "/var/tmp/sendense-restore-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) {
+      ThrowSystemError("cannot make a folder for the restored disks");
+    }
+    dir_ = dir;
+  }
+  ~Staging() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace
 
 nlohmann::json VmRestoreReportJson(const VmRestoreReport& r) {
   nlohmann::json disks = nlohmann::json::array();
@@ -31,50 +60,67 @@ VmRestoreReport RestoreVm(const Repository& repo,
     throw Error(ErrorKind::kInvalidArgument,
                 "--define needs the new domain's name");
   }
-  if (!fs::is_directory(request.directory)) {
+  const BackupRecord backup =
+      ChooseBackup(*repo.OpenCatalog(), request.vm, request.point);
+  VmRestoreReport report;
+  report.uri = "qemu:///system";
+  if (const auto config = VmConfigs(repo.CatalogPath()).Find(request.vm);
+      config && config->libvirt) {
+    report.uri = config->libvirt->uri;
+  }
+  const bool remote = !UriHostName(report.uri).empty();
+  if (remote && fs::path(request.directory).is_relative()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--define restores the disks into a folder of the host of " +
+                    report.uri + ": --to takes its absolute path, not " +
+                    request.directory);
+  }
+  if (!remote && !fs::is_directory(request.directory)) {
     throw Error(ErrorKind::kInvalidArgument,
                 "--define restores the disks into a folder given with --to: " +
                     request.directory + " is not one");
   }
-  const BackupRecord backup =
-      ChooseBackup(*repo.OpenCatalog(), request.vm, request.point);
   if (backup.domain_xml.empty()) {
     throw Error(ErrorKind::kInvalidArgument,
                 "backup '" + backup.name + "' of VM '" + request.vm +
                     "' carries no domain XML (not a libvirt VM): --define "
                     "needs one; restore its disks with --disk");
   }
-  VmRestoreReport report;
   report.vm = request.vm;
   report.backup = backup.name;
   report.domain = request.name;
-  report.uri = "qemu:///system";
-  if (const auto config = VmConfigs(repo.CatalogPath()).Find(request.vm);
-      config && config->libvirt) {
-    report.uri = config->libvirt->uri;
-  }
   if (libvirt::DomainExists(report.uri, request.name)) {
     throw Error(ErrorKind::kAlreadyExists,
                 "libvirt at " + report.uri + " already has a domain '" +
                     request.name + "': pick another name for --define");
   }
+  // Another machine's disks are restored here first, then uploaded to
+  // the folder on that machine.
+  std::optional<Staging> staging;
+  if (remote) {
+    staging.emplace();
+  }
+  const libvirt::Connection host(report.uri);
   std::map<std::string, std::string> files;
   for (const auto& p : backup.points) {
-    const std::string file = (fs::absolute(request.directory) /
-                              (request.name + "-" + p.disk + ".qcow2"))
-                                 .lexically_normal();
+    const std::string base = request.name + "-" + p.disk + ".qcow2";
+    const std::string file =
+        (fs::absolute(request.directory) / base).lexically_normal();
     RestoreRequest one;
     one.vm = request.vm;
     one.point = backup.name;
     one.disk = p.disk;
-    one.target = file;
+    one.target = remote ? staging->dir() + "/" + base : file;
     one.force = request.force;
     report.disks.push_back(Restore(repo, one, progress));
+    if (remote) {
+      host.Upload(one.target, file, request.force);
+      report.disks.back().target = file;
+    }
     files[p.disk] = file;
   }
-  libvirt::Connection(report.uri)
-      .Define(
-          libvirt::RestoredDomainXml(backup.domain_xml, request.name, files));
+  host.Define(
+      libvirt::RestoredDomainXml(backup.domain_xml, request.name, files));
   return report;
 }
 

@@ -93,15 +93,55 @@ std::string RemoteHost::Setup(const std::string& dir) {
     return "the test's sshd did not let the test user in: " +
            RunCommand(login + " 2>&1; cat " + Quote(ssh + "/sshd.log")).output;
   }
+  if (std::string why = StartLibvirt(dir, home); !why.empty()) {
+    return why;
+  }
   uri_ = std::string("qemu+ssh://") + kUser +
          "@127.0.0.1:" + std::to_string(ssh_port_) +
          "/session?command=" + ssh_command_;
-  // The first connection starts the user's libvirt (a few seconds).
-  const std::string virsh = "virsh -q -c " + Quote(uri_) + " version";
-  if (!Eventually([&] { return RunCommand(virsh).status == 0; }, 60)) {
-    return "the test user's libvirt did not answer over ssh: " +
-           RunCommand(virsh + " 2>&1").output;
+  for (const std::string& uri : {uri_, tls_uri_}) {
+    const std::string virsh = "virsh -q -c " + Quote(uri) + " version";
+    if (!Eventually([&] { return RunCommand(virsh).status == 0; }, 60)) {
+      return "the test user's libvirt did not answer at " + uri + ": " +
+             RunCommand(virsh + " 2>&1").output;
+    }
   }
+  return "";
+}
+
+std::string RemoteHost::StartLibvirt(const std::string& dir,
+                                     const std::string& home) {
+  // The client's certificates under the names libvirt looks for.
+  const std::string client = dir + "/pki/libvirt-client";
+  std::filesystem::create_directories(client);
+  const std::string from = pki_.client;
+  RunOrFail("cp " + Quote(from + "/ca-cert.pem") + " " +
+            Quote(client + "/cacert.pem") + " && cp " +
+            Quote(from + "/client-cert.pem") + " " +
+            Quote(client + "/clientcert.pem") + " && cp " +
+            Quote(from + "/client-key.pem") + " " +
+            Quote(client + "/clientkey.pem"));
+  const int port = FreeTcpPort();
+  const std::string conf = dir + "/libvirtd.conf";
+  WriteText(conf,
+            "listen_tls = 1\nlisten_tcp = 0\nlisten_addr = "
+            "\"127.0.0.1\"\ntls_port = \"" +
+                std::to_string(port) + "\"\nca_file = \"" + pki_.server +
+                "/ca-cert.pem\"\ncert_file = \"" + pki_.server +
+                "/server-cert.pem\"\nkey_file = \"" + pki_.server +
+                "/server-key.pem\"\nauth_tls = \"none\"\n");
+  RunOrFail("chmod 644 " + Quote(conf));
+  // The session daemon ssh connections find too (its socket under the
+  // user's ~/.cache: no XDG_RUNTIME_DIR over this sshd either).
+  const auto started = RunCommand(
+      std::string("runuser -u ") + kUser + " -- env -i HOME=" + Quote(home) +
+      " PATH=/usr/sbin:/usr/bin:/sbin:/bin libvirtd --listen -d -f " +
+      Quote(conf) + " 2>&1");
+  if (started.status != 0) {
+    return "the test user's libvirt did not start: " + started.output;
+  }
+  tls_uri_ = "qemu+tls://127.0.0.1:" + std::to_string(port) +
+             "/session?pkipath=" + client;
   return "";
 }
 
