@@ -217,6 +217,9 @@ void RegisterHost(CLI::App& app, GlobalOptions& global) {
                         "--insecure-nbd)"
                       : "")
               << ".\n";
+    for (const auto& a : libvirt::HostAdvice(h)) {
+      std::cout << "Advice: " << a << "\n";
+    }
   });
 
   auto* rm = host->add_subcommand("rm", "Remove a host (it must have no VMs)");

@@ -17,6 +17,13 @@ long VersionNumber(const std::string& v) {
   return major * 1000000L + minor * 1000L + micro;
 }
 
+// Whether the host's server certificates are used (TLS) and can be looked
+// at (a shell on the host through qemu+ssh://).
+bool ShellReachesTls(const Host& host) {
+  return host.Remote() && !host.insecure_nbd &&
+         host.libvirt.rfind("qemu+ssh://", 0) == 0;
+}
+
 }  // namespace
 
 HostStatus ProbeHost(const Host& host) {
@@ -57,8 +64,7 @@ std::vector<std::string> HostProblems(const Host& host,
   }
   // Shut-off domains are served by qemu-nbd on the host, with its
   // server certificates.
-  if (host.Remote() && !host.insecure_nbd &&
-      host.libvirt.rfind("qemu+ssh://", 0) == 0) {
+  if (ShellReachesTls(host)) {
     const std::string dir = host.ServerTls();
     if (const auto missing =
             HostShell(host.libvirt)
@@ -69,6 +75,20 @@ std::vector<std::string> HostProblems(const Host& host,
                     "no server certificates in " +
                     dir + ": " + *missing);
     }
+  }
+  return out;
+}
+
+std::vector<std::string> HostAdvice(const Host& host) {
+  std::vector<std::string> out;
+  const std::string file = host.ServerTls() + "/dh-params.pem";
+  if (ShellReachesTls(host) &&
+      HostShell(host.libvirt).Run({"test", "-s", file})) {
+    out.push_back("on " + host.name + ", QEMU makes Diffie-Hellman " +
+                  "parameters for each backup job (0.1-1 s) without " + file +
+                  ": openssl genpkey -genparam -algorithm DH -pkeyopt "
+                  "group:ffdhe2048 -out " +
+                  file);
   }
   return out;
 }

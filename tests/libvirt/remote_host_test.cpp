@@ -147,6 +147,16 @@ TEST_F(RemoteHostTest, FullAndIncrementalOverSshWithTlsNbd) {
       << found.output;
   const auto ready = Sendense("host check kvm1");
   EXPECT_EQ(ready.status, 0) << ready.output;
+  EXPECT_EQ(ready.output.find("Advice:"), std::string::npos) << ready.output;
+  const std::string dh = host_->pki().server + "/dh-params.pem";
+  RunOrFail("mv " + Quote(dh) + " " + Quote(dh + ".away"));
+  const auto advised = Sendense("host check kvm1");
+  RunOrFail("mv " + Quote(dh + ".away") + " " + Quote(dh));
+  EXPECT_EQ(advised.status, 0) << advised.output;
+  EXPECT_NE(advised.output.find("Advice: on kvm1, QEMU makes Diffie-Hellman "
+                                "parameters for each backup job"),
+            std::string::npos)
+      << advised.output;
   ASSERT_EQ(Sendense("host set kvm1 --server-tls /var/tmp/none").status, 0);
   const auto unready = Sendense("host check kvm1");
   EXPECT_NE(unready.status, 0);

@@ -9,7 +9,8 @@ namespace sendense::test {
 // expect; a client signed by another CA and an expired client, which the
 // server refuses.
 struct TestPki {
-  std::string server;          // ca-cert.pem, server-cert.pem, server-key.pem
+  std::string server;          // ca-cert.pem, server-cert.pem, server-key.pem,
+                               // dh-params.pem
   std::string client;          // ca-cert.pem, client-cert.pem, client-key.pem
   std::string other_client;    // the same, from a CA the server does not know
   std::string expired_client;  // the same CA, a certificate no longer valid
