@@ -24,6 +24,8 @@ packages=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   virtnbdbackup
   openssh-server  # the remote host test starts its own sshd on loopback
+  ceph-mon ceph-osd radosgw ceph-common  # the S3 tests' gateway (tests/s3)
+  rclone  # the S3 benchmark's peer
 )
 
 missing=()
