@@ -3,7 +3,9 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "engine/catalog/targets.h"
 #include "engine/copy/copy.h"
+#include "engine/copy/s3_copy.h"
 #include "engine/error.h"
 #include "engine/repo/repository.h"
 
@@ -12,6 +14,7 @@ namespace {
 
 struct CopyArgs {
   copy::CopyRequest request;
+  std::string from;
   bool json = false;
 };
 
@@ -44,14 +47,28 @@ void RegisterCopy(CLI::App& app, GlobalOptions& global) {
       "Copy the backups another repository lacks to it (3-2-1): new "
       "incrementals as they are stored, whole points where it has no "
       "earlier one");
-  cmd->add_option("--to", args->request.to, "The other repository (init-ed)")
-      ->required();
+  auto* to = cmd->add_option(
+      "--to", args->request.to,
+      "The other repository (init-ed), or a target's name (target add)");
+  cmd->add_option("--from", args->from,
+                  "An S3 target's name: rebuild this repository's backups "
+                  "from its bucket")
+      ->excludes(to);
   cmd->add_option("--vm", args->request.vm, "Only this VM");
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([&global, args] {
     Repository repo(RequireRepo(global));
     JobProgress progress;
-    const auto report = copy::Copy(repo, args->request, progress);
+    if (args->from.empty() && args->request.to.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "copy needs --to REPO2|TARGET or --from TARGET");
+    }
+    const auto report =
+        args->from.empty()
+            ? copy::Copy(repo, args->request, progress)
+            : copy::CopyFromS3(repo,
+                               Targets(repo.CatalogPath()).Require(args->from),
+                               args->request.vm, progress);
     if (args->json) {
       std::cout << copy::CopyReportJson(report).dump(2) << "\n";
     } else {

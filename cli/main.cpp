@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   RegisterSambaConfig(app, global);
   RegisterAccess(app, global);
   RegisterHost(app, global);
+  RegisterTarget(app, global);
   AddRepoOption(app, global);
   // Usage mistakes: one sentence, exit status 2.
   if (const auto unknown = UnknownCommand(app, argc, argv)) {

@@ -39,8 +39,8 @@ struct VmArgs {
 // --copy-to and --immutable-days of `vm add` and `vm set`.
 void AddCopyOptions(CLI::App& cmd, VmArgs& args) {
   cmd.add_option("--copy-to", args.copy_to,
-                 "A repository `serve` copies each new backup to ('' for "
-                 "none)");
+                 "A repository or a target (target add) `serve` copies "
+                 "each new backup to ('' for none)");
   cmd.add_option("--immutable-days", args.immutable_days,
                  "Its points stay immutable this many days (0: the "
                  "repository's setting)")

@@ -8,6 +8,7 @@
 #include "web/backups_api.h"
 #include "web/files_api.h"
 #include "web/hosts_api.h"
+#include "web/targets_api.h"
 #include "web/jobs_api.h"
 #include "web/metrics.h"
 #include "web/overview_api.h"
@@ -207,6 +208,7 @@ const std::vector<Route>& Routes() {
       {verb::post, "/api/v1/jobs/{id}/cancel", R::kOperate, CancelJob,
        "cancel"},
       {verb::get, "/api/v1/hosts", R::kAppliance, ListHosts},
+      {verb::get, "/api/v1/targets", R::kAppliance, ListTargets},
       {verb::post, "/api/v1/hosts", R::kAppliance, AddHostRoute, "host add"},
       {verb::delete_, "/api/v1/hosts/{host}", R::kAppliance, RemoveHostRoute,
        "host rm"},

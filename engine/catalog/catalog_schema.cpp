@@ -278,6 +278,22 @@ const char* const kMigrations[] = {
       created_at TEXT NOT NULL
     );
     )sql",
+    // Where copies go: another repository (a directory) or S3 object
+    // storage, by name (copy --to NAME, vm set --copy-to NAME).
+    R"sql(
+    CREATE TABLE targets (
+      name TEXT PRIMARY KEY,
+      kind TEXT NOT NULL CHECK (kind IN ('dir', 's3')),
+      location TEXT NOT NULL,
+      credentials TEXT NOT NULL DEFAULT '',
+      region TEXT NOT NULL DEFAULT '',
+      ca_file TEXT NOT NULL DEFAULT '',
+      lock_days INTEGER NOT NULL DEFAULT 0,
+      lock_mode TEXT NOT NULL DEFAULT '',
+      bandwidth INTEGER NOT NULL DEFAULT 0,
+      created_at TEXT NOT NULL
+    );
+    )sql",
 };
 
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include "engine/catalog/guest_index.h"
 #include "engine/catalog/names.h"
+#include "engine/catalog/targets.h"
+#include "engine/copy/s3_copy.h"
 #include "engine/error.h"
 #include "engine/io/capacity.h"
 #include "engine/io/file.h"
@@ -364,9 +366,17 @@ nlohmann::json CopyReportJson(const CopyReport& report) {
 }
 
 CopyReport Copy(const Repository& from,
-                const CopyRequest& request,
+                const CopyRequest& asked,
                 JobProgress& progress) {
   const auto start = Clock::now();
+  CopyRequest request = asked;
+  // A target's name: its directory, or its bucket.
+  if (const auto target = Targets(from.CatalogPath()).Find(request.to)) {
+    if (target->kind == "s3") {
+      return CopyToS3(from, *target, request.vm, progress);
+    }
+    request.to = target->location;
+  }
   std::error_code ec;
   if (!fs::exists(request.to + "/catalog.db", ec)) {
     throw Error(ErrorKind::kNotFound, "no repository at " + request.to +

@@ -11,7 +11,7 @@
 namespace sendense::copy {
 
 struct CopyRequest {
-  std::string to;  // the second repository (`init`-ed)
+  std::string to;  // the second repository (`init`-ed), or a target's name
   std::string vm;  // "" for every VM
 };
 

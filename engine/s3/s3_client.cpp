@@ -655,6 +655,25 @@ std::vector<Upload> Client::Uploads(const std::string& prefix) const {
   return out;
 }
 
+std::string MultipartEtag(const std::vector<std::string>& part_etags) {
+  std::string md5s;
+  for (const auto& e : part_etags) {
+    for (size_t i = 0; i + 1 < e.size(); i += 2) {
+      md5s += static_cast<char>(std::stoi(e.substr(i, 2), nullptr, 16));
+    }
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(md5s.data(), md5s.size(), md, &n, EVP_md5(), nullptr);
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += digits[md[i] >> 4];
+    out += digits[md[i] & 15];
+  }
+  return out + "-" + std::to_string(part_etags.size());
+}
+
 std::string IsoPlusDays(const std::string& iso, int days) {
   std::tm tm{};
   strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);

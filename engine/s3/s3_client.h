@@ -128,6 +128,10 @@ class Client {
   CURL* curl_;
 };
 
+// The ETag S3 gives an object completed from parts with these ETags: the
+// MD5 of their MD5s, "-" and their count.
+std::string MultipartEtag(const std::vector<std::string>& part_etags);
+
 // The ISO time `days` after `iso` (both "2026-12-06T12:11:09Z").
 std::string IsoPlusDays(const std::string& iso, int days);
 

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/catalog/sqlite.h"
+
+namespace sendense {
+
+// Where copies of backups go (target add): another repository in a
+// directory (a second disk, an NFS or CIFS mount), or S3 object storage
+// (https://ENDPOINT/BUCKET[/PREFIX]) with the keys in a credentials file
+// (or the environment), optionally an Object Lock on every object.
+struct Target {
+  std::string name;
+  std::string kind;      // "dir" or "s3"
+  std::string location;  // the directory, or the S3 URL
+  // S3: a file of `access_key = ...` and `secret_key = ...` lines (0600);
+  // "" = AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the environment.
+  std::string credentials;
+  std::string region;      // "" = us-east-1
+  std::string ca_file;     // "" = the system's CAs
+  int64_t lock_days = 0;   // 0: no Object Lock asked
+  std::string lock_mode;   // "compliance" or "governance" with lock_days
+  uint64_t bandwidth = 0;  // bytes per second, 0 = no limit
+  std::string created_at;
+};
+
+// {"name", "kind", "location", "credentials", "region", "ca_file",
+//  "lock_days", "lock_mode", "bandwidth", "created_at"}: never a key.
+nlohmann::json TargetJson(const Target& target);
+
+// "50MiB/s", "10M", "1G/s", "0" as bytes per second; Error
+// kInvalidArgument with the sentence otherwise.
+uint64_t ParseBandwidth(const std::string& text);
+
+// The targets of a catalog. One connection; one per thread. Errors are
+// one sentence: kInvalidArgument for a bad name, kind, URL, lock or a
+// credentials file others can read, kNotFound, kAlreadyExists.
+class Targets {
+ public:
+  explicit Targets(const std::string& catalog_path);
+  void Add(const Target& target);
+  void Remove(const std::string& name);
+  std::vector<Target> List();
+  std::optional<Target> Find(const std::string& name);
+  // Error kNotFound ("no target named 'x'", with the targets there are).
+  Target Require(const std::string& name);
+
+ private:
+  sqlite::Database db_;
+};
+
+}  // namespace sendense
