@@ -8,12 +8,12 @@
 #include "web/backups_api.h"
 #include "web/files_api.h"
 #include "web/hosts_api.h"
-#include "web/targets_api.h"
 #include "web/jobs_api.h"
 #include "web/metrics.h"
 #include "web/overview_api.h"
 #include "web/restore_api.h"
 #include "web/retention_api.h"
+#include "web/targets_api.h"
 #include "web/url.h"
 #include "web/vms_api.h"
 
