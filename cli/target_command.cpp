@@ -96,6 +96,9 @@ void RegisterTarget(CLI::App& app, GlobalOptions& global) {
       throw Error(ErrorKind::kInvalidArgument,
                   "target " + t.name + " cannot take copies: " + why);
     }
+    if (t.kind == "dir") {
+      t.repository_id = Repository(t.location).Id();
+    }
     Audited(Repository(RequireRepo(global)), "target add", t.name,
             [&] { Open(global).Add(t); });
     std::cout << "Added target " << t.name << "\n";

@@ -291,6 +291,7 @@ const char* const kMigrations[] = {
       lock_days INTEGER NOT NULL DEFAULT 0,
       lock_mode TEXT NOT NULL DEFAULT '',
       bandwidth INTEGER NOT NULL DEFAULT 0,
+      repository_id TEXT NOT NULL DEFAULT '',
       created_at TEXT NOT NULL
     );
     )sql",

@@ -5,11 +5,14 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <filesystem>
 
 #include "engine/error.h"
 #include "engine/io/capacity.h"
+#include "engine/io/network_fs.h"
 
 namespace sendense::sqlite {
+namespace fs = std::filesystem;
 namespace {
 
 // Bumped in every child of a fork: connections opened before it are the
@@ -83,7 +86,11 @@ Database::Database(const std::string& path, bool create)
   }
   sqlite3_busy_timeout(db_.get(), 10000);
   try {
-    Exec("PRAGMA journal_mode=WAL");
+    // WAL's shared memory is not shared across machines: a rollback
+    // journal on a network filesystem (NFS with locking on, SMB).
+    Exec(NetworkFilesystem(fs::path(path).parent_path()).empty()
+             ? "PRAGMA journal_mode=WAL"
+             : "PRAGMA journal_mode=DELETE");
     Exec("PRAGMA synchronous=FULL");
     Exec("PRAGMA foreign_keys=ON");
   } catch (const Error& e) {

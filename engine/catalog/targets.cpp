@@ -19,7 +19,7 @@ const std::string& Migrated(const std::string& path) {
 
 constexpr const char* kColumns =
     "SELECT name, kind, location, credentials, region, ca_file, lock_days, "
-    "lock_mode, bandwidth, created_at FROM targets ";
+    "lock_mode, bandwidth, created_at, repository_id FROM targets ";
 
 Target ReadTarget(const sqlite::Statement& s) {
   Target t;
@@ -33,6 +33,7 @@ Target ReadTarget(const sqlite::Statement& s) {
   t.lock_mode = s.Text(7);
   t.bandwidth = static_cast<uint64_t>(s.Int(8));
   t.created_at = s.Text(9);
+  t.repository_id = s.Text(10);
   return t;
 }
 
@@ -135,8 +136,8 @@ void Targets::Add(const Target& t) {
   }
   db_.Prepare(
          "INSERT INTO targets (name, kind, location, credentials, region, "
-         "ca_file, lock_days, lock_mode, bandwidth, created_at) VALUES "
-         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+         "ca_file, lock_days, lock_mode, bandwidth, created_at, "
+         "repository_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .Bind(1, t.name)
       .Bind(2, t.kind)
       .Bind(3, t.location)
@@ -147,6 +148,7 @@ void Targets::Add(const Target& t) {
       .Bind(8, t.lock_mode)
       .Bind(9, static_cast<int64_t>(t.bandwidth))
       .Bind(10, NowIso())
+      .Bind(11, t.repository_id)
       .Run();
   tx.Commit();
 }

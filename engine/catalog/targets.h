@@ -27,11 +27,15 @@ struct Target {
   int64_t lock_days = 0;   // 0: no Object Lock asked
   std::string lock_mode;   // "compliance" or "governance" with lock_days
   uint64_t bandwidth = 0;  // bytes per second, 0 = no limit
+  // A directory target: the id of the repository it was added with
+  // (Repository::Id), which a copy finds there or refuses.
+  std::string repository_id;
   std::string created_at;
 };
 
 // {"name", "kind", "location", "credentials", "region", "ca_file",
-//  "lock_days", "lock_mode", "bandwidth", "created_at"}: never a key.
+//  "lock_days", "lock_mode", "bandwidth", "repository_id", "created_at"}:
+//  never a key.
 nlohmann::json TargetJson(const Target& target);
 
 // "50MiB/s", "10M", "1G/s", "0" as bytes per second; Error

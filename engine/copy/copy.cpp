@@ -376,8 +376,25 @@ CopyReport Copy(const Repository& from,
       return CopyToS3(from, *target, request.vm, progress);
     }
     request.to = target->location;
+    if (!target->repository_id.empty() &&
+        Repository(request.to).Id() != target->repository_id) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "the repository at " + request.to +
+                      " is not the one target " + target->name +
+                      " was added with (its id differs): is the right "
+                      "share mounted there?");
+    }
   }
   std::error_code ec;
+  if (fs::exists(request.to, ec) && fs::is_directory(request.to, ec) &&
+      fs::is_empty(request.to, ec)) {
+    throw Error(ErrorKind::kNotFound,
+                request.to +
+                    " is an empty directory, not a Sendense repository: if a "
+                    "share should be mounted there, nothing is (mount it); "
+                    "else sendense -r " +
+                    request.to + " init makes one");
+  }
   if (!fs::exists(request.to + "/catalog.db", ec)) {
     throw Error(ErrorKind::kNotFound, "no repository at " + request.to +
                                           " (sendense -r " + request.to +

@@ -292,6 +292,23 @@ class VmS3Copy {
 
 }  // namespace
 
+std::map<std::string, std::set<std::string>> BucketBackups(
+    const s3::Client& client) {
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& o : client.List("vms/")) {
+    // vms/VM/backups/BACKUP.json
+    const std::string& k = o.key;
+    const size_t vm_end = k.find('/', 4);
+    if (vm_end == std::string::npos || k.compare(vm_end, 9, "/backups/") != 0 ||
+        k.size() < 5 || k.compare(k.size() - 5, 5, ".json") != 0) {
+      continue;
+    }
+    out[k.substr(4, vm_end - 4)].insert(
+        k.substr(vm_end + 9, k.size() - vm_end - 9 - 5));
+  }
+  return out;
+}
+
 std::string ManifestKey(const std::string& vm, const std::string& backup) {
   return "vms/" + vm + "/backups/" + backup + ".json";
 }

@@ -1,11 +1,14 @@
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/catalog/targets.h"
 #include "engine/copy/copy.h"
+#include "engine/s3/s3_client.h"
 
 namespace sendense::copy {
 
@@ -14,6 +17,10 @@ namespace sendense::copy {
 // their repository paths (vms/VM/DISK/BACKUP.qcow2 and its digests), so
 // the bucket alone rebuilds a repository.
 std::string ManifestKey(const std::string& vm, const std::string& backup);
+
+// The VMs the bucket has manifests of, each with its backups' names.
+std::map<std::string, std::set<std::string>> BucketBackups(
+    const s3::Client& client);
 
 // Copies to an S3 target every complete backup of `vm` ("" for every VM)
 // newer than the newest the bucket has of its VM, oldest first, as stored

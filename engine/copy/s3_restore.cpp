@@ -21,24 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Names of the VMs and their backups the bucket has a manifest of.
-std::map<std::string, std::set<std::string>> BucketBackups(
-    const s3::Client& client) {
-  std::map<std::string, std::set<std::string>> out;
-  for (const auto& o : client.List("vms/")) {
-    // vms/VM/backups/BACKUP.json
-    const std::string& k = o.key;
-    const size_t vm_end = k.find('/', 4);
-    if (vm_end == std::string::npos || k.compare(vm_end, 9, "/backups/") != 0 ||
-        k.size() < 5 || k.compare(k.size() - 5, 5, ".json") != 0) {
-      continue;
-    }
-    out[k.substr(4, vm_end - 4)].insert(
-        k.substr(vm_end + 9, k.size() - vm_end - 9 - 5));
-  }
-  return out;
-}
-
 // A key a manifest names must stay inside its VM's folder of the bucket
 // and make a path of the repository with the same name.
 void RequireSafeFile(const std::string& vm, const std::string& file) {

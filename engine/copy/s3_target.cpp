@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "engine/error.h"
+#include "engine/repo/repository.h"
 
 namespace sendense::copy {
 namespace {
@@ -91,9 +92,13 @@ std::string TargetProblem(const Target& target) {
   try {
     if (target.kind == "s3") {
       CheckS3Target(target);
-    } else if (!std::filesystem::exists(target.location + "/catalog.db")) {
-      return "no repository at " + target.location + " (sendense -r " +
-             target.location + " init makes one)";
+    } else {
+      const Repository there(target.location);
+      if (!target.repository_id.empty() && there.Id() != target.repository_id) {
+        return "the repository at " + target.location +
+               " is not the one it was added with (its id differs): is the "
+               "right share mounted there?";
+      }
     }
   } catch (const Error& e) {
     return e.what();

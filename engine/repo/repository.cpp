@@ -30,6 +30,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kCatalogName = "catalog.db";
+constexpr const char* kIdName = "repository-id";
 
 std::string RandomToken() {
   unsigned char bytes[32];
@@ -75,11 +76,11 @@ void Repository::Init(const std::string& path) {
     fs::create_directory(fs::path(path) / dir, ec);
     ThrowIfFailed(ec, "cannot create " + path + "/" + dir);
   }
-  {
-    File token = File::CreateExclusive(path + "/api-token", 0600);
+  for (const char* name : {"api-token", kIdName}) {
+    File file = File::CreateExclusive(path + "/" + name, 0600);
     const std::string t = RandomToken() + "\n";
-    token.WriteAll(std::as_bytes(std::span(t)), 0);
-    token.Sync();
+    file.WriteAll(std::as_bytes(std::span(t)), 0);
+    file.Sync();
   }
   // The catalog comes last: its presence marks a complete repository.
   Catalog(path + "/" + kCatalogName, true);
@@ -88,12 +89,45 @@ void Repository::Init(const std::string& path) {
 
 Repository::Repository(const std::string& path) {
   std::error_code ec;
+  if (!fs::exists(fs::path(path) / kCatalogName, ec) &&
+      fs::is_directory(path, ec) && fs::is_empty(path, ec)) {
+    // What an unmounted share looks like: writing here would fill the
+    // local disk under the mount point.
+    throw Error(ErrorKind::kNotFound,
+                path +
+                    " is an empty directory, not a Sendense repository: "
+                    "if a share should be mounted there, nothing is "
+                    "(mount it); else init makes one",
+                Remedy::kInitRepository, path);
+  }
   if (!fs::exists(fs::path(path) / kCatalogName, ec)) {
     throw Error(ErrorKind::kNotFound, path + " is not a Sendense repository",
                 Remedy::kInitRepository, path);
   }
   path_ = fs::canonical(path, ec).string();
   ThrowIfFailed(ec, "cannot resolve " + path);
+}
+
+std::string Repository::Id() const {
+  const std::string file = path_ + "/" + kIdName;
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {  // a repository made before ids
+    try {
+      File f = File::CreateExclusive(file, 0600);
+      const std::string t = RandomToken() + "\n";
+      f.WriteAll(std::as_bytes(std::span(t)), 0);
+      f.Sync();
+    } catch (const Error&) {
+      // Made by another process at the same moment: read below.
+    }
+  }
+  std::string id;
+  std::ifstream(file) >> id;
+  if (id.empty()) {
+    throw Error(ErrorKind::kIo, "cannot read the id of the repository " +
+                                    path_ + " (" + file + ")");
+  }
+  return id;
 }
 
 namespace {

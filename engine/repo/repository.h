@@ -59,6 +59,11 @@ class Repository {
   // written, and their digests).
   uint64_t UsedBytes(const std::string& vm) const;
   std::string TokenPath() const { return path_ + "/api-token"; }
+  // The repository's own random id (its file repository-id, made by init,
+  // or now for a repository made before ids): a directory target keeps
+  // it, so that another repository, or the bare mount point of an
+  // unmounted share, is never taken for it.
+  std::string Id() const;
   // The command line of a hint: "sendense -r PATH " + `args` (PATH quoted
   // for a shell when it needs to be).
   std::string Command(const std::string& args) const;

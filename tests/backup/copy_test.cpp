@@ -317,5 +317,58 @@ TEST_F(CopyTest, ImmutablePointsCannotBeDeletedUntilTheyExpire) {
   RunCommand("chattr -R -i " + Quote(repo) + "; umount " + Quote(ext));
 }
 
+// A directory target on a share that is not mounted (here a tmpfs, then
+// unmounted): its bare mount point is an empty local directory. Backups
+// and copies refuse it in one sentence and write nothing there; a
+// repository made there by mistake is not taken for the target's (its
+// id differs). The catalog of a local filesystem keeps SQLite's WAL.
+TEST_F(CopyTest, AnUnmountedShareIsRefusedAndNothingIsWrittenThere) {
+  if (!CanUseLoopDevices()) {
+    GTEST_SKIP() << "SKIPPED LOUDLY: mounting a tmpfs needs root";
+  }
+  Backup();
+  const std::string share = dir_ / "share";
+  std::filesystem::create_directories(share);
+  RunOrFail("mount -t tmpfs -o size=64m sendense-share " + Quote(share));
+  const std::string binary = std::string(SENDENSE_BINARY);
+  RunOrFail(binary + " -r " + Quote(share) + " init");
+  ASSERT_EQ(Sendense("target add nas --dir " + Quote(share)).status, 0);
+  EXPECT_EQ(Copy("nas")["backups"].size(), 1u);
+  EXPECT_EQ(SendenseJson("target list --json")["targets"][0]["kind"], "dir");
+  RunOrFail("umount " + Quote(share));
+  ASSERT_TRUE(std::filesystem::is_empty(share));
+
+  const std::string sentence =
+      share +
+      " is an empty directory, not a Sendense repository: if a "
+      "share should be mounted there, nothing is (mount it)";
+  NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+  auto r = RunCommand(binary + " -r " + Quote(share) + " " +
+                      BackupArgs(server, "--bitmap b0"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find(sentence), std::string::npos) << r.output;
+  r = Sendense("copy --to nas");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find(sentence), std::string::npos) << r.output;
+  r = Sendense("copy --to " + Quote(share));
+  EXPECT_NE(r.output.find(sentence), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::is_empty(share));
+
+  // Made there by mistake: not the target's repository.
+  RunOrFail(binary + " -r " + Quote(share) + " init");
+  r = Sendense("copy --to nas");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("is not the one target nas was added with (its id "
+                          "differs): is the right share mounted there?"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(Sendense("target check nas").status, 0);
+  EXPECT_FALSE(std::filesystem::exists(share + "/vms/vm1"));
+
+  EXPECT_EQ(RunOrFail("sqlite3 " + Quote(repo_ + "/catalog.db") +
+                      " 'PRAGMA journal_mode'"),
+            "wal\n");
+}
+
 }  // namespace
 }  // namespace sendense::test
