@@ -1,5 +1,7 @@
 #include "engine/copy/s3_copy.h"
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -8,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "engine/catalog/guest_index.h"
 #include "engine/catalog/names.h"
 #include "engine/copy/s3_target.h"
 #include "engine/error.h"
@@ -263,6 +266,7 @@ class VmS3Copy {
              {"etag", f.etag},
              {"sums", sums_json}});
       }
+      const nlohmann::json index = UploadGuestIndex(b, lock);
       const nlohmann::json manifest = {{"format", 1},
                                        {"vm", vm_},
                                        {"backup", b.name},
@@ -271,7 +275,8 @@ class VmS3Copy {
                                        {"checkpoint", b.checkpoint},
                                        {"consistency", b.consistency},
                                        {"domain_xml", b.domain_xml},
-                                       {"points", points}};
+                                       {"points", points},
+                                       {"guest_index", index}};
       client_.Put(ManifestKey(vm_, b.name), manifest.dump(1) + "\n", lock);
     } catch (const std::exception& e) {
       out.state = "failed";
@@ -279,6 +284,39 @@ class VmS3Copy {
     }
     out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return out;
+  }
+
+  // The backup's guest file index, when it has one, as a small catalog of
+  // its own (only that backup's rows): {"file", "backup_id", "size",
+  // "etag"}, or null.
+  nlohmann::json UploadGuestIndex(const BackupRecord& b, const s3::Lock& lock) {
+    const auto run = GuestIndex(from_.CatalogPath()).LastRun(b.id);
+    if (!run || !run->error.empty()) {
+      return nullptr;
+    }
+    char dir[] = "/var/tmp/sendense-index-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) {
+      ThrowSystemError("cannot make a folder for the guest file index");
+    }
+    struct Remove {
+      std::string dir;
+      ~Remove() {
+        std::error_code ignored;
+        fs::remove_all(dir, ignored);
+      }
+    } remove{dir};
+    const std::string db = remove.dir + "/index.db";
+    int64_t id = 0;
+    {
+      Catalog c(db, true);
+      std::string name;
+      id = c.BeginBackup(c.EnsureVm(vm_), b.name, b.started_at, name);
+    }
+    GuestIndex(db).CopyFrom(from_.CatalogPath(), b.id, id);
+    FileUpload upload(options_, client_, lock);
+    const auto f = upload.Run(db, IndexKey(vm_, b.name));
+    return {
+        {"file", f.key}, {"backup_id", id}, {"size", f.size}, {"etag", f.etag}};
   }
 
   const Repository& from_;
@@ -311,6 +349,10 @@ std::map<std::string, std::set<std::string>> BucketBackups(
 
 std::string ManifestKey(const std::string& vm, const std::string& backup) {
   return "vms/" + vm + "/backups/" + backup + ".json";
+}
+
+std::string IndexKey(const std::string& vm, const std::string& backup) {
+  return "vms/" + vm + "/backups/" + backup + ".index.db";
 }
 
 CopyReport CopyToS3(const Repository& from,

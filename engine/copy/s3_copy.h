@@ -17,6 +17,9 @@ namespace sendense::copy {
 // their repository paths (vms/VM/DISK/BACKUP.qcow2 and its digests), so
 // the bucket alone rebuilds a repository.
 std::string ManifestKey(const std::string& vm, const std::string& backup);
+// ... and its guest file index: vms/VM/backups/BACKUP.index.db, a catalog
+// holding only that backup's index rows.
+std::string IndexKey(const std::string& vm, const std::string& backup);
 
 // The VMs the bucket has manifests of, each with its backups' names.
 std::map<std::string, std::set<std::string>> BucketBackups(
@@ -32,7 +35,8 @@ std::map<std::string, std::set<std::string>> BucketBackups(
 // "started_at", "finished_at", "checkpoint", "consistency", "domain_xml",
 // "points": [{"disk", "kind", "reason", "file", "parent", "virtual_size",
 // "bytes_stored", "disk_digest", "digest_groups", "size", "etag", "sums":
-// {"file", "size", "etag"} | null}]}) last: a backup without one is not
+// {"file", "size", "etag"} | null}], "guest_index": {"file", "backup_id",
+// "size", "etag"} | null}) last: a backup without one is not
 // in the bucket. Uploads a killed copy left are aborted first (none stays
 // billing). A damaged point is refused as by Copy; the source records
 // each copy under the target's name.

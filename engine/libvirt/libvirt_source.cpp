@@ -24,6 +24,12 @@
 namespace sendense::libvirt {
 namespace {
 
+// Clients a qemu-nbd serving a shut-off domain's disk takes at once: the
+// copier's connections (multi-conn), and room for one more. With
+// qemu-nbd's default of one, a stray client holds the only slot, and a
+// connection waiting behind it is dropped by the handshake time limit.
+constexpr const char* kServerClients = "8";
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -424,8 +430,11 @@ class Session : public BackupSource {
       s.name = d.target;
       const std::string socket = dir_ + "/" + d.target + ".sock";
       s.uri = "nbd+unix:///?socket=" + socket;
-      std::vector<std::string> argv{"qemu-nbd", "-r", "-t",  "-f",
-                                    d.format,   "-k", socket};
+      // Several clients at once (kServerClients): the copier's connections
+      // (multi-conn), and one that is not Sendense's never waits on them.
+      std::vector<std::string> argv{"qemu-nbd", "-r",           "-t",
+                                    "-e",       kServerClients, "-f",
+                                    d.format,   "-k",           socket};
       bool started = false;
       if (!base_.empty() && d.Incremental()) {
         auto with = argv;
@@ -491,6 +500,8 @@ class Session : public BackupSource {
       std::vector<std::string> argv{"qemu-nbd",
                                     "-r",
                                     "-t",
+                                    "-e",
+                                    kServerClients,
                                     "-f",
                                     d.format,
                                     "-b",

@@ -264,5 +264,45 @@ TEST_F(S3CopyTest, EachRefusedTargetIsOneSentenceAndNothingIsRecorded) {
   EXPECT_TRUE(listed["vms"][0]["backups"][0]["copies"].empty());
 }
 
+// The guest file index goes with the backup: a backup of an ext4 disk,
+// indexed, copied to the bucket and fetched into a new repository, where
+// `find` answers from it without indexing again.
+TEST_F(S3CopyTest, TheGuestFileIndexTravelsWithTheBackup) {
+  const std::string guest = dir_ / "guest";
+  std::filesystem::create_directories(guest + "/etc");
+  WriteText(guest + "/etc/motd", "from the bucket\n");
+  RunOrFail("mkfs.ext4 -q -d " + Quote(guest) + " " + Quote(dir_ / "fs.raw") +
+            " 32M && qemu-img convert -f raw -O qcow2 " +
+            Quote(dir_ / "fs.raw") + " " + Quote(source_) +
+            " && qemu-img bitmap --add " + Quote(source_) + " b0");
+  NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+  const auto b =
+      SendenseJson("backup --vm vm1 --disk sda=" + Quote(server.uri()) +
+                   " --bitmap b0 --json");
+  ASSERT_EQ(b["filesystems"].size(), 1u) << b.dump();
+  const std::string bucket = Rgw::NewBucket("index");
+  const s3::Client c = Bucket(bucket, false);
+  ASSERT_EQ(Sendense("target add offsite --s3 " + Url(bucket) +
+                     " --credentials " + Quote(credentials_))
+                .status,
+            0);
+  ASSERT_EQ(Sendense("copy --to offsite").status, 0);
+  const auto manifest = nlohmann::json::parse(
+      c.Get("vms/vm1/backups/" + b["name"].get<std::string>() + ".json"));
+  ASSERT_TRUE(manifest["guest_index"].is_object()) << manifest.dump();
+
+  const std::string rebuilt = dir_ / "rebuilt";
+  const std::string in_rebuilt =
+      std::string(SENDENSE_BINARY) + " -r " + Quote(rebuilt) + " ";
+  RunOrFail(in_rebuilt + "init");
+  RunOrFail(in_rebuilt + "target add offsite --s3 " + Url(bucket) +
+            " --credentials " + Quote(credentials_));
+  RunOrFail(in_rebuilt + "copy --from offsite");
+  const auto found = nlohmann::json::parse(
+      RunOrFail(in_rebuilt + "find --vm vm1 motd --json"));
+  ASSERT_EQ(found["matches"].size(), 1u) << found.dump();
+  EXPECT_EQ(found["matches"][0]["path"], "/etc/motd");
+}
+
 }  // namespace
 }  // namespace sendense::test
