@@ -28,7 +28,7 @@ constexpr std::chrono::milliseconds kLeaseWait{2000};
 // Files up to this go in one PUT; bigger ones in parts of at least this,
 // kParallelParts at once (each streamed from the file: memory stays
 // small whatever the object's size).
-constexpr uint64_t kPartBytes = 64ull << 20;
+constexpr uint64_t kPartBytes = 16ull << 20;
 constexpr unsigned kParallelParts = 4;
 constexpr uint64_t kMaxParts = 10000;  // S3's limit
 
