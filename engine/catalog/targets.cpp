@@ -192,4 +192,17 @@ Target Targets::Require(const std::string& name) {
                                  : " (there are: " + names + ")"));
 }
 
+std::vector<LastCopy> Targets::LastCopies(const Target& target) {
+  auto s = db_.Prepare(
+      "SELECT v.name, MAX(b.name), MAX(c.copied_at) FROM copies c "
+      "JOIN backups b ON b.id = c.backup_id JOIN vms v ON v.id = b.vm_id "
+      "WHERE c.target IN (?, ?) GROUP BY v.name ORDER BY v.name");
+  s.Bind(1, target.name).Bind(2, target.location);
+  std::vector<LastCopy> out;
+  while (s.Step()) {
+    out.push_back({s.Text(0), s.Text(1), s.Text(2)});
+  }
+  return out;
+}
+
 }  // namespace sendense

@@ -45,6 +45,11 @@ uint64_t ParseBandwidth(const std::string& text);
 // The targets of a catalog. One connection; one per thread. Errors are
 // one sentence: kInvalidArgument for a bad name, kind, URL, lock or a
 // credentials file others can read, kNotFound, kAlreadyExists.
+// The newest backup of a VM copied to a target, and when.
+struct LastCopy {
+  std::string vm, backup, copied_at;
+};
+
 class Targets {
  public:
   explicit Targets(const std::string& catalog_path);
@@ -54,6 +59,9 @@ class Targets {
   std::optional<Target> Find(const std::string& name);
   // Error kNotFound ("no target named 'x'", with the targets there are).
   Target Require(const std::string& name);
+  // Per VM, the newest of its backups copied to `target` (recorded under
+  // its name, or its directory's path), in VM order.
+  std::vector<LastCopy> LastCopies(const Target& target);
 
  private:
   sqlite::Database db_;

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "engine/error.h"
+#include "engine/io/capacity.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::copy {
@@ -104,6 +105,23 @@ std::string TargetProblem(const Target& target) {
     return e.what();
   }
   return "";
+}
+
+Usage TargetUsage(const Target& target) {
+  Usage u;
+  if (target.kind == "s3") {
+    const s3::Client client(S3Options(target));
+    uint64_t used = 0;
+    for (const auto& o : client.List("")) {
+      used += o.size;
+    }
+    u.used = used;
+  } else {
+    const Repository there(target.location);
+    u.used = there.UsedBytes();
+    u.free = FreeBytes(target.location);
+  }
+  return u;
 }
 
 }  // namespace sendense::copy

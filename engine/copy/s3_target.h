@@ -1,5 +1,7 @@
 #pragma once
 
+#include <optional>
+
 #include "engine/catalog/targets.h"
 #include "engine/s3/s3_client.h"
 
@@ -24,5 +26,13 @@ void CheckS3Target(const Target& target);
 // Why the target cannot take copies now ("" when it can): CheckS3Target's
 // sentence for S3, a missing repository for a directory.
 std::string TargetProblem(const Target& target);
+
+// What a target holds and has room for: a directory's repository's
+// allocated bytes and its filesystem's free bytes; a bucket's objects
+// under the prefix (one listing), free unknown.
+struct Usage {
+  std::optional<uint64_t> used, free;
+};
+Usage TargetUsage(const Target& target);
 
 }  // namespace sendense::copy

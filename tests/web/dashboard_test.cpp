@@ -109,11 +109,23 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
             " host add kvm9 --libvirt 'qemu+ssh://root@127.0.0.1:1/system'"
             " --nbd-tls " +
             Quote(MakeTestPki(dir_ / "pki").client) + " --max-jobs 2");
+  // Two copy targets: "nas" takes the first points; "gone" lost its
+  // repository after it was added (what an unmounted share looks like).
+  const auto make_repo = [&](const std::string& name) {
+    const std::string path = dir_ / name;
+    RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(path) + " init");
+    return path;
+  };
+  RunOrFail(cli + " target add nas --dir " + Quote(make_repo("nas")) + " && " +
+            cli + " target add gone --dir " + Quote(make_repo("gone")) +
+            " && rm -rf " + Quote(dir_ / "gone") + " && mkdir " +
+            Quote(dir_ / "gone"));
   const auto first = CallJson("POST", "/api/v1/vms/web1/backup", "", 202);
   const auto tenants =
       CallJson("POST", "/api/v1/vms/web1@acme/backup", "", 202);
   // Indexing boots an appliance (the first after boot also probes KVM).
   ASSERT_EQ(WaitForJob(first["id"], 300)["state"], "complete");
+  RunOrFail(cli + " copy --to nas");
   const auto tenant_job = WaitForJob(tenants["id"], 300);
   ASSERT_EQ(tenant_job["state"], "complete") << tenant_job.dump();
   // Free blocks of the guest filesystem change: the browser's backup

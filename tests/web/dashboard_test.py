@@ -564,6 +564,24 @@ class Dashboard:
         self.shot('hosts')
         print('hosts page: kvm9 unreachable, its limit shown')
 
+    def targets_page(self):
+        """The appliance admin's targets page: ready or not, as the API says."""
+        self.click_link('Targets', '.nav')
+        api = {t['name']: t for t in json.loads(self.api('/api/v1/targets'))['targets']}
+        copies = api['nas']['last_copies']
+        check(api['nas']['ready'] and copies and not api['gone']['ready'],
+              f'the API says {api}')
+        # Read in one script call: the row may be drawn again in between.
+        text = lambda name: self.driver.execute_script(
+            f'const r = document.querySelector(\'tr[data-target="{name}"]\');'
+            ' return r ? r.innerText : "";')
+        wait_for('the targets as the API has them', lambda: (
+            'ready' in text('nas') and 'used' in text('nas') and
+            all(c['vm'] in text('nas') and c['backup'] in text('nas') for c in copies) and
+            'not ready' in text('gone') and 'is an empty directory' in text('gone')))
+        self.shot('targets')
+        print(f'targets page: nas ready with {len(copies)} VM(s) copied, gone not ready')
+
     def tenants_page(self):
         self.open('/')
         self.one('form details summary').click()
@@ -585,6 +603,7 @@ class Dashboard:
         self.shot('tenants')
         print(f'tenants page: acme uses {share:.1%} of its quota')
         self.hosts_page()
+        self.targets_page()
 
     def quit(self):
         self.driver.quit()

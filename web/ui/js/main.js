@@ -10,6 +10,7 @@ import {renderJobs} from './jobs.js';
 import {renderOverview} from './overview.js';
 import {renderBrowse, renderPoint} from './point.js';
 import {renderSearch} from './search.js';
+import {renderTargets} from './targets.js';
 import {renderTenants} from './tenants.js';
 import {renderVm} from './vm.js';
 
@@ -55,6 +56,7 @@ function route(segments) {
   if (first === 'search' && segments.length === 1) return ['search', renderSearch];
   if (first === 'tenants' && segments.length === 1) return ['tenants', renderTenants];
   if (first === 'hosts' && segments.length === 1) return ['hosts', renderHosts];
+  if (first === 'targets' && segments.length === 1) return ['targets', renderTargets];
   if (first === 'audit' && segments.length === 1) return ['audit', renderAudit];
   if (first === 'vms' && vm !== undefined) {
     if (segments.length === 2) return ['overview', renderVm];
@@ -108,6 +110,7 @@ function showWho() {
       (who.tenant ? ` · ${who.tenant}` : '');
   document.querySelector('.nav a[data-section="tenants"]').hidden = !session.can('admin');
   document.querySelector('.nav a[data-section="hosts"]').hidden = !who.appliance_admin;
+  document.querySelector('.nav a[data-section="targets"]').hidden = !who.appliance_admin;
 }
 
 function showSignIn() {
