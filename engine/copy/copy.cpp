@@ -337,6 +337,18 @@ class VmCopy {
 
 }  // namespace
 
+std::vector<std::string> VmsToCopy(const Repository& from,
+                                   const std::string& vm) {
+  const auto source = from.OpenCatalog();
+  if (vm.empty()) {
+    return source->VmNames();
+  }
+  if (!source->FindVm(vm)) {
+    ThrowNoSuchVm(vm, source->VmNames());
+  }
+  return {vm};
+}
+
 size_t CopyReport::not_copied() const {
   size_t n = 0;
   for (const auto& b : backups) {
@@ -407,17 +419,8 @@ CopyReport Copy(const Repository& from,
   }
   CopyReport report;
   report.to = fs::canonical(to.path(), ec).string();
-  std::vector<std::string> vms;
-  if (!request.vm.empty()) {
-    if (const auto source = from.OpenCatalog(); !source->FindVm(request.vm)) {
-      ThrowNoSuchVm(request.vm, source->VmNames());
-    }
-    vms.push_back(request.vm);
-  } else {
-    vms = from.OpenCatalog()->VmNames();
-  }
   progress.phase = JobPhase::kCopying;
-  for (const auto& vm : vms) {
+  for (const auto& vm : VmsToCopy(from, request.vm)) {
     VmCopy(from, to, vm, progress, report).Run();
   }
   progress.phase = JobPhase::kDone;

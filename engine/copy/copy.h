@@ -39,6 +39,12 @@ struct CopyReport {
   size_t not_copied() const;  // refused or failed
 };
 
+// The VMs a copy from `from` goes through: `vm` alone (Error kNotFound,
+// with the nearest name, when `from` has no such VM), or every VM when
+// it is "".
+std::vector<std::string> VmsToCopy(const Repository& from,
+                                   const std::string& vm);
+
 // {"to", "backups": [{"vm", "backup", "state", "error", "seconds",
 //  "points": [{"disk", "how", "bytes"}]}], "bytes", "seconds"}
 nlohmann::json CopyReportJson(const CopyReport& report);

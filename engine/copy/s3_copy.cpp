@@ -363,17 +363,8 @@ CopyReport CopyToS3(const Repository& from,
   CheckS3Target(target);
   CopyReport report;
   report.to = target.name;
-  std::vector<std::string> vms;
-  if (!vm.empty()) {
-    if (const auto source = from.OpenCatalog(); !source->FindVm(vm)) {
-      ThrowNoSuchVm(vm, source->VmNames());
-    }
-    vms.push_back(vm);
-  } else {
-    vms = from.OpenCatalog()->VmNames();
-  }
   progress.phase = JobPhase::kCopying;
-  for (const auto& v : vms) {
+  for (const auto& v : VmsToCopy(from, vm)) {
     VmS3Copy(from, target, v, progress, report).Run();
   }
   progress.phase = JobPhase::kDone;
