@@ -1,7 +1,5 @@
 #include "engine/copy/s3_copy.h"
 
-#include <stdlib.h>
-
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -14,6 +12,7 @@
 #include "engine/catalog/names.h"
 #include "engine/copy/s3_target.h"
 #include "engine/error.h"
+#include "engine/io/scratch_dir.h"
 #include "engine/log.h"
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/repo/point_lease.h"
@@ -294,18 +293,8 @@ class VmS3Copy {
     if (!run || !run->error.empty()) {
       return nullptr;
     }
-    char dir[] = "/var/tmp/sendense-index-XXXXXX";
-    if (::mkdtemp(dir) == nullptr) {
-      ThrowSystemError("cannot make a folder for the guest file index");
-    }
-    struct Remove {
-      std::string dir;
-      ~Remove() {
-        std::error_code ignored;
-        fs::remove_all(dir, ignored);
-      }
-    } remove{dir};
-    const std::string db = remove.dir + "/index.db";
+    const ScratchDir scratch("index", "the guest file index");
+    const std::string db = scratch.path() + "/index.db";
     int64_t id = 0;
     {
       Catalog c(db, true);

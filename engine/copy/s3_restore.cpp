@@ -1,8 +1,6 @@
 // copy --from TARGET: a repository rebuilt from what a bucket holds (the
 // disaster-recovery half of an off-site copy; docs/offsite.md).
 
-#include <stdlib.h>
-
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -15,6 +13,7 @@
 #include "engine/copy/s3_target.h"
 #include "engine/error.h"
 #include "engine/io/file.h"
+#include "engine/io/scratch_dir.h"
 #include "engine/log.h"
 #include "engine/qcow2/check.h"
 #include "engine/qcow2/cluster_sums.h"
@@ -237,18 +236,8 @@ class VmS3Restore {
         throw Error(ErrorKind::kCorrupt,
                     key + " is not what the manifest recorded");
       }
-      char dir[] = "/var/tmp/sendense-index-XXXXXX";
-      if (::mkdtemp(dir) == nullptr) {
-        ThrowSystemError("cannot make a folder for the guest file index");
-      }
-      struct Remove {
-        std::string dir;
-        ~Remove() {
-          std::error_code ignored;
-          fs::remove_all(dir, ignored);
-        }
-      } remove{dir};
-      const std::string db = remove.dir + "/index.db";
+      const ScratchDir scratch("index", "the guest file index");
+      const std::string db = scratch.path() + "/index.db";
       client_.GetToFile(key, db);
       {
         sqlite::Database check(db, false);

@@ -3,14 +3,13 @@
 
 #include "engine/copy/s3_verify.h"
 
-#include <stdlib.h>
-
 #include <chrono>
 #include <filesystem>
 
 #include "engine/copy/s3_copy.h"
 #include "engine/copy/s3_target.h"
 #include "engine/error.h"
+#include "engine/io/scratch_dir.h"
 #include "engine/qcow2/check.h"
 #include "engine/qcow2/cluster_sums.h"
 
@@ -19,26 +18,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A folder for downloaded points, removed with them when the check ends.
-class Scratch {
- public:
-  Scratch() {
-    std::string dir = "/var/tmp/sendense-verify-XXXXXX";
-    if (::mkdtemp(dir.data()) == nullptr) {
-      ThrowSystemError("cannot make a folder for the downloaded points");
-    }
-    dir_ = dir;
-  }
-  ~Scratch() {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  const std::string& dir() const { return dir_; }
-
- private:
-  std::string dir_;
-};
 
 class TargetVerify {
  public:
@@ -100,8 +79,8 @@ class TargetVerify {
                 const std::string& backup,
                 const std::string& key,
                 bool has_sums) {
-    const Scratch scratch;
-    const std::string path = scratch.dir() + "/point.qcow2";
+    const ScratchDir scratch("verify", "the downloaded points");
+    const std::string path = scratch.path() + "/point.qcow2";
     report_.bytes_read += client_.GetToFile(key, path);
     if (has_sums) {
       report_.bytes_read +=

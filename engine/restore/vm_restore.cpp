@@ -1,7 +1,5 @@
 #include "engine/restore/vm_restore.h"
 
-#include <stdlib.h>
-
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -9,37 +7,12 @@
 #include "engine/catalog/hosts.h"
 #include "engine/catalog/vm_configs.h"
 #include "engine/error.h"
+#include "engine/io/scratch_dir.h"
 #include "engine/libvirt/connection.h"
 #include "engine/libvirt/domain_define.h"
 #include "engine/restore/point_choice.h"
 
 namespace sendense::restore {
-namespace {
-
-// Where the disks of a VM restored for another machine are written
-// before they are uploaded to it (one disk's data of room in /var/tmp),
-// removed with everything in it when the restore ends.
-class Staging {
- public:
-  Staging() {
-    std::string dir = "/var/tmp/sendense-restore-XXXXXX";
-    if (::mkdtemp(dir.data()) == nullptr) {
-      ThrowSystemError("cannot make a folder for the restored disks");
-    }
-    dir_ = dir;
-  }
-  ~Staging() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  const std::string& dir() const { return dir_; }
-
- private:
-  std::string dir_;
-};
-
-}  // namespace
-
 nlohmann::json VmRestoreReportJson(const VmRestoreReport& r) {
   nlohmann::json disks = nlohmann::json::array();
   for (const auto& d : r.disks) {
@@ -96,9 +69,9 @@ VmRestoreReport RestoreVm(const Repository& repo,
   }
   // Another machine's disks are restored here first, then uploaded to
   // the folder on that machine.
-  std::optional<Staging> staging;
+  std::optional<ScratchDir> staging;
   if (remote) {
-    staging.emplace();
+    staging.emplace("restore", "the restored disks");
   }
   const libvirt::Connection host(report.uri);
   std::map<std::string, std::string> files;
@@ -110,7 +83,7 @@ VmRestoreReport RestoreVm(const Repository& repo,
     one.vm = request.vm;
     one.point = backup.name;
     one.disk = p.disk;
-    one.target = remote ? staging->dir() + "/" + base : file;
+    one.target = remote ? staging->path() + "/" + base : file;
     one.force = request.force;
     report.disks.push_back(Restore(repo, one, progress));
     if (remote) {
