@@ -5,6 +5,8 @@
 #include "cli/audit_trail.h"
 #include "cli/commands.h"
 #include "cli/usage_errors.h"
+#include "engine/catalog/targets.h"
+#include "engine/copy/target_prune.h"
 #include "engine/error.h"
 #include "engine/repo/repository.h"
 #include "engine/retention/prune.h"
@@ -14,6 +16,7 @@ namespace {
 
 struct PruneArgs {
   std::string vm;
+  std::string target;
   retention::Policy policy;
   std::vector<std::string> points;
   bool dry_run = false;
@@ -99,6 +102,9 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
       "Drop the points a retention policy does not keep, merging their data "
       "into the points that stay");
   prune->add_option("--vm", args->vm, "Only this VM (default: every VM)");
+  prune->add_option("--target", args->target,
+                    "Prune a copy target by its own policy (target set "
+                    "--keep-*), never before its Object Lock ends");
   const auto keep_options = AddKeepOptions(*prune, args->policy);
   prune->add_flag("--dry-run", args->dry_run,
                   "Only show what would be kept and dropped, and why");
@@ -123,6 +129,18 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
     }
     request.dry_run = args->dry_run;
     request.drop.reader_wait = ReaderWait(*args);
+    if (!args->target.empty()) {
+      const Target target = Targets(repo.CatalogPath()).Require(args->target);
+      const auto run = [&] {
+        Print(copy::PruneTarget(repo, target, request), args->json);
+      };
+      if (request.dry_run) {
+        run();
+      } else {
+        Audited(repo, "prune --target " + target.name, args->vm, run);
+      }
+      return;
+    }
     if (request.dry_run) {
       Print(retention::Prune(repo, request), args->json);
       return;
@@ -136,6 +154,8 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
       "Drop the named points of a VM, merging their data into the "
       "points that stay");
   forget->add_option("--vm", args->vm, "VM name")->required();
+  forget->add_option("--target", args->target,
+                     "Delete the points from this copy target instead");
   forget
       ->add_option("POINT", args->points,
                    "Point names, e.g. "
@@ -148,6 +168,15 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global) {
     std::string points;
     for (const auto& p : args->points) {
       points += (points.empty() ? "" : ",") + p;
+    }
+    if (!args->target.empty()) {
+      const Target target = Targets(repo.CatalogPath()).Require(args->target);
+      Audited(
+          repo, "forget --target " + target.name, args->vm + "/" + points, [&] {
+            Print({copy::ForgetInTarget(repo, target, args->vm, args->points)},
+                  args->json, /*forget=*/true);
+          });
+      return;
     }
     Audited(repo, "forget", args->vm + "/" + points, [&] {
       Print({retention::Forget(repo, args->vm, args->points,

@@ -1,6 +1,6 @@
-// target add|list|check|rm: where copies go, by name: another repository
-// in a directory, or S3 object storage with an optional Object Lock
-// (docs/offsite.md).
+// target add|set|list|check|rm: where copies go, by name: another
+// repository in a directory, or S3 object storage with an optional Object
+// Lock, each with its own retention (docs/offsite.md).
 
 #include <filesystem>
 #include <iostream>
@@ -24,6 +24,9 @@ struct TargetArgs {
   int64_t lock_days = 0;
   std::string lock_mode;
   std::string bandwidth;
+  retention::Policy policy;
+  bool no_retention = false;
+  int64_t full_every = 0;
   bool json = false;
 };
 
@@ -45,7 +48,36 @@ std::string Describe(const Target& t) {
   if (t.bandwidth > 0) {
     s += "  at most " + std::to_string(t.bandwidth >> 20) + " MiB/s";
   }
+  if (!t.retention.empty()) {
+    s += "  " + retention::DescribePolicy(t.retention);
+  }
+  if (t.full_every > 0) {
+    s += "  a full every " + std::to_string(t.full_every) + " points";
+  }
   return s;
+}
+
+// The options `target add` and `target set` share.
+struct SharedOptions {
+  CLI::Option *lock_days, *lock_mode, *bandwidth, *full_every;
+};
+
+SharedOptions AddSharedOptions(CLI::App& cmd, TargetArgs& args) {
+  SharedOptions o;
+  o.lock_days = cmd.add_option(
+      "--lock-days", args.lock_days,
+      "Object Lock every object until the backup's time + N days");
+  o.lock_mode =
+      cmd.add_option("--lock-mode", args.lock_mode,
+                     "compliance (nobody can delete it) or governance");
+  o.bandwidth = cmd.add_option("--bandwidth", args.bandwidth,
+                               "At most this much per second (50MiB/s)");
+  AddKeepOptions(cmd, args.policy);
+  o.full_every = cmd.add_option(
+      "--full-every", args.full_every,
+      "S3: copy a point whole when its chain in the bucket holds N "
+      "points, so that prune can let older chains go (0: never)");
+  return o;
 }
 
 }  // namespace
@@ -70,13 +102,7 @@ void RegisterTarget(CLI::App& app, GlobalOptions& global) {
   add->add_option("--region", args->region, "S3 region (default us-east-1)");
   add->add_option("--ca", args->ca,
                   "A CA certificate for a private gateway (PEM)");
-  add->add_option("--lock-days", args->lock_days,
-                  "Object Lock every object until the backup's time + N "
-                  "days");
-  add->add_option("--lock-mode", args->lock_mode,
-                  "compliance (nobody can delete it) or governance");
-  add->add_option("--bandwidth", args->bandwidth,
-                  "At most this much per second (50MiB/s)");
+  AddSharedOptions(*add, *args);
   add->callback([&global, args] {
     Target t;
     t.name = args->name;
@@ -92,6 +118,8 @@ void RegisterTarget(CLI::App& app, GlobalOptions& global) {
     t.lock_days = args->lock_days;
     t.lock_mode = args->lock_mode;
     t.bandwidth = args->bandwidth.empty() ? 0 : ParseBandwidth(args->bandwidth);
+    t.retention = args->policy;
+    t.full_every = args->full_every;
     if (const std::string why = copy::TargetProblem(t); !why.empty()) {
       throw Error(ErrorKind::kInvalidArgument,
                   "target " + t.name + " cannot take copies: " + why);
@@ -102,6 +130,44 @@ void RegisterTarget(CLI::App& app, GlobalOptions& global) {
     Audited(Repository(RequireRepo(global)), "target add", t.name,
             [&] { Open(global).Add(t); });
     std::cout << "Added target " << t.name << "\n";
+  });
+
+  auto* set = target->add_subcommand(
+      "set", "Change a target's retention, full-every, lock or bandwidth");
+  set->add_option("NAME", args->name, "Target name")->required();
+  const SharedOptions set_options = AddSharedOptions(*set, *args);
+  set->add_flag("--no-retention", args->no_retention,
+                "Keep everything there (no policy; prune only when asked)");
+  set->callback([&global, args, set_options] {
+    Targets targets = Open(global);
+    Target t = targets.Require(args->name);
+    if (args->no_retention && !args->policy.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--no-retention and --keep-* contradict each other");
+    }
+    if (!args->policy.empty() || args->no_retention) {
+      t.retention = args->policy;  // the rules given replace the old
+    }
+    if (set_options.lock_days->count() > 0) {
+      t.lock_days = args->lock_days;
+      t.lock_mode = args->lock_days == 0 ? "" : t.lock_mode;
+    }
+    if (set_options.lock_mode->count() > 0) {
+      t.lock_mode = args->lock_mode;
+    }
+    if (set_options.bandwidth->count() > 0) {
+      t.bandwidth = ParseBandwidth(args->bandwidth);
+    }
+    if (set_options.full_every->count() > 0) {
+      t.full_every = args->full_every;
+    }
+    if (t.kind == "s3" && set_options.lock_days->count() > 0 &&
+        t.lock_days > 0) {
+      copy::CheckS3Target(t);  // the bucket must have Object Lock
+    }
+    Audited(Repository(RequireRepo(global)), "target set", t.name,
+            [&] { targets.Update(t); });
+    std::cout << "Changed target " << t.name << ": " << Describe(t) << "\n";
   });
 
   auto* list = target->add_subcommand("list", "Copy targets");

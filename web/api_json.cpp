@@ -21,6 +21,7 @@ json JobJson(const JobStatus& j) {
           {"rate", j.rate},
           {"copy_seconds", j.copy_seconds ? json(*j.copy_seconds) : json()},
           {"host", j.host.empty() ? json() : json(j.host)},
+          {"target", j.target.empty() ? json() : json(j.target)},
           {"created_at", j.created_at},
           {"started_at", j.started_at},
           {"finished_at", j.finished_at},

@@ -27,7 +27,7 @@ inline Response Fail(unsigned status, const std::string& message) {
 
 // A job: {"id", "kind", "vm", "state", "phase", "backup", "error",
 // "bytes_total", "bytes_done", "entries_indexed", "rate", "copy_seconds",
-// "created_at", "started_at", "finished_at", "result"}.
+// "host", "target", "created_at", "started_at", "finished_at", "result"}.
 nlohmann::json JobJson(const JobStatus& j);
 
 // 202 with the job, or 409 naming the job of the same kind already pending.

@@ -209,6 +209,8 @@ const std::vector<Route>& Routes() {
        "cancel"},
       {verb::get, "/api/v1/hosts", R::kAppliance, ListHosts},
       {verb::get, "/api/v1/targets", R::kAppliance, ListTargets},
+      {verb::post, "/api/v1/targets/{target}/prune", R::kAppliance,
+       PruneTargetRoute, "prune --target"},
       {verb::post, "/api/v1/hosts", R::kAppliance, AddHostRoute, "host add"},
       {verb::delete_, "/api/v1/hosts/{host}", R::kAppliance, RemoveHostRoute,
        "host rm"},

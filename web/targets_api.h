@@ -8,5 +8,8 @@
 namespace sendense::web {
 
 Response ListTargets(Call& call);
+// POST /api/v1/targets/NAME/prune {"vm", "policy", "dry_run"} (each
+// optional): the target pruned by its own policy (or the one given).
+Response PruneTargetRoute(Call& call);
 
 }  // namespace sendense::web

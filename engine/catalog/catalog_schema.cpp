@@ -295,6 +295,12 @@ const char* const kMigrations[] = {
       created_at TEXT NOT NULL
     );
     )sql",
+    // A target's own retention (prune --target) and how long a chain in a
+    // bucket grows before a copy goes whole (0: never).
+    R"sql(
+    ALTER TABLE targets ADD COLUMN retention TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE targets ADD COLUMN full_every INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 }  // namespace

@@ -19,7 +19,8 @@ const std::string& Migrated(const std::string& path) {
 
 constexpr const char* kColumns =
     "SELECT name, kind, location, credentials, region, ca_file, lock_days, "
-    "lock_mode, bandwidth, created_at, repository_id FROM targets ";
+    "lock_mode, bandwidth, created_at, repository_id, retention, full_every "
+    "FROM targets ";
 
 Target ReadTarget(const sqlite::Statement& s) {
   Target t;
@@ -34,6 +35,8 @@ Target ReadTarget(const sqlite::Statement& s) {
   t.bandwidth = static_cast<uint64_t>(s.Int(8));
   t.created_at = s.Text(9);
   t.repository_id = s.Text(10);
+  t.retention = retention::ParsePolicyJson(nlohmann::json::parse(s.Text(11)));
+  t.full_every = s.Int(12);
   return t;
 }
 
@@ -42,7 +45,15 @@ void Check(const Target& t) {
   const auto bad = [&](const std::string& why) {
     return Error(ErrorKind::kInvalidArgument, "target " + t.name + ": " + why);
   };
+  if (t.full_every < 0 || t.full_every > 100000) {
+    throw bad("--full-every takes a count from 0 (never) to 100000");
+  }
   if (t.kind == "dir") {
+    if (t.full_every != 0) {
+      throw bad(
+          "--full-every is for S3 targets (a directory target's "
+          "prune merges its chains)");
+    }
     if (t.location.empty() || t.location[0] != '/') {
       throw bad("'" + t.location + "' is not an absolute directory");
     }
@@ -92,6 +103,8 @@ nlohmann::json TargetJson(const Target& t) {
       {"lock_mode", t.lock_mode.empty() ? nlohmann::json(nullptr)
                                         : nlohmann::json(t.lock_mode)},
       {"bandwidth", t.bandwidth},
+      {"retention", retention::PolicyJson(t.retention)},
+      {"full_every", t.full_every},
       {"created_at", t.created_at}};
 }
 
@@ -137,7 +150,8 @@ void Targets::Add(const Target& t) {
   db_.Prepare(
          "INSERT INTO targets (name, kind, location, credentials, region, "
          "ca_file, lock_days, lock_mode, bandwidth, created_at, "
-         "repository_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+         "repository_id, retention, full_every) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .Bind(1, t.name)
       .Bind(2, t.kind)
       .Bind(3, t.location)
@@ -149,6 +163,25 @@ void Targets::Add(const Target& t) {
       .Bind(9, static_cast<int64_t>(t.bandwidth))
       .Bind(10, NowIso())
       .Bind(11, t.repository_id)
+      .Bind(12, retention::PolicyJson(t.retention).dump())
+      .Bind(13, t.full_every)
+      .Run();
+  tx.Commit();
+}
+
+void Targets::Update(const Target& t) {
+  Check(t);
+  sqlite::Transaction tx(db_);
+  Require(t.name);
+  db_.Prepare(
+         "UPDATE targets SET lock_days = ?, lock_mode = ?, bandwidth = ?, "
+         "retention = ?, full_every = ? WHERE name = ?")
+      .Bind(1, t.lock_days)
+      .Bind(2, t.lock_mode)
+      .Bind(3, static_cast<int64_t>(t.bandwidth))
+      .Bind(4, retention::PolicyJson(t.retention).dump())
+      .Bind(5, t.full_every)
+      .Bind(6, t.name)
       .Run();
   tx.Commit();
 }

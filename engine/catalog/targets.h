@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/catalog/retention_policy.h"
 #include "engine/catalog/sqlite.h"
 
 namespace sendense {
@@ -30,12 +31,18 @@ struct Target {
   // A directory target: the id of the repository it was added with
   // (Repository::Id), which a copy finds there or refuses.
   std::string repository_id;
+  // What `prune --target` keeps there (empty: each VM's policy in a
+  // directory target's repository; nothing is pruned in a bucket).
+  retention::Policy retention;
+  // S3: a point whose chain in the bucket already holds this many points
+  // is copied whole (a full), so that older chains can expire; 0 = never.
+  int64_t full_every = 0;
   std::string created_at;
 };
 
 // {"name", "kind", "location", "credentials", "region", "ca_file",
-//  "lock_days", "lock_mode", "bandwidth", "repository_id", "created_at"}:
-//  never a key.
+//  "lock_days", "lock_mode", "bandwidth", "retention", "full_every",
+//  "created_at"}: never a key.
 nlohmann::json TargetJson(const Target& target);
 
 // "50MiB/s", "10M", "1G/s", "0" as bytes per second; Error
@@ -54,6 +61,9 @@ class Targets {
  public:
   explicit Targets(const std::string& catalog_path);
   void Add(const Target& target);
+  // Its retention, full_every, bandwidth and lock (target set); the same
+  // checks as Add.
+  void Update(const Target& target);
   void Remove(const std::string& name);
   std::vector<Target> List();
   std::optional<Target> Find(const std::string& name);

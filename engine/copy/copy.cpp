@@ -349,6 +349,32 @@ std::vector<std::string> VmsToCopy(const Repository& from,
   return {vm};
 }
 
+void RequireRepositoryAt(const std::string& dir, const Target* target) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && fs::is_directory(dir, ec) &&
+      fs::is_empty(dir, ec)) {
+    throw Error(ErrorKind::kNotFound,
+                dir +
+                    " is an empty directory, not a Sendense repository: if a "
+                    "share should be mounted there, nothing is (mount it); "
+                    "else sendense -r " +
+                    dir + " init makes one");
+  }
+  if (!fs::exists(dir + "/catalog.db", ec)) {
+    throw Error(ErrorKind::kNotFound, "no repository at " + dir +
+                                          " (sendense -r " + dir +
+                                          " init makes one)");
+  }
+  if (target && !target->repository_id.empty() &&
+      Repository(dir).Id() != target->repository_id) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "the repository at " + dir + " is not the one target " +
+                    target->name +
+                    " was added with (its id differs): is the right share "
+                    "mounted there?");
+  }
+}
+
 size_t CopyReport::not_copied() const {
   size_t n = 0;
   for (const auto& b : backups) {
@@ -383,35 +409,15 @@ CopyReport Copy(const Repository& from,
   const auto start = Clock::now();
   CopyRequest request = asked;
   // A target's name: its directory, or its bucket.
-  if (const auto target = Targets(from.CatalogPath()).Find(request.to)) {
-    if (target->kind == "s3") {
-      return CopyToS3(from, *target, request.vm, progress);
-    }
+  const auto target = Targets(from.CatalogPath()).Find(request.to);
+  if (target && target->kind == "s3") {
+    return CopyToS3(from, *target, request.vm, progress);
+  }
+  if (target) {
     request.to = target->location;
-    if (!target->repository_id.empty() &&
-        Repository(request.to).Id() != target->repository_id) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "the repository at " + request.to +
-                      " is not the one target " + target->name +
-                      " was added with (its id differs): is the right "
-                      "share mounted there?");
-    }
   }
+  RequireRepositoryAt(request.to, target ? &*target : nullptr);
   std::error_code ec;
-  if (fs::exists(request.to, ec) && fs::is_directory(request.to, ec) &&
-      fs::is_empty(request.to, ec)) {
-    throw Error(ErrorKind::kNotFound,
-                request.to +
-                    " is an empty directory, not a Sendense repository: if a "
-                    "share should be mounted there, nothing is (mount it); "
-                    "else sendense -r " +
-                    request.to + " init makes one");
-  }
-  if (!fs::exists(request.to + "/catalog.db", ec)) {
-    throw Error(ErrorKind::kNotFound, "no repository at " + request.to +
-                                          " (sendense -r " + request.to +
-                                          " init makes one)");
-  }
   const Repository to(request.to);
   if (fs::equivalent(from.path(), to.path(), ec)) {
     throw Error(ErrorKind::kInvalidArgument,

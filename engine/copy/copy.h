@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/backup/backup_job.h"
+#include "engine/catalog/targets.h"
 #include "engine/repo/repository.h"
 
 namespace sendense::copy {
@@ -44,6 +45,13 @@ struct CopyReport {
 // it is "".
 std::vector<std::string> VmsToCopy(const Repository& from,
                                    const std::string& vm);
+
+// Checks that `dir` holds a repository before anything is written there:
+// Error kNotFound with the sentence for an empty directory (a share not
+// mounted) or no repository; kInvalidArgument when `target` (a directory
+// target) was added with another repository (its id differs).
+void RequireRepositoryAt(const std::string& dir,
+                         const Target* target = nullptr);
 
 // {"to", "backups": [{"vm", "backup", "state", "error", "seconds",
 //  "points": [{"disk", "how", "bytes"}]}], "bytes", "seconds"}

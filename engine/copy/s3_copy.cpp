@@ -16,6 +16,7 @@
 #include "engine/log.h"
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/repo/point_lease.h"
+#include "engine/restore/restore.h"
 #include "engine/time.h"
 
 namespace sendense::copy {
@@ -219,26 +220,44 @@ class VmS3Copy {
                     "restore what is sound from another point";
         return out;
       }
-      if (p.parent_id && !there.count(backup_of.at(*p.parent_id))) {
-        out.state = "failed";
-        out.error = "disk " + p.disk + " of " + vm_ + "/" + b.name +
-                    " is an incremental of backup " +
-                    backup_of.at(*p.parent_id) +
-                    ", which the bucket does not have: it cannot be copied "
-                    "as stored";
-        return out;
-      }
     }
     try {
       const s3::Lock lock = S3Lock(target_, b.finished_at);
       nlohmann::json points = nlohmann::json::array();
       for (const auto& p : b.points) {
-        const std::string path = from_.Absolute(p.file);
-        const PointLease lease(path, PointLease::Mode::kShared, kLeaseWait);
+        const std::optional<std::string> parent =
+            p.parent_id ? std::optional(backup_of.at(*p.parent_id))
+                        : std::nullopt;
+        // Whole when the bucket lacks the parent (pruned there) or the
+        // chain there is full_every long: older chains can then expire.
+        const bool whole =
+            parent && (!there.count(*parent) ||
+                       (target_.full_every > 0 &&
+                        Depth(*parent, p.disk) + 1 >= target_.full_every));
+        const int64_t depth = !parent || whole ? 0 : Depth(*parent, p.disk) + 1;
         FileUpload upload(options_, client_, lock);
-        const std::string sums = qcow2::SumsPath(path);
         nlohmann::json sums_json = nullptr;
         uint64_t bytes = 0;
+        std::optional<ScratchDir> scratch;
+        std::optional<PointLease> lease;
+        std::string path = from_.Absolute(p.file);
+        if (whole) {
+          // The point's whole disk, read through its chain (every cluster
+          // checked against its digest), as a standalone QCOW2.
+          scratch.emplace("whole", "a point copied whole");
+          restore::RestoreRequest request;
+          request.vm = vm_;
+          request.point = b.name;
+          request.disk = p.disk;
+          request.target = scratch->path() + "/point.qcow2";
+          request.sums_path = qcow2::SumsPath(request.target);
+          JobProgress restoring;  // its own counts: ours follow below
+          restore::Restore(from_, request, restoring);
+          path = request.target;
+        } else {
+          lease.emplace(path, PointLease::Mode::kShared, kLeaseWait);
+        }
+        const std::string sums = qcow2::SumsPath(path);
         if (fs::exists(sums)) {
           const auto s = upload.Run(sums, qcow2::SumsPath(p.file));
           sums_json = {{"file", s.key}, {"size", s.size}, {"etag", s.etag}};
@@ -249,14 +268,19 @@ class VmS3Copy {
         progress_.bytes_total += bytes;
         progress_.bytes_done += bytes;
         report_.bytes += bytes;
-        out.points.push_back({p.disk, "as stored", bytes});
+        out.points.push_back(
+            {p.disk, whole ? "flattened" : "as stored", bytes});
+        depth_[{b.name, p.disk}] = depth;
         points.push_back(
             {{"disk", p.disk},
-             {"kind", KindName(p.kind)},
-             {"reason", p.reason},
+             {"kind", whole ? "full" : KindName(p.kind)},
+             {"reason", whole ? "copied whole: the chain in the bucket "
+                                "ends before it"
+                              : p.reason},
              {"file", p.file},
-             {"parent", p.parent_id ? nlohmann::json(backup_of.at(*p.parent_id))
-                                    : nlohmann::json(nullptr)},
+             {"parent", whole || !parent ? nlohmann::json(nullptr)
+                                         : nlohmann::json(*parent)},
+             {"depth", depth},
              {"virtual_size", p.virtual_size},
              {"bytes_stored", p.bytes_stored},
              {"disk_digest", p.disk_digest},
@@ -274,6 +298,8 @@ class VmS3Copy {
                                        {"checkpoint", b.checkpoint},
                                        {"consistency", b.consistency},
                                        {"domain_xml", b.domain_xml},
+                                       {"lock_mode", lock.mode},
+                                       {"retain_until", lock.retain_until},
                                        {"points", points},
                                        {"guest_index", index}};
       client_.Put(ManifestKey(vm_, b.name), manifest.dump(1) + "\n", lock);
@@ -283,6 +309,29 @@ class VmS3Copy {
     }
     out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return out;
+  }
+
+  // How many points come before `backup`'s point of `disk` in its chain in
+  // the bucket (0 for a full): from its manifest, or counted through its
+  // parents' when it has no "depth".
+  int64_t Depth(const std::string& backup, const std::string& disk) {
+    if (const auto it = depth_.find({backup, disk}); it != depth_.end()) {
+      return it->second;
+    }
+    const auto m = nlohmann::json::parse(client_.Get(ManifestKey(vm_, backup)));
+    int64_t depth = 0;
+    for (const auto& p : m.at("points")) {
+      if (p.value("disk", "") != disk) {
+        continue;
+      }
+      if (p.contains("depth")) {
+        depth = p["depth"].get<int64_t>();
+      } else if (p.contains("parent") && p["parent"].is_string()) {
+        depth = Depth(p["parent"].get<std::string>(), disk) + 1;
+      }
+    }
+    depth_[{backup, disk}] = depth;
+    return depth;
   }
 
   // The backup's guest file index, when it has one, as a small catalog of
@@ -315,6 +364,7 @@ class VmS3Copy {
   CopyReport& report_;
   const s3::ClientOptions options_;
   const s3::Client client_;
+  std::map<std::pair<std::string, std::string>, int64_t> depth_;
 };
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "engine/catalog/targets.h"
 #include "engine/catalog/vm_configs.h"
+#include "engine/copy/target_prune.h"
 #include "engine/error.h"
 #include "engine/jobs/backup_then_index.h"
 #include "engine/log.h"
@@ -33,17 +35,19 @@ JobRunner::Submitted JobRunner::Enqueue(JobKind kind,
                                         const std::string& vm,
                                         std::function<std::string(Job&)> run,
                                         const std::string& host,
-                                        std::optional<int64_t> host_max_jobs) {
+                                        std::optional<int64_t> host_max_jobs,
+                                        const std::string& target) {
   auto job = std::make_shared<Job>();
   job->run = std::move(run);
   job->status.host = host;
+  job->status.target = target;
   job->host_max_jobs = host_max_jobs;
   std::lock_guard lock(mutex_);
   for (const auto& [id, other] : jobs_) {
     // One of each kind per VM at a time; forgets and restores each their own.
     if (kind != JobKind::kForget && kind != JobKind::kRestore &&
         other->status.vm == vm && other->status.kind == kind &&
-        Active(other->status.state)) {
+        other->status.target == target && Active(other->status.state)) {
       return {id, false};
     }
   }
@@ -69,8 +73,23 @@ JobRunner::Submitted JobRunner::Submit(const BackupRequest& request) {
 
 JobRunner::Submitted JobRunner::SubmitPrune(
     const retention::PruneRequest& request) {
-  return Enqueue(JobKind::kPrune, request.vm,
-                 [this, request](Job& job) { return Prune(job, request); });
+  return Enqueue(JobKind::kPrune, request.vm, [this, request](Job& job) {
+    return Prune(job, [&] { return retention::Prune(repo_, request); });
+  });
+}
+
+JobRunner::Submitted JobRunner::SubmitTargetPrune(
+    const std::string& target,
+    const retention::PruneRequest& request) {
+  return Enqueue(
+      JobKind::kPrune, request.vm,
+      [this, target, request](Job& job) {
+        return Prune(job, [&] {
+          return copy::PruneTarget(
+              repo_, Targets(repo_.CatalogPath()).Require(target), request);
+        });
+      },
+      "", std::nullopt, target);
 }
 
 JobRunner::Submitted JobRunner::SubmitForget(
@@ -122,6 +141,13 @@ JobRunner::Submitted JobRunner::SubmitCopy(const copy::CopyRequest& request) {
                                         ": " + b.error);
       }
     }
+    const auto target = Targets(repo_.CatalogPath()).Find(request.to);
+    if (options_.prune_after_backup && target && !target->retention.empty() &&
+        !report.backups.empty()) {
+      retention::PruneRequest prune;
+      prune.vm = request.vm;
+      SubmitTargetPrune(target->name, prune);  // its own policy, its own job
+    }
     return std::string();
   });
 }
@@ -153,9 +179,11 @@ std::string JobRunner::Backup(Job& job, const BackupRequest& request) {
   return result.backup;
 }
 
-std::string JobRunner::Prune(Job& job, const retention::PruneRequest& request) {
+std::string JobRunner::Prune(
+    Job& job,
+    const std::function<std::vector<retention::PruneReport>()>& prune) {
   job.progress.phase = JobPhase::kPruning;
-  const auto reports = retention::Prune(repo_, request);
+  const auto reports = prune();
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : reports) {
     job.progress.bytes_done += r.merged_bytes;

@@ -32,7 +32,8 @@ struct JobStatus {
   int64_t id = 0;
   JobKind kind = JobKind::kBackup;
   std::string vm;
-  std::string host;  // the hypervisor a backup reads from (host add), or ""
+  std::string host;    // the hypervisor a backup reads from (host add), or ""
+  std::string target;  // the copy target a prune of a target works on, or ""
   JobState state = JobState::kQueued;
   JobPhase phase = JobPhase::kQueued;
   std::string backup;  // the backup's name, as soon as it has one
@@ -52,7 +53,8 @@ struct JobRunnerOptions {
   size_t workers = 2;
   bool index_guest_files = true;  // after each backup
   // After each backup of a VM with a retention policy, queue a prune of it;
-  // of a VM with a copy target (`vm add --copy-to`), a copy to it.
+  // of a VM with a copy target (`vm add --copy-to`), a copy to it; after a
+  // copy to a target with a retention policy, a prune of the target.
   bool prune_after_backup = true;
 };
 
@@ -74,6 +76,10 @@ class JobRunner {
   // running: then that job is returned (one backup of a VM at a time).
   Submitted Submit(const BackupRequest& request);
   Submitted SubmitPrune(const retention::PruneRequest& request);
+  // A prune of a copy target by its own policy (copy::PruneTarget): one
+  // per target and VM at a time; its result is {"prunes": [...]}.
+  Submitted SubmitTargetPrune(const std::string& target,
+                              const retention::PruneRequest& request);
   Submitted SubmitForget(const std::string& vm,
                          const std::vector<std::string>& points);
   // A verify job; its result is the verify report (VerifyReportJson).
@@ -107,9 +113,13 @@ class JobRunner {
                     const std::string& vm,
                     std::function<std::string(Job&)> run,
                     const std::string& host = "",
-                    std::optional<int64_t> host_max_jobs = std::nullopt);
+                    std::optional<int64_t> host_max_jobs = std::nullopt,
+                    const std::string& target = "");
   std::string Backup(Job& job, const BackupRequest& request);
-  std::string Prune(Job& job, const retention::PruneRequest& request);
+  // Runs `prune` (a repository's or a target's) as the job's work.
+  std::string Prune(
+      Job& job,
+      const std::function<std::vector<retention::PruneReport>()>& prune);
   // The queued job to run next, called locked: of those whose VM has no
   // running job and whose host is below its limit, one of the host with
   // the fewest running jobs (jobs without a host are a host of their

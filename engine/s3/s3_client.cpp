@@ -433,10 +433,14 @@ bool Client::ObjectLockEnabled() const {
                          .child_value("ObjectLockEnabled")) == "Enabled";
 }
 
-std::optional<ObjectInfo> Client::Head(const std::string& key) const {
+std::optional<ObjectInfo> Client::Head(const std::string& key,
+                                       const std::string& version_id) const {
   Request r;
   r.method = "HEAD";
   r.key = Key(key);
+  if (!version_id.empty()) {
+    r.query["versionId"] = version_id;
+  }
   r.what = "a look at " + r.key;
   const Response response = Send(r);
   if (response.status == 404) {
@@ -562,18 +566,50 @@ void Client::Delete(const std::string& key,
 }
 
 std::vector<std::string> Client::Versions(const std::string& key) const {
-  Request r;
-  r.query["versions"] = "";
-  r.query["prefix"] = Key(key);
-  r.what = "the versions of " + Key(key);
-  const Response response = Send(r);
-  Check(r, response);
   std::vector<std::string> out;
-  const auto doc = Xml(response.body);
-  for (auto v : doc.child("ListVersionsResult").children("Version")) {
-    if (std::string(v.child_value("Key")) == Key(key)) {
-      out.push_back(v.child_value("VersionId"));
+  for (const auto& v : ListVersions(key)) {
+    if (v.key == key && !v.delete_marker) {
+      out.push_back(v.version_id);
     }
+  }
+  return out;
+}
+
+std::vector<Version> Client::ListVersions(const std::string& prefix) const {
+  std::vector<Version> out;
+  std::string key_marker, version_marker;
+  bool more = true;
+  while (more) {
+    Request r;
+    r.query["versions"] = "";
+    r.query["prefix"] = Key(prefix);
+    if (!key_marker.empty()) {
+      r.query["key-marker"] = key_marker;
+      r.query["version-id-marker"] = version_marker;
+    }
+    r.what = "the versions under " + Key(prefix);
+    const Response response = Send(r);
+    Check(r, response);
+    const auto doc = Xml(response.body);
+    const auto result = doc.child("ListVersionsResult");
+    for (auto v : result.children()) {
+      const std::string name = v.name();
+      if (name != "Version" && name != "DeleteMarker") {
+        continue;
+      }
+      Version one;
+      one.key = std::string(v.child_value("Key"))
+                    .substr(options_.location.prefix.size());
+      one.version_id = v.child_value("VersionId");
+      one.size = std::stoull("0" + std::string(v.child_value("Size")));
+      one.latest = std::string(v.child_value("IsLatest")) == "true";
+      one.delete_marker = name == "DeleteMarker";
+      out.push_back(one);
+    }
+    more = std::string(result.child_value("IsTruncated")) == "true";
+    key_marker = result.child_value("NextKeyMarker");
+    version_marker = result.child_value("NextVersionIdMarker");
+    more = more && !key_marker.empty();
   }
   return out;
 }

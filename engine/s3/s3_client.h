@@ -54,6 +54,16 @@ struct ObjectInfo {
   Lock lock;         // empty when the object has none
 };
 
+// One version of an object in a versioned bucket (every bucket with
+// Object Lock is one); "null" is the version of an unversioned object.
+struct Version {
+  std::string key;  // without the location's prefix
+  std::string version_id;
+  uint64_t size = 0;
+  bool latest = false;
+  bool delete_marker = false;
+};
+
 struct Upload {
   std::string key;  // without the location's prefix
   std::string id;
@@ -75,8 +85,10 @@ class Client {
   // Whether the bucket was made with Object Lock.
   bool ObjectLockEnabled() const;
 
-  // Keys are relative to the location's prefix.
-  std::optional<ObjectInfo> Head(const std::string& key) const;
+  // Keys are relative to the location's prefix. A version when
+  // `version_id` is given.
+  std::optional<ObjectInfo> Head(const std::string& key,
+                                 const std::string& version_id = "") const;
   // One PUT of `body` (Content-MD5 sent: the gateway checks it).
   std::string Put(const std::string& key,
                   const std::string& body,
@@ -100,6 +112,8 @@ class Client {
   void Delete(const std::string& key, const std::string& version_id = "") const;
   // The version ids of `key`, newest first.
   std::vector<std::string> Versions(const std::string& key) const;
+  // Every version and delete marker under `prefix`, every page.
+  std::vector<Version> ListVersions(const std::string& prefix) const;
 
   // Multipart uploads.
   std::string StartUpload(const std::string& key, const Lock& lock) const;

@@ -370,5 +370,35 @@ TEST_F(CopyTest, AnUnmountedShareIsRefusedAndNothingIsWrittenThere) {
             "wal\n");
 }
 
+// A directory target keeps what its own policy says, merged there, while
+// the source keeps everything.
+TEST_F(CopyTest, ADirectoryTargetIsPrunedByItsOwnPolicy) {
+  const std::string p1 = Backup();
+  ChangeSource("-c 'write -q -P 0x44 2M 256k'");
+  const std::string p2 = Backup();
+  ChangeSource("-c 'write -q -P 0x55 20M 64k'");
+  const std::string p3 = Backup();
+  ASSERT_EQ(
+      Sendense("target add second --dir " + Quote(second_) + " --keep-last 1")
+          .status,
+      0);
+  EXPECT_EQ(Copy("second")["backups"].size(), 3u);
+  const auto r =
+      Sendense("target add other --dir " + Quote(second_) + " --full-every 3");
+  EXPECT_NE(r.output.find("--full-every is for S3 targets"), std::string::npos)
+      << r.output;
+  const auto pruned = SendenseJson("prune --target second --json")["prunes"];
+  ASSERT_EQ(pruned.size(), 1u);
+  EXPECT_EQ(pruned[0]["dropped"], nlohmann::json({p1, p2}));
+  EXPECT_EQ(SendenseJson("list --vm vm1 --json")["vms"][0]["backups"].size(),
+            3u);
+  const auto there = nlohmann::json::parse(
+      RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(second_) +
+                " list --vm vm1 --json"))["vms"][0]["backups"];
+  ASSERT_EQ(there.size(), 1u);
+  EXPECT_EQ(there[0]["name"], p3);
+  ExpectSame(second_, p3);
+}
+
 }  // namespace
 }  // namespace sendense::test

@@ -135,6 +135,50 @@ TEST_F(RetentionApiTest, ServeCopiesEachBackupToTheVmsCopyTarget) {
             0u);
 }
 
+// A copy target with its own policy is pruned after each copy to it, as a
+// job of its own; the API prunes it on demand too.
+TEST_F(RetentionApiTest, ServePrunesACopyTargetByItsOwnPolicy) {
+  const std::string second = dir_ / "second";
+  RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(second) + " init");
+  ASSERT_EQ(
+      Sendense("target add second --dir " + Quote(second) + " --keep-last 1")
+          .status,
+      0);
+  Serve();
+  MakeSource();
+  CallJson("POST", "/api/v1/vms",
+           json{{"name", "web1"},
+                {"disks", {{"sda", uri()}}},
+                {"bitmap", "b0"},
+                {"copy_to", "second"}}
+               .dump(),
+           201);
+  json copied;
+  for (int i = 0; i < 2; ++i) {
+    const auto job = BackupAfter("-c 'write -q -P " + std::to_string(0x70 + i) +
+                                     " " + std::to_string(i * 2) + "M 1M'",
+                                 "web1");
+    ASSERT_EQ(job["state"], "complete") << job.dump();
+    copied = FollowingJob("copy", job);
+    ASSERT_EQ(copied["state"], "complete") << copied.dump();
+  }
+  const auto pruned = FollowingJob("prune", copied);
+  EXPECT_EQ(pruned["target"], "second") << pruned.dump();
+  EXPECT_EQ(pruned["state"], "complete") << pruned.dump();
+  EXPECT_EQ(CallJson("GET", "/api/v1/backups?vm=web1")["backups"].size(), 2u);
+  const auto there = nlohmann::json::parse(
+      RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(second) +
+                " list --vm web1 --json"))["vms"][0]["backups"];
+  EXPECT_EQ(there.size(), 1u) << there.dump();
+
+  const auto dry = CallJson(
+      "POST", "/api/v1/targets/second/prune",
+      json{{"dry_run", true}, {"policy", {{"keep_last", 1}}}}.dump(), 200);
+  EXPECT_EQ(dry["prunes"][0]["points"].size(), 1u) << dry.dump();
+  EXPECT_EQ(Call("POST", "/api/v1/targets/nowhere/prune", "{}").status, 404);
+  EXPECT_EQ(Call("POST", "/api/v1/targets/second/prune", "[1]").status, 400);
+}
+
 TEST_F(RetentionApiTest, DryRunPruneJobAndDeleteOfAPoint) {
   Serve();
   MakeSource();
