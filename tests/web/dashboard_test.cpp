@@ -116,8 +116,9 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
     RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(path) + " init");
     return path;
   };
-  RunOrFail(cli + " target add nas --dir " + Quote(make_repo("nas")) + " && " +
-            cli + " target add gone --dir " + Quote(make_repo("gone")) +
+  RunOrFail(cli + " target add nas --dir " + Quote(make_repo("nas")) +
+            " --keep-daily 7 --keep-weekly 4 && " + cli +
+            " target add gone --dir " + Quote(make_repo("gone")) +
             " && rm -rf " + Quote(dir_ / "gone") + " && mkdir " +
             Quote(dir_ / "gone"));
   const auto first = CallJson("POST", "/api/v1/vms/web1/backup", "", 202);

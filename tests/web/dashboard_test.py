@@ -577,6 +577,8 @@ class Dashboard:
             ' return r ? r.innerText : "";')
         wait_for('the targets as the API has them', lambda: (
             'ready' in text('nas') and 'used' in text('nas') and
+            'keeps daily 7, weekly 4' in text('nas') and
+            'keeps everything' in text('gone') and
             all(c['vm'] in text('nas') and c['backup'] in text('nas') for c in copies) and
             'not ready' in text('gone') and 'is an empty directory' in text('gone')))
         self.shot('targets')

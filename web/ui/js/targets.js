@@ -1,5 +1,5 @@
 // Where copies go (the appliance admin's page): each target's kind and
-// place, its Object Lock, whether it can take copies now, what it holds,
+// place, its Object Lock and retention, whether it can take copies now, what it holds,
 // and the newest copy of each VM.
 
 import {api} from './api.js';
@@ -8,6 +8,16 @@ import {badge, bytes, clear, empty, h, table, time, url} from './dom.js';
 function lockOf(target) {
   if (!target.lock_days) return '—';
   return `${target.lock_mode} ${target.lock_days} days`;
+}
+
+const KEEP_WORDS = {keep_last: 'last', keep_hourly: 'hourly', keep_daily: 'daily',
+  keep_weekly: 'weekly', keep_monthly: 'monthly', keep_yearly: 'yearly'};
+
+function retentionOf(target) {
+  const rules = Object.entries(target.retention || {})
+      .map(([rule, n]) => `${KEEP_WORDS[rule] || rule} ${n}`);
+  const keeps = rules.length === 0 ? 'keeps everything' : `keeps ${rules.join(', ')}`;
+  return target.full_every ? `${keeps}; a full every ${target.full_every}` : keeps;
 }
 
 function spaceOf(target) {
@@ -23,7 +33,8 @@ function targetRow(target) {
               ' · ', target.location)),
       h('td', null, target.ready ? badge('ok', 'ready') : badge('failed', 'not ready'),
           target.problem ? h('div', {class: 'muted small problem'}, target.problem) : null),
-      h('td', {class: 'secondary lock'}, lockOf(target)),
+      h('td', {class: 'secondary lock'}, lockOf(target),
+          h('div', {class: 'muted small retention'}, retentionOf(target))),
       h('td', {class: 'secondary space'}, spaceOf(target)),
       h('td', {class: 'copies'}, target.last_copies.length === 0 ? '—' :
         target.last_copies.map((c, i) => [i ? h('br') : '',
@@ -42,7 +53,7 @@ export async function renderTargets(ctx) {
     const {targets} = await api('/targets');
     if (!ctx.current()) return;
     clear(body, targets.length === 0 ? empty('No target yet: copies go nowhere off this repository.') :
-      table([{label: 'Target'}, {label: 'Now'}, {label: 'Object Lock', cls: 'secondary'},
+      table([{label: 'Target'}, {label: 'Now'}, {label: 'Lock and retention', cls: 'secondary'},
         {label: 'Space', cls: 'secondary'}, {label: 'Newest copy of each VM'}],
       targets.map(targetRow), {cls: 'targets'}));
   });
