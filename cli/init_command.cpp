@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "engine/repo/immutability.h"
 #include "engine/repo/repository.h"
+#include "engine/repo/repository_key.h"
 
 namespace sendense::cli {
 
@@ -17,9 +18,48 @@ void RegisterInit(CLI::App& app, GlobalOptions& global) {
                   "Make every published point immutable for this many days "
                   "(the filesystem's immutable flag; ext4, XFS, btrfs)")
       ->check(Between(0, 36500, "days"));
-  cmd->callback([&global, days] {
+  auto encrypt = std::make_shared<bool>(false);
+  auto key_file = std::make_shared<std::string>();
+  cmd->add_flag("--encrypt", *encrypt,
+                "Encrypt every point (QCOW2 with LUKS, aes-xts-plain64)");
+  cmd->add_option("--key-file", *key_file,
+                  "The key (0600, at least 32 bytes); made with a random "
+                  "key when it does not exist. qemu-img reads the points "
+                  "with --object secret,id=k,file=FILE");
+  cmd->callback([&global, days, encrypt, key_file] {
     const std::string& path = RequireRepo(global);
+    if (*encrypt && key_file->empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--encrypt needs --key-file FILE (an existing key, or "
+                  "where to make a new one), outside the repository");
+    }
+    if (!*encrypt && !key_file->empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--key-file goes with --encrypt");
+    }
+    std::string generated;
+    std::string key_path;
+    if (*encrypt) {
+      key_path = std::filesystem::absolute(*key_file).lexically_normal();
+      const std::string repo_path =
+          std::filesystem::absolute(path).lexically_normal();
+      if (key_path.rfind(repo_path + "/", 0) == 0) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "the key file must live outside the repository (a copy "
+                    "of the repository would carry its key)");
+      }
+      if (std::filesystem::exists(key_path)) {
+        ReadKeyFile(key_path);  // checked before the repository exists
+      } else {
+        generated = GenerateKeyFile(key_path);
+      }
+    }
     Repository::Init(path);
+    if (*encrypt) {
+      auto catalog = Repository(path).OpenCatalogForWriting();
+      catalog->SetSetting("encryption", "luks");
+      catalog->SetSetting("key_file", key_path);
+    }
     if (*days > 0) {
       const std::string why = ImmutableSupport(path);
       if (!why.empty()) {
@@ -37,6 +77,16 @@ void RegisterInit(CLI::App& app, GlobalOptions& global) {
     }
     std::cout << "Initialised repository " << path << "\n"
               << "API token: " << Repository(path).TokenPath() << "\n";
+    if (*encrypt) {
+      std::cout << "Points are encrypted (LUKS, aes-xts-plain64) with the "
+                   "key in "
+                << key_path << "\n";
+      if (!generated.empty()) {
+        std::cout << "Recovery key (shown once: keep it offline; it is the "
+                     "key file's content):\n  "
+                  << generated << "\n";
+      }
+    }
     if (*days > 0) {
       std::cout << "Points are immutable for " << *days
                 << (*days == 1 ? " day" : " days")

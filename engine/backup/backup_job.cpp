@@ -17,6 +17,7 @@
 #include "engine/qcow2/point_writer.h"
 #include "engine/repo/immutability.h"
 #include "engine/repo/point_digest.h"
+#include "engine/repo/repository_key.h"
 #include "engine/repo/tenant_usage.h"
 #include "engine/time.h"
 
@@ -113,6 +114,9 @@ PendingPoint WritePoint(const Repository& repo,
 
   qcow2::PointWriterOptions options;
   options.virtual_size = source->size();
+  if (const RepositoryKey key = LoadRepositoryKey(repo); key.encrypts) {
+    options.luks_passphrase = RequireKey(key);
+  }
   if (decision.incremental) {
     options.backing_name = fs::path(previous->file).filename().string();
   }

@@ -1,4 +1,5 @@
 #include "engine/browse/namespace.h"
+#include "engine/repo/repository_key.h"
 
 #include <sys/stat.h>
 
@@ -26,6 +27,11 @@ namespace sendense::browse {
 // closed when its last reader is.
 class Namespace::ChainCache {
  public:
+  // Encrypted points open with `passphrase` ("": locked, their reads
+  // fail with EACCES and the log says why).
+  explicit ChainCache(std::string passphrase)
+      : passphrase_(std::move(passphrase)) {}
+
   std::shared_ptr<const qcow2::ChainReader> Open(const std::string& path) {
     std::lock_guard lock(mutex_);
     if (auto existing = open_[path].lock()) {
@@ -33,6 +39,7 @@ class Namespace::ChainCache {
     }
     qcow2::ChainReader::Options options;
     options.check_digests = true;  // the tree never serves a wrong byte
+    options.luks_passphrase = passphrase_;
     std::shared_ptr<const qcow2::ChainReader> reader =
         qcow2::ChainReader::Open(path, options);
     open_[path] = reader;
@@ -40,6 +47,7 @@ class Namespace::ChainCache {
   }
 
  private:
+  const std::string passphrase_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::weak_ptr<const qcow2::ChainReader>>
       open_;
@@ -111,7 +119,8 @@ Namespace::Namespace(const Repository& repo,
     : repo_(repo),
       catalogs_(catalogs),
       appliances_(appliances),
-      chains_(std::make_shared<ChainCache>()) {
+      chains_(
+          std::make_shared<ChainCache>(LoadRepositoryKey(repo).passphrase)) {
   const char* reads = std::getenv("SENDENSE_GUEST_READS");
   use_maps_ = reads == nullptr || std::string(reads) != "appliance";
 }

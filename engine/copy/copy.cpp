@@ -301,6 +301,7 @@ class VmCopy {
       request.disk = p.disk;
       request.target = final_path;
       request.sums_path = qcow2::SumsPath(final_path);
+      request.encrypt_like_repository = true;
       JobProgress restoring;  // its own counts: ours follow below
       restore::Restore(from_, request, restoring);
       r.kind = PointKind::kFull;

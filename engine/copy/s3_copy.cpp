@@ -251,6 +251,7 @@ class VmS3Copy {
           request.disk = p.disk;
           request.target = scratch->path() + "/point.qcow2";
           request.sums_path = qcow2::SumsPath(request.target);
+          request.encrypt_like_repository = true;
           JobProgress restoring;  // its own counts: ours follow below
           restore::Restore(from_, request, restoring);
           path = request.target;

@@ -47,8 +47,8 @@ std::unique_ptr<ChainReader> ChainReader::Open(const std::string& path,
       throw Error(ErrorKind::kCorrupt, path + ": backing chain deeper than " +
                                            std::to_string(options.max_depth));
     }
-    layers.push_back(
-        std::make_unique<Image>(current, options.l2_cache_bytes_per_image));
+    layers.push_back(std::make_unique<Image>(
+        current, options.l2_cache_bytes_per_image, options.luks_passphrase));
     const Header& h = layers.back()->header();
     if (h.backing_name.empty()) {
       break;
@@ -237,6 +237,8 @@ void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
       }
       std::memcpy(dst.data(), cluster.data() + seg.offset_in_cluster,
                   dst.size());
+    } else if (seg.image->encrypted()) {
+      ReadEncrypted(seg, dst, offset + pos);
     } else {
       const uint64_t host = seg.mapping.host_offset + seg.offset_in_cluster;
       if (digests_[layer] != nullptr) {
@@ -266,6 +268,36 @@ void ChainReader::Read(std::span<std::byte> out, uint64_t offset) const {
   }
   flush();
   CheckClusters(out, touched);
+}
+
+void ChainReader::ReadEncrypted(const Segment& seg,
+                                std::span<std::byte> dst,
+                                uint64_t offset) const {
+  constexpr uint64_t kSector = crypto::kSectorBytes;
+  const uint64_t host = seg.mapping.host_offset + seg.offset_in_cluster;
+  const uint64_t start = host & ~(kSector - 1);
+  const uint64_t end = (host + dst.size() + kSector - 1) & ~(kSector - 1);
+  thread_local std::vector<std::byte> raw;
+  raw.resize(end - start);
+  seg.image->ReadHost(raw, start);
+  if (digests_[seg.layer] != nullptr) {
+    // Digests are of the stored bytes: checked before decryption.
+    std::vector<Touched> batch;
+    const uint32_t bits = seg.image->header().cluster_bits;
+    const uint64_t cs = uint64_t{1} << bits;
+    for (uint64_t g = offset & ~(cs - 1); g < offset + dst.size(); g += cs) {
+      const uint64_t cluster_host = host - (offset - g);
+      const bool inside = cluster_host >= start && cluster_host + cs <= end;
+      const Touched t{seg.layer, g >> bits, cluster_host,
+                      inside ? static_cast<int64_t>(cluster_host - start) : -1};
+      if (!Checked(t)) {
+        batch.push_back(t);
+      }
+    }
+    CheckClusters(raw, batch);
+  }
+  seg.image->Decrypt(raw, start);
+  std::memcpy(dst.data(), raw.data() + (host - start), dst.size());
 }
 
 std::vector<Extent> ChainReader::Extents(uint64_t offset,

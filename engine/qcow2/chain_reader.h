@@ -67,6 +67,9 @@ class ChainReader {
     // layer's SumsPath file, where it has one) the first time it is read:
     // a mismatch fails the read (Error kCorrupt, EIO), never wrong bytes.
     bool check_digests = false;
+    // The passphrase of encrypted (LUKS) layers; "" opens them locked:
+    // extents and structure read, their data does not (Error kDenied).
+    std::string luks_passphrase;
   };
 
   // Opens the chain whose top image is `path`. Throws Error (kNotFound,
@@ -120,6 +123,11 @@ class ChainReader {
   // that pass. Throws DigestMismatch. Thread-safe.
   void CheckClusters(std::span<const std::byte> out,
                      std::span<const Touched> batch) const;
+  // Reads the data segment `seg` of an encrypted layer into `dst` (guest
+  // `offset`): whole sectors read, checked as stored, then decrypted.
+  void ReadEncrypted(const Segment& seg,
+                     std::span<std::byte> dst,
+                     uint64_t offset) const;
   // The run at `offset` served by one place, at most `max_length` long.
   Segment Resolve(uint64_t offset, uint64_t max_length) const;
   // The same, walking the layers cluster by cluster (the map's fallback).

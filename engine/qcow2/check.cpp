@@ -42,6 +42,9 @@ void CheckReferences(const Image& image, std::vector<Problem>& out) {
   use(0, cs);
   use(h.l1_table_offset, uint64_t{h.l1_size} * 8);
   use(h.refcount_table_offset, uint64_t{h.refcount_table_clusters} * cs);
+  if (h.crypt_method != 0) {
+    use(h.crypto_offset, h.crypto_length);  // the LUKS header
+  }
   const uint64_t per_table = h.l2_entries();
   const uint64_t clusters = DivRoundUp(h.virtual_size, cs);
   std::vector<ClusterMapping> maps(per_table);

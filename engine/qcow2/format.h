@@ -35,6 +35,12 @@ inline constexpr uint32_t kExtFeatureNames = 0x6803f857;
 inline constexpr uint32_t kExtExternalDataFile = 0x44415441;
 inline constexpr uint32_t kExtFullDiskEncryption = 0x0537be77;
 
+// Encryption methods (header bytes 32-35).
+inline constexpr uint32_t kCryptAes = 1;  // legacy, refused
+inline constexpr uint32_t kCryptLuks = 2;
+// The most a LUKS header region may take (qemu's is about 2 MiB).
+inline constexpr uint64_t kMaxCryptoHeaderBytes = uint64_t{16} << 20;
+
 // Compression types (header byte 104).
 inline constexpr uint8_t kCompressionZlib = 0;
 inline constexpr uint8_t kCompressionZstd = 1;

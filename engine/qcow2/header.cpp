@@ -47,7 +47,13 @@ void ParseExtensions(const std::vector<std::byte>& c0,
       case kExtExternalDataFile:
         Unsupported(name, "it uses an external data file");
       case kExtFullDiskEncryption:
-        Unsupported(name, "it is encrypted");
+        if (len != 16) {
+          Corrupt(name, "encryption header pointer of " + std::to_string(len) +
+                            " bytes");
+        }
+        h.crypto_offset = LoadBe64(&c0[pos]);
+        h.crypto_length = LoadBe64(&c0[pos + 8]);
+        break;
       default:
         break;  // feature names, bitmaps and unknown extensions are ignored
     }
@@ -123,9 +129,15 @@ Header ReadHeader(const File& file,
                       " outside 512 B..2 MiB");
   }
   const uint64_t cs = h.cluster_size();
-  if (crypt_method != 0) {
-    Unsupported(name, "it is encrypted");
+  if (crypt_method == kCryptAes) {
+    Unsupported(name,
+                "it is encrypted with qemu's legacy AES-CBC (insecure, and "
+                "qemu no longer writes it); convert it to LUKS with qemu-img");
   }
+  if (crypt_method != 0 && crypt_method != kCryptLuks) {
+    Unsupported(name, "encryption method " + std::to_string(crypt_method));
+  }
+  h.crypt_method = crypt_method;
 
   if (h.version == 3) {
     h.header_length = LoadBe32(&c0[kHeaderLengthAt]);
@@ -199,6 +211,21 @@ Header ReadHeader(const File& file,
     Corrupt(name, "header longer than the file");
   }
   ParseExtensions(c0, h.header_length, head, h, name);
+  if (h.crypt_method == kCryptLuks) {
+    if (h.crypto_length == 0) {
+      Corrupt(name, "LUKS encryption without its header pointer");
+    }
+    if (h.crypto_offset % cs != 0 || h.crypto_offset == 0 ||
+        h.crypto_length > kMaxCryptoHeaderBytes ||
+        h.crypto_offset > file_size ||
+        h.crypto_length > file_size - h.crypto_offset) {
+      Corrupt(name, "LUKS header at " + Hex(h.crypto_offset) + " (" +
+                        std::to_string(h.crypto_length) +
+                        " bytes) lies outside the file or is misaligned");
+    }
+  } else if (h.crypto_length != 0) {
+    Corrupt(name, "an encryption header pointer, but no encryption");
+  }
 
   if (backing_offset != 0) {
     if (backing_size == 0 || backing_size > kMaxBackingNameLength) {
@@ -226,6 +253,7 @@ std::vector<std::byte> SerializeHeader(const Header& h) {
     StoreBe64(p + f.offset, h.*f.member);
   }
   StoreBe32(p + kHeaderLengthAt, kV3HeaderLength);
+  StoreBe32(p + kCryptMethodAt, h.crypt_method);
   p[kCompressionTypeAt] = std::byte{h.compression_type};
 
   uint64_t pos = kV3HeaderLength;
@@ -234,6 +262,13 @@ std::vector<std::byte> SerializeHeader(const Header& h) {
     StoreBe32(p + pos + 4, static_cast<uint32_t>(h.backing_format.size()));
     std::memcpy(p + pos + 8, h.backing_format.data(), h.backing_format.size());
     pos += 8 + ((h.backing_format.size() + 7) & ~size_t{7});
+  }
+  if (h.crypt_method != 0) {
+    StoreBe32(p + pos, kExtFullDiskEncryption);
+    StoreBe32(p + pos + 4, 16);
+    StoreBe64(p + pos + 8, h.crypto_offset);
+    StoreBe64(p + pos + 16, h.crypto_length);
+    pos += 24;
   }
   pos += 8;  // end-of-extensions marker: type 0, length 0
   if (!h.backing_name.empty()) {

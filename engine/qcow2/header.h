@@ -24,6 +24,11 @@ struct Header {
   uint32_t refcount_order = 4;
   uint32_t header_length = 0;
   uint8_t compression_type = 0;
+  // Encryption: 0 none, kCryptLuks with its LUKS header at crypto_offset
+  // (cluster-aligned), crypto_length bytes (the FDE header extension).
+  uint32_t crypt_method = 0;
+  uint64_t crypto_offset = 0;
+  uint64_t crypto_length = 0;
   std::string backing_name;    // empty when the image has no backing file
   std::string backing_format;  // the backing format extension, if present
 
@@ -35,14 +40,17 @@ struct Header {
 
 // Reads and validates the header of `file` (whose size is `file_size`).
 // Throws Error kCorrupt for a malformed header, kUnsupported for valid
-// features this reader refuses (encryption, external data files, extended
-// L2 entries, unknown incompatible features). `name` is used in messages.
+// features this reader refuses (legacy AES encryption, external data
+// files, extended L2 entries, unknown incompatible features). LUKS
+// encryption is read: its header's place is checked here, its content by
+// crypto::UnlockLuks. `name` is used in messages.
 Header ReadHeader(const File& file,
                   uint64_t file_size,
                   const std::string& name);
 
 // The first cluster of a new image holding `h` (version 3, its backing name
-// and backing format extension). `h.header_length` is ignored.
+// and backing format extension, and the FDE extension when encrypted).
+// `h.header_length` is ignored.
 std::vector<std::byte> SerializeHeader(const Header& h);
 
 }  // namespace sendense::qcow2

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/crypto/luks.h"
 #include "engine/error.h"
 #include "engine/qcow2/compression.h"
 #include "engine/qcow2/format.h"
@@ -16,10 +17,19 @@ namespace {
 
 }  // namespace
 
-Image::Image(const std::string& real_path, size_t l2_cache_bytes)
+Image::Image(const std::string& real_path,
+             size_t l2_cache_bytes,
+             const std::string& passphrase)
     : path_(real_path), file_(File::OpenReadOnly(real_path)) {
   file_size_ = file_.Size();
   header_ = ReadHeader(file_, file_size_, path_);
+  if (encrypted() && !passphrase.empty()) {
+    cipher_ = std::make_unique<crypto::XtsCipher>(crypto::UnlockLuks(
+        [&](std::span<std::byte> out, uint64_t at) {
+          file_.ReadExact(out, header_.crypto_offset + at);
+        },
+        header_.crypto_length, passphrase, path_));
+  }
   const uint64_t cs = header_.cluster_size();
   cache_.set_capacity(std::max<size_t>(1, l2_cache_bytes / cs));
 
@@ -160,6 +170,31 @@ void Image::ReadCompressed(const ClusterMapping& m,
   } catch (const Error& e) {
     throw Error(ErrorKind::kCorrupt, path_ + ": " + e.what());
   }
+}
+
+void Image::Decrypt(std::span<std::byte> sectors, uint64_t host) const {
+  if (!encrypted()) {
+    return;
+  }
+  if (!cipher_) {
+    throw Error(ErrorKind::kDenied,
+                path_ +
+                    " is encrypted and no key was given (the "
+                    "repository's key file: docs/encryption.md)",
+                EACCES);
+  }
+  cipher_->Decrypt(sectors, host / crypto::kSectorBytes);
+}
+
+void Image::Encrypt(std::span<std::byte> sectors, uint64_t host) const {
+  if (!encrypted()) {
+    return;
+  }
+  if (!cipher_) {
+    throw Error(ErrorKind::kDenied,
+                path_ + " is encrypted and no key was given", EACCES);
+  }
+  cipher_->Encrypt(sectors, host / crypto::kSectorBytes);
 }
 
 }  // namespace sendense::qcow2

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/crypto/xts_cipher.h"
 #include "engine/io/file.h"
 #include "engine/lru_cache.h"
 #include "engine/qcow2/header.h"
@@ -29,8 +30,21 @@ struct ClusterMapping {
 // the file's size and alignment before use. Thread-safe.
 class Image {
  public:
-  // Opens the image at `real_path` (canonical). Throws Error.
-  Image(const std::string& real_path, size_t l2_cache_bytes);
+  // Opens the image at `real_path` (canonical). An encrypted (LUKS) image
+  // is unlocked with `passphrase` when one is given (Error kDenied for a
+  // wrong one, kCorrupt for a damaged LUKS header); without one, its
+  // structure reads but Decrypt refuses. Throws Error.
+  Image(const std::string& real_path,
+        size_t l2_cache_bytes,
+        const std::string& passphrase = "");
+
+  bool encrypted() const { return header_.crypt_method != 0; }
+  // Decrypts whole sectors read from host offset `host` (sector-aligned),
+  // in place: Error kDenied when the image is encrypted and was opened
+  // without its key. Nothing to do for a plain image.
+  void Decrypt(std::span<std::byte> sectors, uint64_t host) const;
+  // The inverse, for a cluster written at `host` (a merge into this image).
+  void Encrypt(std::span<std::byte> sectors, uint64_t host) const;
 
   const Header& header() const { return header_; }
   const std::string& path() const { return path_; }
@@ -70,6 +84,7 @@ class Image {
   mutable std::atomic<uint64_t> file_size_{0};
   Header header_;
   std::vector<uint64_t> l1_;  // host offsets of L2 tables, 0 if none
+  std::unique_ptr<crypto::XtsCipher> cipher_;  // encrypted and unlocked
 
   mutable LruCache<uint64_t, L2Table> cache_;  // L2 tables by L1 index
 };

@@ -273,9 +273,19 @@ void RunCopies(std::vector<Copy>& copies,
 }  // namespace
 
 MergeStats MergeIntoBacking(const std::string& parent_path,
-                            const std::string& child_path) {
-  const Image child(child_path, size_t{4} << 20);
+                            const std::string& child_path,
+                            const std::string& passphrase) {
+  const Image child(child_path, size_t{4} << 20, passphrase);
   const File child_file = File::OpenReadOnly(child_path);
+  // The parent as a reader: its cipher, when it is encrypted.
+  const Image parent_view(parent_path, size_t{1} << 20, passphrase);
+  const bool reencrypt = child.encrypted() || parent_view.encrypted();
+  if (reencrypt && passphrase.empty()) {
+    throw Error(ErrorKind::kDenied,
+                "merging " + child_path +
+                    " into its backing file needs the repository's key: "
+                    "encrypted points are re-encrypted where they move");
+  }
   WritableImage parent(parent_path);
   const Header& ph = parent.header();
   const Header& chh = child.header();
@@ -368,7 +378,14 @@ MergeStats MergeIntoBacking(const std::string& parent_path,
         continue;
       }
       const uint64_t to = (in_place != 0 ? in_place : parent.Allocate()) * cs;
-      if (m.kind == ClusterMapping::Kind::kCompressed) {
+      if (reencrypt && m.kind == ClusterMapping::Kind::kData) {
+        child.ReadHost(buffer, m.host_offset);
+        child.Decrypt(buffer, m.host_offset);
+        parent_view.Encrypt(buffer, to);
+        parent.file().WriteAll(buffer, to);
+        stats.stored_digests.emplace_back(first + j, HashCluster(buffer));
+        stats.bytes_copied += cs;
+      } else if (m.kind == ClusterMapping::Kind::kCompressed) {
         child.ReadCompressed(m, buffer);  // another codec: stored plain
         parent.file().WriteAll(buffer, to);
         stats.bytes_copied += cs;

@@ -2,6 +2,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/qcow2/cluster_sums.h"
 
 namespace sendense::qcow2 {
 
@@ -12,6 +16,10 @@ struct MergeStats {
   uint64_t bytes_copied = 0;    // data and compressed bytes moved
   uint64_t freed_clusters = 0;  // host clusters returned to the filesystem
   uint64_t file_bytes = 0;      // the parent's allocated bytes after
+  // Encrypted images: the clusters written into the parent were
+  // re-encrypted (the IV follows the host offset), so their digests as
+  // stored are new: (guest cluster, digest), to record over the child's.
+  std::vector<std::pair<uint64_t, Digest>> stored_digests;
 };
 
 // Writes every cluster that `child` holds (data, compressed or zero) into
@@ -34,7 +42,13 @@ struct MergeStats {
 // `qemu-img check` finds no leak. Both images must have the same cluster
 // size and virtual size (Error kUnsupported otherwise). The parent is
 // fsynced before it returns.
+//
+// Encrypted (LUKS) images, either or both, are merged with `passphrase`
+// (Error kDenied before anything is written without it): each cluster is
+// decrypted with the child's key and IV and encrypted with the parent's,
+// at its new place.
 MergeStats MergeIntoBacking(const std::string& parent_path,
-                            const std::string& child_path);
+                            const std::string& child_path,
+                            const std::string& passphrase = "");
 
 }  // namespace sendense::qcow2

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/crypto/luks.h"
 #include "engine/error.h"
 #include "engine/io/file.h"
 #include "engine/qcow2/compression.h"
@@ -23,7 +24,10 @@ PointWriter::PointWriter(const std::string& path,
   }
   cluster_size_ = uint64_t{1} << options_.cluster_bits;
   l2_entries_ = cluster_size_ / 8;
-  const uint64_t header_bytes = kV3HeaderLength + 8 +
+  if (!options_.luks_passphrase.empty()) {
+    options_.compress = false;  // qemu neither writes nor reads them so
+  }
+  const uint64_t header_bytes = kV3HeaderLength + 8 + 24 +
                                 ((options_.backing_format.size() + 7) & ~7ul) +
                                 8 + options_.backing_name.size();
   if (options_.backing_name.size() > kMaxBackingNameLength ||
@@ -41,6 +45,17 @@ PointWriter::PointWriter(const std::string& path,
   table_capacity_ =
       std::max<size_t>(2, options_.l2_cache_bytes / cluster_size_);
   AllocateClusters(1);  // the header
+  if (!options_.luks_passphrase.empty()) {
+    const auto luks = crypto::CreateLuks(options_.luks_passphrase);
+    crypto_length_ = luks.region.size();
+    crypto_offset_ =
+        AllocateClusters(DivRoundUp(crypto_length_, cluster_size_)) *
+        cluster_size_;
+    std::vector<std::byte> region = luks.region;
+    region.resize(DivRoundUp(crypto_length_, cluster_size_) * cluster_size_);
+    file_.WriteAll(region, crypto_offset_);
+    cipher_ = std::make_unique<crypto::XtsCipher>(luks.master_key);
+  }
   l1_offset_ = AllocateClusters(std::max<uint64_t>(
                    1, DivRoundUp(l1_size * 8, cluster_size_))) *
                cluster_size_;
@@ -238,7 +253,6 @@ void PointWriter::WriteData(uint64_t offset, std::span<const std::byte> data) {
       run += m;
     }
     WriteRun(first + pos / cluster_size_, data.subspan(pos, run));
-    RecordDigests(first + pos / cluster_size_, data.subspan(pos, run));
     {
       std::lock_guard lock(mutex_);
       stats_.data_bytes += run;
@@ -285,11 +299,23 @@ void PointWriter::WriteRun(uint64_t first_cluster,
     }
   }
   FlushEvicted();
-  file_.WriteAll(data, host);
-  if (data.size() % cluster_size_ != 0) {
-    // Keep whole clusters in the file so that the image is not truncated.
-    std::vector<std::byte> pad(cluster_size_ - data.size() % cluster_size_);
-    file_.WriteAll(pad, host + data.size());
+  if (cipher_) {
+    // Whole clusters, encrypted at their host sectors (LUKS in QCOW2 takes
+    // the IV from the host offset).
+    thread_local std::vector<std::byte> sealed;
+    sealed.assign(data.begin(), data.end());
+    sealed.resize(count * cluster_size_);
+    cipher_->Encrypt(sealed, host / crypto::kSectorBytes);
+    file_.WriteAll(sealed, host);
+    RecordDigests(first_cluster, sealed);
+  } else {
+    file_.WriteAll(data, host);
+    if (data.size() % cluster_size_ != 0) {
+      // Keep whole clusters in the file so that the image is not truncated.
+      std::vector<std::byte> pad(cluster_size_ - data.size() % cluster_size_);
+      file_.WriteAll(pad, host + data.size());
+    }
+    RecordDigests(first_cluster, data);
   }
   KickWriteback();
 }
@@ -466,6 +492,11 @@ void PointWriter::Finish() {
   if (options_.compress) {
     h.incompatible_features |= kIncompatCompressionType;
     h.compression_type = kCompressionZstd;
+  }
+  if (cipher_) {
+    h.crypt_method = kCryptLuks;
+    h.crypto_offset = crypto_offset_;
+    h.crypto_length = crypto_length_;
   }
   h.backing_name = options_.backing_name;
   if (!h.backing_name.empty()) {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/crypto/xts_cipher.h"
 #include "engine/io/file.h"
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/worker_pool.h"
@@ -28,7 +29,12 @@ struct PointWriterOptions {
   unsigned compress_threads = 2;  // used when compress is set
   size_t l2_cache_bytes = size_t{2} << 20;
   // Where to record each stored cluster's digest (SumsFile), "" for none.
+  // Digests are of the clusters as stored (ciphertext when encrypted).
   std::string sums_path;
+  // Encrypt with LUKS (aes-xts-plain64, a new random master key) whose
+  // slot 0 this unlocks; "" for a plain image. Encrypted images are not
+  // compressed (`compress` is ignored), as in qemu.
+  std::string luks_passphrase;
 };
 
 struct PointWriterStats {
@@ -101,6 +107,8 @@ class PointWriter {
   void FlushEvicted();
   void MarkWritten(uint64_t cluster, uint64_t entry);
 
+  // Writes a run of data clusters (encrypted first when the image is) and
+  // records their digests as stored.
   void WriteRun(uint64_t first_cluster, std::span<const std::byte> data);
   void KickWriteback();
   void StoreCompressed(uint64_t cluster,
@@ -121,6 +129,9 @@ class PointWriter {
   uint64_t cluster_size_;
   uint64_t l2_entries_;
   uint64_t l1_offset_;
+  // Encrypted: the LUKS header's place and the data cipher.
+  uint64_t crypto_offset_ = 0, crypto_length_ = 0;
+  std::unique_ptr<crypto::XtsCipher> cipher_;
   std::atomic<bool> finished_{false};
   PointWriterStats stats_;
 

@@ -1,4 +1,5 @@
 #include "engine/repo/point_drop.h"
+#include "engine/repo/repository_key.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -36,8 +37,11 @@ std::string BackingNameOf(const std::string& path) {
 // The cluster digests follow the merge: the child's records (every cluster
 // it holds) replace the parent's, idempotently. When either point has none
 // (backed up before digests existed), the merged point has none either:
-// it reads as unverified rather than half-checked.
-void MergeSums(const std::string& parent, const std::string& child) {
+// it reads as unverified rather than half-checked. Clusters a merge
+// re-encrypted (`stored`) take their new digests.
+void MergeSums(const std::string& parent,
+               const std::string& child,
+               const std::vector<std::pair<uint64_t, qcow2::Digest>>& stored) {
   std::error_code ec;
   const std::string parent_sums = qcow2::SumsPath(parent);
   const std::string child_sums = qcow2::SumsPath(child);
@@ -51,6 +55,9 @@ void MergeSums(const std::string& parent, const std::string& child) {
       .ForEach([&](uint64_t cluster, const qcow2::Digest& d) {
         into.Put(cluster, d);
       });
+  for (const auto& [cluster, d] : stored) {  // re-encrypted where they went
+    into.Put(cluster, d);
+  }
   into.Sync();
 }
 
@@ -101,9 +108,10 @@ uint64_t DropPointFile(const Repository& repo,
     // Not merged yet (or a merge a crash interrupted: it starts over).
     PointLease lease(path, PointLease::Mode::kExclusive, options.reader_wait);
     const uint64_t before = AllocatedBytes(path) + AllocatedBytes(child_path);
-    const auto stats = qcow2::MergeIntoBacking(path, child_path);
+    const auto stats = qcow2::MergeIntoBacking(
+        path, child_path, LoadRepositoryKey(repo).passphrase);
     merged = stats.bytes_copied;
-    MergeSums(path, child_path);
+    MergeSums(path, child_path, stats.stored_digests);
     if (std::rename(path.c_str(), child_path.c_str()) != 0) {
       ThrowSystemError("cannot rename " + path + " over " + child_path);
     }

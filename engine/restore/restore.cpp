@@ -1,4 +1,5 @@
 #include "engine/restore/restore.h"
+#include "engine/repo/repository_key.h"
 
 #include <algorithm>
 #include <chrono>
@@ -155,13 +156,23 @@ RestoreReport Restore(const Repository& repo,
   const PointLease lease(path, PointLease::Mode::kShared, kLeaseWait);
   qcow2::ChainReader::Options options;
   options.check_digests = true;
+  const RepositoryKey key = LoadRepositoryKey(repo);
+  options.luks_passphrase = key.passphrase;
   const auto chain = qcow2::ChainReader::Open(path, options);
+  for (size_t i = 0; i < chain->depth(); ++i) {
+    if (chain->layer(i).encrypted()) {
+      RequireKey(key);  // refused before anything is written
+    }
+  }
 
   TargetOptions target_options;
   target_options.disk_size = chain->size();
   target_options.force = request.force;
   target_options.repository = repo.path();
   target_options.sums_path = request.sums_path;
+  if (request.encrypt_like_repository && key.encrypts) {
+    target_options.luks_passphrase = RequireKey(key);
+  }
   target_options.max_connections = request.connections;
   target_options.cancel = &progress.cancel;
   auto target = OpenTarget(request.target, target_options);

@@ -119,11 +119,13 @@ class Qcow2FileTarget : public RestoreTarget {
                   const std::string& shown,
                   uint64_t size,
                   const std::string& sums_path,
-                  const std::string& repository)
+                  const std::string& repository,
+                  const std::string& luks_passphrase)
       : file_name_(target, shown, repository) {
     qcow2::PointWriterOptions options;
     options.virtual_size = size;
     options.sums_path = sums_path;
+    options.luks_passphrase = luks_passphrase;
     writer_.emplace(file_name_.temp(), options);
   }
   unsigned lanes() const override { return kFileLanes; }
@@ -238,7 +240,8 @@ std::unique_ptr<RestoreTarget> OpenTarget(const std::string& target,
   }
   if (path.extension() == ".qcow2") {
     return std::make_unique<Qcow2FileTarget>(
-        path, target, options.disk_size, options.sums_path, options.repository);
+        path, target, options.disk_size, options.sums_path, options.repository,
+        options.luks_passphrase);
   }
   return std::make_unique<RawFileTarget>(path, target, options.disk_size,
                                          options.repository);

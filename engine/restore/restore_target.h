@@ -40,6 +40,7 @@ struct TargetOptions {
   std::string repository;        // refused as a place to write to
   unsigned max_connections = 4;  // NBD, when the server allows multi-conn
   std::string sums_path;         // qcow2: write its cluster digests here
+  std::string luks_passphrase;   // qcow2: encrypt it with LUKS ("" plain)
   // Set to stop: waits on a slow target end with Error kCancelled.
   const std::atomic<bool>* cancel = nullptr;
 };

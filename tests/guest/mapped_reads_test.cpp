@@ -143,7 +143,7 @@ class MappedReadsTest : public MountFixture {
   // Which files of `point` have a map, from the catalog.
   std::map<std::string, bool> Mapped(const std::string& point) {
     const auto r = RunOrFail(
-        "sqlite3 " + Quote(repo_ + "/catalog.db") +
+        "sqlite3 -cmd '.timeout 10000' " + Quote(repo_ + "/catalog.db") +
         " \"SELECT f.path, f.extents IS NOT NULL FROM guest_files f JOIN "
         "guest_filesystems g ON g.id = f.fs_id JOIN backups b ON b.id = "
         "g.backup_id WHERE b.name = '" +

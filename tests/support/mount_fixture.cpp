@@ -90,7 +90,8 @@ std::vector<std::string> MountFixture::PointFiles(const std::string& backup) {
 }
 
 void MountFixture::CatalogSql(const std::string& sql) {
-  RunOrFail("sqlite3 " + Quote(repo_ + "/catalog.db") + " " + Quote(sql));
+  RunOrFail("sqlite3 -cmd '.timeout 10000' " + Quote(repo_ + "/catalog.db") +
+            " " + Quote(sql));
 }
 
 }  // namespace sendense::test

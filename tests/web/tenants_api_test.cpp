@@ -86,7 +86,8 @@ class TenantsApiTest : public ApiTest {
         {"{user}", o.user},
         {"{token}", o.token},
         {"{secret}", "00"},
-        {"{host}", "nohost"},  // the appliance's, never a tenant's
+        {"{host}", "nohost"},      // the appliance's, never a tenant's
+        {"{target}", "notarget"},  // the appliance's too
         {"{id}",
          path.find("/exports/") != std::string::npos ? o.export_id : o.job}};
     for (const auto& [capture, value] : captures) {

@@ -176,11 +176,26 @@ TEST_F(HostileImageTest, MarkedCorrupt) {
               Real(path) + ": unsupported QCOW2 image: it is marked corrupt");
 }
 
-TEST_F(HostileImageTest, Encrypted) {
+TEST_F(HostileImageTest, LegacyAesEncryptionAndUnknownMethods) {
   const auto path = MakeImage("img.qcow2");
   test::PatchBe32(path, 32, 1);
   ExpectError(path, ErrorKind::kUnsupported,
-              Real(path) + ": unsupported QCOW2 image: it is encrypted");
+              Real(path) +
+                  ": unsupported QCOW2 image: it is encrypted with qemu's "
+                  "legacy AES-CBC (insecure, and qemu no longer writes it); "
+                  "convert it to LUKS with qemu-img");
+  test::PatchBe32(path, 32, 3);
+  ExpectError(path, ErrorKind::kUnsupported,
+              Real(path) + ": unsupported QCOW2 image: encryption method 3");
+}
+
+TEST_F(HostileImageTest, LuksWithoutItsHeaderPointer) {
+  const auto path = MakeImage("img.qcow2");
+  test::PatchBe32(path, 32, 2);
+  ExpectError(path, ErrorKind::kCorrupt,
+              Real(path) +
+                  ": invalid QCOW2 image: LUKS encryption without its header "
+                  "pointer");
 }
 
 TEST_F(HostileImageTest, NotQcow2IsNeverProbed) {

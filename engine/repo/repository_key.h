@@ -1,0 +1,40 @@
+#pragma once
+
+// The key of an encrypted repository (init --encrypt; docs/encryption.md):
+// a key file whose content, byte for byte, is the LUKS passphrase of every
+// point's key slot, so that `qemu-img --object secret,id=k,file=KEYFILE`
+// reads the points too. It lives outside the repository: a copy of the
+// repository, a second repository or a bucket never holds it.
+
+#include <string>
+
+#include "engine/repo/repository.h"
+
+namespace sendense {
+
+struct RepositoryKey {
+  bool encrypts = false;   // new points are encrypted
+  std::string passphrase;  // "" when no key could be read
+  std::string file;        // the key file used, or looked for
+  std::string problem;     // why there is no key ("" when there is one)
+};
+
+// Where the key comes from, first found: SENDENSE_KEY_FILE, a systemd
+// credential ($CREDENTIALS_DIRECTORY/sendense-key), the key file recorded
+// by init. Never throws for a missing key: `problem` says why.
+RepositoryKey LoadRepositoryKey(const Repository& repo);
+
+// The key, or Error kDenied with the sentence of `problem` (for what must
+// write or read encrypted data: a backup, a restore).
+std::string RequireKey(const RepositoryKey& key);
+
+// A key file's content: Error kInvalidArgument in one sentence when it
+// cannot be read, others can read it (not 0600), or it holds fewer than
+// 32 bytes.
+std::string ReadKeyFile(const std::string& path);
+
+// A new key file at `path` (which must not exist) of 64 random hex
+// digits, mode 0600; returns them.
+std::string GenerateKeyFile(const std::string& path);
+
+}  // namespace sendense
