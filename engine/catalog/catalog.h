@@ -118,7 +118,8 @@ class Catalog {
   // journal of its points' merges) and removes its guest file index.
   // ChildOf is the point backed by `point_id`. DropPoint removes `point`'s
   // row once its file is gone, giving `child` (merged with it) the
-  // point's parent and the child's new kind, reason and bytes_stored.
+  // point's parent and the child's new kind, reason and bytes_stored
+  // (and its disk digest when `child` carries re-derived digest_groups).
   // RemoveBackup removes a backup that has no points left (a dropped
   // one, or a failed or interrupted one).
   void BeginDrop(int64_t backup_id);

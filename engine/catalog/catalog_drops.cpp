@@ -67,6 +67,17 @@ void Catalog::DropPoint(const PointRecord& point,
         .Bind(5, static_cast<int64_t>(child->bytes_read))
         .Bind(6, child->id)
         .Run();
+    if (!child->digest_groups.empty()) {
+      // Re-derived by the drop (a merge that re-encrypted what it moved);
+      // records read from the catalog leave the groups empty.
+      db_.Prepare(
+             "INSERT OR REPLACE INTO disk_digests (point_id, root, groups) "
+             "VALUES (?, ?, ?)")
+          .Bind(1, child->id)
+          .Bind(2, child->disk_digest)
+          .Bind(3, child->digest_groups)
+          .Run();
+    }
   }
   // The merged child is a new file: it reads as unverified until checked.
   for (const int64_t id : {point.id, child ? child->id : int64_t{0}}) {

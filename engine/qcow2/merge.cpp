@@ -1,6 +1,8 @@
 #include "engine/qcow2/merge.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "engine/error.h"
@@ -206,6 +208,9 @@ class WritableImage {
     RefRange(header_.l1_table_offset, uint64_t{header_.l1_size} * 8);
     RefRange(header_.refcount_table_offset,
              uint64_t{header_.refcount_table_clusters} * cs_);
+    if (header_.crypt_method != 0) {
+      RefRange(header_.crypto_offset, header_.crypto_length);  // LUKS
+    }
     std::vector<std::byte> raw(uint64_t{header_.l1_size} * 8);
     file_.ReadExact(raw, header_.l1_table_offset);
     const uint64_t used_l1 =
@@ -285,6 +290,12 @@ MergeStats MergeIntoBacking(const std::string& parent_path,
                 "merging " + child_path +
                     " into its backing file needs the repository's key: "
                     "encrypted points are re-encrypted where they move");
+  }
+  // The child's digests as stored: each cluster that is re-encrypted is
+  // checked against its digest first (a damaged one is never sealed anew).
+  std::optional<SumsFile> child_sums;
+  if (reencrypt && std::filesystem::exists(SumsPath(child_path))) {
+    child_sums.emplace(SumsFile::OpenReadOnly(SumsPath(child_path)));
   }
   WritableImage parent(parent_path);
   const Header& ph = parent.header();
@@ -380,6 +391,15 @@ MergeStats MergeIntoBacking(const std::string& parent_path,
       const uint64_t to = (in_place != 0 ? in_place : parent.Allocate()) * cs;
       if (reencrypt && m.kind == ClusterMapping::Kind::kData) {
         child.ReadHost(buffer, m.host_offset);
+        if (child_sums) {
+          const Digest want = child_sums->Get(first + j);
+          if (!want.empty() && HashCluster(buffer) != want) {
+            throw Error(ErrorKind::kCorrupt,
+                        child_path + ": the cluster at guest offset " +
+                            std::to_string((first + j) * cs) +
+                            " does not match its digest");
+          }
+        }
         child.Decrypt(buffer, m.host_offset);
         parent_view.Encrypt(buffer, to);
         parent.file().WriteAll(buffer, to);

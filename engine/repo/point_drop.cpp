@@ -1,4 +1,5 @@
 #include "engine/repo/point_drop.h"
+#include "engine/repo/point_digest.h"
 #include "engine/repo/repository_key.h"
 
 #include <cstdio>
@@ -78,6 +79,11 @@ void PublishSums(const std::string& parent,
   }
 }
 
+bool IsEncrypted(const std::string& path) {
+  const File f = File::OpenReadOnly(path);
+  return qcow2::ReadHeader(f, f.Size(), path).crypt_method != 0;
+}
+
 // Merges `point` into the point backed by it (`child`), or removes it when
 // there is none, then updates the catalog. Returns the bytes merged and
 // adds what the filesystem got back to `freed`.
@@ -144,6 +150,16 @@ uint64_t DropPointFile(const Repository& repo,
   // from the records as they are, so a merge finished after a crash adds
   // it once.
   child->bytes_read += point.bytes_read;
+  if (IsEncrypted(child_path)) {
+    // The clusters that moved were re-encrypted: their digests as stored
+    // are new, and the disk digest (of stored digests) follows them. The
+    // merge checked each against its old digest before it moved it.
+    if (const auto d = DerivePointDigest(
+            repo, catalog, child->file, child->virtual_size, point.parent_id)) {
+      child->disk_digest = d->RootText();
+      child->digest_groups = d->GroupsText();
+    }
+  }
   catalog.DropPoint(point, child);
   return merged;
 }

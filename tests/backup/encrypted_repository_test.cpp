@@ -1,0 +1,198 @@
+// An encrypted repository through the real binary: init --encrypt makes
+// and prints the key; a full and an incremental are stored as LUKS QCOW2
+// (no plaintext block in the files), restore and qemu-img (with the key
+// file as its secret) give back the source; without the key, verify still
+// proves the stored clusters and restore refuses in one sentence; a prune
+// merges (re-encrypting) and what stays still equals the source; a copy to
+// a second repository moves ciphertext.
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "tests/support/backup_fixture.h"
+
+namespace sendense::test {
+namespace {
+
+// A 64 KiB block of text that cannot be missed in a file.
+constexpr char kMarker[] = "SENDENSE-CLEARTEXT-MARKER-";
+
+class EncryptedRepositoryTest : public BackupFixture {
+ protected:
+  void SetUp() override {
+    BackupFixture::SetUp();
+    std::filesystem::remove_all(repo_);
+    key_ = dir_ / "keys/backups.key";
+    std::filesystem::create_directories(dir_ / "keys");
+    const auto r = Sendense("init --encrypt --key-file " + Quote(key_));
+    ASSERT_EQ(r.status, 0) << r.output;
+    init_output_ = r.output;
+  }
+
+  std::string Backup() {
+    NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+    const auto out =
+        RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) + " " +
+                  BackupArgs(server, "--bitmap b0 --json"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    return nlohmann::json::parse(out)["name"];
+  }
+
+  std::string Point(const std::string& backup) const {
+    return repo_ + "/vms/vm1/sda/" + backup + ".qcow2";
+  }
+
+  // qemu-img's view of a chain of `depth` encrypted layers.
+  std::string QemuOpts(const std::string& point, int depth) const {
+    std::string opts = "driver=qcow2,file.filename=" + point;
+    std::string layer;
+    for (int i = 0; i < depth; ++i) {
+      opts += "," + layer + "encrypt.key-secret=k";
+      layer += "backing.";
+    }
+    return "--object secret,id=k,file=" + key_ + " --image-opts " + Quote(opts);
+  }
+
+  bool HasMarker(const std::string& path) const {
+    return RunCommand("grep -c " + Quote(kMarker) + " " + Quote(path)).status ==
+           0;
+  }
+
+  std::string key_;
+  std::string init_output_;
+};
+
+TEST_F(EncryptedRepositoryTest, PointsAreLuksThatQemuReadsAndPruneKeepsThem) {
+  // The key: made, private, printed once.
+  struct stat st {};
+  ASSERT_EQ(::stat(key_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_size, 64);
+  EXPECT_NE(init_output_.find("Recovery key"), std::string::npos);
+  EXPECT_NE(init_output_.find(Slurp(key_)), std::string::npos);
+
+  MakeSource();
+  std::string text;
+  while (text.size() < 65536) {
+    text += kMarker;
+  }
+  WriteText(dir_ / "marker", text.substr(0, 65536));
+  ChangeSource("-c 'write -s " + dir_ / "marker" + " 8M 64k'");
+  const std::string p1 = Backup();
+  const std::string s1 = SnapshotSource("s1");
+  ChangeSource("-c 'write -q -P 0x5a 2M 256k' -c 'write -s " + dir_ / "marker" +
+               " 40M 64k'");
+  const std::string p2 = Backup();
+  const std::string s2 = SnapshotSource("s2");
+  const std::string p3 = [&] {
+    ChangeSource("-c 'write -q -P 0x6b 30M 64k'");
+    return Backup();
+  }();
+  const std::string s3 = SnapshotSource("s3");
+  ASSERT_TRUE(HasMarker(s1));
+
+  // LUKS files with no cleartext in them, read by qemu with the key file.
+  for (const auto& p : {p1, p2, p3}) {
+    EXPECT_FALSE(HasMarker(Point(p))) << p;
+    EXPECT_NE(RunOrFail("qemu-img info --output=json " + Quote(Point(p)))
+                  .find("\"format\": \"luks\""),
+              std::string::npos);
+  }
+  RunOrFail("qemu-img compare " + QemuOpts(Point(p2), 2) +
+            " driver=raw,file.filename=" + Quote(s2));
+  RunOrFail("qemu-img check " + QemuOpts(Point(p3), 3));
+
+  // Restore decrypts.
+  RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+            " restore --vm vm1 --point " + p2 + " --to " +
+            Quote(dir_ / "r2.raw"));
+  RunOrFail("cmp " + Quote(dir_ / "r2.raw") + " " + Quote(s2));
+
+  // Without the key: verify proves what is stored; restore and backup
+  // refuse in one sentence, nothing written.
+  const std::string no_key =
+      "SENDENSE_KEY_FILE=" + Quote(dir_ / "absent.key") + " ";
+  const std::string binary =
+      std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) + " ";
+  auto r = RunCommand(no_key + binary + "verify");
+  EXPECT_EQ(r.status, 0) << r.output;
+  r = RunCommand(no_key + binary + "restore --vm vm1 --point " + p2 + " --to " +
+                 Quote(dir_ / "nokey.raw"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("this repository's points are encrypted and its key "
+                          "is missing: cannot read the key file"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "nokey.raw"));
+  // A wrong key: one sentence, never wrong bytes.
+  WriteText(dir_ / "wrong.key", std::string(64, 'f'));
+  RunOrFail("chmod 600 " + Quote(dir_ / "wrong.key"));
+  r = RunCommand("SENDENSE_KEY_FILE=" + Quote(dir_ / "wrong.key") + " " +
+                 binary + "restore --vm vm1 --point " + p2 + " --to " +
+                 Quote(dir_ / "wrong.raw"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("is encrypted with another key"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "wrong.raw"));
+
+  // Forget the full and the middle: merged and re-encrypted into p3,
+  // which still reads as the source did, for Sendense and for qemu.
+  r = Sendense("forget --vm vm1 " + p1 + " " + p2);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(HasMarker(Point(p3)));
+  RunOrFail("qemu-img check " + QemuOpts(Point(p3), 1));
+  RunOrFail("qemu-img compare " + QemuOpts(Point(p3), 1) +
+            " driver=raw,file.filename=" + Quote(s3));
+  r = Sendense("verify");
+  EXPECT_EQ(r.status, 0) << r.output;
+  RunOrFail(binary + "restore --vm vm1 --point " + p3 + " --to " +
+            Quote(dir_ / "r3.raw"));
+  RunOrFail("cmp " + Quote(dir_ / "r3.raw") + " " + Quote(s3));
+
+  // A copy moves ciphertext: the second repository has the same files.
+  const std::string second = dir_ / "second";
+  RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(second) +
+            " init --encrypt --key-file " + Quote(key_));
+  r = Sendense("copy --to " + Quote(second));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string copied = second + "/vms/vm1/sda/" + p3 + ".qcow2";
+  RunOrFail("cmp " + Quote(copied) + " " + Quote(Point(p3)));
+  RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(second) +
+            " restore --vm vm1 --to " + Quote(dir_ / "c3.raw"));
+  RunOrFail("cmp " + Quote(dir_ / "c3.raw") + " " + Quote(s3));
+}
+
+TEST_F(EncryptedRepositoryTest, KeyFilesAreCheckedBeforeTheRepositoryIsMade) {
+  const auto init = [&](const std::string& repo, const std::string& args) {
+    return RunCommand(std::string(SENDENSE_BINARY) + " -r " + Quote(repo) +
+                      " init " + args);
+  };
+  WriteText(dir_ / "short.key", "hunter2");
+  RunOrFail("chmod 600 " + Quote(dir_ / "short.key"));
+  auto r =
+      init(dir_ / "a", "--encrypt --key-file " + Quote(dir_ / "short.key"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("holds 7 bytes; a key is at least 32 random bytes"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "a/catalog.db"));
+  WriteText(dir_ / "open.key", std::string(64, 'a'));
+  RunOrFail("chmod 644 " + Quote(dir_ / "open.key"));
+  r = init(dir_ / "b", "--encrypt --key-file " + Quote(dir_ / "open.key"));
+  EXPECT_NE(r.output.find("can be read by others: chmod 600 it"),
+            std::string::npos)
+      << r.output;
+  r = init(dir_ / "c", "--encrypt --key-file " + Quote(dir_ / "c/k"));
+  EXPECT_NE(r.output.find("the key file must live outside the repository"),
+            std::string::npos)
+      << r.output;
+  r = init(dir_ / "d", "--encrypt");
+  EXPECT_NE(r.output.find("--encrypt needs --key-file FILE"), std::string::npos)
+      << r.output;
+}
+
+}  // namespace
+}  // namespace sendense::test
