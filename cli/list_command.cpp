@@ -56,6 +56,9 @@ void PrintText(const std::vector<std::string>& vms,
                   << KindName(p.kind) << HumanBytes(p.virtual_size)
                   << " disk, read " << HumanBytes(p.bytes_read) << ", on disk "
                   << HumanBytes(p.bytes_stored);
+        if (p.encrypted) {
+          std::cout << ", encrypted";
+        }
         if (!p.immutable_until.empty()) {
           std::cout << ", immutable until " << p.immutable_until;
         }

@@ -37,6 +37,7 @@ struct PendingPoint {
   std::string temp;  // relative to the repository
   std::optional<int64_t> parent_id;
   std::optional<qcow2::DiskDigest> digest;
+  bool encrypted = false;
 };
 
 struct Decision {
@@ -166,6 +167,7 @@ PendingPoint WritePoint(const Repository& repo,
   }
 
   options.sums_path = qcow2::SumsPath(repo.Absolute(p.temp));
+  p.encrypted = !options.luks_passphrase.empty();
   qcow2::PointWriter writer(repo.Absolute(p.temp), options);
   CopyDisk(std::move(source), {disk.uri, disk.tls_certificates}, plan, writer,
            request.copy, progress.bytes_done, progress.cancel);
@@ -273,6 +275,7 @@ BackupResult RunBackup(const Repository& repo,
       r.bytes_read = p.result.bytes_read;
       r.bytes_stored = p.result.bytes_stored;
       r.seconds = p.result.seconds;
+      r.encrypted = p.encrypted;
       if (p.digest) {
         r.disk_digest = p.digest->RootText();
         r.digest_groups = p.digest->GroupsText();

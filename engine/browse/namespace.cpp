@@ -42,6 +42,15 @@ class Namespace::ChainCache {
     options.luks_passphrase = passphrase_;
     std::shared_ptr<const qcow2::ChainReader> reader =
         qcow2::ChainReader::Open(path, options);
+    for (size_t i = 0; i < reader->depth() && passphrase_.empty(); ++i) {
+      if (reader->layer(i).encrypted()) {
+        Log(LogLevel::kWarning,
+            path +
+                " is encrypted and the repository's key is missing: its "
+                "disk and guest files read as permission denied (EACCES)");
+        break;
+      }
+    }
     open_[path] = reader;
     return reader;
   }

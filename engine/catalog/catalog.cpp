@@ -87,8 +87,8 @@ void Catalog::CompleteBackup(int64_t backup_id,
   for (PointRecord& p : points) {
     db_.Prepare(
            "INSERT INTO points (backup_id, disk, kind, reason, file, "
-           "parent_id, virtual_size, bytes_read, bytes_stored, seconds) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+           "parent_id, virtual_size, bytes_read, bytes_stored, seconds, "
+           "encrypted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .Bind(1, backup_id)
         .Bind(2, p.disk)
         .Bind(3, std::string(KindName(p.kind)))
@@ -99,6 +99,7 @@ void Catalog::CompleteBackup(int64_t backup_id,
         .Bind(8, static_cast<int64_t>(p.bytes_read))
         .Bind(9, static_cast<int64_t>(p.bytes_stored))
         .Bind(10, p.seconds)
+        .Bind(11, int64_t{p.encrypted})
         .Run();
     p.id = db_.LastInsertId();
     p.backup_id = backup_id;

@@ -37,6 +37,8 @@ struct PointRecord {
   std::string digest_groups;
   // Until when its file is immutable (ISO time, UTC; "" for not).
   std::string immutable_until;
+  // Its file is a LUKS-encrypted QCOW2 (docs/encryption.md).
+  bool encrypted = false;
 };
 
 struct BackupRecord {

@@ -59,13 +59,14 @@ void Catalog::DropPoint(const PointRecord& point,
   if (child) {
     db_.Prepare(
            "UPDATE points SET parent_id = ?, kind = ?, reason = ?, "
-           "bytes_stored = ?, bytes_read = ? WHERE id = ?")
+           "bytes_stored = ?, bytes_read = ?, encrypted = ? WHERE id = ?")
         .Bind(1, point.parent_id)
         .Bind(2, std::string(KindName(child->kind)))
         .Bind(3, child->reason)
         .Bind(4, static_cast<int64_t>(child->bytes_stored))
         .Bind(5, static_cast<int64_t>(child->bytes_read))
-        .Bind(6, child->id)
+        .Bind(6, int64_t{child->encrypted})
+        .Bind(7, child->id)
         .Run();
     if (!child->digest_groups.empty()) {
       // Re-derived by the drop (a merge that re-encrypted what it moved);

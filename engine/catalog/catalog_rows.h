@@ -12,7 +12,8 @@ inline constexpr const char* kPointColumns =
     "p.id, p.backup_id, p.disk, p.kind, p.reason, p.file, p.parent_id, "
     "p.virtual_size, p.bytes_read, p.bytes_stored, p.seconds, "
     "coalesce(v.chain_state, 'unverified'), coalesce(v.checked_at, ''), "
-    "coalesce(v.problems, '[]'), coalesce(d.root, ''), p.immutable_until";
+    "coalesce(v.problems, '[]'), coalesce(d.root, ''), p.immutable_until, "
+    "p.encrypted";
 // Points with what verify found (none: unverified) and their disk digest.
 inline constexpr const char* kPointsFrom =
     " FROM points p LEFT JOIN verifications v ON v.point_id = p.id "
@@ -38,6 +39,7 @@ inline PointRecord ReadPoint(const sqlite::Statement& s, int first) {
   p.verify_problems = s.Text(first + 13);
   p.disk_digest = s.Text(first + 14);
   p.immutable_until = s.Text(first + 15);
+  p.encrypted = s.Int(first + 16) != 0;
   return p;
 }
 

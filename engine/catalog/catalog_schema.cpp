@@ -301,6 +301,10 @@ const char* const kMigrations[] = {
     ALTER TABLE targets ADD COLUMN retention TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE targets ADD COLUMN full_every INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // Whether a point's file is encrypted (LUKS; docs/encryption.md).
+    R"sql(
+    ALTER TABLE points ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 }  // namespace

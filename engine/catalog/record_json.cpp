@@ -21,6 +21,7 @@ nlohmann::json PointJson(const PointRecord& p) {
       {"immutable_until", p.immutable_until.empty()
                               ? nlohmann::json(nullptr)
                               : nlohmann::json(p.immutable_until)},
+      {"encrypted", p.encrypted},
       {"verify",
        {{"state", StateName(p.verify_state)},
         {"checked_at", p.verified_at},

@@ -18,6 +18,7 @@
 #include "engine/repo/damage_record.h"
 #include "engine/repo/immutability.h"
 #include "engine/repo/point_lease.h"
+#include "engine/repo/repository_key.h"
 #include "engine/repo/tenant_usage.h"
 #include "engine/restore/restore.h"
 #include "engine/time.h"
@@ -291,6 +292,7 @@ class VmCopy {
       }
       r.kind = p.kind;
       r.reason = p.reason;
+      r.encrypted = p.encrypted;  // ciphertext stays ciphertext
       r.parent_id = parent ? std::optional(parent->id) : std::nullopt;
     } else {
       // Flattened: the point's whole disk, read through its chain (every
@@ -306,6 +308,7 @@ class VmCopy {
       restore::Restore(from_, request, restoring);
       r.kind = PointKind::kFull;
       r.reason = "copied whole: the target had no earlier point of this disk";
+      r.encrypted = LoadRepositoryKey(from_).encrypts;
     }
     r.bytes_read = File::OpenReadOnly(final_path).Size();
     r.bytes_stored = Allocated(final_path);

@@ -16,6 +16,7 @@
 #include "engine/log.h"
 #include "engine/qcow2/cluster_sums.h"
 #include "engine/repo/point_lease.h"
+#include "engine/repo/repository_key.h"
 #include "engine/restore/restore.h"
 #include "engine/time.h"
 
@@ -282,6 +283,8 @@ class VmS3Copy {
              {"parent", whole || !parent ? nlohmann::json(nullptr)
                                          : nlohmann::json(*parent)},
              {"depth", depth},
+             {"encrypted",
+              whole ? LoadRepositoryKey(from_).encrypts : p.encrypted},
              {"virtual_size", p.virtual_size},
              {"bytes_stored", p.bytes_stored},
              {"disk_digest", p.disk_digest},

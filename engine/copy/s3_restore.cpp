@@ -154,6 +154,7 @@ class VmS3Restore {
     r.virtual_size = p.value("virtual_size", uint64_t{0});
     r.disk_digest = p.value("disk_digest", "");
     r.digest_groups = p.value("digest_groups", "");
+    r.encrypted = p.value("encrypted", false);
     const std::string file = p.at("file").get<std::string>();
     RequireSafeFile(vm_, file);
     if (!p["parent"].is_null()) {

@@ -285,6 +285,12 @@ MergeStats MergeIntoBacking(const std::string& parent_path,
   // The parent as a reader: its cipher, when it is encrypted.
   const Image parent_view(parent_path, size_t{1} << 20, passphrase);
   const bool reencrypt = child.encrypted() || parent_view.encrypted();
+  if (child.encrypted() && !parent_view.encrypted()) {
+    throw Error(ErrorKind::kUnsupported,
+                child_path + " is encrypted and its backing file " +
+                    parent_path +
+                    " is not: merging would store its data in the clear");
+  }
   if (reencrypt && passphrase.empty()) {
     throw Error(ErrorKind::kDenied,
                 "merging " + child_path +

@@ -150,7 +150,9 @@ uint64_t DropPointFile(const Repository& repo,
   // from the records as they are, so a merge finished after a crash adds
   // it once.
   child->bytes_read += point.bytes_read;
-  if (IsEncrypted(child_path)) {
+  // The merged file is the parent's: encrypted as the parent was.
+  child->encrypted = IsEncrypted(child_path);
+  if (child->encrypted) {
     // The clusters that moved were re-encrypted: their digests as stored
     // are new, and the disk digest (of stored digests) follows them. The
     // merge checked each against its old digest before it moved it.
