@@ -12,6 +12,7 @@
 #include "engine/qcow2/point_writer.h"
 #include "engine/repo/damage_record.h"
 #include "engine/repo/point_lease.h"
+#include "engine/repo/repository_key.h"
 #include "engine/restore/point_choice.h"
 #include "engine/time.h"
 
@@ -56,6 +57,21 @@ void Spawn(const Repository& repo,
   spec.pid_file = PidFile(records, r.id);
   spec.log_file = records.Dir(r.id) + "/qemu-nbd.log";
   spec.inherit_fd = lease.fd();
+  // Encrypted layers: qemu-nbd gets the repository's key file as its
+  // secret (checked here first: a missing or wrong key is one sentence).
+  const auto chain = qcow2::ChainReader::Open(point);
+  for (size_t i = 0; i < chain->depth(); ++i) {
+    if (chain->layer(i).encrypted()) {
+      spec.encrypted_layers.push_back(i + (r.writable ? 1 : 0));
+    }
+  }
+  if (!spec.encrypted_layers.empty()) {
+    const RepositoryKey key = LoadRepositoryKey(repo);
+    qcow2::ChainReader::Options unlock;
+    unlock.luks_passphrase = RequireKey(key);
+    qcow2::ChainReader::Open(point, unlock);
+    spec.key_file = key.file;
+  }
   if (!r.socket.empty()) {
     std::error_code ec;
     fs::remove(r.socket, ec);  // a dead server's socket

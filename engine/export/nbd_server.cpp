@@ -32,16 +32,25 @@ std::string LastLine(const std::string& path) {
   return last;
 }
 
+// qemu's option syntax: a comma inside a value is written twice.
+std::string EscapeCommas(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    out += c;
+    if (c == ',') {
+      out += ',';
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 pid_t StartNbdServer(const NbdServerSpec& spec) {
-  std::vector<std::string> args = {"qemu-nbd",
-                                   "--fork",
-                                   "--persistent",
-                                   "--shared=16",
-                                   "--format=qcow2",
-                                   "--cache=writeback",
-                                   "--pid-file=" + spec.pid_file};
+  std::vector<std::string> args = {
+      "qemu-nbd",          "--fork",
+      "--persistent",      "--shared=16",
+      "--cache=writeback", "--pid-file=" + spec.pid_file};
   if (!spec.writable) {
     args.push_back("--read-only");
   }
@@ -58,7 +67,25 @@ pid_t StartNbdServer(const NbdServerSpec& spec) {
       args.push_back("--tls-creds=tls0");
     }
   }
-  args.push_back(spec.image);
+  if (spec.encrypted_layers.empty()) {
+    args.push_back("--format=qcow2");
+    args.push_back(spec.image);
+  } else {
+    // The image as options: qcow2 named, nothing probed, and the key
+    // secret for each encrypted layer of its chain.
+    args.push_back("--object=secret,id=sendense-key,file=" +
+                   EscapeCommas(spec.key_file));
+    args.push_back("--image-opts");
+    std::string opts = "driver=qcow2,file.filename=" + EscapeCommas(spec.image);
+    for (const size_t layer : spec.encrypted_layers) {
+      std::string prefix;
+      for (size_t i = 0; i < layer; ++i) {
+        prefix += "backing.";
+      }
+      opts += "," + prefix + "encrypt.key-secret=sendense-key";
+    }
+    args.push_back(opts);
+  }
   std::vector<char*> argv;
   for (auto& a : args) {
     argv.push_back(a.data());

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 #include <string>
+#include <vector>
 
 namespace sendense::exports {
 
@@ -16,6 +17,10 @@ struct NbdServerSpec {
   std::string pid_file;
   std::string log_file;  // the server's stderr
   int inherit_fd = -1;   // kept open in the server (a point lease)
+  // Encrypted (LUKS) layers of the image's chain (0 is the image itself),
+  // opened with the secret qemu reads from `key_file`.
+  std::vector<size_t> encrypted_layers;
+  std::string key_file;
 };
 
 // Starts qemu-nbd (persistent, up to 16 clients, format given, nothing

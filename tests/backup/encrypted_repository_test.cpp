@@ -32,15 +32,6 @@ class EncryptedRepositoryTest : public BackupFixture {
     init_output_ = r.output;
   }
 
-  std::string Backup() {
-    NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
-    const auto out =
-        RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) + " " +
-                  BackupArgs(server, "--bitmap b0 --json"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-    return nlohmann::json::parse(out)["name"];
-  }
-
   std::string Point(const std::string& backup) const {
     return repo_ + "/vms/vm1/sda/" + backup + ".qcow2";
   }
@@ -137,6 +128,27 @@ TEST_F(EncryptedRepositoryTest, PointsAreLuksThatQemuReadsAndPruneKeepsThem) {
   EXPECT_NE(r.output.find("is encrypted with another key"), std::string::npos)
       << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "wrong.raw"));
+
+  // Exports of the 3-point chain: qemu-nbd opens each encrypted layer with the
+  // key file as its secret; writes to a writable export land in its (plain)
+  // overlay.
+  const auto ro = SendenseJson("export --vm vm1 --json");
+  RunOrFail("nbdcopy " + Quote(ro["uri"].get<std::string>()) + " " +
+            Quote(dir_ / "e3.raw"));
+  RunOrFail("cmp " + Quote(dir_ / "e3.raw") + " " + Quote(s3));
+  const auto rw = SendenseJson("export --vm vm1 --writable --json");
+  const std::string uri = rw["uri"];
+  RunOrFail("qemu-io -f raw -c 'write -q -P 0x77 1M 64k' " + Quote(uri));
+  RunOrFail("qemu-io -f raw -c 'read -q -P 0x77 1M 64k' " + Quote(uri));
+  for (const auto& e : {ro, rw}) {
+    ASSERT_EQ(Sendense("unexport " + std::to_string(e["id"].get<int>())).status,
+              0);
+  }
+  r = RunCommand(no_key + binary + "export --vm vm1");
+  EXPECT_NE(r.output.find("this repository's points are encrypted and its "
+                          "key is missing"),
+            std::string::npos)
+      << r.output;
 
   // Forget the full and the middle: merged and re-encrypted into p3,
   // which still reads as the source did, for Sendense and for qemu.

@@ -26,15 +26,6 @@ class S3Fixture : public BackupFixture {
     credentials_ = rgw_.WriteCredentials(dir_.path());
   }
 
-  std::string Backup() {
-    NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
-    const auto out =
-        RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) + " " +
-                  BackupArgs(server, "--bitmap b0 --json"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-    return nlohmann::json::parse(out)["name"];
-  }
-
   // A new bucket (with Object Lock when `lock`) and its client.
   s3::Client Bucket(const std::string& bucket, bool lock) {
     s3::Client c(rgw_.Options(bucket, "site-a"));

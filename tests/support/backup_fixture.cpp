@@ -1,6 +1,8 @@
 #include "tests/support/backup_fixture.h"
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 namespace sendense::test {
 
@@ -56,6 +58,15 @@ std::string BackupFixture::BackupArgs(const NbdServer& server,
                                       const std::string& extra) {
   return "backup --no-index --vm vm1 --disk sda=" + Quote(server.uri()) + " " +
          extra;
+}
+
+std::string BackupFixture::Backup() {
+  NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+  const auto out =
+      RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) + " " +
+                BackupArgs(server, "--bitmap b0 --json"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  return nlohmann::json::parse(out)["name"];
 }
 
 std::vector<std::string> BackupFixture::RepoFiles() {

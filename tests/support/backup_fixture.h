@@ -33,6 +33,10 @@ class BackupFixture : public testing::Test {
 
   std::string BackupArgs(const NbdServer& server,
                          const std::string& extra = "");
+  // A backup of the source over qemu-nbd with bitmap b0 (a full, then
+  // incrementals), its name returned; a second later, so that the next
+  // one has another name.
+  std::string Backup();
   // Point files and temporary files under the repository's vms/ (not the
   // published points' digests, "<point>.qcow2.sums").
   std::vector<std::string> RepoFiles();
