@@ -257,6 +257,14 @@ std::optional<int64_t> UnchangedSince(const Repository& repo,
 std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
                                          const BackupRecord& backup,
                                          std::atomic<uint64_t>* entries) {
+  for (const auto& p : backup.points) {
+    if (p.encrypted) {
+      throw Error(ErrorKind::kUnsupported,
+                  "guest files of encrypted points are not indexed yet (the "
+                  "appliance's qemu cannot open their LUKS layers); their "
+                  "disks read in the tree and by restore and export");
+    }
+  }
   if (const auto before = UnchangedSince(repo, backup)) {
     GuestIndex index(repo.CatalogPath());
     index.Reuse(*before, backup.id);

@@ -36,7 +36,8 @@ std::optional<int64_t> UnchangedSince(const Repository& repo,
 // whole run fails (the appliance does not start), that is recorded and
 // the error rethrown. A backup in which no block changed takes the index
 // of the one before it (UnchangedSince) without starting an appliance.
-// Counts entries in `*entries` when given.
+// Counts entries in `*entries` when given. A backup with encrypted points
+// is refused (Error kUnsupported, before any appliance starts).
 std::vector<GuestFilesystem> IndexBackup(
     const Repository& repo,
     const BackupRecord& backup,

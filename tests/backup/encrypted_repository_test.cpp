@@ -96,6 +96,13 @@ TEST_F(EncryptedRepositoryTest, PointsAreLuksThatQemuReadsAndPruneKeepsThem) {
             " driver=raw,file.filename=" + Quote(s2));
   RunOrFail("qemu-img check " + QemuOpts(Point(p3), 3));
 
+  // Guest files of encrypted points are not indexed yet: one sentence.
+  const auto indexed = Sendense("index --vm vm1 --point " + p3);
+  EXPECT_NE(indexed.output.find("guest files of encrypted points are not "
+                                "indexed yet"),
+            std::string::npos)
+      << indexed.output;
+
   // Restore decrypts.
   RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
             " restore --vm vm1 --point " + p2 + " --to " +
