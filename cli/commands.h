@@ -42,6 +42,7 @@ void RegisterExport(CLI::App& app,
 void RegisterAccess(CLI::App& app, GlobalOptions& global);
 void RegisterHost(CLI::App& app, GlobalOptions& global);
 void RegisterTarget(CLI::App& app, GlobalOptions& global);
+void RegisterKey(CLI::App& app, GlobalOptions& global);
 
 // --keep-last ... --keep-yearly into `policy` (prune, vm add, vm set).
 std::vector<CLI::Option*> AddKeepOptions(CLI::App& cmd,

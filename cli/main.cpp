@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   RegisterAccess(app, global);
   RegisterHost(app, global);
   RegisterTarget(app, global);
+  RegisterKey(app, global);
   AddRepoOption(app, global);
   // Usage mistakes: one sentence, exit status 2.
   if (const auto unknown = UnknownCommand(app, argc, argv)) {

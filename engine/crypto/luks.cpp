@@ -190,10 +190,20 @@ NewLuks CreateLuks(std::string_view passphrase, uint32_t iterations) {
   return out;
 }
 
-XtsKey UnlockLuks(const RegionReader& read,
-                  uint64_t region_bytes,
-                  std::string_view passphrase,
-                  const std::string& name) {
+namespace {
+
+// A header read and checked, and the slot a passphrase unlocked.
+struct Unlocked {
+  std::vector<std::byte> header;
+  XtsKey master{};
+  int slot = -1;  // -1: no slot takes the passphrase
+  int active = 0;
+};
+
+Unlocked Unlock(const RegionReader& read,
+                uint64_t region_bytes,
+                std::string_view passphrase,
+                const std::string& name) {
   const auto corrupt = [&](const std::string& why) {
     return Error(ErrorKind::kCorrupt,
                  name + ": damaged LUKS encryption header: " + why);
@@ -201,9 +211,10 @@ XtsKey UnlockLuks(const RegionReader& read,
   if (region_bytes < kHeaderBytes) {
     throw corrupt("it is " + std::to_string(region_bytes) + " bytes long");
   }
-  std::vector<std::byte> hv(kHeaderBytes);
-  read(hv, 0);
-  const std::byte* h = hv.data();
+  Unlocked out;
+  out.header.resize(kHeaderBytes);
+  read(out.header, 0);
+  const std::byte* h = out.header.data();
   if (std::memcmp(h, kMagic, sizeof kMagic) != 0) {
     throw corrupt("no LUKS magic");
   }
@@ -228,26 +239,31 @@ XtsKey UnlockLuks(const RegionReader& read,
     throw corrupt("master key digest iterations " +
                   std::to_string(digest_iters));
   }
-  bool any = false;
   std::vector<std::byte> split(kSplitBytes);
   for (size_t s = 0; s < kSlots; ++s) {
     const std::byte* slot = h + kSlotsAt + s * kSlotBytes;
     const uint32_t active = Be32(slot);
+    const uint32_t iterations = Be32(slot + 4);
+    const uint64_t at = uint64_t{Be32(slot + 40)} * 512;
+    if (Be32(slot + 44) != kStripes || at < kHeaderBytes || at > region_bytes ||
+        kSplitBytes > region_bytes - at) {
+      throw corrupt("key slot " + std::to_string(s) +
+                    " lies outside the header or is not one qemu makes");
+    }
     if (active == kSlotDisabled) {
       continue;
     }
     if (active != kSlotEnabled) {
       throw corrupt("key slot " + std::to_string(s) + " is neither on nor off");
     }
-    const uint32_t iterations = Be32(slot + 4);
-    const uint64_t at = uint64_t{Be32(slot + 40)} * 512;
-    if (Be32(slot + 44) != kStripes || iterations == 0 ||
-        iterations > 100'000'000 || at < kHeaderBytes || at > region_bytes ||
-        kSplitBytes > region_bytes - at) {
-      throw corrupt("key slot " + std::to_string(s) +
-                    " lies outside the header or is not one qemu makes");
+    if (iterations == 0 || iterations > 100'000'000) {
+      throw corrupt("key slot " + std::to_string(s) + " has " +
+                    std::to_string(iterations) + " iterations");
     }
-    any = true;
+    ++out.active;
+    if (out.slot >= 0) {
+      continue;  // counting the others
+    }
     read(split, at);
     XtsKey key = SlotKey(passphrase, slot + 8, iterations);
     XtsCipher(key).Decrypt(split, 0);
@@ -257,19 +273,104 @@ XtsKey UnlockLuks(const RegionReader& read,
     Pbkdf2(master.data(), master.size(), h + kDigestSaltAt, digest_iters,
            digest, sizeof digest);
     if (CRYPTO_memcmp(digest, h + kDigestAt, kDigestBytes) == 0) {
-      OPENSSL_cleanse(split.data(), split.size());
-      return master;
+      out.master = master;
+      out.slot = static_cast<int>(s);
     }
     OPENSSL_cleanse(master.data(), master.size());
   }
   OPENSSL_cleanse(split.data(), split.size());
-  if (!any) {
+  if (out.active == 0) {
     throw corrupt("no key slot is in use");
   }
-  throw Error(ErrorKind::kDenied,
-              name +
-                  " is encrypted with another key: no key slot of its "
-                  "LUKS header takes the one given");
+  return out;
+}
+
+Error WrongKey(const std::string& name) {
+  return Error(ErrorKind::kDenied,
+               name +
+                   " is encrypted with another key: no key slot of its "
+                   "LUKS header takes the one given");
+}
+
+}  // namespace
+
+XtsKey UnlockLuks(const RegionReader& read,
+                  uint64_t region_bytes,
+                  std::string_view passphrase,
+                  const std::string& name) {
+  Unlocked u = Unlock(read, region_bytes, passphrase, name);
+  if (u.slot < 0) {
+    throw WrongKey(name);
+  }
+  return u.master;
+}
+
+bool AddLuksKey(const RegionReader& read,
+                const RegionWriter& write,
+                uint64_t region_bytes,
+                std::string_view passphrase,
+                std::string_view new_passphrase,
+                const std::string& name) {
+  if (Unlock(read, region_bytes, new_passphrase, name).slot >= 0) {
+    return false;  // it opens this file already
+  }
+  Unlocked u = Unlock(read, region_bytes, passphrase, name);
+  if (u.slot < 0) {
+    throw WrongKey(name);
+  }
+  std::byte* h = u.header.data();
+  int free_slot = -1;
+  for (size_t s = 0; s < kSlots && free_slot < 0; ++s) {
+    if (Be32(h + kSlotsAt + s * kSlotBytes) == kSlotDisabled) {
+      free_slot = static_cast<int>(s);
+    }
+  }
+  if (free_slot < 0) {
+    OPENSSL_cleanse(u.master.data(), u.master.size());
+    throw Error(ErrorKind::kNoSpace,
+                name + ": all eight key slots of its LUKS header are in use");
+  }
+  std::byte* slot = h + kSlotsAt + free_slot * kSlotBytes;
+  const uint32_t iterations = Be32(h + kSlotsAt + u.slot * kSlotBytes + 4);
+  Random(slot + 8, kSaltBytes);
+  PutBe32(slot + 4, iterations);
+  XtsKey slot_key = SlotKey(new_passphrase, slot + 8, iterations);
+  auto split = AfSplit(u.master);
+  OPENSSL_cleanse(u.master.data(), u.master.size());
+  XtsCipher(slot_key).Encrypt(split, 0);
+  OPENSSL_cleanse(slot_key.data(), slot_key.size());
+  // The key material first, then the slot that points at it: a crash in
+  // between leaves the slot off.
+  write(split, uint64_t{Be32(slot + 40)} * 512);
+  PutBe32(slot, kSlotEnabled);
+  write(u.header, 0);
+  return true;
+}
+
+bool RemoveLuksKey(const RegionReader& read,
+                   const RegionWriter& write,
+                   uint64_t region_bytes,
+                   std::string_view passphrase,
+                   const std::string& name) {
+  Unlocked u = Unlock(read, region_bytes, passphrase, name);
+  OPENSSL_cleanse(u.master.data(), u.master.size());
+  if (u.slot < 0) {
+    return false;  // not a key of this file
+  }
+  if (u.active == 1) {
+    throw Error(ErrorKind::kInvalidArgument,
+                name +
+                    ": that is the only key of its LUKS header: add another "
+                    "first (key add), or nothing could read it");
+  }
+  std::byte* slot = u.header.data() + kSlotsAt + u.slot * kSlotBytes;
+  // The slot off first, then its key material overwritten.
+  PutBe32(slot, kSlotDisabled);
+  write(u.header, 0);
+  std::vector<std::byte> noise(kSplitBytes);
+  Random(noise.data(), noise.size());
+  write(noise, uint64_t{Be32(slot + 40)} * 512);
+  return true;
 }
 
 }  // namespace sendense::crypto

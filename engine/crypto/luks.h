@@ -51,4 +51,29 @@ XtsKey UnlockLuks(const RegionReader& read,
                   std::string_view passphrase,
                   const std::string& name);
 
+// Writes `data` at `offset` of the region (Error when it cannot).
+using RegionWriter =
+    std::function<void(std::span<const std::byte> data, uint64_t offset)>;
+
+// Adds `new_passphrase` in a free key slot (the same PBKDF2 iterations as
+// the slot `passphrase` unlocks): the key material is written before the
+// slot is turned on. False when `new_passphrase` opens it already. Error
+// kDenied for a wrong `passphrase`, kNoSpace when all eight slots are in
+// use; UnlockLuks's errors for a damaged header.
+bool AddLuksKey(const RegionReader& read,
+                const RegionWriter& write,
+                uint64_t region_bytes,
+                std::string_view passphrase,
+                std::string_view new_passphrase,
+                const std::string& name);
+
+// Turns off the slot `passphrase` unlocks, then overwrites its key
+// material with random bytes. False when no slot takes it. Error
+// kInvalidArgument when it is the only slot in use.
+bool RemoveLuksKey(const RegionReader& read,
+                   const RegionWriter& write,
+                   uint64_t region_bytes,
+                   std::string_view passphrase,
+                   const std::string& name);
+
 }  // namespace sendense::crypto

@@ -184,6 +184,62 @@ TEST_F(EncryptedRepositoryTest, PointsAreLuksThatQemuReadsAndPruneKeepsThem) {
   RunOrFail("cmp " + Quote(dir_ / "c3.raw") + " " + Quote(s3));
 }
 
+// Keys change in the points' LUKS slots, no data re-encrypted: a new key
+// opens every point for Sendense and qemu, the old one no longer does, and
+// the key the repository reads with cannot be removed.
+TEST_F(EncryptedRepositoryTest, KeysAreAddedAndRemovedInTheSlots) {
+  MakeSource();
+  const std::string p1 = Backup();
+  ChangeSource("-c 'write -q -P 0x3c 5M 128k'");
+  const std::string p2 = Backup();
+  const std::string s2 = SnapshotSource("s2");
+  const auto data_before =
+      RunOrFail("tail -c 1048576 " + Quote(Point(p2)) + " | md5sum");
+  const std::string old_key = key_;
+  const std::string new_key = dir_ / "keys/new.key";
+  auto r = Sendense("key add --key-file " + Quote(new_key) + " --use");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Added the key to 2 of 2 encrypted points"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("shown once"), std::string::npos) << r.output;
+  // Again: nothing to add.
+  r = Sendense("key add --key-file " + Quote(new_key));
+  EXPECT_NE(r.output.find("Added the key to 0 of 2"), std::string::npos)
+      << r.output;
+  // The key the repository reads with stays.
+  r = Sendense("key rm --key-file " + Quote(new_key));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("the repository reads its points with that key"),
+            std::string::npos)
+      << r.output;
+  r = Sendense("key rm --key-file " + Quote(old_key));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Removed the key from 2 of 2"), std::string::npos)
+      << r.output;
+
+  // The data did not move; the new key reads it everywhere, the old none.
+  EXPECT_EQ(RunOrFail("tail -c 1048576 " + Quote(Point(p2)) + " | md5sum"),
+            data_before);
+  key_ = new_key;
+  RunOrFail("qemu-img compare " + QemuOpts(Point(p2), 2) +
+            " driver=raw,file.filename=" + Quote(s2));
+  key_ = old_key;
+  EXPECT_NE(RunCommand("qemu-img compare " + QemuOpts(Point(p2), 2) +
+                       " driver=raw,file.filename=" + Quote(s2))
+                .status,
+            0);
+  RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+            " restore --vm vm1 --to " + Quote(dir_ / "r2.raw"));
+  RunOrFail("cmp " + Quote(dir_ / "r2.raw") + " " + Quote(s2));
+  // New points take the new key too.
+  ChangeSource("-c 'write -q -P 0x4d 9M 64k'");
+  const std::string p3 = Backup();
+  key_ = new_key;
+  RunOrFail("qemu-img check " + QemuOpts(Point(p3), 3));
+  EXPECT_FALSE(p1.empty());
+}
+
 TEST_F(EncryptedRepositoryTest, KeyFilesAreCheckedBeforeTheRepositoryIsMade) {
   const auto init = [&](const std::string& repo, const std::string& args) {
     return RunCommand(std::string(SENDENSE_BINARY) + " -r " + Quote(repo) +
