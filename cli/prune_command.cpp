@@ -65,11 +65,7 @@ void Print(const std::vector<retention::PruneReport>& reports,
            bool json,
            bool forget = false) {
   if (json) {
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& r : reports) {
-      list.push_back(retention::PruneReportJson(r));
-    }
-    std::cout << nlohmann::json{{"prunes", list}}.dump(2) << "\n";
+    std::cout << retention::PrunesJson(reports).dump(2) << "\n";
     return;
   }
   for (const auto& r : reports) {

@@ -10,33 +10,35 @@ namespace sendense::web {
 
 using json = nlohmann::json;
 
-Response PruneVm(Call& call) {
-  JobRunner& jobs = call.ctx.jobs;
-  const Repository& repo = call.ctx.repo;
-  const std::string& vm = call.args[0];
-  const json body = BodyJson(call.req.body());
+std::string ReadPruneBody(const json& body, retention::PruneRequest& request) {
   if (!body.is_object()) {
-    return Fail(400,
-                "expected {\"policy\": {\"keep_daily\": 7, ...}, "
-                "\"dry_run\": false}");
+    return "expected {\"policy\": {\"keep_daily\": 7, ...}, \"dry_run\": "
+           "false}";
   }
-  retention::PruneRequest request;
-  request.vm = vm;
   if (body.contains("policy")) {
     request.policy = retention::ParsePolicyJson(body["policy"]);
   }
   const auto dry_run = body.value("dry_run", json(false));
   if (!dry_run.is_boolean()) {
-    return Fail(400, "dry_run is true or false");
+    return "dry_run is true or false";
   }
   request.dry_run = dry_run.get<bool>();
+  return "";
+}
+
+Response PruneVm(Call& call) {
+  JobRunner& jobs = call.ctx.jobs;
+  const Repository& repo = call.ctx.repo;
+  const std::string& vm = call.args[0];
+  retention::PruneRequest request;
+  request.vm = vm;
+  if (const std::string bad = ReadPruneBody(BodyJson(call.req.body()), request);
+      !bad.empty()) {
+    return Fail(400, bad);
+  }
   retention::CheckPrune(repo, request);
   if (request.dry_run) {
-    json list = json::array();
-    for (const auto& r : retention::Prune(repo, request)) {
-      list.push_back(retention::PruneReportJson(r));
-    }
-    return Json(200, {{"prunes", list}});
+    return Json(200, retention::PrunesJson(retention::Prune(repo, request)));
   }
   return Submitted(jobs, jobs.SubmitPrune(request),
                    "a prune of VM '" + vm + "'");

@@ -8,6 +8,7 @@
 #include "engine/jobs/job_runner.h"
 #include "engine/repo/catalog_pool.h"
 #include "engine/repo/repository.h"
+#include "engine/retention/prune.h"
 #include "web/routes.h"
 
 namespace sendense::web {
@@ -15,6 +16,12 @@ namespace sendense::web {
 // POST /api/v1/vms/NAME/prune {"policy": {...}, "dry_run": false}: a dry
 // run answers at once with the plan; otherwise a prune job (202).
 Response PruneVm(Call& call);
+
+// A prune route's body, {"policy": {...}, "dry_run": false} (each
+// optional), into `request`: "" or why it is not one (for a 400). A bad
+// policy throws ParsePolicyJson's error.
+std::string ReadPruneBody(const nlohmann::json& body,
+                          retention::PruneRequest& request);
 
 // PUT /api/v1/vms/NAME/retention {"keep_daily": 7, ...}: the VM's stored
 // policy ({} for none).

@@ -4,6 +4,7 @@
 #include "engine/copy/s3_target.h"
 #include "engine/copy/target_prune.h"
 #include "web/api_json.h"
+#include "web/retention_api.h"
 
 namespace sendense::web {
 
@@ -38,32 +39,19 @@ Response PruneTargetRoute(Call& call) {
   const Target target =
       Targets(call.ctx.repo.CatalogPath()).Require(call.args[0]);
   const json body = BodyJson(call.req.body());
-  if (!body.is_object()) {
-    return Fail(400,
-                "expected {\"vm\": NAME, \"policy\": {\"keep_daily\": 7, "
-                "...}, \"dry_run\": false}");
-  }
   retention::PruneRequest request;
+  if (const std::string bad = ReadPruneBody(body, request); !bad.empty()) {
+    return Fail(400, bad);
+  }
   if (body.contains("vm")) {
     if (!body["vm"].is_string()) {
       return Fail(400, "vm is a VM's name");
     }
     request.vm = body["vm"].get<std::string>();
   }
-  if (body.contains("policy")) {
-    request.policy = retention::ParsePolicyJson(body["policy"]);
-  }
-  const auto dry_run = body.value("dry_run", json(false));
-  if (!dry_run.is_boolean()) {
-    return Fail(400, "dry_run is true or false");
-  }
-  request.dry_run = dry_run.get<bool>();
   if (request.dry_run) {
-    json list = json::array();
-    for (const auto& r : copy::PruneTarget(call.ctx.repo, target, request)) {
-      list.push_back(retention::PruneReportJson(r));
-    }
-    return Json(200, {{"prunes", list}});
+    return Json(200, retention::PrunesJson(
+                         copy::PruneTarget(call.ctx.repo, target, request)));
   }
   return Submitted(call.ctx.jobs,
                    call.ctx.jobs.SubmitTargetPrune(target.name, request),

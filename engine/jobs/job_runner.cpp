@@ -184,13 +184,11 @@ std::string JobRunner::Prune(
     const std::function<std::vector<retention::PruneReport>()>& prune) {
   job.progress.phase = JobPhase::kPruning;
   const auto reports = prune();
-  nlohmann::json list = nlohmann::json::array();
   for (const auto& r : reports) {
     job.progress.bytes_done += r.merged_bytes;
-    list.push_back(retention::PruneReportJson(r));
   }
   std::lock_guard lock(mutex_);
-  job.status.result = {{"prunes", list}};
+  job.status.result = retention::PrunesJson(reports);
   return "";
 }
 

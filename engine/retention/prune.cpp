@@ -280,4 +280,12 @@ nlohmann::json PruneReportJson(const PruneReport& r) {
           {"freed_bytes", r.freed_bytes}};
 }
 
+nlohmann::json PrunesJson(const std::vector<PruneReport>& reports) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& r : reports) {
+    list.push_back(PruneReportJson(r));
+  }
+  return {{"prunes", list}};
+}
+
 }  // namespace sendense::retention

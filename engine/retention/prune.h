@@ -60,5 +60,8 @@ void CheckForget(const Repository& repo,
 
 // The JSON record of a report (docs/api.md: "prune report").
 nlohmann::json PruneReportJson(const PruneReport& r);
+// {"prunes": [PRUNE REPORT...]}: prune --json, a prune job's result, a
+// dry run's answer.
+nlohmann::json PrunesJson(const std::vector<PruneReport>& reports);
 
 }  // namespace sendense::retention

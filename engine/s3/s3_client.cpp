@@ -11,23 +11,10 @@
 
 #include <openssl/evp.h>
 
-#include <pugixml.hpp>
-
 #include "engine/error.h"
+#include "engine/s3/s3_request.h"
 
 namespace sendense::s3 {
-
-struct Client::Request {
-  std::string method = "GET";
-  std::string key;  // full key (with prefix); "" for the bucket itself
-  std::map<std::string, std::string> query;
-  std::map<std::string, std::string> headers;
-  const std::string* body = nullptr;  // or a file range:
-  std::string file;
-  uint64_t offset = 0, length = 0;
-  std::string out_file;  // GET into a file
-  std::string what;      // "PUT of KEY", for errors
-};
 
 namespace {
 
@@ -134,26 +121,6 @@ std::string Md5OfFileRange(int fd,
   unsigned char b64[64];
   EVP_EncodeBlock(b64, md, static_cast<int>(n));
   return reinterpret_cast<char*>(b64);
-}
-
-void AddLock(std::map<std::string, std::string>& headers, const Lock& lock) {
-  if (!lock.mode.empty()) {
-    headers["x-amz-object-lock-mode"] = lock.mode;
-    headers["x-amz-object-lock-retain-until-date"] = lock.retain_until;
-  }
-}
-
-std::string Unquote(std::string s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') {
-    s = s.substr(1, s.size() - 2);
-  }
-  return s;
-}
-
-pugi::xml_document Xml(const std::string& body) {
-  pugi::xml_document doc;
-  doc.load_string(body.c_str());
-  return doc;
 }
 
 }  // namespace
@@ -612,102 +579,6 @@ std::vector<Version> Client::ListVersions(const std::string& prefix) const {
     more = more && !key_marker.empty();
   }
   return out;
-}
-
-std::string Client::StartUpload(const std::string& key,
-                                const Lock& lock) const {
-  Request r;
-  r.method = "POST";
-  r.key = Key(key);
-  r.query["uploads"] = "";
-  AddLock(r.headers, lock);
-  r.what = "the start of a multipart upload of " + r.key;
-  const Response response = Send(r);
-  Check(r, response);
-  const std::string id = Xml(response.body)
-                             .child("InitiateMultipartUploadResult")
-                             .child_value("UploadId");
-  if (id.empty()) {
-    throw Error(ErrorKind::kCorrupt, "S3 at " + options_.location.endpoint +
-                                         " started an upload of " + r.key +
-                                         " without naming it");
-  }
-  return id;
-}
-
-void Client::CompleteUpload(const std::string& key,
-                            const std::string& upload_id,
-                            const std::vector<std::string>& etags) const {
-  std::string body = "<CompleteMultipartUpload>";
-  for (size_t i = 0; i < etags.size(); ++i) {
-    body += "<Part><PartNumber>" + std::to_string(i + 1) +
-            "</PartNumber><ETag>\"" + etags[i] + "\"</ETag></Part>";
-  }
-  body += "</CompleteMultipartUpload>";
-  Request r;
-  r.method = "POST";
-  r.key = Key(key);
-  r.query["uploadId"] = upload_id;
-  r.body = &body;
-  r.what = "the completion of the upload of " + r.key;
-  const Response response = Send(r);
-  Check(r, response);
-  // S3 may answer 200 with an error in the body.
-  const auto doc = Xml(response.body);
-  if (doc.child("Error")) {
-    Response failed = response;
-    failed.status = 500;
-    Check(r, failed);
-  }
-}
-
-void Client::AbortUpload(const std::string& key,
-                         const std::string& upload_id) const {
-  Request r;
-  r.method = "DELETE";
-  r.key = Key(key);
-  r.query["uploadId"] = upload_id;
-  r.what = "the abort of the upload of " + r.key;
-  const Response response = Send(r);
-  if (response.status != 404) {  // NoSuchUpload: gone already
-    Check(r, response);
-  }
-}
-
-std::vector<Upload> Client::Uploads(const std::string& prefix) const {
-  Request r;
-  r.query["uploads"] = "";
-  r.query["prefix"] = Key(prefix);
-  r.what = "the list of uploads under " + Key(prefix);
-  const Response response = Send(r);
-  Check(r, response);
-  std::vector<Upload> out;
-  const auto doc = Xml(response.body);
-  for (auto u : doc.child("ListMultipartUploadsResult").children("Upload")) {
-    out.push_back({std::string(u.child_value("Key"))
-                       .substr(options_.location.prefix.size()),
-                   u.child_value("UploadId")});
-  }
-  return out;
-}
-
-std::string MultipartEtag(const std::vector<std::string>& part_etags) {
-  std::string md5s;
-  for (const auto& e : part_etags) {
-    for (size_t i = 0; i + 1 < e.size(); i += 2) {
-      md5s += static_cast<char>(std::stoi(e.substr(i, 2), nullptr, 16));
-    }
-  }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(md5s.data(), md5s.size(), md, &n, EVP_md5(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) {
-    out += digits[md[i] >> 4];
-    out += digits[md[i] & 15];
-  }
-  return out + "-" + std::to_string(part_etags.size());
 }
 
 std::string IsoPlusDays(const std::string& iso, int days) {
