@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "engine/error.h"
-#include "engine/export/nbd_server.h"
 #include "engine/io/listen_address.h"
+#include "engine/nbd/nbd_server.h"
 #include "engine/qcow2/chain_reader.h"
 #include "engine/qcow2/check.h"
 #include "engine/qcow2/point_writer.h"

@@ -78,11 +78,28 @@ std::vector<std::string> ReadOnlyMountOptions(const std::string& fstype) {
 }
 
 Appliance::Appliance(const std::vector<Drive>& drives) : drives_(drives) {
-  // Hostile chains are refused before qemu sees them.
+  // Hostile chains are refused before qemu sees them, and so is a key
+  // that does not unlock an encrypted one.
   for (const auto& d : drives) {
-    const auto chain = qcow2::ChainReader::Open(d.path);
+    qcow2::ChainReader::Options options;
+    options.luks_passphrase = d.luks_passphrase;
+    const auto chain = qcow2::ChainReader::Open(d.path, options);
+    const std::string top = std::filesystem::canonical(d.path);
+    std::vector<size_t> encrypted;
+    for (size_t i = 0; i < chain->depth(); ++i) {
+      if (chain->layer(i).encrypted()) {
+        encrypted.push_back(i);
+      }
+    }
+    if (encrypted.empty()) {
+      overlays_.push_back(
+          std::make_unique<ApplianceOverlay>(top, "qcow2", chain->size()));
+      continue;
+    }
+    decrypted_.push_back(
+        std::make_unique<DecryptedChain>(top, encrypted, d.key_file));
     overlays_.push_back(std::make_unique<ApplianceOverlay>(
-        std::filesystem::canonical(d.path), chain->size()));
+        decrypted_.back()->uri(), "raw", chain->size()));
   }
   g_.reset(guestfs_create());
   if (!g_) {
@@ -120,6 +137,9 @@ Appliance::Appliance(const std::vector<Drive>& drives) : drives_(drives) {
   }
   for (auto& overlay : overlays_) {
     overlay->Forget();  // qemu has it open
+  }
+  for (auto& chain : decrypted_) {
+    chain->Forget();  // qemu is connected
   }
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/guest/appliance_overlay.h"
+#include "engine/guest/decrypted_chain.h"
 
 struct guestfs_h;
 struct guestfs_statns;
@@ -18,6 +19,10 @@ struct Drive {
   std::string path;   // the point's QCOW2 file (its chain is checked first)
   std::string disk;   // the disk's name in the backup: "sda", "vdb", "disk0"
   uint64_t size = 0;  // its virtual size
+  // For a chain with encrypted (LUKS) layers: the repository's key, and
+  // its file, which qemu-nbd reads as the secret.
+  std::string luks_passphrase = {};
+  std::string key_file = {};
 };
 
 // A filesystem the appliance found, with the name the tree shows.
@@ -66,6 +71,8 @@ class Appliance {
   struct Close {
     void operator()(guestfs_h* g) const;  // shuts the appliance down
   };
+  // Encrypted chains served decrypted (outlive the appliance's qemu).
+  std::vector<std::unique_ptr<DecryptedChain>> decrypted_;
   std::vector<std::unique_ptr<ApplianceOverlay>> overlays_;  // by drive
   // Owned from creation: a launch that throws closes it too.
   std::unique_ptr<guestfs_h, Close> g_;

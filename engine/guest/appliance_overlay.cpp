@@ -16,7 +16,8 @@ namespace {
 constexpr const char* kLedger = "/var/tmp/sendense-leftovers";
 }  // namespace
 
-ApplianceOverlay::ApplianceOverlay(const std::string& chain_top,
+ApplianceOverlay::ApplianceOverlay(const std::string& backing,
+                                   const std::string& backing_format,
                                    uint64_t virtual_size) {
   ReclaimLeftovers(kLedger);  // what killed indexers left
   char dir[] = "/var/tmp/sendense-overlay-XXXXXX";
@@ -32,7 +33,8 @@ ApplianceOverlay::ApplianceOverlay(const std::string& chain_top,
     // A filesystem block's worth: a replayed metadata block marks itself,
     // not the file data around it (L1: 4 MiB for a 1 TiB disk).
     options.cluster_bits = 12;
-    options.backing_name = chain_top;  // absolute: the overlay is elsewhere
+    options.backing_name = backing;  // absolute: the overlay is elsewhere
+    options.backing_format = backing_format;
     qcow2::PointWriter writer(path_, options);
     writer.Finish();
     file_ = File::OpenReadOnly(path_);

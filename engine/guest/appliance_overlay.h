@@ -22,9 +22,12 @@ namespace sendense::guest {
 // /var/tmp/sendense-leftovers: the next overlay made removes it.
 class ApplianceOverlay {
  public:
-  // `chain_top`: the point's checked QCOW2 file (canonical path), whose
-  // format is recorded in the overlay so nothing is probed.
-  ApplianceOverlay(const std::string& chain_top, uint64_t virtual_size);
+  // `backing`: the point's checked QCOW2 file (canonical path), or the
+  // URI of its chain served decrypted (DecryptedChain); its format
+  // ("qcow2", "raw") is recorded in the overlay so nothing is probed.
+  ApplianceOverlay(const std::string& backing,
+                   const std::string& backing_format,
+                   uint64_t virtual_size);
   ~ApplianceOverlay();
   ApplianceOverlay(const ApplianceOverlay&) = delete;
   ApplianceOverlay& operator=(const ApplianceOverlay&) = delete;

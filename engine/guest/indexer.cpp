@@ -14,6 +14,7 @@
 #include "engine/error.h"
 #include "engine/guest/extent_mapper.h"
 #include "engine/repo/known_vms.h"
+#include "engine/repo/repository_key.h"
 
 namespace sendense::guest {
 namespace {
@@ -120,6 +121,11 @@ std::vector<Drive> DrivesOf(const Repository& repo,
   std::vector<Drive> drives;
   for (const auto& p : backup.points) {
     drives.push_back({repo.Absolute(p.file), p.disk, p.virtual_size});
+    if (p.encrypted) {
+      const RepositoryKey key = LoadRepositoryKey(repo);
+      drives.back().luks_passphrase = RequireKey(key);
+      drives.back().key_file = key.file;
+    }
   }
   std::sort(drives.begin(), drives.end(),
             [](const Drive& a, const Drive& b) { return a.disk < b.disk; });
@@ -257,14 +263,6 @@ std::optional<int64_t> UnchangedSince(const Repository& repo,
 std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
                                          const BackupRecord& backup,
                                          std::atomic<uint64_t>* entries) {
-  for (const auto& p : backup.points) {
-    if (p.encrypted) {
-      throw Error(ErrorKind::kUnsupported,
-                  "guest files of encrypted points are not indexed yet (the "
-                  "appliance's qemu cannot open their LUKS layers); their "
-                  "disks read in the tree and by restore and export");
-    }
-  }
   if (const auto before = UnchangedSince(repo, backup)) {
     GuestIndex index(repo.CatalogPath());
     index.Reuse(*before, backup.id);

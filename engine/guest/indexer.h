@@ -11,7 +11,9 @@
 
 namespace sendense::guest {
 
-// The drives of a backup's appliance: its points' files, by disk name.
+// The drives of a backup's appliance: its points' files, by disk name,
+// with the repository's key for encrypted points (Error kDenied in one
+// sentence when it is missing).
 std::vector<Drive> DrivesOf(const Repository& repo, const BackupRecord& backup);
 
 // Lists every file of the filesystem mounted at `mountpoint` in `app`:
@@ -36,8 +38,7 @@ std::optional<int64_t> UnchangedSince(const Repository& repo,
 // whole run fails (the appliance does not start), that is recorded and
 // the error rethrown. A backup in which no block changed takes the index
 // of the one before it (UnchangedSince) without starting an appliance.
-// Counts entries in `*entries` when given. A backup with encrypted points
-// is refused (Error kUnsupported, before any appliance starts).
+// Counts entries in `*entries` when given.
 std::vector<GuestFilesystem> IndexBackup(
     const Repository& repo,
     const BackupRecord& backup,

@@ -3,7 +3,7 @@
 // ready (or why not, in its log); the server itself lives on in its own
 // session, found again through its pid file.
 
-#include "engine/export/nbd_server.h"
+#include "engine/nbd/nbd_server.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -18,7 +18,7 @@
 
 #include "engine/error.h"
 
-namespace sendense::exports {
+namespace sendense {
 namespace {
 
 std::string LastLine(const std::string& path) {
@@ -47,10 +47,12 @@ std::string EscapeCommas(const std::string& s) {
 }  // namespace
 
 pid_t StartNbdServer(const NbdServerSpec& spec) {
-  std::vector<std::string> args = {
-      "qemu-nbd",          "--fork",
-      "--persistent",      "--shared=16",
-      "--cache=writeback", "--pid-file=" + spec.pid_file};
+  std::vector<std::string> args = {"qemu-nbd", "--fork", "--cache=writeback",
+                                   "--pid-file=" + spec.pid_file};
+  if (!spec.one_client) {
+    args.push_back("--persistent");
+    args.push_back("--shared=16");
+  }
   if (!spec.writable) {
     args.push_back("--read-only");
   }
@@ -177,4 +179,4 @@ void StopNbdServer(pid_t pid, const std::string& marker) {
   }
 }
 
-}  // namespace sendense::exports
+}  // namespace sendense

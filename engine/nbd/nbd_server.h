@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace sendense::exports {
+namespace sendense {
 
 // How to start one qemu-nbd serving one image.
 struct NbdServerSpec {
@@ -21,11 +21,13 @@ struct NbdServerSpec {
   // opened with the secret qemu reads from `key_file`.
   std::vector<size_t> encrypted_layers;
   std::string key_file;
+  // Serves one client, then exits (else persistent, up to 16 clients).
+  bool one_client = false;
 };
 
-// Starts qemu-nbd (persistent, up to 16 clients, format given, nothing
-// probed) in its own session and returns once it serves, with the server's
-// pid. Error kIo with the server's own last words when it cannot start.
+// Starts qemu-nbd (format given, nothing probed) in its own session and returns
+// once it serves, with the server's pid. Error kIo with the server's own last
+// words when it cannot start.
 pid_t StartNbdServer(const NbdServerSpec& spec);
 
 // Whether `pid` is a live qemu-nbd whose command line holds `marker`.
@@ -34,4 +36,4 @@ bool NbdServerAlive(pid_t pid, const std::string& marker);
 // SIGTERM, then SIGKILL after 5 s; returns at once when it is gone.
 void StopNbdServer(pid_t pid, const std::string& marker);
 
-}  // namespace sendense::exports
+}  // namespace sendense
