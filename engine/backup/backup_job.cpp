@@ -115,7 +115,7 @@ PendingPoint WritePoint(const Repository& repo,
 
   qcow2::PointWriterOptions options;
   options.virtual_size = source->size();
-  if (const RepositoryKey key = LoadRepositoryKey(repo); key.encrypts) {
+  if (const RepositoryKey key = LoadKey(repo, request.vm); key.encrypts) {
     options.luks_passphrase = RequireKey(key);
   }
   if (decision.incremental) {

@@ -27,27 +27,34 @@ namespace sendense::browse {
 // closed when its last reader is.
 class Namespace::ChainCache {
  public:
-  // Encrypted points open with `passphrase` ("": locked, their reads
-  // fail with EACCES and the log says why).
-  explicit ChainCache(std::string passphrase)
-      : passphrase_(std::move(passphrase)) {}
+  // Encrypted points open with their VM's key, read once per VM ("":
+  // locked, their reads fail with EACCES and the log says why).
+  explicit ChainCache(const Repository& repo) : repo_(repo) {}
 
-  std::shared_ptr<const qcow2::ChainReader> Open(const std::string& path) {
+  std::shared_ptr<const qcow2::ChainReader> Open(const std::string& path,
+                                                 const std::string& vm) {
     std::lock_guard lock(mutex_);
     if (auto existing = open_[path].lock()) {
       return existing;
     }
+    auto key = keys_.find(vm);
+    if (key == keys_.end()) {
+      key = keys_.emplace(vm, LoadKey(repo_, vm)).first;
+    }
     qcow2::ChainReader::Options options;
     options.check_digests = true;  // the tree never serves a wrong byte
-    options.luks_passphrase = passphrase_;
+    options.luks_passphrase = key->second.passphrase;
     std::shared_ptr<const qcow2::ChainReader> reader =
         qcow2::ChainReader::Open(path, options);
-    for (size_t i = 0; i < reader->depth() && passphrase_.empty(); ++i) {
+    for (size_t i = 0; i < reader->depth() && options.luks_passphrase.empty();
+         ++i) {
       if (reader->layer(i).encrypted()) {
         Log(LogLevel::kWarning,
-            path +
-                " is encrypted and the repository's key is missing: its "
-                "disk and guest files read as permission denied (EACCES)");
+            path + " is encrypted and the key of " +
+                key->second.scope.Describe() + " is missing (" +
+                key->second.problem +
+                "): its disk and guest files read as permission denied "
+                "(EACCES)");
         break;
       }
     }
@@ -56,8 +63,9 @@ class Namespace::ChainCache {
   }
 
  private:
-  const std::string passphrase_;
+  const Repository& repo_;
   std::mutex mutex_;
+  std::unordered_map<std::string, RepositoryKey> keys_;  // by VM
   std::unordered_map<std::string, std::weak_ptr<const qcow2::ChainReader>>
       open_;
 };
@@ -128,8 +136,7 @@ Namespace::Namespace(const Repository& repo,
     : repo_(repo),
       catalogs_(catalogs),
       appliances_(appliances),
-      chains_(
-          std::make_shared<ChainCache>(LoadRepositoryKey(repo).passphrase)) {
+      chains_(std::make_shared<ChainCache>(repo)) {
   const char* reads = std::getenv("SENDENSE_GUEST_READS");
   use_maps_ = reads == nullptr || std::string(reads) != "appliance";
 }
@@ -341,7 +348,7 @@ std::shared_ptr<Reader> Namespace::OpenMapped(const BackupRecord& backup,
   }
   std::vector<std::shared_ptr<const qcow2::ChainReader>> disks;
   for (const auto& d : drives) {
-    disks.push_back(chains_->Open(d.path));
+    disks.push_back(chains_->Open(d.path, backup.vm));
   }
   return std::make_shared<MappedFileReader>(
       std::move(leases), std::move(disks), std::move(*map), entry.size,
@@ -389,7 +396,9 @@ std::shared_ptr<Reader> Namespace::Open(NodeId id) {
         leases.push_back(std::make_unique<PointLease>(
             path, PointLease::Mode::kShared, kLeaseWait));
         return MakeDiskReader(
-            std::move(leases), chains_->Open(path), n->size,
+            std::move(leases),
+            chains_->Open(path, Repository::VmOfPointFile(n->point_file)),
+            n->size,
             [this](const qcow2::DigestMismatch& e) { RecordDamage(e); });
       } catch (const Error& e) {
         // The node exists; what it is stored in does not: an I/O error.

@@ -97,7 +97,8 @@ class GuestFileReader : public Reader {
   uint64_t size() const override { return size_; }
   size_t Read(std::span<std::byte> buf, uint64_t offset) const override {
     auto app = appliances_.Acquire(
-        backup_.id, [&] { return guest::DrivesOf(repo_, backup_); }, fss_);
+        backup_.id, [&] { return guest::ApplianceDrives(repo_, backup_); },
+        fss_);
     constexpr size_t kChunk = 1 << 20;  // the appliance's message limit
     size_t done = 0;
     while (done < buf.size() && offset + done < size_) {

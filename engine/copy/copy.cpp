@@ -308,7 +308,7 @@ class VmCopy {
       restore::Restore(from_, request, restoring);
       r.kind = PointKind::kFull;
       r.reason = "copied whole: the target had no earlier point of this disk";
-      r.encrypted = LoadRepositoryKey(from_).encrypts;
+      r.encrypted = LoadKey(from_, vm_).encrypts;
     }
     r.bytes_read = File::OpenReadOnly(final_path).Size();
     r.bytes_stored = Allocated(final_path);

@@ -283,8 +283,7 @@ class VmS3Copy {
              {"parent", whole || !parent ? nlohmann::json(nullptr)
                                          : nlohmann::json(*parent)},
              {"depth", depth},
-             {"encrypted",
-              whole ? LoadRepositoryKey(from_).encrypts : p.encrypted},
+             {"encrypted", whole ? LoadKey(from_, vm_).encrypts : p.encrypted},
              {"virtual_size", p.virtual_size},
              {"bytes_stored", p.bytes_stored},
              {"disk_digest", p.disk_digest},

@@ -198,6 +198,7 @@ struct Unlocked {
   XtsKey master{};
   int slot = -1;  // -1: no slot takes the passphrase
   int active = 0;
+  uint8_t active_slots = 0;  // a bit per slot in use
 };
 
 Unlocked Unlock(const RegionReader& read,
@@ -261,6 +262,7 @@ Unlocked Unlock(const RegionReader& read,
                     std::to_string(iterations) + " iterations");
     }
     ++out.active;
+    out.active_slots |= static_cast<uint8_t>(1u << s);
     if (out.slot >= 0) {
       continue;  // counting the others
     }
@@ -293,6 +295,15 @@ Error WrongKey(const std::string& name) {
 }
 
 }  // namespace
+
+LuksSlots InspectLuks(const RegionReader& read,
+                      uint64_t region_bytes,
+                      std::string_view passphrase,
+                      const std::string& name) {
+  Unlocked u = Unlock(read, region_bytes, passphrase, name);
+  OPENSSL_cleanse(u.master.data(), u.master.size());
+  return {u.active_slots, u.slot};
+}
 
 XtsKey UnlockLuks(const RegionReader& read,
                   uint64_t region_bytes,

@@ -51,6 +51,17 @@ XtsKey UnlockLuks(const RegionReader& read,
                   std::string_view passphrase,
                   const std::string& name);
 
+// The key slots in use (a bit per slot) and the one `passphrase` opens
+// (-1: none). UnlockLuks's errors for a damaged header.
+struct LuksSlots {
+  uint8_t active = 0;
+  int opened = -1;
+};
+LuksSlots InspectLuks(const RegionReader& read,
+                      uint64_t region_bytes,
+                      std::string_view passphrase,
+                      const std::string& name);
+
 // Writes `data` at `offset` of the region (Error when it cannot).
 using RegionWriter =
     std::function<void(std::span<const std::byte> data, uint64_t offset)>;

@@ -66,7 +66,7 @@ void Spawn(const Repository& repo,
     }
   }
   if (!spec.encrypted_layers.empty()) {
-    const RepositoryKey key = LoadRepositoryKey(repo);
+    const RepositoryKey key = LoadKey(repo, r.vm);
     qcow2::ChainReader::Options unlock;
     unlock.luks_passphrase = RequireKey(key);
     qcow2::ChainReader::Open(point, unlock);

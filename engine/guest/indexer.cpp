@@ -121,14 +121,26 @@ std::vector<Drive> DrivesOf(const Repository& repo,
   std::vector<Drive> drives;
   for (const auto& p : backup.points) {
     drives.push_back({repo.Absolute(p.file), p.disk, p.virtual_size});
-    if (p.encrypted) {
-      const RepositoryKey key = LoadRepositoryKey(repo);
-      drives.back().luks_passphrase = RequireKey(key);
-      drives.back().key_file = key.file;
-    }
   }
   std::sort(drives.begin(), drives.end(),
             [](const Drive& a, const Drive& b) { return a.disk < b.disk; });
+  return drives;
+}
+
+std::vector<Drive> ApplianceDrives(const Repository& repo,
+                                   const BackupRecord& backup) {
+  auto drives = DrivesOf(repo, backup);
+  for (const auto& p : backup.points) {
+    if (p.encrypted) {
+      const RepositoryKey key = LoadKey(repo, backup.vm);
+      const std::string passphrase = RequireKey(key);
+      for (auto& d : drives) {
+        d.luks_passphrase = passphrase;
+        d.key_file = key.file;
+      }
+      break;
+    }
+  }
   return drives;
 }
 
@@ -194,7 +206,7 @@ std::vector<IndexedFilesystem> IndexInAppliance(
     const Repository& repo,
     const BackupRecord& backup,
     std::atomic<uint64_t>* entries) {
-  const auto drives = DrivesOf(repo, backup);
+  const auto drives = ApplianceDrives(repo, backup);
   Appliance app(drives);
   const auto found = app.Filesystems();
   const auto errors = app.MountAll(found);

@@ -11,10 +11,12 @@
 
 namespace sendense::guest {
 
-// The drives of a backup's appliance: its points' files, by disk name,
-// with the repository's key for encrypted points (Error kDenied in one
-// sentence when it is missing).
+// The drives of a backup: its points' files, by disk name.
 std::vector<Drive> DrivesOf(const Repository& repo, const BackupRecord& backup);
+// DrivesOf for an appliance: with the VM's key when a point is encrypted
+// (Error kDenied in one sentence when it is missing).
+std::vector<Drive> ApplianceDrives(const Repository& repo,
+                                   const BackupRecord& backup);
 
 // Lists every file of the filesystem mounted at `mountpoint` in `app`:
 // names from find0, attributes from lstatnslist and link targets from

@@ -89,6 +89,7 @@ bool IsEncrypted(const std::string& path) {
 // adds what the filesystem got back to `freed`.
 uint64_t DropPointFile(const Repository& repo,
                        Catalog& catalog,
+                       const std::string& vm,
                        const PointRecord& point,
                        const DropOptions& options,
                        uint64_t& freed) {
@@ -114,8 +115,8 @@ uint64_t DropPointFile(const Repository& repo,
     // Not merged yet (or a merge a crash interrupted: it starts over).
     PointLease lease(path, PointLease::Mode::kExclusive, options.reader_wait);
     const uint64_t before = AllocatedBytes(path) + AllocatedBytes(child_path);
-    const auto stats = qcow2::MergeIntoBacking(
-        path, child_path, LoadRepositoryKey(repo).passphrase);
+    const auto stats =
+        qcow2::MergeIntoBacking(path, child_path, LoadKey(repo, vm).passphrase);
     merged = stats.bytes_copied;
     MergeSums(path, child_path, stats.stored_digests);
     if (std::rename(path.c_str(), child_path.c_str()) != 0) {
@@ -186,7 +187,7 @@ DropResult DropBackup(const Repository& repo,
     }
     try {
       r.merged_bytes +=
-          DropPointFile(repo, catalog, *p, options, r.freed_bytes);
+          DropPointFile(repo, catalog, b.vm, *p, options, r.freed_bytes);
     } catch (const Error& e) {
       const std::string why = e.kind() == ErrorKind::kNoSpace
                                   ? "the repository's filesystem is full (" +

@@ -275,6 +275,14 @@ Repository::PointFile Repository::PointFileOf(const std::string& vm,
   return {dir + backup + ".qcow2", dir + "." + backup + ".qcow2.tmp"};
 }
 
+std::string Repository::VmOfPointFile(const std::string& file) {
+  if (file.rfind("vms/", 0) != 0) {
+    return "";
+  }
+  const size_t slash = file.find('/', 4);
+  return slash == std::string::npos ? "" : file.substr(4, slash - 4);
+}
+
 Repository::PointFile Repository::MakePointFile(
     const std::string& vm,
     const std::string& disk,

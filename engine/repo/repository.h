@@ -82,6 +82,9 @@ class Repository {
   static PointFile PointFileOf(const std::string& vm,
                                const std::string& disk,
                                const std::string& backup);
+  // The VM of a point file (relative, as PointFileOf makes it): "web1"
+  // for "vms/web1/vda/B.qcow2"; "" for another path.
+  static std::string VmOfPointFile(const std::string& file);
   // PointFileOf, with the disk's directory created when missing.
   PointFile MakePointFile(const std::string& vm,
                           const std::string& disk,

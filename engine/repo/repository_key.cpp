@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/catalog/names.h"
 #include "engine/error.h"
 #include "engine/io/file.h"
 
@@ -64,24 +65,60 @@ std::string GenerateKeyFile(const std::string& path) {
   return key;
 }
 
-RepositoryKey LoadRepositoryKey(const Repository& repo) {
+std::string KeyScope::Describe() const {
+  switch (kind) {
+    case Kind::kTenant:
+      return "tenant " + name;
+    case Kind::kVm:
+      return "VM " + name;
+    default:
+      return "the repository";
+  }
+}
+
+std::string KeyScope::Setting() const {
+  switch (kind) {
+    case Kind::kTenant:
+      return "key_file@tenant:" + name;
+    case Kind::kVm:
+      return "key_file@vm:" + name;
+    default:
+      return "key_file";
+  }
+}
+
+RepositoryKey LoadScopeKey(const Repository& repo, const KeyScope& scope) {
   RepositoryKey key;
+  key.scope = scope;
   const auto catalog = repo.OpenCatalog();
-  key.encrypts = catalog->Setting("encryption").value_or("") == "luks";
-  std::string file = catalog->Setting("key_file").value_or("");
-  if (const char* env = std::getenv("SENDENSE_KEY_FILE");
-      env != nullptr && *env != '\0') {
-    file = env;
-  } else if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
-             creds != nullptr && *creds != '\0' &&
-             std::filesystem::exists(std::string(creds) + "/sendense-key")) {
-    file = std::string(creds) + "/sendense-key";
+  std::string file = catalog->Setting(scope.Setting()).value_or("");
+  const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
+  const std::string credential =
+      creds == nullptr || *creds == '\0'
+          ? ""
+          : std::string(creds) + "/sendense-key" +
+                (scope.kind == KeyScope::Kind::kTenant ? "@" + scope.name : "");
+  if (scope.kind == KeyScope::Kind::kRepository) {
+    key.encrypts = catalog->Setting("encryption").value_or("") == "luks";
+    if (const char* env = std::getenv("SENDENSE_KEY_FILE");
+        env != nullptr && *env != '\0') {
+      file = env;
+    } else if (!credential.empty() && std::filesystem::exists(credential)) {
+      file = credential;
+    }
+  } else {
+    key.encrypts = true;
+    if (scope.kind == KeyScope::Kind::kTenant && !credential.empty() &&
+        std::filesystem::exists(credential)) {
+      file = credential;
+    }
   }
   key.file = file;
   if (file.empty()) {
-    key.problem =
-        "no key file is set (init --encrypt --key-file FILE, or "
-        "SENDENSE_KEY_FILE)";
+    key.problem = scope.kind == KeyScope::Kind::kRepository
+                      ? "no key file is set (init --encrypt --key-file FILE, "
+                        "or SENDENSE_KEY_FILE)"
+                      : "no key file is set for " + scope.Describe();
     return key;
   }
   try {
@@ -92,12 +129,36 @@ RepositoryKey LoadRepositoryKey(const Repository& repo) {
   return key;
 }
 
+RepositoryKey LoadRepositoryKey(const Repository& repo) {
+  return LoadScopeKey(repo, {});
+}
+
+KeyScope ScopeOf(const Repository& repo, const std::string& vm) {
+  const auto catalog = repo.OpenCatalog();
+  const KeyScope own{KeyScope::Kind::kVm, vm};
+  if (catalog->Setting(own.Setting())) {
+    return own;
+  }
+  const std::string tenant = TenantOf(vm);
+  const KeyScope tenants{KeyScope::Kind::kTenant, tenant};
+  if (!tenant.empty() && catalog->Setting(tenants.Setting())) {
+    return tenants;
+  }
+  return {};
+}
+
+RepositoryKey LoadKey(const Repository& repo, const std::string& vm) {
+  return LoadScopeKey(repo, ScopeOf(repo, vm));
+}
+
 std::string RequireKey(const RepositoryKey& key) {
   if (key.passphrase.empty()) {
+    const std::string whose =
+        key.scope.kind == KeyScope::Kind::kRepository
+            ? "this repository's points are"
+            : "the points of " + key.scope.Describe() + " are";
     throw Error(ErrorKind::kDenied,
-                "this repository's points are encrypted and its key is "
-                "missing: " +
-                    key.problem);
+                whose + " encrypted and its key is missing: " + key.problem);
   }
   return key.passphrase;
 }

@@ -12,17 +12,41 @@
 
 namespace sendense {
 
+// Whose key: the repository's (every VM without one of its own), a
+// tenant's (its VMs), or one VM's (key set --vm|--tenant).
+struct KeyScope {
+  enum class Kind { kRepository, kTenant, kVm };
+  Kind kind = Kind::kRepository;
+  std::string name;  // the tenant's or the VM's
+  // "the repository", "tenant acme", "VM web1@acme"
+  std::string Describe() const;
+  // The setting that records its key file: "key_file",
+  // "key_file@tenant:acme", "key_file@vm:web1@acme".
+  std::string Setting() const;
+  bool operator==(const KeyScope&) const = default;
+};
+
 struct RepositoryKey {
+  KeyScope scope;
   bool encrypts = false;   // new points are encrypted
   std::string passphrase;  // "" when no key could be read
   std::string file;        // the key file used, or looked for
   std::string problem;     // why there is no key ("" when there is one)
 };
 
-// Where the key comes from, first found: SENDENSE_KEY_FILE, a systemd
-// credential ($CREDENTIALS_DIRECTORY/sendense-key), the key file recorded
-// by init. Never throws for a missing key: `problem` says why.
+// Where a scope's key comes from, first found. The repository's:
+// SENDENSE_KEY_FILE, a systemd credential ($CREDENTIALS_DIRECTORY/
+// sendense-key), the key file recorded by init. A tenant's: the
+// credential sendense-key@TENANT, the file recorded by key set. A VM's:
+// the file recorded by key set. Never throws for a missing key: `problem`
+// says why.
+RepositoryKey LoadScopeKey(const Repository& repo, const KeyScope& scope);
 RepositoryKey LoadRepositoryKey(const Repository& repo);
+
+// Whose key `vm` uses: its own, else its tenant's, else the repository's.
+KeyScope ScopeOf(const Repository& repo, const std::string& vm);
+// The key of `vm`'s points (LoadScopeKey of ScopeOf).
+RepositoryKey LoadKey(const Repository& repo, const std::string& vm);
 
 // The key, or Error kDenied with the sentence of `problem` (for what must
 // write or read encrypted data: a backup, a restore).

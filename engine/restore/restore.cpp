@@ -156,7 +156,7 @@ RestoreReport Restore(const Repository& repo,
   const PointLease lease(path, PointLease::Mode::kShared, kLeaseWait);
   qcow2::ChainReader::Options options;
   options.check_digests = true;
-  const RepositoryKey key = LoadRepositoryKey(repo);
+  const RepositoryKey key = LoadKey(repo, chosen.backup.vm);
   options.luks_passphrase = key.passphrase;
   const auto chain = qcow2::ChainReader::Open(path, options);
   for (size_t i = 0; i < chain->depth(); ++i) {

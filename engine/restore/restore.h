@@ -20,8 +20,8 @@ struct RestoreRequest {
   // A .qcow2 target: also write its cluster digests here (copy's
   // flattened fulls; qcow2::SumsPath of the target).
   std::string sums_path;
-  // A .qcow2 target: encrypted with the repository's key when its points
-  // are (copy's flattened fulls: ciphertext stays ciphertext).
+  // A .qcow2 target: encrypted with the VM's key when its new points are
+  // (copy's flattened fulls: ciphertext stays ciphertext).
   bool encrypt_like_repository = false;
 };
 

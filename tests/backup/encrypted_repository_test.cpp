@@ -96,13 +96,6 @@ TEST_F(EncryptedRepositoryTest, PointsAreLuksThatQemuReadsAndPruneKeepsThem) {
             " driver=raw,file.filename=" + Quote(s2));
   RunOrFail("qemu-img check " + QemuOpts(Point(p3), 3));
 
-  // Guest files of encrypted points are not indexed yet: one sentence.
-  const auto indexed = Sendense("index --vm vm1 --point " + p3);
-  EXPECT_NE(indexed.output.find("guest files of encrypted points are not "
-                                "indexed yet"),
-            std::string::npos)
-      << indexed.output;
-
   // Restore decrypts.
   RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
             " restore --vm vm1 --point " + p2 + " --to " +
@@ -210,7 +203,8 @@ TEST_F(EncryptedRepositoryTest, KeysAreAddedAndRemovedInTheSlots) {
   // The key the repository reads with stays.
   r = Sendense("key rm --key-file " + Quote(new_key));
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("the repository reads its points with that key"),
+  EXPECT_NE(r.output.find("the points of the repository are read with that "
+                          "key"),
             std::string::npos)
       << r.output;
   r = Sendense("key rm --key-file " + Quote(old_key));
@@ -266,6 +260,102 @@ TEST_F(EncryptedRepositoryTest, KeyFilesAreCheckedBeforeTheRepositoryIsMade) {
       << r.output;
   r = init(dir_ / "d", "--encrypt");
   EXPECT_NE(r.output.find("--encrypt needs --key-file FILE"), std::string::npos)
+      << r.output;
+}
+
+// A tenant's and a VM's own keys: the points they had get the new key,
+// later points are written with it alone, and once the repository's key is
+// removed from them, only their key reads them; the other VMs keep the
+// repository's key. key list tells which keys open what; key export
+// --paper prints a key that types back into the same file.
+TEST_F(EncryptedRepositoryTest, TenantsAndVmsHaveKeysOfTheirOwn) {
+  MakeSource();
+  ASSERT_EQ(Sendense("tenant add acme").status, 0);
+  const auto tenant_backup = [&] {
+    NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+    const auto out = RunOrFail(
+        std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+        " backup --no-index --vm web1@acme --bitmap b0 --json --disk sda=" +
+        Quote(server.uri()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    return nlohmann::json::parse(out)["name"].get<std::string>();
+  };
+  const auto tenant_point = [&](const std::string& b) {
+    return repo_ + "/vms/web1@acme/sda/" + b + ".qcow2";
+  };
+  const std::string p1 = Backup();
+  const std::string t1 = tenant_backup();
+  const std::string repo_key = key_;
+  const std::string acme_key = dir_ / "keys/acme.key";
+  auto r = Sendense("key set --tenant acme --key-file " + Quote(acme_key));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Added the key to 1 of 1 encrypted point"),
+            std::string::npos)
+      << r.output;
+  ChangeSource("-c 'write -q -P 0x5e 3M 64k'");
+  const std::string t2 = tenant_backup();
+  const std::string s2 = SnapshotSource("s2");
+  r = Sendense("key rm --tenant acme --key-file " + Quote(repo_key));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Removed the key from 1 of 2"), std::string::npos)
+      << r.output;
+
+  // Only acme's key reads acme's chain; the repository's reads vm1's.
+  key_ = acme_key;
+  RunOrFail("qemu-img compare " + QemuOpts(tenant_point(t2), 2) +
+            " driver=raw,file.filename=" + Quote(s2));
+  EXPECT_NE(RunCommand("qemu-img check " + QemuOpts(Point(p1), 1)).status, 0);
+  key_ = repo_key;
+  EXPECT_NE(
+      RunCommand("qemu-img check " + QemuOpts(tenant_point(t1), 1)).status, 0);
+  RunOrFail("qemu-img check " + QemuOpts(Point(p1), 1));
+  RunOrFail(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+            " restore --vm web1@acme --to " + Quote(dir_ / "t2.raw"));
+  RunOrFail("cmp " + Quote(dir_ / "t2.raw") + " " + Quote(s2));
+
+  const auto listed = SendenseJson("key list --tenant acme --json --key-file " +
+                                   Quote(repo_key));
+  EXPECT_EQ(listed["scope"], "tenant acme") << listed.dump();
+  EXPECT_EQ(listed["points"], 2) << listed.dump();
+  ASSERT_EQ(listed["keys"].size(), 2u) << listed.dump();
+  EXPECT_EQ(listed["keys"][0]["file"], acme_key) << listed.dump();
+  EXPECT_EQ(listed["keys"][0]["in_use"], true) << listed.dump();
+  EXPECT_EQ(listed["keys"][0]["opens"], 2) << listed.dump();
+  EXPECT_EQ(listed["keys"][1]["opens"], 0) << listed.dump();
+  EXPECT_EQ(listed["other_slots"], 0) << listed.dump();
+  const auto whole = SendenseJson("key list --json");
+  EXPECT_EQ(whole["points"], 1) << "vm1 alone: " << whole.dump();
+
+  // A VM's own key, in the same way.
+  const std::string vm_key = dir_ / "keys/vm1.key";
+  r = Sendense("key set --vm vm1 --key-file " + Quote(vm_key));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string p2 = Backup();
+  key_ = vm_key;
+  RunOrFail("qemu-img check " + QemuOpts(Point(p2), 2));
+
+  // The paper key types back into the key file.
+  r = Sendense("key export --paper --tenant acme");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string acme = Slurp(acme_key);
+  std::string first_line;
+  for (size_t i = 0; i < 32; i += 4) {
+    first_line += (i ? " " : "") + acme.substr(i, 4);
+  }
+  EXPECT_NE(r.output.find("  1  " + first_line + "   check " +
+                          RunOrFail("printf '%s' " + acme.substr(0, 32) +
+                                    " | sha256sum | cut -c1-4")
+                              .substr(0, 4)),
+            std::string::npos)
+      << r.output;
+
+  r = Sendense("key set --tenant nosuch --key-file " + Quote(acme_key));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("no tenant named 'nosuch'"), std::string::npos)
+      << r.output;
+  r = Sendense("key set --key-file " + Quote(acme_key));
+  EXPECT_NE(r.output.find("key set needs --tenant T or --vm V"),
+            std::string::npos)
       << r.output;
 }
 

@@ -64,7 +64,7 @@ TEST_F(EncryptedTreeTest, DisksReadWithTheKeyAndAreDeniedWithoutIt) {
       << r.status << ": " << r.output << Slurp(daemon_log_);
   Unmount();
   EXPECT_NE(Slurp(daemon_log_)
-                .find("is encrypted and the repository's key "
+                .find("is encrypted and the key of the repository "
                       "is missing"),
             std::string::npos)
       << Slurp(daemon_log_);

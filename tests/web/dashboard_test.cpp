@@ -106,6 +106,10 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
             " vm add web1@acme --disk " + Quote("sda=" + server.uri()) +
             " && echo a-good-password | " + cli +
             " user add helpdesk --tenant acme --role restore && " + cli +
+            // acme's points are encrypted with acme's own key (the
+            // repository's are not): the pages mark them, its files read.
+            " key set --tenant acme --key-file " + Quote(dir_ / "acme.key") +
+            " && " + cli +
             " host add kvm9 --libvirt 'qemu+ssh://root@127.0.0.1:1/system'"
             " --nbd-tls " +
             Quote(MakeTestPki(dir_ / "pki").client) + " --max-jobs 2");

@@ -231,6 +231,8 @@ class Dashboard:
             r for r in self.css('table.points tr[data-point]')
             if 'complete' in r.text])
         self.shot('vm')
+        check(not self.css('table.points .badge-encrypted'),
+              'a point of the plain repository is marked encrypted')
         return points[0].get_attribute('data-point')
 
     def cancel_a_backup(self):
@@ -498,6 +500,8 @@ class Dashboard:
         check('restore' in self.one('#who').text, self.one('#who').text)
         self.click_link('web1@acme')
         self.one(f'tr[data-point="{point}"] a')
+        check(self.css(f'tr[data-point="{point}"] .badge-encrypted'),
+              "acme's point (its own key) is not marked encrypted")
         check(not self.css('#backup-now') and not self.css('#verify-now') and
               not self.css('#preview-policy'),
               'a restore user is offered backups, verify or the policy')

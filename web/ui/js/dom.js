@@ -132,6 +132,13 @@ export function badge(state, text) {
       text || state);
 }
 
+// "encrypted" beside a point whose disks are stored encrypted (LUKS).
+export function encryptedMark(points) {
+  return (points || []).some((p) => p.encrypted) ?
+    h('span', {class: 'badge badge-encrypted', title: 'stored encrypted (LUKS): read with its key'},
+        'encrypted') : null;
+}
+
 // A progress bar; one that moves without end when `total` is unknown.
 export function progress(done, total) {
   if (!(total > 0)) {

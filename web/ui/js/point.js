@@ -4,7 +4,7 @@
 
 import {api, download, session} from './api.js';
 import {recoverSection} from './recover.js';
-import {badge, bytes, clear, count, empty, errorBox, h, mode, pointTime,
+import {badge, bytes, clear, count, empty, encryptedMark, errorBox, h, mode, pointTime,
   table, time, timeOfNs, url, withQuery} from './dom.js';
 
 const PAGE_SIZES = [100, 1000, 10000];
@@ -58,7 +58,7 @@ export async function renderPoint(ctx) {
       h('td', {class: 'num'}, bytes(p.virtual_size)),
       h('td', {class: 'num'}, bytes(p.bytes_stored)),
       h('td', {class: 'num opt'}, bytes(p.bytes_read)),
-      h('td', null, badge(p.verify.state))));
+      h('td', null, badge(p.verify.state), encryptedMark([p]))));
   const fss = b.filesystems.map((f) => h('tr', {'data-fs': f.name},
       h('td', {class: 'name'}, f.state === 'indexed' && session.can('restore') ?
           h('a', {href: url('vms', vm, point, 'files', f.name)}, f.name) : f.name),
@@ -72,6 +72,7 @@ export async function renderPoint(ctx) {
   clear(ctx.main, crumbs(vm, point),
       h('div', {class: 'page-head'}, h('h1', null, pointTime(point)),
           h('div', {class: 'actions'}, badge(b.state), badge(b.verify_state, 'verify: ' + b.verify_state),
+              encryptedMark(b.points),
               b.state === 'complete' && session.can('admin') ? deleteButton(ctx, vm, point) : null)),
       h('dl', {class: 'facts'},
           h('dt', null, 'Kind'), h('dd', null, b.kind),

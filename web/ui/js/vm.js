@@ -2,7 +2,7 @@
 // and starting a backup (or a verify) now.
 
 import {api, apiAllowing, session} from './api.js';
-import {badge, bytes, clear, duration, empty, h, pointTime, seconds,
+import {badge, bytes, clear, duration, empty, encryptedMark, h, pointTime, seconds,
   table, time, url} from './dom.js';
 import {active, jobCard, jobTable} from './jobs.js';
 import {retentionText} from './overview.js';
@@ -46,7 +46,8 @@ function pointRows(backups) {
   return backups.slice().reverse().map((b) => h('tr', {'data-point': b.name},
       h('td', {class: 'name'}, b.state === 'complete' ?
           h('a', {href: url('vms', b.vm, b.name)}, pointTime(b.name)) : pointTime(b.name)),
-      h('td', null, badge(b.state), b.error ? h('div', {class: 'error-text'}, b.error) : null),
+      h('td', null, badge(b.state), encryptedMark(b.points),
+          b.error ? h('div', {class: 'error-text'}, b.error) : null),
       h('td', {class: 'opt'}, b.kind || '—'),
       h('td', {class: 'num'}, bytes(stored(b))),
       h('td', {class: 'num opt'}, duration(took(b))),
