@@ -2,15 +2,13 @@
 // did. The command line runs on the appliance with the repository's own
 // rights: it acts as the appliance's admin, and records what it changes.
 
-#include <termios.h>
-#include <unistd.h>
-
 #include <iomanip>
 #include <iostream>
 
 #include "cli/audit_trail.h"
 #include "cli/commands.h"
 #include "cli/quantities.h"
+#include "cli/secret_input.h"
 #include "engine/access/credentials.h"
 #include "engine/catalog/accounts.h"
 #include "engine/catalog/audit_log.h"
@@ -36,34 +34,9 @@ std::string Limit(const std::optional<int64_t>& v, bool bytes) {
                  : std::to_string(*v);
 }
 
-// A line of the terminal without echo (a password), or the first line of
-// stdin when it is not a terminal.
-std::string ReadSecretLine(const std::string& prompt) {
-  const bool tty = ::isatty(STDIN_FILENO) == 1;
-  termios old{};
-  if (tty) {
-    std::cerr << prompt << std::flush;
-    ::tcgetattr(STDIN_FILENO, &old);
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-  }
-  std::string line;
-  std::getline(std::cin, line);
-  if (tty) {
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
-    std::cerr << "\n";
-  }
-  return line;
-}
-
 // A new password: asked twice on a terminal, or one line of stdin.
 std::string NewPassword() {
-  const std::string password = ReadSecretLine("New password: ");
-  if (::isatty(STDIN_FILENO) == 1 && ReadSecretLine("Again: ") != password) {
-    throw Error(ErrorKind::kInvalidArgument, "the passwords differ");
-  }
-  return password;
+  return NewSecret("New password: ", "password");
 }
 
 void RegisterTenantCommands(CLI::App& app, GlobalOptions& global) {

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/secret_input.h"
 #include "cli/usage_errors.h"
 #include "engine/error.h"
 #include "engine/repo/immutability.h"
@@ -10,6 +11,9 @@
 #include "engine/repo/repository_key.h"
 
 namespace sendense::cli {
+namespace {
+constexpr size_t kMinPassphrase = 12;
+}  // namespace
 
 void RegisterInit(CLI::App& app, GlobalOptions& global) {
   auto* cmd = app.add_subcommand("init", "Create a new repository");
@@ -26,20 +30,42 @@ void RegisterInit(CLI::App& app, GlobalOptions& global) {
                   "The key (0600, at least 32 bytes); made with a random "
                   "key when it does not exist. qemu-img reads the points "
                   "with --object secret,id=k,file=FILE");
-  cmd->callback([&global, days, encrypt, key_file] {
+  auto passphrase = std::make_shared<bool>(false);
+  cmd->add_flag("--passphrase", *passphrase,
+                "Instead of a key file: a passphrase, asked twice on the "
+                "terminal (or one line of stdin), from which the key is "
+                "derived (Argon2id); commands ask for it");
+  cmd->callback([&global, days, encrypt, key_file, passphrase] {
     const std::string& path = RequireRepo(global);
-    if (*encrypt && key_file->empty()) {
+    if (*encrypt && key_file->empty() && !*passphrase) {
       throw Error(ErrorKind::kInvalidArgument,
                   "--encrypt needs --key-file FILE (an existing key, or "
-                  "where to make a new one), outside the repository");
+                  "where to make a new one, outside the repository) or "
+                  "--passphrase");
     }
-    if (!*encrypt && !key_file->empty()) {
+    if (!*encrypt && (!key_file->empty() || *passphrase)) {
       throw Error(ErrorKind::kInvalidArgument,
-                  "--key-file goes with --encrypt");
+                  std::string(*passphrase ? "--passphrase" : "--key-file") +
+                      " goes with --encrypt");
+    }
+    if (*passphrase && !key_file->empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--passphrase or --key-file, not both");
+    }
+    std::string salt;
+    if (*passphrase) {
+      const std::string typed = NewSecret("Passphrase: ", "passphrase");
+      if (typed.size() < kMinPassphrase) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "a passphrase has at least " +
+                        std::to_string(kMinPassphrase) +
+                        " characters; the repository was not created");
+      }
+      salt = NewPassphraseSalt();
     }
     std::string generated;
     std::string key_path;
-    if (*encrypt) {
+    if (*encrypt && !*passphrase) {
       key_path = std::filesystem::absolute(*key_file).lexically_normal();
       const std::string repo_path =
           std::filesystem::absolute(path).lexically_normal();
@@ -58,7 +84,8 @@ void RegisterInit(CLI::App& app, GlobalOptions& global) {
     if (*encrypt) {
       auto catalog = Repository(path).OpenCatalogForWriting();
       catalog->SetSetting("encryption", "luks");
-      catalog->SetSetting("key_file", key_path);
+      catalog->SetSetting(*passphrase ? "key_passphrase_salt" : "key_file",
+                          *passphrase ? salt : key_path);
     }
     if (*days > 0) {
       const std::string why = ImmutableSupport(path);
@@ -77,7 +104,13 @@ void RegisterInit(CLI::App& app, GlobalOptions& global) {
     }
     std::cout << "Initialised repository " << path << "\n"
               << "API token: " << Repository(path).TokenPath() << "\n";
-    if (*encrypt) {
+    if (*passphrase) {
+      std::cout << "Points are encrypted (LUKS, aes-xts-plain64) with a key "
+                   "derived from the passphrase (Argon2id): commands on a "
+                   "terminal ask for it; serve and mount read the key from "
+                   "SENDENSE_KEY_FILE or a credential (key export --paper "
+                   "prints it)\n";
+    } else if (*encrypt) {
       std::cout << "Points are encrypted (LUKS, aes-xts-plain64) with the "
                    "key in "
                 << key_path << "\n";

@@ -217,8 +217,9 @@ void RegisterKey(CLI::App& app, GlobalOptions& global) {
     const RepositoryKey k = LoadScopeKey(repo, ScopeFrom(*args));
     const std::string passphrase = RequireKey(k);
     Audited(repo, "key export", k.file, [&] {
-      std::cout << PaperKey(
-          {k.scope.Describe(), repo.path(), k.file, passphrase, NowIso()});
+      std::cout << PaperKey({k.scope.Describe(), repo.path(),
+                             k.typed ? "none (typed at the prompt)" : k.file,
+                             passphrase, NowIso()});
     });
   });
 }

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/remedy.h"
+#include "cli/secret_input.h"
 #include "cli/usage_errors.h"
 #include "engine/error.h"
 #include "sendense/version.h"
@@ -95,6 +96,9 @@ int main(int argc, char** argv) {
   RegisterTarget(app, global);
   RegisterKey(app, global);
   AddRepoOption(app, global);
+  // A repository's key asked on the terminal when it cannot be read (serve
+  // and mount never ask: they run on).
+  AskForKeysOnTheTerminal();
   // Usage mistakes: one sentence, exit status 2.
   if (const auto unknown = UnknownCommand(app, argc, argv)) {
     std::cerr << "sendense: " << *unknown << "\n";

@@ -2,6 +2,7 @@
 
 #include "cli/commands.h"
 #include "engine/catalog/accounts.h"
+#include "engine/repo/repository_key.h"
 #include "fs/mount.h"
 
 namespace sendense::cli {
@@ -19,6 +20,7 @@ void RegisterMount(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--tenant", options->tenant,
                   "Only this tenant's VMs, by their names within it");
   cmd->callback([&global, options] {
+    SetSecretPrompt(nullptr);  // it runs on: it never asks
     // Inherited "ignore" dispositions would keep libfuse from installing
     // its handlers: SIGINT/SIGTERM must unmount.
     std::signal(SIGINT, SIG_DFL);

@@ -21,6 +21,7 @@
 #include "engine/jobs/scheduler.h"
 #include "engine/log.h"
 #include "engine/periodic.h"
+#include "engine/repo/repository_key.h"
 #include "engine/time.h"
 #include "fs/mount.h"
 #include "web/api.h"
@@ -271,6 +272,7 @@ void RegisterServe(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--no-index", args->no_index,
                 "Do not index guest files after backups (`sendense index`)");
   cmd->callback([&global, args] {
+    SetSecretPrompt(nullptr);  // it runs on: it never asks
     // A script may start us with SIGINT/SIGTERM ignored (a shell's `&`
     // ignores SIGINT): the documented way to stop serve must work.
     std::signal(SIGINT, SIG_DFL);

@@ -1,11 +1,16 @@
 #include "engine/repo/repository_key.h"
 
+#include <sodium.h>
+#include <stdlib.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "engine/catalog/names.h"
@@ -17,7 +22,131 @@ namespace {
 
 constexpr size_t kMinKeyBytes = 32;
 
+std::string Hex(const unsigned char* bytes, size_t n) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out += hex[bytes[i] >> 4];
+    out += hex[bytes[i] & 15];
+  }
+  return out;
+}
+
+// Keys typed at a prompt, by repository path, for this process; their
+// private files (tmpfs, 0700 folder, 0600 file) go at exit.
+struct TypedKey {
+  std::string passphrase, file;
+};
+struct TypedKeys {
+  std::mutex mutex;
+  SecretPrompt prompt;
+  std::map<std::string, TypedKey> by_repo;
+  ~TypedKeys() {
+    for (const auto& [repo, key] : by_repo) {
+      std::error_code ec;
+      std::filesystem::remove_all(std::filesystem::path(key.file).parent_path(),
+                                  ec);
+    }
+  }
+};
+TypedKeys& Typed() {
+  static TypedKeys typed;
+  return typed;
+}
+
+std::string WritePrivateKeyFile(const std::string& key) {
+  std::string dir = std::filesystem::is_directory("/dev/shm")
+                        ? "/dev/shm/sendense-key-XXXXXX"
+                        : "/tmp/sendense-key-XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) {
+    ThrowSystemError("cannot make a private folder for the typed key");
+  }
+  File f = File::CreateExclusive(dir + "/key", 0600);
+  f.WriteAll(std::as_bytes(std::span(key)), 0);
+  return dir + "/key";
+}
+
+// The repository's key asked at the prompt: its passphrase (with `salt`)
+// or the key itself; `key` is returned with its problem when it cannot be.
+RepositoryKey AskKey(const Repository& repo,
+                     RepositoryKey key,
+                     const std::optional<std::string>& salt) {
+  TypedKeys& typed = Typed();
+  std::lock_guard lock(typed.mutex);
+  auto it = typed.by_repo.find(repo.path());
+  if (it == typed.by_repo.end()) {
+    if (!typed.prompt) {
+      if (salt) {
+        key.problem =
+            "its key is derived from a passphrase: run the command on a "
+            "terminal to be asked for it, or set SENDENSE_KEY_FILE to a "
+            "file holding the key (key export --paper prints it)";
+      }
+      return key;
+    }
+    const std::string answer =
+        typed.prompt(salt ? "Passphrase of " + repo.path() + ": "
+                          : key.problem + ". Key of " + repo.path() +
+                                " (its recovery key): ");
+    if (answer.empty()) {
+      key.problem = salt ? "no passphrase was given" : "no key was given";
+      return key;
+    }
+    const std::string passphrase = salt ? PassphraseKey(answer, *salt) : answer;
+    it = typed.by_repo
+             .emplace(repo.path(),
+                      TypedKey{passphrase, WritePrivateKeyFile(passphrase)})
+             .first;
+  }
+  key.passphrase = it->second.passphrase;
+  key.file = it->second.file;
+  key.typed = true;
+  key.problem.clear();
+  return key;
+}
+
 }  // namespace
+
+void SetSecretPrompt(SecretPrompt prompt) {
+  TypedKeys& typed = Typed();
+  std::lock_guard lock(typed.mutex);
+  typed.prompt = std::move(prompt);
+}
+
+std::string NewPassphraseSalt() {
+  unsigned char salt[crypto_pwhash_SALTBYTES];
+  if (::getrandom(salt, sizeof salt, 0) != sizeof salt) {
+    ThrowSystemError("getrandom failed");
+  }
+  return Hex(salt, sizeof salt);
+}
+
+std::string PassphraseKey(const std::string& passphrase,
+                          const std::string& salt_hex) {
+  static const int ready = sodium_init();
+  unsigned char salt[crypto_pwhash_SALTBYTES];
+  size_t n = 0;
+  if (ready < 0 ||
+      sodium_hex2bin(salt, sizeof salt, salt_hex.data(), salt_hex.size(),
+                     nullptr, &n, nullptr) != 0 ||
+      n != sizeof salt) {
+    throw Error(ErrorKind::kCorrupt,
+                "the repository's passphrase salt is damaged (setting "
+                "key_passphrase_salt)");
+  }
+  unsigned char key[32];
+  if (crypto_pwhash(key, sizeof key, passphrase.data(), passphrase.size(), salt,
+                    crypto_pwhash_OPSLIMIT_MODERATE,
+                    crypto_pwhash_MEMLIMIT_MODERATE,
+                    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    throw Error(ErrorKind::kNoSpace,
+                "not enough memory to derive the key of the passphrase "
+                "(Argon2id takes 256 MiB)");
+  }
+  const std::string out = Hex(key, sizeof key);
+  sodium_memzero(key, sizeof key);
+  return out;
+}
 
 std::string ReadKeyFile(const std::string& path) {
   struct stat st {};
@@ -53,12 +182,7 @@ std::string GenerateKeyFile(const std::string& path) {
   if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
     ThrowSystemError("getrandom failed");
   }
-  static const char* hex = "0123456789abcdef";
-  std::string key;
-  for (unsigned char b : bytes) {
-    key += hex[b >> 4];
-    key += hex[b & 15];
-  }
+  const std::string key = Hex(bytes, sizeof bytes);
   File f = File::CreateExclusive(path, 0600);
   f.WriteAll(std::as_bytes(std::span(key)), 0);  // no newline: qemu reads all
   f.Sync();
@@ -114,6 +238,12 @@ RepositoryKey LoadScopeKey(const Repository& repo, const KeyScope& scope) {
     }
   }
   key.file = file;
+  const auto salt = scope.kind == KeyScope::Kind::kRepository
+                        ? catalog->Setting("key_passphrase_salt")
+                        : std::nullopt;
+  if (file.empty() && salt) {
+    return AskKey(repo, key, salt);
+  }
   if (file.empty()) {
     key.problem = scope.kind == KeyScope::Kind::kRepository
                       ? "no key file is set (init --encrypt --key-file FILE, "
@@ -125,6 +255,9 @@ RepositoryKey LoadScopeKey(const Repository& repo, const KeyScope& scope) {
     key.passphrase = ReadKeyFile(file);
   } catch (const Error& e) {
     key.problem = e.what();
+    if (scope.kind == KeyScope::Kind::kRepository && key.encrypts) {
+      return AskKey(repo, key, std::nullopt);
+    }
   }
   return key;
 }

@@ -6,6 +6,7 @@
 // reads the points too. It lives outside the repository: a copy of the
 // repository, a second repository or a bucket never holds it.
 
+#include <functional>
 #include <string>
 
 #include "engine/repo/repository.h"
@@ -32,11 +33,17 @@ struct RepositoryKey {
   std::string passphrase;  // "" when no key could be read
   std::string file;        // the key file used, or looked for
   std::string problem;     // why there is no key ("" when there is one)
+  bool typed = false;      // typed at the prompt (`file` is its copy)
 };
 
 // Where a scope's key comes from, first found. The repository's:
 // SENDENSE_KEY_FILE, a systemd credential ($CREDENTIALS_DIRECTORY/
-// sendense-key), the key file recorded by init. A tenant's: the
+// sendense-key), the key file recorded by init; then, with a secret
+// prompt set (a command on a terminal), the passphrase of a repository
+// made with one (its key derived from it, PassphraseKey), or the key
+// itself (the recovery key) when its key file cannot be read. A typed
+// key is asked once per process and kept in a private file on tmpfs
+// (`file`, removed at exit) for qemu-nbd. A tenant's: the
 // credential sendense-key@TENANT, the file recorded by key set. A VM's:
 // the file recorded by key set. Never throws for a missing key: `problem`
 // says why.
@@ -47,6 +54,19 @@ RepositoryKey LoadRepositoryKey(const Repository& repo);
 KeyScope ScopeOf(const Repository& repo, const std::string& vm);
 // The key of `vm`'s points (LoadScopeKey of ScopeOf).
 RepositoryKey LoadKey(const Repository& repo, const std::string& vm);
+
+// Asks for a secret without echo: set by the CLI for commands run on a
+// terminal; unset (the default), nothing is ever asked (the daemon).
+using SecretPrompt = std::function<std::string(const std::string& prompt)>;
+void SetSecretPrompt(SecretPrompt prompt);
+
+// The key of a passphrase repository (init --encrypt --passphrase): 64
+// hex digits of Argon2id(passphrase, salt) at libsodium's moderate
+// limits, made once per process; the points' slots hold it as any key.
+std::string PassphraseKey(const std::string& passphrase,
+                          const std::string& salt_hex);
+// A new salt for PassphraseKey (32 hex digits).
+std::string NewPassphraseSalt();
 
 // The key, or Error kDenied with the sentence of `problem` (for what must
 // write or read encrypted data: a backup, a restore).

@@ -8,8 +8,10 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/backup_fixture.h"
@@ -357,6 +359,117 @@ TEST_F(EncryptedRepositoryTest, TenantsAndVmsHaveKeysOfTheirOwn) {
   EXPECT_NE(r.output.find("key set needs --tenant T or --vm V"),
             std::string::npos)
       << r.output;
+}
+
+// A repository whose key is derived from a passphrase: commands on a
+// terminal ask for it (here through script(1)'s pseudo-terminal), others
+// refuse in one sentence; the paper key it prints is the key qemu-img
+// reads the points with; a wrong passphrase is one sentence. And a
+// key-file repository whose file is lost reads with its recovery key
+// typed at the prompt. Typed keys leave nothing behind.
+TEST_F(EncryptedRepositoryTest, APassphraseIsAskedOnTheTerminal) {
+  const auto on_terminal = [&](const std::string& args,
+                               const std::string& typed) {
+    return RunCommand("printf '%s\\n' " + Quote(typed) + " | script -qec " +
+                      Quote(std::string(SENDENSE_BINARY) + " -r " +
+                            Quote(repo_) + " " + args) +
+                      " /dev/null");
+  };
+  const std::string passphrase = "correct horse battery staple";
+  std::filesystem::remove_all(repo_);
+  auto r = RunCommand("echo too-short | " + std::string(SENDENSE_BINARY) +
+                      " -r " + Quote(repo_) + " init --encrypt --passphrase");
+  EXPECT_NE(r.output.find("a passphrase has at least 12 characters"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(repo_ + "/catalog.db"));
+  RunOrFail("echo " + Quote(passphrase) + " | " + std::string(SENDENSE_BINARY) +
+            " -r " + Quote(repo_) + " init --encrypt --passphrase");
+
+  MakeSource();
+  const auto backup = [&](const std::string& typed) {
+    NbdServer server(dir_.path(), QemuNbdCommand(source_, "b0"));
+    const auto done =
+        typed.empty() ? Sendense(BackupArgs(server, "--bitmap b0"))
+                      : on_terminal(BackupArgs(server, "--bitmap b0"), typed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    return done;
+  };
+  r = backup("");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("its key is derived from a passphrase: run the "
+                          "command on a terminal"),
+            std::string::npos)
+      << r.output;
+  r = backup(passphrase);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Passphrase of "), std::string::npos) << r.output;
+  ChangeSource("-c 'write -q -P 0x6b 7M 64k'");
+  r = backup(passphrase);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string s2 = SnapshotSource("s2");
+  const auto listed = SendenseJson("list --vm vm1 --json")["vms"][0]["backups"];
+  ASSERT_GE(listed.size(), 2u);
+  const auto& last = listed[listed.size() - 1];
+  const std::string p2 = last["name"];
+  EXPECT_EQ(last["state"], "complete") << listed.dump();
+  EXPECT_EQ(last["points"][0]["kind"], "incremental") << listed.dump();
+
+  // The paper key, typed back, is the key qemu-img reads them with.
+  r = on_terminal("key export --paper", passphrase);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("none (typed at the prompt)"), std::string::npos)
+      << r.output;
+  std::string key;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > 44 && line.find("   check ") != std::string::npos &&
+        std::isdigit(static_cast<unsigned char>(line[2]))) {
+      for (char c : line.substr(5, 39)) {
+        if (c != ' ' && c != '\r') {
+          key += c;
+        }
+      }
+    }
+  }
+  ASSERT_EQ(key.size(), 64u) << r.output;
+  key_ = dir_ / "keys/typed-back.key";
+  WriteText(key_, key);
+  RunOrFail("chmod 600 " + Quote(key_));
+  RunOrFail("qemu-img compare " + QemuOpts(Point(p2), 2) +
+            " driver=raw,file.filename=" + Quote(s2));
+
+  r = on_terminal("restore --vm vm1 --to " + Quote(dir_ / "w.raw"),
+                  "not the passphrase at all");
+  EXPECT_NE(r.output.find("is encrypted with another key"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "w.raw"));
+  // SENDENSE_KEY_FILE with the paper key reads without a terminal.
+  RunOrFail("SENDENSE_KEY_FILE=" + Quote(key_) + " " +
+            std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+            " restore --vm vm1 --to " + Quote(dir_ / "k.raw"));
+  RunOrFail("cmp " + Quote(dir_ / "k.raw") + " " + Quote(s2));
+  EXPECT_EQ(RunCommand("ls /dev/shm | grep -c sendense-key-").output, "0\n");
+}
+
+// A key-file repository whose key file is gone: the recovery key typed at
+// the prompt reads everything.
+TEST_F(EncryptedRepositoryTest, TheRecoveryKeyTypedReadsALostKeyFile) {
+  MakeSource();
+  Backup();
+  const std::string s1 = SnapshotSource("s1");
+  const std::string key = Slurp(key_);
+  std::filesystem::remove(key_);
+  auto r = Sendense("restore --vm vm1 --to " + Quote(dir_ / "x.raw"));
+  EXPECT_NE(r.output.find("cannot read the key file"), std::string::npos)
+      << r.output;
+  r = RunCommand("printf '%s\\n' " + key + " | script -qec " +
+                 Quote(std::string(SENDENSE_BINARY) + " -r " + Quote(repo_) +
+                       " restore --vm vm1 --to " + Quote(dir_ / "y.raw")) +
+                 " /dev/null");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("(its recovery key)"), std::string::npos) << r.output;
+  RunOrFail("cmp " + Quote(dir_ / "y.raw") + " " + Quote(s1));
 }
 
 }  // namespace
