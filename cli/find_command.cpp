@@ -1,12 +1,14 @@
-// `find` and `history`: searches of the guest file index.
+// `find`, `history` and `diff`: reading the guest file index.
 
 #include <ctime>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "engine/catalog/file_history.h"
+#include "engine/catalog/guest_diff.h"
 #include "engine/error.h"
 #include "engine/repo/known_vms.h"
 #include "engine/repo/repository.h"
@@ -97,6 +99,58 @@ void RunHistory(const GlobalOptions& global, const HistoryArgs& args) {
   }
 }
 
+struct DiffArgs {
+  std::string vm, from, to, path;
+  bool json = false;
+};
+
+void PrintDiff(const GuestDiff& d) {
+  std::cout << "Guest files of " << d.vm << " from " << d.from << " to " << d.to
+            << (d.path == "/" && d.filesystem.empty()
+                    ? ""
+                    : " under " + (d.filesystem.empty()
+                                       ? d.path
+                                       : d.filesystem + ":" + d.path))
+            << ":\n";
+  for (const auto& c : d.changes) {
+    const std::string at = c.filesystem + ":" + Printable(c.path);
+    switch (c.kind) {
+      case GuestChange::Kind::kAdded:
+        std::cout << "  + " << at << " ("
+                  << HumanBytes(static_cast<double>(c.size)) << ")\n";
+        break;
+      case GuestChange::Kind::kRemoved:
+        std::cout << "  - " << at << "\n";
+        break;
+      case GuestChange::Kind::kRenamed:
+        std::cout << "  R " << c.filesystem << ":" << Printable(c.from_path)
+                  << " -> " << Printable(c.path);
+        break;
+      default:
+        std::cout << "  M " << at;
+    }
+    if (c.kind == GuestChange::Kind::kRenamed ||
+        c.kind == GuestChange::Kind::kChanged) {
+      std::string what;
+      for (const auto& w : c.what) {
+        what += (what.empty() ? "" : ", ") + w;
+      }
+      std::cout << (what.empty() ? "" : " (" + what + ")") << "\n";
+    }
+  }
+  std::cout << d.added << " added, " << d.removed << " removed, " << d.changed
+            << " changed, " << d.renamed << " renamed (" << d.from_files
+            << " entries against " << d.to_files << ")";
+  for (const auto& f : d.filesystems) {
+    if (f.state == "added" || f.state == "removed") {
+      std::cout << "; filesystem " << f.name << " " << f.state;
+    } else if (f.state == "failed") {
+      std::cout << "; filesystem " << f.name << " not compared: " << f.error;
+    }
+  }
+  std::cout << "\n";
+}
+
 }  // namespace
 
 void RegisterFind(CLI::App& app, GlobalOptions& global) {
@@ -122,6 +176,35 @@ void RegisterHistory(CLI::App& app, GlobalOptions& global) {
       ->required();
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([&global, args] { RunHistory(global, *args); });
+}
+
+void RegisterDiff(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<DiffArgs>();
+  auto* cmd = app.add_subcommand(
+      "diff",
+      "What changed in a VM's guest files between two points (from the "
+      "index)");
+  cmd->add_option("--vm", args->vm, "VM name")->required();
+  cmd->add_option("FROM", args->from, "The older point")->required();
+  cmd->add_option("TO", args->to, "The newer point")->required();
+  cmd->add_option("--path", args->path,
+                  "Only this guest path and what is under it (/etc, or "
+                  "FS:/etc)");
+  cmd->add_flag("--json", args->json, "Print JSON");
+  cmd->callback([&global, args] {
+    Repository repo(RequireRepo(global));
+    RequireKnownVm(repo, args->vm);
+    auto catalog = repo.OpenCatalog();
+    GuestIndex index(repo.CatalogPath());
+    const GuestDiff d = DiffGuestFiles(*catalog, index, args->vm, args->from,
+                                       args->to, args->path);
+    if (args->json) {
+      std::cout << Dump(GuestDiffJson(d, std::numeric_limits<size_t>::max()))
+                << "\n";
+    } else {
+      PrintDiff(d);
+    }
+  });
 }
 
 }  // namespace sendense::cli

@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
   RegisterIndex(app, global);
   RegisterFind(app, global);
   RegisterHistory(app, global);
+  RegisterDiff(app, global);
   RegisterVm(app, global);
   RegisterServe(app, global);
   RegisterPrune(app, global);

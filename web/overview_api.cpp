@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "engine/catalog/file_history.h"
+#include "engine/catalog/guest_diff.h"
 #include "engine/error.h"
 #include "engine/repo/capacity_report.h"
 #include "engine/repo/known_vms.h"
@@ -56,26 +57,35 @@ Response Overview(Call& call) {
                     {"jobs", jobs}});
 }
 
+namespace {
+
+// ?limit=N (1 to 10000), `otherwise` when absent; 0 when it is not one.
+size_t LimitParam(const std::string& query, size_t otherwise) {
+  const std::string text = QueryParam(query, "limit");
+  if (text.empty()) {
+    return otherwise;
+  }
+  const bool digits = text.size() <= 5 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  const size_t limit = digits ? std::stoul(text) : 0;
+  return limit <= 10000 ? limit : 0;
+}
+
+}  // namespace
+
 Response FindFiles(Call& call) {
   CatalogPool::Handles& db = call.db();
   const std::string& query = call.query;
   const std::string pattern = QueryParam(query, "pattern");
   const std::string vm = QueryParam(query, "vm");
-  const std::string limit_text = QueryParam(query, "limit");
   if (pattern.empty()) {
     return Fail(400,
                 "pattern is needed: a glob on the name (*.log) or, "
                 "with a '/', on the whole path (/etc/*)");
   }
-  size_t limit = 1000;
-  if (!limit_text.empty()) {
-    const bool digits =
-        limit_text.size() <= 5 &&
-        limit_text.find_first_not_of("0123456789") == std::string::npos;
-    limit = digits ? std::stoul(limit_text) : 0;
-    if (limit < 1 || limit > 10000) {
-      return Fail(400, "limit must be 1 to 10000");
-    }
+  const size_t limit = LimitParam(query, 1000);
+  if (limit == 0) {
+    return Fail(400, "limit must be 1 to 10000");
   }
   if (!vm.empty()) {
     RequireKnownVm(*db.catalog, *db.vms, vm);
@@ -111,6 +121,28 @@ Response FileHistoryOf(Call& call) {
   RequireKnownVm(*db.catalog, *db.vms, vm);
   return Json(200,
               {{"versions", FileHistory(*db.catalog, *db.index, vm, path)}});
+}
+
+Response GuestDiffOf(Call& call) {
+  CatalogPool::Handles& db = call.db();
+  const std::string& query = call.query;
+  const std::string vm = QueryParam(query, "vm");
+  const std::string from = QueryParam(query, "from");
+  const std::string to = QueryParam(query, "to");
+  if (vm.empty() || from.empty() || to.empty()) {
+    return Fail(400,
+                "vm, from and to are needed, e.g. ?vm=web1&from=POINT&to=POINT"
+                "[&path=/etc][&limit=10000]");
+  }
+  const size_t limit = LimitParam(query, 10000);
+  if (limit == 0) {
+    return Fail(400, "limit must be 1 to 10000");
+  }
+  RequireKnownVm(*db.catalog, *db.vms, vm);
+  return Json(200,
+              GuestDiffJson(DiffGuestFiles(*db.catalog, *db.index, vm, from, to,
+                                           QueryParam(query, "path")),
+                            limit));
 }
 
 }  // namespace sendense::web

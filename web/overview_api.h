@@ -21,5 +21,7 @@ Response FindFiles(Call& call);
 // GET /api/v1/history?vm=V&path=[FS:]PATH: {"versions": [...]} as
 // `history --json`.
 Response FileHistoryOf(Call& call);
+// GET /api/v1/diff?vm=&from=&to=[&path=][&limit=]: GuestDiffJson.
+Response GuestDiffOf(Call& call);
 
 }  // namespace sendense::web

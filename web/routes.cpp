@@ -195,6 +195,7 @@ const std::vector<Route>& Routes() {
       {verb::post, "/api/v1/download-links", R::kRestore, IssueDownloadLink},
       {verb::get, "/api/v1/find", R::kRead, FindFiles},
       {verb::get, "/api/v1/history", R::kRead, FileHistoryOf},
+      {verb::get, "/api/v1/diff", R::kRead, GuestDiffOf},
       {verb::post, "/api/v1/restores", R::kRestore, StartRestore, "restore"},
       {verb::get, "/api/v1/exports", R::kRead, ListExports},
       {verb::post, "/api/v1/exports", R::kOperate, StartExport, "export"},

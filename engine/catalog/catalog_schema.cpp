@@ -305,6 +305,13 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE points ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // Guest files by filesystem, then path: diff reads one filesystem in
+    // path order, and dropping a backup's index finds its rows (was a scan
+    // of the table). guest_files_by_path stays for history (one path in
+    // every filesystem).
+    R"sql(
+    CREATE INDEX guest_files_by_fs_path ON guest_files (fs_id, path);
+    )sql",
 };
 
 }  // namespace

@@ -102,6 +102,9 @@ class GuestIndex {
   std::optional<GuestEntry> Get(int64_t id);
   // The encoded extent map of entry `id`; nullopt when it has none.
   std::optional<std::string> Extents(int64_t id);
+  // Every entry of filesystem `fs_id` that is `path` or under it ("/":
+  // all), by path (bytewise), with `extents` filled: what diff compares.
+  std::vector<GuestEntry> EntriesUnder(int64_t fs_id, const std::string& path);
   std::optional<GuestEntry> Child(int64_t parent, const std::string& name);
   // Up to `limit` children of `parent` in name order (bytewise), after
   // child `after_id` (0: from the first).

@@ -235,6 +235,31 @@ class Dashboard:
               'a point of the plain repository is marked encrypted')
         return points[0].get_attribute('data-point')
 
+    def what_changed(self):
+        """The VM page's "What changed" between its two newest points says
+        what GET /api/v1/diff says."""
+        self.open('/vms/web1')
+        run = self.one('#diff-run')
+        names = [b['name'] for b in json.loads(self.api('/api/v1/backups?vm=web1'))['backups']
+                 if b['state'] == 'complete']
+        check(self.one('#diff-to').get_attribute('value') == names[-1],
+              'the newest point is not chosen as "to"')
+        check(self.one('#diff-from').get_attribute('value') == names[-2],
+              'the point before it is not chosen as "from"')
+        run.click()
+        diff = json.loads(self.api(f'/api/v1/diff?vm=web1&from={names[-2]}&to={names[-1]}'))
+        s = diff['summary']
+        want = f"{s['added']} added, {s['removed']} removed, {s['changed']} changed, {s['renamed']} renamed"
+        shown = wait_for('the summary of what changed',
+                         lambda: self.css('#diff-summary') and self.one('#diff-summary').text)
+        check(shown.startswith(want), f'the page says {shown!r}, the API {want!r}')
+        rows = self.css('table.changes tr[data-change]')
+        check(len(rows) == min(len(diff['changes']), 10000),
+              f'{len(rows)} rows shown, the API lists {len(diff["changes"])}')
+        self.driver.execute_script('arguments[0].scrollIntoView()', self.one('#diff-result'))
+        self.shot('what-changed')
+        print(f'what changed between the two newest points of web1: {want}')
+
     def cancel_a_backup(self):
         self.open('/vms/slow1')
         self.one('#backup-now').click()
@@ -642,6 +667,7 @@ def main():
         points = len([b for b in json.loads(d.api('/api/v1/backups?vm=web1'))['backups']
                       if b['state'] == 'complete'])
         d.history_and_search(point, points)
+        d.what_changed()
         d.retention_and_delete(point)
         d.offline_banner()
         d.overview(args.vms, point)

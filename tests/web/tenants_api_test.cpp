@@ -246,10 +246,15 @@ TEST_F(TenantsApiTest, EveryRoleOnEveryRouteSeesOnlyItsTenant) {
           std::string(route.pattern) +
           (route.pattern == "/api/v1/find"      ? "?pattern=*"
            : route.pattern == "/api/v1/history" ? "?vm=web1@acme&path=/etc"
-                                                : "");
+           : route.pattern == "/api/v1/diff"
+               ? "?vm=web1@acme&from=nosuch&to=nosuch"
+               : "");
       const auto r = As(c.token, "GET", path);
-      // (Nothing is indexed here: history finds no version, and says so.)
-      EXPECT_EQ(r.status, route.pattern == "/api/v1/history" ? 404 : 200)
+      // (Nothing is indexed here: history finds no version and diff no
+      // point, and they say so.)
+      const bool finds_nothing =
+          route.pattern == "/api/v1/history" || route.pattern == "/api/v1/diff";
+      EXPECT_EQ(r.status, finds_nothing ? 404 : 200)
           << c.role << " " << path << ": " << r.body;
       EXPECT_EQ(r.body.find("globex"), std::string::npos)
           << c.role << "@acme " << path << " shows globex: " << r.body;

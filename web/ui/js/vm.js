@@ -4,6 +4,7 @@
 import {api, apiAllowing, session} from './api.js';
 import {badge, bytes, clear, duration, empty, encryptedMark, h, pointTime, seconds,
   table, time, url} from './dom.js';
+import {changesSection} from './changes.js';
 import {active, jobCard, jobTable} from './jobs.js';
 import {retentionText} from './overview.js';
 
@@ -111,12 +112,13 @@ export async function renderVm(ctx) {
   const vmPlan = policyPreview(name);
   const jobs = h('div');
   const points = h('div');
+  const changes = changesSection(name);
   clear(ctx.main,
       h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Overview'), ' › ', name),
       h('div', {class: 'page-head'}, h('h1', null, name),
           session.can('operate') ? h('div', {class: 'actions'},
               action('backup', 'Back up now', 'primary'), action('verify', 'Verify', ''), message) : null),
-      config, jobs, points, session.can('admin') ? vmPlan : null);
+      config, jobs, points, changes, session.can('admin') ? vmPlan : null);
   let vm = null;
   try {
     vm = await api('/vms/' + encodeURIComponent(name));
@@ -146,6 +148,7 @@ export async function renderVm(ctx) {
         h('summary', null, `Recent jobs (${mine.length - running.length})`),
         jobTable(mine.filter((j) => !active(j)).slice(0, 10))) : null);
     const list = backups.backups;
+    changes.update(list);
     clear(points, h('h2', null, 'Points in time'),
         list.length === 0 ? empty('No backup yet. Start one with “Back up now”.') : [
           timeline(list),
