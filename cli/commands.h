@@ -30,6 +30,7 @@ void RegisterIndex(CLI::App& app, GlobalOptions& global);
 void RegisterFind(CLI::App& app, GlobalOptions& global);
 void RegisterHistory(CLI::App& app, GlobalOptions& global);
 void RegisterDiff(CLI::App& app, GlobalOptions& global);
+void RegisterReview(CLI::App& app, GlobalOptions& global);
 void RegisterVm(CLI::App& app, GlobalOptions& global);
 void RegisterServe(CLI::App& app, GlobalOptions& global);
 void RegisterPrune(CLI::App& app, GlobalOptions& global);  // and forget

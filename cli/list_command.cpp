@@ -33,6 +33,14 @@ nlohmann::json ToJson(const std::vector<std::string>& vms,
   return {{"vms", out}};
 }
 
+std::string Join(const nlohmann::json& reasons) {
+  std::string out;
+  for (const auto& r : reasons) {
+    out += (out.empty() ? "" : "; ") + r.get<std::string>();
+  }
+  return out;
+}
+
 void PrintText(const std::vector<std::string>& vms,
                const std::vector<BackupRecord>& backups) {
   if (vms.empty()) {
@@ -51,6 +59,15 @@ void PrintText(const std::vector<std::string>& vms,
         std::cout << b.error;
       }
       std::cout << "\n";
+      if (!b.suspicion.empty()) {
+        const auto s = nlohmann::json::parse(b.suspicion, nullptr, false);
+        const std::string state = s.is_object() ? s.value("state", "") : "";
+        if (state == "suspicious" || state == "reviewed") {
+          std::cout << "      "
+                    << (state == "suspicious" ? "SUSPICIOUS" : "reviewed")
+                    << ": " << Join(s["reasons"]) << "\n";
+        }
+      }
       for (const auto& p : b.points) {
         std::cout << "      " << std::setw(10) << p.disk << std::setw(13)
                   << KindName(p.kind) << HumanBytes(p.virtual_size)

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   RegisterFind(app, global);
   RegisterHistory(app, global);
   RegisterDiff(app, global);
+  RegisterReview(app, global);
   RegisterVm(app, global);
   RegisterServe(app, global);
   RegisterPrune(app, global);

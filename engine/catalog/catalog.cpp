@@ -10,6 +10,24 @@
 #include "engine/error.h"
 
 namespace sendense {
+namespace {
+
+// The report as recorded, its state "reviewed" once reviewed.
+std::string SuspicionText(const std::string& report,
+                          const std::string& reviewed_at) {
+  if (report.empty() || reviewed_at.empty()) {
+    return report;
+  }
+  auto j = nlohmann::json::parse(report, nullptr, false);
+  if (j.is_discarded()) {
+    return report;
+  }
+  j["state"] = "reviewed";
+  j["reviewed_at"] = reviewed_at;
+  return j.dump();
+}
+
+}  // namespace
 
 using catalog_rows::kPointColumns;
 using catalog_rows::kPointsFrom;
@@ -210,8 +228,12 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
   auto& s = db_.Cached(
       "SELECT b.id, v.name, b.name, b.started_at, coalesce(b.finished_at, ''), "
       "b.state, coalesce(b.error, ''), coalesce(bs.checkpoint, ''), "
-      "coalesce(bs.consistency, ''), coalesce(bs.domain_xml, '') " +
-      from + " ORDER BY v.name, b.id");
+      "coalesce(bs.consistency, ''), coalesce(bs.domain_xml, ''), "
+      "coalesce(su.report, ''), coalesce(su.reviewed_at, '') "
+      "FROM backups b JOIN vms v ON v.id = b.vm_id "
+      "LEFT JOIN backup_sources bs ON bs.backup_id = b.id "
+      "LEFT JOIN suspicions su ON su.backup_id = b.id " +
+      where + " ORDER BY v.name, b.id");
   bind(s);
   while (s.Step()) {
     BackupRecord b;
@@ -225,6 +247,7 @@ std::vector<BackupRecord> Catalog::QueryBackups(const std::string& where,
     b.checkpoint = s.Text(7);
     b.consistency = s.Text(8);
     b.domain_xml = s.Text(9);
+    b.suspicion = SuspicionText(s.Text(10), s.Text(11));
     if (b.state == BackupState::kRunning && owner_alive_ &&
         !owner_alive_(b.vm)) {
       b.state = BackupState::kInterrupted;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/catalog/sqlite.h"
 #include "engine/states.h"
 
@@ -57,6 +59,9 @@ struct BackupRecord {
   std::string domain_xml;  // the domain's XML at the time
   // Repositories holding a copy of it (`copy --to`), by path.
   std::vector<std::string> copies;
+  // Its suspicious-change report (SuspicionJson) as recorded, with
+  // "state" "reviewed" once an admin reviewed it; "" when never checked.
+  std::string suspicion;
 
   // "full" when every point is full, else "incremental" ("" with none).
   std::string kind() const;
@@ -161,6 +166,12 @@ class Catalog {
                   const std::string& copied_at);
   // The time (ISO, UTC) until which a point's file is immutable.
   void SetImmutableUntil(int64_t point_id, const std::string& until);
+  // A backup's suspicious-change report (replacing one before), and
+  // whether one was recorded; MarkReviewed says a suspicious one was seen
+  // to (false when there is none, or it is not suspicious).
+  void RecordSuspicion(int64_t backup_id, const nlohmann::json& report);
+  std::optional<nlohmann::json> Suspicion(int64_t backup_id);
+  bool MarkReviewed(int64_t backup_id, const std::string& at);
   // Repository settings ("immutable_days").
   std::optional<std::string> Setting(const std::string& key);
   void SetSetting(const std::string& key, const std::string& value);

@@ -61,6 +61,39 @@ void Catalog::SetImmutableUntil(int64_t point_id, const std::string& until) {
       .Run();
 }
 
+void Catalog::RecordSuspicion(int64_t backup_id, const nlohmann::json& report) {
+  db_.Prepare(
+         "INSERT OR REPLACE INTO suspicions (backup_id, report) VALUES (?, ?)")
+      .Bind(1, backup_id)
+      .Bind(2, report.dump())
+      .Run();
+}
+
+std::optional<nlohmann::json> Catalog::Suspicion(int64_t backup_id) {
+  auto s = db_.Prepare("SELECT report FROM suspicions WHERE backup_id = ?");
+  s.Bind(1, backup_id);
+  if (!s.Step()) {
+    return std::nullopt;
+  }
+  auto j = nlohmann::json::parse(s.Text(0), nullptr, false);
+  if (j.is_discarded()) {
+    return std::nullopt;
+  }
+  return j;
+}
+
+bool Catalog::MarkReviewed(int64_t backup_id, const std::string& at) {
+  const auto report = Suspicion(backup_id);
+  if (!report || report->value("state", "") != "suspicious") {
+    return false;
+  }
+  db_.Prepare("UPDATE suspicions SET reviewed_at = ? WHERE backup_id = ?")
+      .Bind(1, at)
+      .Bind(2, backup_id)
+      .Run();
+  return true;
+}
+
 std::optional<std::string> Catalog::Setting(const std::string& key) {
   auto s = db_.Prepare("SELECT value FROM settings WHERE key = ?");
   s.Bind(1, key);

@@ -110,6 +110,9 @@ void Catalog::RemoveBackup(int64_t backup_id) {
   db_.Prepare("DELETE FROM copies WHERE backup_id = ?")
       .Bind(1, backup_id)
       .Run();
+  db_.Prepare("DELETE FROM suspicions WHERE backup_id = ?")
+      .Bind(1, backup_id)
+      .Run();
   db_.Prepare("DELETE FROM backups WHERE id = ?").Bind(1, backup_id).Run();
   tx.Commit();
 }

@@ -312,6 +312,16 @@ const char* const kMigrations[] = {
     R"sql(
     CREATE INDEX guest_files_by_fs_path ON guest_files (fs_id, path);
     )sql",
+    // Suspicious change: a backup's guest files against the point before
+    // (engine/catalog/suspicion.h), as its JSON report; reviewed by an
+    // admin when reviewed_at is set.
+    R"sql(
+    CREATE TABLE suspicions (
+      backup_id INTEGER PRIMARY KEY REFERENCES backups(id),
+      report TEXT NOT NULL,
+      reviewed_at TEXT NOT NULL DEFAULT ''
+    );
+    )sql",
 };
 
 }  // namespace

@@ -93,7 +93,8 @@ void DiffFilesystem(const std::string& fs,
       auto what = Differences(a[i], b[j]);
       if (!what.empty() && b[j].path != "/") {
         changed.push_back({GuestChange::Kind::kChanged, fs, b[j].path, "",
-                           b[j].mode, b[j].size, a[i].size, std::move(what)});
+                           b[j].mode, b[j].size, a[i].size, std::move(what),
+                           b[j].id});
       }
       ++i;
       ++j;
@@ -128,7 +129,8 @@ void DiffFilesystem(const std::string& fs,
       renamed_dirs.emplace_back(from->path, e->path);
     }
     renamed.push_back({GuestChange::Kind::kRenamed, fs, e->path, from->path,
-                       e->mode, e->size, from->size, Differences(*from, *e)});
+                       e->mode, e->size, from->size, Differences(*from, *e),
+                       e->id});
   }
   // What moved with a renamed folder is not listed again.
   const auto moved_along = [&](const GuestChange& r) {
@@ -147,8 +149,15 @@ void DiffFilesystem(const std::string& fs,
     }
   }
   for (const auto* e : new_entries) {
-    all.push_back(
-        {GuestChange::Kind::kAdded, fs, e->path, "", e->mode, e->size, 0, {}});
+    all.push_back({GuestChange::Kind::kAdded,
+                   fs,
+                   e->path,
+                   "",
+                   e->mode,
+                   e->size,
+                   0,
+                   {},
+                   e->id});
   }
   for (const auto* e : removed) {
     if (!paired.contains(e)) {

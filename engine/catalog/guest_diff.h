@@ -29,6 +29,7 @@ struct GuestChange {
   // or the file's extent map (where its data lies) moved, or an unmapped
   // file's mtime.
   std::vector<std::string> what;
+  int64_t entry_id = 0;  // the index entry in the newer point (0: removed)
 };
 
 struct GuestDiff {

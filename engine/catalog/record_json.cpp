@@ -60,6 +60,9 @@ nlohmann::json BackupJson(const BackupRecord& b) {
           {"checkpoint", b.checkpoint.empty() ? nlohmann::json(nullptr)
                                               : nlohmann::json(b.checkpoint)},
           {"copies", b.copies},
+          {"suspicion", b.suspicion.empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json::parse(
+                                                  b.suspicion, nullptr, false)},
           {"points", points}};
 }
 

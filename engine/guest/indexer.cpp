@@ -12,7 +12,9 @@
 #include <unordered_map>
 
 #include "engine/error.h"
+#include "engine/guest/change_check.h"
 #include "engine/guest/extent_mapper.h"
+#include "engine/log.h"
 #include "engine/repo/known_vms.h"
 #include "engine/repo/repository_key.h"
 
@@ -239,6 +241,29 @@ std::vector<IndexedFilesystem> IndexInAppliance(
   return indexed;
 }
 
+// The point against the one before it; a point that looks like a mass
+// encryption is said in the log. Never fails the indexing.
+void CheckForSuspiciousChange(const Repository& repo,
+                              const BackupRecord& backup) {
+  try {
+    const auto report = CheckChange(repo, backup);
+    if (report && report->suspicious) {
+      std::string why;
+      for (const auto& r : report->reasons) {
+        why += (why.empty() ? "" : "; ") + r;
+      }
+      Log(LogLevel::kWarning, backup.vm + " " + backup.name +
+                                  " is suspicious (a mass encryption?): " +
+                                  why + ". Review it (sendense review --vm " +
+                                  backup.vm + " " + backup.name + ")");
+    }
+  } catch (const std::exception& e) {
+    Log(LogLevel::kWarning,
+        backup.vm + " " + backup.name +
+            ": the check for suspicious change failed: " + e.what());
+  }
+}
+
 }  // namespace
 
 std::optional<int64_t> UnchangedSince(const Repository& repo,
@@ -299,6 +324,7 @@ std::vector<GuestFilesystem> IndexBackup(const Repository& repo,
   }
   GuestIndex index(repo.CatalogPath());
   index.Replace(backup.id, indexed);
+  CheckForSuspiciousChange(repo, backup);
   std::vector<GuestFilesystem> out;
   for (const auto& fs : indexed) {
     out.push_back(fs.fs);
