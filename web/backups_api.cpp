@@ -6,6 +6,7 @@
 #include "engine/repo/capacity_report.h"
 #include "engine/repo/known_vms.h"
 #include "engine/repo/tenant_usage.h"
+#include "engine/time.h"
 #include "web/api_json.h"
 #include "web/url.h"
 
@@ -35,6 +36,16 @@ Response GetBackup(Call& call) {
   j["filesystems"] = fss;
   j["guest_index"] = GuestIndexJson(db.index->LastRun(b.id));
   return Json(200, j);
+}
+
+Response ReviewPoint(Call& call) {
+  const BackupRecord b =
+      call.db().catalog->RequireBackup(call.args[0], call.args[1]);
+  auto catalog = call.ctx.repo.OpenCatalogForWriting();
+  if (!catalog->MarkReviewed(b.id, NowIso())) {
+    return Fail(409, b.vm + " " + b.name + " is not marked suspicious");
+  }
+  return Json(200, BackupJson(catalog->RequireBackup(b.vm, b.name)));
 }
 
 std::vector<BackupRecord> VisibleBackups(Call& call) {

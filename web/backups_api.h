@@ -13,6 +13,9 @@ Response ListBackups(Call& call);
 // GET /api/v1/backups/VM/BACKUP: the backup with its "filesystems" and
 // "guest_index".
 Response GetBackup(Call& call);
+// POST /api/v1/backups/{vm}/{backup}/review: a suspicious point reviewed
+// (409 when it is not marked suspicious); the backup record.
+Response ReviewPoint(Call& call);
 // GET /api/v1/repository: CAPACITY (a tenant's caller: its tenant's).
 Response RepositoryCapacity(Call& call);
 

@@ -2,11 +2,13 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 #include <utility>
 
 #include "engine/catalog/hosts.h"
+#include "engine/catalog/record_json.h"
 #include "engine/io/capacity.h"
 #include "engine/repo/capacity_report.h"
 #include "engine/repo/known_vms.h"
@@ -106,6 +108,12 @@ Response Metrics(Call& call) {
        "verified (0: never).\n"
     << "# TYPE sendense_verify_last_timestamp_seconds gauge\n"
     << "sendense_verify_last_timestamp_seconds " << tally.last_verified << "\n";
+  const auto suspicious =
+      std::count_if(backups.begin(), backups.end(), IsSuspicious);
+  m << "# HELP sendense_points_suspicious Backups whose guest files changed "
+       "like a mass encryption, not reviewed yet.\n"
+    << "# TYPE sendense_points_suspicious gauge\nsendense_points_suspicious "
+    << suspicious << "\n";
   m << "# HELP sendense_backups Complete backups in the repository.\n"
     << "# TYPE sendense_backups gauge\nsendense_backups " << tally.backups
     << "\n"

@@ -186,6 +186,8 @@ const std::vector<Route>& Routes() {
        "retention set"},
       {verb::get, "/api/v1/backups", R::kRead, ListBackups},
       {verb::get, "/api/v1/backups/{vm}/{backup}", R::kRead, GetBackup},
+      {verb::post, "/api/v1/backups/{vm}/{backup}/review", R::kOperate,
+       ReviewPoint, "review"},
       {verb::delete_, "/api/v1/backups/{vm}/{backup}", R::kAdmin, ForgetPoint,
        "forget"},
       {verb::get, "/api/v1/backups/{vm}/{backup}/files/{fs}/{path*}",

@@ -40,6 +40,14 @@ VerifyState VerifyStateOf(const BackupRecord& b) {
   return worst;
 }
 
+bool IsSuspicious(const BackupRecord& b) {
+  if (b.suspicion.empty()) {
+    return false;
+  }
+  const auto j = nlohmann::json::parse(b.suspicion, nullptr, false);
+  return j.is_object() && j.value("state", "") == "suspicious";
+}
+
 nlohmann::json BackupJson(const BackupRecord& b) {
   nlohmann::json points = nlohmann::json::array();
   for (const auto& p : b.points) {

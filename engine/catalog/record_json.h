@@ -28,6 +28,8 @@ VerifyState VerifyStateOf(const BackupRecord& backup);
 // tree adds "guest_index"; the API's detail adds "filesystems" and
 // "guest_index"; `backup --json` adds its timings.
 nlohmann::json BackupJson(const BackupRecord& backup);
+// Whether its suspicious-change report says "suspicious" (not reviewed).
+bool IsSuspicious(const BackupRecord& backup);
 
 // A VM's configuration: {"name", "disks": {"sda": URI}, "bitmap",
 //   "schedule", "retention": {"keep_daily": 7, ...}}

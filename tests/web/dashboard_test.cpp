@@ -129,7 +129,22 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
   const auto tenants =
       CallJson("POST", "/api/v1/vms/web1@acme/backup", "", 202);
   // Indexing boots an appliance (the first after boot also probes KVM).
-  ASSERT_EQ(WaitForJob(first["id"], 300)["state"], "complete");
+  const auto first_job = WaitForJob(first["id"], 300);
+  ASSERT_EQ(first_job["state"], "complete");
+  // A suspicious-change report as indexing records one (tests/guest makes
+  // real ones), so that the pages show a suspicious point to review.
+  const std::string suspicious_point = first_job["backup"];
+  WriteText(dir_ / "suspicion.sql",
+            "INSERT INTO suspicions (backup_id, report) SELECT b.id, "
+            "'{\"state\":\"suspicious\",\"reasons\":[\"20 ransom note(s) "
+            "added (README-DECRYPT.txt, ...) in 20 folder(s)\"],"
+            "\"changed_share\":0.8,\"ransom_notes\":20,\"ransom_renames\":"
+            "1600,\"sampled\":40,\"high_entropy\":40,\"compared_with\":"
+            "\"2026-12-01T00.00.00Z\"}' FROM backups b JOIN vms v ON v.id = "
+            "b.vm_id WHERE v.name = 'web1' AND b.name = '" +
+                suspicious_point + "';\n");
+  RunOrFail("sqlite3 -cmd '.timeout 10000' " + Quote(repo_ + "/catalog.db") +
+            " < " + Quote(dir_ / "suspicion.sql"));
   RunOrFail(cli + " copy --to nas");
   const auto tenant_job = WaitForJob(tenants["id"], 300);
   ASSERT_EQ(tenant_job["state"], "complete") << tenant_job.dump();
@@ -145,7 +160,8 @@ TEST_F(DashboardTest, AnAdminBacksUpBrowsesAndDownloadsInARealBrowser) {
       Quote(std::string(SENDENSE_SOURCE_DIR) + "/tests/web/dashboard_test.py") +
       " --base " + base_ + " --token-file " + Quote(repo_ + "/api-token") +
       " --mount " + Quote(mnt) + " --out " + Quote(dir_ / "browser") +
-      " --vms " + std::to_string(kVms + 1) + " --tenant-point " +
+      " --vms " + std::to_string(kVms + 1) + " --suspicious-point " +
+      suspicious_point + " --tenant-point " +
       tenant_job["backup"].get<std::string>() +
       (shots != nullptr ? " --screenshots " + Quote(shots) : ""));
   std::cout << run.output;

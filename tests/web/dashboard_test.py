@@ -260,6 +260,29 @@ class Dashboard:
         self.shot('what-changed')
         print(f'what changed between the two newest points of web1: {want}')
 
+    def suspicious_point(self, point):
+        """A point with a suspicious-change report: marked on the VM page
+        (its reasons as the title), explained on its page, counted in
+        /metrics, and marked reviewed by the button."""
+        metrics = self.api('/metrics').decode()
+        check('sendense_points_suspicious 1' in metrics, 'the metrics do not count it')
+        self.open('/vms/web1')
+        mark = self.one(f'tr[data-point="{point}"] .badge-suspicious')
+        check('ransom note' in mark.get_attribute('title'), mark.get_attribute('title'))
+        self.one(f'tr[data-point="{point}"] a').click()
+        box = self.one('#suspicion')
+        check('Suspicious change' in box.text and 'ransom note' in box.text, box.text)
+        self.shot('suspicious-point')
+        self.one('#mark-reviewed').click()
+        wait_for('the point reviewed', lambda: self.css('#suspicion') and
+                 self.one('#suspicion').text.startswith('Reviewed'))
+        record = json.loads(self.api(f'/api/v1/backups/web1/{point}'))
+        check(record['suspicion']['state'] == 'reviewed', record['suspicion'])
+        check('sendense_points_suspicious 0' in self.api('/metrics').decode(),
+              'the metrics still count it')
+        self.console_errors()
+        print('a suspicious point: marked, explained, reviewed')
+
     def cancel_a_backup(self):
         self.open('/vms/slow1')
         self.one('#backup-now').click()
@@ -647,6 +670,7 @@ def main():
     p.add_argument('--mount', required=True)
     p.add_argument('--out', required=True)
     p.add_argument('--vms', type=int, required=True)
+    p.add_argument('--suspicious-point', required=True)
     p.add_argument('--tenant-point', required=True)
     p.add_argument('--screenshots')
     p.add_argument('--chromium', default='/usr/bin/chromium')
@@ -668,6 +692,7 @@ def main():
                       if b['state'] == 'complete'])
         d.history_and_search(point, points)
         d.what_changed()
+        d.suspicious_point(args.suspicious_point)
         d.retention_and_delete(point)
         d.offline_banner()
         d.overview(args.vms, point)

@@ -48,6 +48,27 @@ function deleteButton(ctx, vm, point) {
   return [button, status];
 }
 
+// The suspicious-change report of a point, and (to operators) a button
+// that marks it reviewed.
+function suspicionBox(ctx, vm, point, s) {
+  if (!s || (s.state !== 'suspicious' && s.state !== 'reviewed')) return null;
+  const reviewed = s.state === 'reviewed';
+  const button = !reviewed && session.can('operate') ? h('button', {type: 'button', id: 'mark-reviewed',
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        await api(`/backups/${encodeURIComponent(vm)}/${encodeURIComponent(point)}/review`,
+            {method: 'POST'});
+        ctx.navigate(location.pathname);
+      } catch (e) {
+        button.replaceWith(h('span', {class: 'error-text'}, e.message));
+      }
+    }}, 'Mark reviewed') : null;
+  return h('div', {class: reviewed ? 'notice' : 'error', id: 'suspicion', role: reviewed ? null : 'alert'},
+      h('strong', null, reviewed ? 'Reviewed: ' : 'Suspicious change: '),
+      `since ${pointTime(s.compared_with)}, `, s.reasons.join('; '), '. ', button);
+}
+
 export async function renderPoint(ctx) {
   const [, vm, point] = ctx.segments;
   ctx.title(`${vm} · ${pointTime(point)}`);
@@ -74,6 +95,7 @@ export async function renderPoint(ctx) {
           h('div', {class: 'actions'}, badge(b.state), badge(b.verify_state, 'verify: ' + b.verify_state),
               encryptedMark(b.points),
               b.state === 'complete' && session.can('admin') ? deleteButton(ctx, vm, point) : null)),
+      suspicionBox(ctx, vm, point, b.suspicion),
       h('dl', {class: 'facts'},
           h('dt', null, 'Kind'), h('dd', null, b.kind),
           h('dt', null, 'Started'), h('dd', null, time(b.started_at)),

@@ -43,11 +43,18 @@ function took(b) {
   return b.points.reduce((sum, p) => sum + (p.seconds || 0), 0);
 }
 
+// "suspicious" beside a point whose guest files changed like a mass
+// encryption (its reasons as the title), "reviewed" once seen to.
+function suspicionMark(s) {
+  if (!s || (s.state !== 'suspicious' && s.state !== 'reviewed')) return null;
+  return h('span', {class: 'badge badge-' + s.state, title: s.reasons.join('; ')}, s.state);
+}
+
 function pointRows(backups) {
   return backups.slice().reverse().map((b) => h('tr', {'data-point': b.name},
       h('td', {class: 'name'}, b.state === 'complete' ?
           h('a', {href: url('vms', b.vm, b.name)}, pointTime(b.name)) : pointTime(b.name)),
-      h('td', null, badge(b.state), encryptedMark(b.points),
+      h('td', null, badge(b.state), encryptedMark(b.points), suspicionMark(b.suspicion),
           b.error ? h('div', {class: 'error-text'}, b.error) : null),
       h('td', {class: 'opt'}, b.kind || '—'),
       h('td', {class: 'num'}, bytes(stored(b))),
