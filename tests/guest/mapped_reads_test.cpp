@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -25,7 +26,25 @@
 namespace sendense::test {
 namespace {
 
-class MappedReadsTest : public Ext4GuestFixture {};
+class MappedReadsTest : public Ext4GuestFixture {
+ protected:
+  // A second mount of the repository at `at` that never maps: every guest
+  // file read goes through the appliance. Null (and a failure) when it
+  // does not come up.
+  std::unique_ptr<BackgroundProcess> MountReadingThroughTheAppliance(
+      const std::string& at) {
+    std::filesystem::create_directories(at);
+    auto mount = std::make_unique<BackgroundProcess>(
+        "env SENDENSE_GUEST_READS=appliance " + std::string(SENDENSE_BINARY) +
+            " -r " + Quote(repo_) + " mount " + Quote(at) + " --foreground",
+        dir_ / "appliance-mount.log");
+    if (!WaitForMount(at, true)) {
+      ADD_FAILURE() << Slurp(dir_ / "appliance-mount.log");
+      return nullptr;
+    }
+    return mount;
+  }
+};
 
 TEST_F(MappedReadsTest, MappedReadsEqualTheApplianceAtEveryPoint) {
   std::mt19937_64 rng(19);
@@ -109,12 +128,8 @@ TEST_F(MappedReadsTest, MappedReadsEqualTheApplianceAtEveryPoint) {
   // The appliance's reads of the same files (a second mount that never
   // maps), whole and in random ranges, at the first and last point.
   const std::string amnt = dir_ / "appliance-mnt";
-  std::filesystem::create_directories(amnt);
-  BackgroundProcess appliance_mount(
-      "env SENDENSE_GUEST_READS=appliance " + std::string(SENDENSE_BINARY) +
-          " -r " + Quote(repo_) + " mount " + Quote(amnt) + " --foreground",
-      dir_ / "appliance-mount.log");
-  ASSERT_TRUE(WaitForMount(amnt, true)) << Slurp(dir_ / "appliance-mount.log");
+  const auto appliance_mount = MountReadingThroughTheAppliance(amnt);
+  ASSERT_TRUE(appliance_mount);
   for (const std::string& point : {p1, p3}) {
     const std::string mapped_root = mnt_ + "/vm1/" + point + "/files/" + fs;
     const std::string app_root = amnt + "/vm1/" + point + "/files/" + fs;
@@ -323,12 +338,8 @@ TEST_F(MappedReadsTest, GuestFilesOfEncryptedPointsAreIndexedAndRead) {
   }
   Unmount();
   const std::string amnt = dir_ / "appliance-mnt";
-  std::filesystem::create_directories(amnt);
-  BackgroundProcess appliance_mount(
-      "env SENDENSE_GUEST_READS=appliance " + std::string(SENDENSE_BINARY) +
-          " -r " + Quote(repo_) + " mount " + Quote(amnt) + " --foreground",
-      dir_ / "appliance-mount.log");
-  ASSERT_TRUE(WaitForMount(amnt, true)) << Slurp(dir_ / "appliance-mount.log");
+  const auto appliance_mount = MountReadingThroughTheAppliance(amnt);
+  ASSERT_TRUE(appliance_mount);
   const std::string root = amnt + "/vm1/" + p2 + "/files/sda1/";
   for (const auto& f : FilesOf(points_[1].copy)) {
     EXPECT_EQ(Slurp(root + f), Slurp(points_[1].copy + "/" + f)) << f;
