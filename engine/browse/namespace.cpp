@@ -44,8 +44,21 @@ class Namespace::ChainCache {
     qcow2::ChainReader::Options options;
     options.check_digests = true;  // the tree never serves a wrong byte
     options.luks_passphrase = key->second.passphrase;
-    std::shared_ptr<const qcow2::ChainReader> reader =
-        qcow2::ChainReader::Open(path, options);
+    std::shared_ptr<const qcow2::ChainReader> reader;
+    try {
+      reader = qcow2::ChainReader::Open(path, options);
+    } catch (const Error& e) {
+      // Another key than the one read at first (key set or key add --use
+      // since): read the VM's key again, once.
+      RepositoryKey now = LoadKey(repo_, vm);
+      if (e.kind() != ErrorKind::kDenied ||
+          now.passphrase == key->second.passphrase) {
+        throw;
+      }
+      key->second = std::move(now);
+      options.luks_passphrase = key->second.passphrase;
+      reader = qcow2::ChainReader::Open(path, options);
+    }
     for (size_t i = 0; i < reader->depth() && options.luks_passphrase.empty();
          ++i) {
       if (reader->layer(i).encrypted()) {

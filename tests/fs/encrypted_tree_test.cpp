@@ -70,5 +70,32 @@ TEST_F(EncryptedTreeTest, DisksReadWithTheKeyAndAreDeniedWithoutIt) {
       << Slurp(daemon_log_);
 }
 
+// A key set while the tree is mounted: the daemon read the VM's key when
+// it first opened a point; points written with the new key alone (and
+// older ones the old key was taken from) read once it reads the key again.
+TEST_F(EncryptedTreeTest, AKeySetWhileMountedReadsTheNewPoints) {
+  MakeSource();
+  const std::string p1 = TakeBackup("--bitmap b0");
+  const std::string s1 = SnapshotSource("s1");
+  Mount();
+  RunOrFail("cmp " + Quote(mnt_ + "/vm1/" + p1 + "/disks/sda.raw") + " " +
+            Quote(s1));
+  const std::string vm_key = dir_ / "vm1.key";
+  ASSERT_EQ(Sendense("key set --vm vm1 --key-file " + Quote(vm_key)).status, 0);
+  ASSERT_EQ(Sendense("key rm --vm vm1 --key-file " + Quote(key_)).status, 0);
+  ChangeSource("-c 'write -q -P 0x2f 9M 128k'");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const std::string p2 = TakeBackup("--bitmap b0");
+  const std::string s2 = SnapshotSource("s2");
+  const std::string disk = mnt_ + "/vm1/" + p2 + "/disks/sda.raw";
+  for (int i = 0; i < 200 && !std::filesystem::exists(disk); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  RunOrFail("cmp " + Quote(disk) + " " + Quote(s2));
+  RunOrFail("cmp " + Quote(mnt_ + "/vm1/" + p1 + "/disks/sda.raw") + " " +
+            Quote(s1));
+  Unmount();
+}
+
 }  // namespace
 }  // namespace sendense::test
