@@ -79,9 +79,11 @@ std::optional<SuspicionReport> CheckChange(const Repository& repo,
     if (run && run->error.empty() && run->filesystems > 0) {
       before = b;
     }
-    const auto earlier = catalog->Suspicion(b.id);
-    if (earlier && earlier->value("state", "") == "clean") {
-      shares.push_back(earlier->value("changed_share", 0.0));
+    // Backups() read each report already (reviewed ones say so).
+    const auto earlier =
+        nlohmann::json::parse(b.suspicion, nullptr, false, true);
+    if (earlier.is_object() && earlier.value("state", "") == "clean") {
+      shares.push_back(earlier.value("changed_share", 0.0));
     }
   }
   if (!before) {

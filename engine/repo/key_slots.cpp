@@ -130,6 +130,11 @@ KeySlotReport SetScopeKey(const Repository& repo,
                           const KeyScope& scope,
                           const std::string& file,
                           const std::string& key) {
+  if (scope.kind == KeyScope::Kind::kRepository) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "key set gives a tenant or a VM its own key (--tenant T or "
+                "--vm V); the repository's key changes with key add --use");
+  }
   const auto vms = repo.OpenCatalog()->VmNames();
   std::vector<std::string> members;
   for (const auto& vm : vms) {
@@ -140,11 +145,6 @@ KeySlotReport SetScopeKey(const Repository& repo,
     if (member) {
       members.push_back(vm);
     }
-  }
-  if (scope.kind == KeyScope::Kind::kRepository) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "key set gives a tenant or a VM its own key (--tenant T or "
-                "--vm V); the repository's key changes with key add --use");
   }
   if (scope.kind == KeyScope::Kind::kVm && members.empty()) {
     ThrowNoSuchVm(scope.name, vms);
